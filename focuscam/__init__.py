@@ -1,0 +1,52 @@
+"""focuscam: real-time camera autofocus and focus-plane selection.
+
+The data flow, top to bottom: sources (frames in) -> measures (frame -> score) ->
+search (pure strategies) -> drives (focus out), wired by the autofocus controller;
+stacks and replay feed the sources; the CLI sits on top.
+
+The public API is imported lazily so that ``import focuscam`` (and the CLI's ``--help``)
+does not pay for numba and OpenCV until a measure is really used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0.dev0"
+
+# public name -> module that defines it
+_API = {
+    "measure": "focuscam.measures",
+    "focus_map": "focuscam.measures",
+    "blur_report": "focuscam.measures",
+    "MEASURES": "focuscam.measures",
+    "load_stack": "focuscam.stacks",
+    "save_stack": "focuscam.stacks",
+    "Stack": "focuscam.stacks",
+    "StackWriter": "focuscam.stacks",
+    "select_plane": "focuscam.select",
+    "PlaneResult": "focuscam.select",
+    "ROI": "focuscam.types",
+    "Frame": "focuscam.types",
+    "ZLimits": "focuscam.types",
+    "FocuscamError": "focuscam.errors",
+    "InputError": "focuscam.errors",
+    "DeviceError": "focuscam.errors",
+    "LimitError": "focuscam.errors",
+}
+
+__all__ = ["__version__", *sorted(_API)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'focuscam' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

@@ -1,0 +1,86 @@
+"""The ``focuscam`` command: one module per subcommand, wired here.
+
+Each subcommand module ``focuscam.cli.<name>`` defines ``register(subparsers)``, which adds
+its parser and sets ``func`` (a callable ``args -> int``) with ``set_defaults``. Modules
+import their heavy dependencies (numba, OpenCV) inside ``func`` so that ``--help`` and
+light subcommands start fast.
+
+Exit codes: 0 ok, 1 ran but failed to focus, 2 bad usage or input, 3 device error,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+from ..errors import EXIT_CODES, FocuscamError, exit_code_for
+
+#: Subcommands in the order ``--help`` lists them.
+SUBCOMMANDS = (
+    "demo",
+    "monitor",
+    "autofocus",
+    "select",
+    "record",
+    "evaluate",
+    "move",
+    "ports",
+    "synth",
+    "bench",
+    "rig",
+)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line and exit with code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(
+            EXIT_CODES["usage"],
+            f"{self.prog}: error: {message} (see '{self.prog} --help')\n",
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="focuscam",
+        description="Real-time camera autofocus and focus-plane selection.",
+        epilog="Exit codes: 0 ok, 1 failed to focus, 2 bad usage or input, 3 device error.",
+    )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"focuscam {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    for name in SUBCOMMANDS:
+        modname = f"{__name__}.{name}"
+        if importlib.util.find_spec(modname) is None:
+            continue
+        importlib.import_module(modname).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``focuscam`` command and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_CODES["usage"]
+    try:
+        code = args.func(args)
+    except KeyboardInterrupt:
+        print("focuscam: interrupted", file=sys.stderr)
+        return EXIT_CODES["interrupted"]
+    except FocuscamError as exc:
+        print(f"focuscam: error: {exc}", file=sys.stderr)
+        return exit_code_for(exc)
+    except BrokenPipeError:
+        return EXIT_CODES["ok"]
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

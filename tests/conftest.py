@@ -1,0 +1,44 @@
+"""Shared fixtures: where ../shared/stacks is, and running the CLI as a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_STACKS = Path(os.environ.get("FOCUSCAM_SHARED", REPO.parent / "shared")) / "stacks"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def shared_stack(name: str) -> Path:
+    """Path of a stack in ../shared/stacks; skips locally (fails in CI) when it is missing."""
+    path = SHARED_STACKS / name
+    if not (path / "stack.json").is_file():
+        if IN_CI:
+            pytest.fail(f"shared stack {path} is missing in CI: ../shared must sit beside the clone")
+        pytest.skip(f"shared stack {path} not found (place ../shared beside the checkout)")
+    return path
+
+
+@pytest.fixture
+def run_cli(tmp_path):
+    """Run ``python -m focuscam ARGS`` as a process; returns the CompletedProcess."""
+
+    def run(*args: str, timeout: float = 300, cwd: Path | None = None, input: str | None = None):
+        env = dict(os.environ)
+        env.setdefault("PYTHONWARNINGS", "error")
+        return subprocess.run(
+            [sys.executable, "-m", "focuscam", *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd or tmp_path,
+            env=env,
+            input=input,
+        )
+
+    return run

@@ -1,0 +1,447 @@
+"""The focus-drive interface: one safe template over every kind of focus motor.
+
+Units: every position and distance here is in **micrometres (um)**. A driver converts to its
+own units inside its hooks (GRBL millimetres, motor steps via ``steps_per_um``, UVC focus
+units as they are).
+
+:class:`FocusDrive` holds the safety logic once, as template methods; drivers only fill in
+small hooks. The public methods
+
+- validate the request (a finite number), refuse it when the drive is closed or its position
+  is unknown (:class:`~focuscam.errors.PositionUnknownError`), and check the soft limits
+  *before anything is sent* (:class:`~focuscam.errors.LimitError`; never a silent clamp),
+- compensate backlash: every final approach comes from the configured direction (``approach``,
+  default ``"up"``): when the move would end in the other direction, or the mechanism was last
+  driven the other way, the drive first overshoots to ``z -+ backlash_um`` and comes back,
+- wait until the motion has really finished, wait ``settle_s``, read the position back and
+  return it,
+- mark the position unknown when a move fails mid-way (timeout, garbage, disconnect, alarm);
+  :meth:`FocusDrive.resync` or :meth:`FocusDrive.home` clears that.
+
+Subclass hooks (names are stable; another team's ``FirmwareDrive`` implements them):
+
+``_move_to(z_um)`` (required)
+    Command an absolute move to ``z_um`` (um; already validated and inside the limits) and
+    block until the motion has finished. Poll ``self._stop_event`` while waiting and return
+    early (motion halted) once it is set. Record mid-move positions with
+    ``self._record(t, z_um)``. Raise :class:`~focuscam.errors.DeviceTimeout`,
+    :class:`~focuscam.errors.ProtocolError` or :class:`~focuscam.errors.DeviceError` on faults;
+    the base then marks the position unknown.
+``_read_position() -> float`` (required)
+    Read the position back from the device, in um.
+``_stop()`` (required)
+    Halt motion *immediately*. Called from another thread or a signal handler while
+    ``_move_to`` may be running: it must not take a lock that a move holds (write a realtime
+    byte under a separate small lock, set an Event, ...).
+``_close()`` (required)
+    Release the device (close the port). Called once, after :meth:`FocusDrive.stop`.
+``_home() -> float`` (optional)
+    Home the axis and return the position in um; the default refuses with a DeviceError.
+``_resync() -> float`` (optional)
+    Re-establish the position (clear an alarm where allowed, re-read it) and return it in um;
+    the default re-reads it with ``_read_position()``.
+
+Helpers for subclasses: ``self._record(t, z_um)``, ``self._mark_unknown(reason)``,
+``self._now()``, ``self.clock``, ``self._stop_event``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import threading
+from abc import ABC, abstractmethod
+from collections import deque
+from typing import Any
+
+from ..errors import Aborted, DeviceError, InputError, LimitError, PositionUnknownError
+from ..types import ZLimits
+from .clock import make_clock
+
+__all__ = ["FocusDrive", "as_limits"]
+
+#: Maximum number of (t, z) samples a drive keeps in its trajectory.
+TRAJECTORY_MAX = 100_000
+
+
+def as_limits(limits: Any, *, param: str = "limits") -> ZLimits:
+    """Turn a :class:`ZLimits`, a ``(lo, hi)`` pair or a ``"lo,hi"`` string (um) into ZLimits."""
+    if isinstance(limits, ZLimits):
+        return limits
+    if limits is None:
+        raise InputError(f"{param} are required: give MIN,MAX in um, e.g. limits=(-500, 500)")
+    if isinstance(limits, str):
+        return ZLimits.parse(limits, param=param)
+    try:
+        lo, hi = (float(v) for v in limits)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{param} {limits!r} is not MIN,MAX: give two numbers in um, e.g. (-500, 500)"
+        ) from None
+    return ZLimits(lo, hi)
+
+
+def _finite(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            import numpy as np
+
+            if isinstance(value, np.floating | np.integer):
+                value = float(value)
+            else:
+                raise TypeError
+        except TypeError:
+            raise InputError(f"{name} {value!r} is not a number: give a finite number in um") from None
+    value = float(value)
+    if not math.isfinite(value):
+        raise InputError(f"{name} {value!r} is not finite: give a finite number in um")
+    return value
+
+
+class FocusDrive(ABC):
+    """Base class of every focus drive; positions in um.
+
+    Parameters
+    ----------
+    limits : ZLimits or (float, float) or str
+        Soft limits in um (inclusive). Every move, including the backlash overshoot, must stay
+        inside them or it is refused before anything is sent.
+    backlash_um : float
+        Backlash compensation in um (>= 0): the overshoot used so that every final approach
+        comes from the ``approach`` side. 0 disables it.
+    approach : {"up", "down"}
+        The direction of every final approach: ``"up"`` = from lower z (the default).
+    settle_s : float
+        Seconds to wait after a move has finished before the position is read back.
+    clock : "wall", "virtual" or a clock object
+        The time base for waits and the trajectory (default: wall time, ``time.monotonic()``).
+    """
+
+    #: The spec scheme of this drive (``"sim"``, ``"grbl"``, ...); set by subclasses.
+    scheme = "drive"
+
+    def __init__(
+        self,
+        *,
+        limits: Any,
+        backlash_um: float = 0.0,
+        approach: str = "up",
+        settle_s: float = 0.0,
+        clock: Any = None,
+        clock_default: str = "wall",
+    ) -> None:
+        self._limits = as_limits(limits)
+        self._backlash = _finite(backlash_um, "backlash_um")
+        if self._backlash < 0:
+            raise InputError(f"backlash_um {backlash_um!r} is negative: give 0 or a positive number of um")
+        if approach not in ("up", "down"):
+            raise InputError(
+                f"approach {approach!r} is not 'up' or 'down': give the final approach direction"
+            )
+        self._approach = 1 if approach == "up" else -1
+        self._settle = _finite(settle_s, "settle_s")
+        if self._settle < 0:
+            raise InputError(f"settle_s {settle_s!r} is negative: give 0 or a positive number of seconds")
+        self.clock = make_clock(clock, default=clock_default)
+        self.spec = self.scheme
+        self._stop_event = threading.Event()
+        self._move_lock = threading.RLock()
+        self._known = True
+        self._unknown_reason = ""
+        self._closed = False
+        self._last_dir = 0  # direction the mechanism was last driven: +1, -1, 0 = unknown
+        self._commanded: float | None = None
+        self._traj: deque[tuple[float, float]] = deque(maxlen=TRAJECTORY_MAX)
+        self._traj_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def limits(self) -> ZLimits:
+        """The soft limits in um."""
+        return self._limits
+
+    @property
+    def backlash_um(self) -> float:
+        """The backlash compensation in um."""
+        return self._backlash
+
+    @property
+    def approach(self) -> str:
+        """The direction of every final approach: ``"up"`` or ``"down"``."""
+        return "up" if self._approach > 0 else "down"
+
+    @property
+    def position_known(self) -> bool:
+        """False after a fault (timeout, reset, alarm, disconnect) until resync or home."""
+        return self._known
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called."""
+        return self._closed
+
+    @property
+    def position(self) -> float:
+        """The position read back from the device, in um."""
+        self._check_open()
+        z = self._read_position()
+        self._record(self._now(), z)
+        return z
+
+    @property
+    def trajectory(self) -> list[tuple[float, float]]:
+        """Recorded ``(t, z_um)`` samples in time order (move starts/ends, mid-move reports)."""
+        with self._traj_lock:
+            return list(self._traj)
+
+    def position_at(self, t: float) -> float:
+        """The position in um at clock time ``t`` (s), interpolated linearly in the trajectory.
+
+        Raises InputError when ``t`` lies outside the recorded trajectory.
+        """
+        t = float(t)
+        samples = self.trajectory
+        if not samples:
+            raise InputError("the drive has no trajectory yet: move it (or read its position) first")
+        times = [s[0] for s in samples]
+        if not times[0] <= t <= times[-1]:
+            raise InputError(
+                f"time {t:.6f} s is outside the recorded trajectory [{times[0]:.6f}, {times[-1]:.6f}] s"
+            )
+        i = bisect.bisect_right(times, t)
+        if i >= len(samples):
+            return samples[-1][1]
+        (t0, z0), (t1, z1) = samples[i - 1], samples[i]
+        if t1 <= t0:
+            return z1
+        return z0 + (z1 - z0) * (t - t0) / (t1 - t0)
+
+    # ------------------------------------------------------------------ public motion
+    def move_to(self, z_um: float) -> float:
+        """Move to ``z_um`` (um), wait until the motion has finished; return the read-back z (um).
+
+        Raises
+        ------
+        InputError
+            ``z_um`` is not a finite number.
+        LimitError
+            ``z_um`` (or the backlash overshoot) lies outside the soft limits; nothing was sent.
+        PositionUnknownError
+            The position became unknown earlier; call :meth:`resync` or :meth:`home`.
+        Aborted
+            :meth:`stop` was called during the move; the drive has been stopped.
+        DeviceError, DeviceTimeout, ProtocolError
+            The device failed; the position is then unknown.
+        """
+        z = _finite(z_um, "z_um")
+        with self._move_lock:
+            self._check_ready()
+            current = self._commanded if self._commanded is not None else self._read_position()
+            return self._execute(current, z, f"move_to({z:g} um)")
+
+    def move_by(self, dz_um: float) -> float:
+        """Move by ``dz_um`` (um) from the current position; return the read-back z (um).
+
+        The target is the last commanded (or read-back) position plus ``dz_um``; the same
+        checks as :meth:`move_to` apply.
+        """
+        dz = _finite(dz_um, "dz_um")
+        with self._move_lock:
+            self._check_ready()
+            current = self._commanded if self._commanded is not None else self._read_position()
+            return self._execute(current, current + dz, f"move_by({dz:g} um) to {current + dz:g} um")
+
+    def plan(self, z_um: float, current_um: float | None = None) -> list[float]:
+        """The absolute targets (um) a move to ``z_um`` sends, backlash overshoot included.
+
+        Raises LimitError when any of them is outside the soft limits.
+        """
+        z = _finite(z_um, "z_um")
+        cur = self._commanded if current_um is None else float(current_um)
+        return self._plan(cur, z, f"move_to({z:g} um)")
+
+    def _plan(self, current: float | None, z: float, what: str) -> list[float]:
+        lim = self._limits
+        if not lim.contains(z):
+            raise LimitError(
+                f"{what} is outside the soft limits [{lim.lo:g}, {lim.hi:g}] um: "
+                f"choose a z inside them or widen the limits"
+            )
+        steps = [z]
+        if self._backlash > 0:
+            a = self._approach
+            if current is None:
+                need = True
+            else:
+                delta = (z - current) * a  # > 0: moving in the approach direction
+                engaged = self._last_dir == a
+                need = delta < 0 or (delta < self._backlash and not engaged and delta != 0)
+                if delta == 0 and not engaged:
+                    need = True
+            if need:
+                over = z - a * self._backlash
+                if not lim.contains(over):
+                    raise LimitError(
+                        f"{what} needs a backlash overshoot to {over:g} um, outside the soft limits "
+                        f"[{lim.lo:g}, {lim.hi:g}] um: widen the limits by the backlash "
+                        f"({self._backlash:g} um) or reduce backlash_um"
+                    )
+                steps = [over, z]
+        return steps
+
+    def _execute(self, current: float, z: float, what: str) -> float:
+        steps = self._plan(current, z, what)
+        self._stop_event.clear()
+        self._record(self._now(), current)
+        prev = current
+        for target in steps:
+            if self._stop_event.is_set():
+                break
+            try:
+                self._move_to(target)
+            except LimitError:
+                raise
+            except DeviceError as exc:
+                self._mark_unknown(f"{type(exc).__name__}: {exc}")
+                raise
+            except OSError as exc:
+                self._mark_unknown(f"I/O error: {exc}")
+                raise DeviceError(f"{what} failed: {exc}; check the connection, then resync") from exc
+            if target != prev:
+                self._last_dir = 1 if target > prev else -1
+            prev = target
+            self._commanded = target
+        if self._stop_event.is_set():
+            self._after_stop()
+            raise Aborted(f"{what} was stopped; the drive halted at about {self._commanded_str()}")
+        if self._settle > 0:
+            self.clock.sleep(self._settle)
+        reached = self._read_position()
+        self._record(self._now(), reached)
+        return reached
+
+    def _after_stop(self) -> None:
+        """After a stop: re-read where the motion halted (position stays known if readable)."""
+        self._commanded = None
+        self._last_dir = 0
+        if self._known:
+            try:
+                z = self._read_position()
+            except DeviceError as exc:
+                self._mark_unknown(f"position unreadable after stop: {exc}")
+            else:
+                self._commanded = z
+                self._record(self._now(), z)
+
+    def _commanded_str(self) -> str:
+        return f"{self._commanded:g} um" if self._commanded is not None else "an unknown position"
+
+    def stop(self) -> None:
+        """Halt motion immediately; safe from another thread or a signal handler.
+
+        A move in progress raises :class:`~focuscam.errors.Aborted`. Never blocks on a move.
+        """
+        self._stop_event.set()
+        if not self._closed:
+            self._stop()
+
+    def close(self) -> None:
+        """Stop motion and release the device; idempotent."""
+        if self._closed:
+            return
+        try:
+            self.stop()
+        finally:
+            self._closed = True
+            self._close()
+
+    def home(self) -> float:
+        """Home the axis where the device supports it; return the position in um."""
+        with self._move_lock:
+            self._check_open()
+            self._stop_event.clear()
+            z = self._home()
+            self._set_known(z)
+            return z
+
+    def resync(self) -> float:
+        """Re-read the position (clearing an alarm where allowed); return it in um.
+
+        Clears the "position unknown" state when the device reports a usable position.
+        """
+        with self._move_lock:
+            self._check_open()
+            z = self._resync()
+            self._set_known(z)
+            return z
+
+    def _set_known(self, z: float) -> None:
+        self._known = True
+        self._unknown_reason = ""
+        self._commanded = z
+        self._last_dir = 0
+        self._record(self._now(), z)
+
+    # ------------------------------------------------------------------ context manager
+    def __enter__(self) -> FocusDrive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        lim = self._limits
+        return f"<{type(self).__name__} {self.spec} limits=[{lim.lo:g}, {lim.hi:g}] um>"
+
+    # ------------------------------------------------------------------ helpers for subclasses
+    def _now(self) -> float:
+        return self.clock.now()
+
+    def _record(self, t: float, z_um: float) -> None:
+        """Append a ``(t, z_um)`` sample to the trajectory (kept in time order)."""
+        with self._traj_lock:
+            if self._traj and t < self._traj[-1][0]:
+                t = self._traj[-1][0]
+            self._traj.append((float(t), float(z_um)))
+
+    def _mark_unknown(self, reason: str) -> None:
+        """Record that the position is no longer known; moves are refused until resync/home."""
+        self._known = False
+        self._unknown_reason = reason
+        self._commanded = None
+        self._last_dir = 0
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DeviceError(f"the {self.scheme} drive {self.spec} is closed: open it again with open_drive")
+
+    def _check_ready(self) -> None:
+        self._check_open()
+        if not self._known:
+            raise PositionUnknownError(
+                f"the position of {self.spec} is unknown ({self._unknown_reason}): "
+                f"call resync() (focuscam move re-reads it) or home() before moving"
+            )
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _move_to(self, z_um: float) -> None:
+        """Move to ``z_um`` (um, inside the limits) and block until motion has finished."""
+
+    @abstractmethod
+    def _read_position(self) -> float:
+        """Read the position back from the device, in um."""
+
+    @abstractmethod
+    def _stop(self) -> None:
+        """Halt motion immediately without taking a lock a move holds."""
+
+    @abstractmethod
+    def _close(self) -> None:
+        """Release the device."""
+
+    def _home(self) -> float:
+        raise DeviceError(f"the {self.scheme} drive cannot home: use resync() or move_to() instead")
+
+    def _resync(self) -> float:
+        return self._read_position()

@@ -2,4 +2,26 @@
 
 No I/O, threads or UI: the same strategy runs on a replayed stack and on live hardware.
 ``peak`` holds the peak fit that every strategy and plane selection end with.
+
+Strategies (registry names): ``sweep``, ``coarse-fine`` (the default), ``golden``,
+``hill-climb``, ``continuous``. Build one with :func:`make_strategy`.
 """
+
+from __future__ import annotations
+
+import importlib
+
+from .base import DEFAULT_STRATEGY, STRATEGIES, SearchResult, SearchStrategy, make_strategy
+
+__all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "SearchResult", "SearchStrategy", "make_strategy"]
+
+_MODULES = ("sweep", "coarse_fine", "golden", "hill_climb", "continuous")
+
+
+def _load_all() -> None:
+    """Import every strategy module so that :data:`STRATEGIES` is complete."""
+    for name in _MODULES:
+        importlib.import_module(f"{__name__}.{name}")
+
+
+_load_all()

@@ -1,0 +1,405 @@
+"""The search-strategy contract, the result type and the strategy registry.
+
+A strategy is a pure object: the caller asks :meth:`SearchStrategy.propose` for the next focus
+position (um), moves there, scores a fresh frame and hands the pair back with
+:meth:`SearchStrategy.observe`. When ``propose`` returns ``None`` the search is done and
+:meth:`SearchStrategy.result` gives the peak fit, the state (``"focused"``/``"failed"``) and a
+confidence. No I/O, threads or UI: the same object runs on a replayed stack and on hardware.
+
+Every proposal lies inside the limits ``[lo, hi]`` (um) the strategy was built with. When the
+fitted peak sits at the edge of the searched window, the strategy re-centres the window on that
+edge (still inside the limits) and searches again, at most ``max_recentre`` times; a peak that
+stays at the edge, or sits at a limit, ends ``failed``.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..types import FocusState
+from .significance import peak_significance
+
+__all__ = ["STRATEGIES", "SearchResult", "SearchStrategy", "make_strategy", "register_strategy"]
+
+#: Peak-fit modes: ``"max"`` (sharpest = highest score) and ``"brightfield"`` (the focal plane of
+#: a transparent object is the contrast minimum between two maxima).
+MODES = ("max", "brightfield")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The outcome of one search.
+
+    Attributes
+    ----------
+    z : float or None
+        Best-focus position in um (the fitted, sub-step peak), or ``None`` when no sample was taken.
+    state : str
+        ``"focused"`` or ``"failed"``.
+    confidence : float
+        In [0, 1]: how clearly the peak stands out of the curve's noise.
+    samples : tuple of (float, float)
+        Every observed ``(z_um, score)`` pair, in the order observed.
+    peak : PeakFit or None
+        The peak fit of :func:`focuscam.search.peak.fit_peak` over all samples.
+    reason : str
+        Why the search ended in its state (one line, for people).
+    strategy : str
+        The registry name of the strategy that produced the result.
+    passes : int
+        How many searches ran (1 + the number of re-centred searches).
+    """
+
+    z: float | None
+    state: str
+    confidence: float
+    samples: tuple[tuple[float, float], ...]
+    peak: Any
+    reason: str
+    strategy: str = ""
+    passes: int = 1
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def focused(self) -> bool:
+        """True when the state is ``"focused"``."""
+        return self.state == FocusState.FOCUSED
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (z in um)."""
+        peak = self.peak.to_dict() if self.peak is not None and hasattr(self.peak, "to_dict") else None
+        return {
+            "strategy": self.strategy,
+            "z": self.z,
+            "state": self.state,
+            "confidence": self.confidence,
+            "reason": self.reason,
+            "passes": self.passes,
+            "frames": len(self.samples),
+            "samples": [[z, s] for z, s in self.samples],
+            "peak": peak,
+        }
+
+
+def _check_number(value: Any, param: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{param} {value!r} is not a number: give a finite number") from None
+    if not math.isfinite(number):
+        raise InputError(f"{param} {value!r} is not finite: give a finite number")
+    return number
+
+
+class SearchStrategy(ABC):
+    """Base of every search strategy: proposes positions, observes scores, ends in a peak fit.
+
+    Parameters
+    ----------
+    lo, hi : float
+        Limits in um: no proposal ever leaves ``[lo, hi]``.
+    mode : {"max", "brightfield"}
+        What the focal plane looks like in the score curve (see :data:`MODES`).
+    resolution : float, optional
+        The smallest step in um worth taking (drive resolution or plane spacing of a stack);
+        default ``(hi - lo) / 200``.
+    start : float, optional
+        The current position in um (where the drive is); default the middle of the limits.
+    window : (float, float), optional
+        The first range to search, in um, inside the limits; default the whole limits.
+    max_recentre : int
+        How many times a peak at the edge of the window may move the window (default 2).
+    min_snr : float
+        In ``max`` mode, the least height of the peak over the noise of the curve, both from a
+        peak-model fit (:mod:`focuscam.search.significance`), for ``focused`` (default 6).
+    """
+
+    #: Registry name, set by subclasses.
+    name = ""
+    #: True when proposals after the first are constant-speed moves streamed with frames.
+    streaming_capable = False
+
+    def __init__(
+        self,
+        *,
+        lo: float,
+        hi: float,
+        mode: str = "max",
+        resolution: float | None = None,
+        start: float | None = None,
+        window: tuple[float, float] | None = None,
+        max_recentre: int = 2,
+        min_snr: float = 6.0,
+    ) -> None:
+        lo = _check_number(lo, "lo")
+        hi = _check_number(hi, "hi")
+        if not lo < hi:
+            raise InputError(f"limits lo={lo} um, hi={hi} um are not a range: give lo < hi")
+        if mode not in MODES:
+            raise InputError(f"mode {mode!r} is unknown: use one of {', '.join(MODES)}")
+        self.lo, self.hi = lo, hi
+        self.mode = mode
+        if resolution is None:
+            resolution = (hi - lo) / 200.0
+        resolution = _check_number(resolution, "resolution")
+        if resolution <= 0:
+            raise InputError(f"resolution {resolution} um must be > 0: give the smallest useful step")
+        self.resolution = min(resolution, hi - lo)
+        if start is None:
+            start = 0.5 * (lo + hi)
+        start = _check_number(start, "start")
+        if not lo <= start <= hi:
+            raise InputError(f"start {start} um lies outside the limits [{lo}, {hi}] um: start inside them")
+        self.start = start
+        if window is None:
+            window = (lo, hi)
+        try:
+            wlo, whi = (_check_number(w, "window") for w in window)
+        except (TypeError, ValueError):
+            raise InputError(f"window {window!r} is not (lo, hi): give two numbers in um") from None
+        if not (lo <= wlo < whi <= hi):
+            raise InputError(
+                f"window {wlo},{whi} um is not a range inside the limits [{lo}, {hi}] um: shrink it"
+            )
+        self.window = (wlo, whi)
+        if int(max_recentre) != max_recentre or max_recentre < 0:
+            raise InputError(f"max_recentre {max_recentre!r} must be an integer >= 0")
+        self.max_recentre = int(max_recentre)
+        min_snr = _check_number(min_snr, "min_snr")
+        if min_snr <= 0:
+            raise InputError(f"min_snr {min_snr} must be > 0, e.g. 6")
+        self.min_snr = min_snr
+
+        self._z: list[float] = []
+        self._s: list[float] = []
+        self._pending: float | None = None
+        self._pending_streaming = False
+        self._gen: Iterator[float] | None = None
+        self._result: SearchResult | None = None
+        self._passes = 0
+        self._fail_reason: str | None = None
+        self.streaming = False
+
+    # ------------------------------------------------------------------ the protocol
+    def propose(self) -> float | None:
+        """The next position to score, in um inside ``[lo, hi]``; ``None`` when the search is done.
+
+        Calling ``propose`` again before :meth:`observe` returns the same position.
+        After a proposal, :attr:`streaming` tells whether the move to it is a constant-speed
+        move during which every frame is observed (``continuous``), or a plain move after
+        which one fresh frame is observed.
+        """
+        if self._result is not None:
+            return None
+        if self._pending is not None:
+            return self._pending
+        if self._gen is None:
+            self._gen = self._search()
+        try:
+            z = next(self._gen)
+        except StopIteration:
+            self._result = self._finish()
+            self.streaming = False
+            return None
+        # numerical safety only: plans are built inside the limits, rounding may step 1 ulp out
+        z = min(max(float(z), self.lo), self.hi)
+        self._pending = z
+        self.streaming = self._pending_streaming
+        return z
+
+    def observe(self, z: float, score: float) -> None:
+        """Record the score of a frame taken at ``z`` (um; the position really reached)."""
+        z = _check_number(z, "z")
+        score = _check_number(score, "score")
+        if self._result is not None:
+            raise InputError("observe() after the search finished: start a new strategy object")
+        self._z.append(z)
+        self._s.append(score)
+        if not self.streaming:
+            self._pending = None
+
+    def end_stream(self) -> None:
+        """Tell a streaming strategy that the constant-speed move has ended."""
+        self._pending = None
+        self.streaming = False
+
+    @property
+    def done(self) -> bool:
+        """True once :meth:`propose` has returned ``None``."""
+        return self._result is not None
+
+    @property
+    def samples(self) -> list[tuple[float, float]]:
+        """The ``(z_um, score)`` pairs observed so far."""
+        return list(zip(self._z, self._s, strict=True))
+
+    def result(self) -> SearchResult:
+        """The search result; only after :meth:`propose` has returned ``None``."""
+        if self._result is None:
+            raise InputError("the search is not finished: call propose() until it returns None")
+        return self._result
+
+    # ------------------------------------------------------------------ for subclasses
+    @abstractmethod
+    def _pass(self, wlo: float, whi: float) -> Iterator[float]:
+        """Yield positions (um) for one search over the window ``[wlo, whi]``."""
+
+    def _last_score(self) -> float:
+        return self._s[-1]
+
+    def _score_at(self, z: float) -> float | None:
+        """The score already observed within half the resolution of ``z`` (um), if any."""
+        if not self._z:
+            return None
+        zs = np.asarray(self._z)
+        i = int(np.argmin(np.abs(zs - z)))
+        return self._s[i] if abs(zs[i] - z) < 0.5 * self.resolution else None
+
+    def _score(self, z: float) -> Iterator[float]:
+        """Generator helper: ``s = yield from self._score(z)`` scores ``z`` unless already scored."""
+        known = self._score_at(z)
+        if known is not None:
+            return known
+        yield z
+        return self._last_score()
+
+    def _search(self) -> Iterator[float]:
+        """Run passes, re-centring the window while the peak sits at a window edge."""
+        wlo, whi = self.window
+        for attempt in range(self.max_recentre + 1):
+            self._passes = attempt + 1
+            yield from self._pass(wlo, whi)
+            fit = self._fit()
+            side = self._edge_side(fit)
+            if side == 0:
+                return
+            width = whi - wlo
+            if side < 0:
+                if wlo <= self.lo:
+                    self._fail_reason = f"peak at the low limit {self.lo:g} um: widen the limits"
+                    return
+                wlo = max(self.lo, wlo - width / 2)
+                whi = min(self.hi, wlo + width)
+            else:
+                if whi >= self.hi:
+                    self._fail_reason = f"peak at the high limit {self.hi:g} um: widen the limits"
+                    return
+                whi = min(self.hi, whi + width / 2)
+                wlo = max(self.lo, whi - width)
+        self._fail_reason = (
+            f"peak still at the edge of the range after {self.max_recentre} re-centred searches"
+        )
+
+    def _curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """Samples sorted by z, repeated positions averaged."""
+        z = np.asarray(self._z, dtype=float)
+        s = np.asarray(self._s, dtype=float)
+        if z.size == 0:
+            return z, s
+        uz, inv = np.unique(np.round(z, 9), return_inverse=True)
+        sums = np.bincount(inv, weights=s)
+        counts = np.bincount(inv)
+        return uz, sums / counts
+
+    def _fit(self):
+        try:
+            from .peak import fit_peak
+        except ImportError:  # pragma: no cover - until search/peak.py lands
+            from ._fallback_peak import fit_peak
+
+        z, s = self._curve()
+        if z.size == 0:
+            return None
+        return fit_peak(z, s, mode=self.mode)
+
+    def _edge_side(self, fit) -> int:
+        """-1 when the fitted peak is at the low end of the sampled curve, +1 at the high end."""
+        if fit is None:
+            return 0
+        z, _ = self._curve()
+        if z.size < 3:
+            return 0
+        edge = _fit_edge(fit, len(z))
+        if edge == 0:
+            return 0
+        return edge
+
+    def _finish(self) -> SearchResult:
+        fit = self._fit()
+        if fit is None:
+            return SearchResult(
+                None, FocusState.FAILED, 0.0, (), None, "no sample was observed", self.name, self._passes
+            )
+        state, reason = fit.state, fit.reason
+        confidence = float(fit.confidence)
+        if self.mode == "max" and state == FocusState.FOCUSED:
+            z_c, s_c = self._curve()
+            sig = peak_significance(z_c, s_c, min_width=self.resolution)
+            if sig.snr < self.min_snr:
+                state = FocusState.FAILED
+                reason = (
+                    f"peak not significant against the noise of the curve "
+                    f"(height/noise {sig.snr:.1f} < {self.min_snr:g})"
+                )
+            confidence = min(confidence, float(np.clip((sig.snr - self.min_snr) / self.min_snr, 0, 1)))
+        if self._fail_reason is not None:
+            state, reason, confidence = FocusState.FAILED, self._fail_reason, 0.0
+        z = float(fit.z) if fit.z is not None and math.isfinite(fit.z) else None
+        if z is not None:
+            z = min(max(z, self.lo), self.hi)
+        return SearchResult(z, state, confidence, tuple(self.samples), fit, reason, self.name, self._passes)
+
+
+def _fit_edge(fit, n: int) -> int:
+    """-1/+1 when the peak fit says its peak is at the low/high edge of the curve, else 0."""
+    at_edge = getattr(fit, "at_edge", None)
+    if isinstance(at_edge, str):
+        return {"low": -1, "lo": -1, "high": 1, "hi": 1}.get(at_edge, 0)
+    if at_edge:
+        return -1 if fit.index <= (n - 1) / 2 else 1
+    if at_edge is None:
+        if fit.index == 0:
+            return -1
+        if fit.index == n - 1:
+            return 1
+    return 0
+
+
+#: name -> strategy class
+STRATEGIES: dict[str, type[SearchStrategy]] = {}
+
+#: The strategy the controller and the evaluation use when none is named.
+DEFAULT_STRATEGY = "coarse-fine"
+
+
+def register_strategy(cls: type[SearchStrategy]) -> type[SearchStrategy]:
+    """Class decorator: add a strategy to :data:`STRATEGIES` under ``cls.name``."""
+    STRATEGIES[cls.name] = cls
+    return cls
+
+
+def make_strategy(name: str, *, lo: float, hi: float, **options: Any) -> SearchStrategy:
+    """Build the strategy registered as ``name`` over the limits ``[lo, hi]`` (um).
+
+    Raises
+    ------
+    InputError
+        When the name is unknown or an option does not fit the strategy.
+    """
+    from . import _load_all
+
+    _load_all()
+    cls = STRATEGIES.get(name)
+    if cls is None:
+        raise InputError(f"strategy {name!r} is unknown: use one of {', '.join(sorted(STRATEGIES))}")
+    try:
+        return cls(lo=lo, hi=hi, **options)
+    except TypeError as exc:
+        raise InputError(f"strategy {name!r}: {exc}: check the option names") from None

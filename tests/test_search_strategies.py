@@ -1,0 +1,282 @@
+"""Search strategies on synthetic focus curves: clean, noisy, plateaus, two peaks, edge peaks, flat.
+
+Oracles: the true peak position of the synthetic curve, and the limits the strategy was given.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from focuscam.errors import InputError
+from focuscam.search import STRATEGIES, make_strategy
+
+NAMES = ("sweep", "coarse-fine", "golden", "hill-climb", "continuous")
+
+
+def run(strategy, curve, *, stream_frames=60):
+    """Drive a strategy to the end with a pure function ``curve(z_um) -> score``; return proposals."""
+    proposals = []
+    while (z := strategy.propose()) is not None:
+        proposals.append(z)
+        if strategy.streaming:
+            z0 = strategy.samples[-1][0]
+            for zz in np.linspace(z0, z, stream_frames):
+                strategy.observe(zz, curve(zz))
+            strategy.end_stream()
+        else:
+            strategy.observe(z, curve(z))
+        assert len(proposals) < 1000, "a strategy must end"
+    return proposals
+
+
+def lorentz(centre, width=8.0, floor=0.1):
+    return lambda z: floor + 1.0 / (1.0 + ((z - centre) / width) ** 2)
+
+
+def test_registry_has_every_strategy():
+    assert set(NAMES) <= set(STRATEGIES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("centre", [23.0, 37.0, 61.5, 80.0])
+@pytest.mark.parametrize("start", [0.0, 50.0, 100.0])
+def test_clean_single_peak_is_found(name, centre, start):
+    s = make_strategy(name, lo=0.0, hi=100.0, resolution=1.0, start=start)
+    run(s, lorentz(centre))
+    r = s.result()
+    assert r.state == "focused", r.reason
+    assert abs(r.z - centre) <= 1.0
+    assert 0.0 < r.confidence <= 1.0
+    assert r.samples and all(0.0 <= z <= 100.0 for z, _ in r.samples)
+
+
+@pytest.mark.parametrize("name", ["sweep", "coarse-fine", "continuous"])
+@pytest.mark.parametrize("seed", range(5))
+def test_noisy_peak_is_found(name, seed):
+    rng = np.random.default_rng(seed)
+    base = lorentz(42.0)
+
+    def curve(z):
+        return base(z) + 0.01 * rng.standard_normal()
+
+    s = make_strategy(name, lo=0.0, hi=100.0, resolution=1.0, start=90.0)
+    run(s, curve)
+    r = s.result()
+    assert r.state == "focused", r.reason
+    assert abs(r.z - 42.0) <= 3.0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_flat_curve_fails(name):
+    rng = np.random.default_rng(3)
+    s = make_strategy(name, lo=0.0, hi=100.0, resolution=1.0, start=30.0)
+    run(s, lambda z: 1.0 + 0.01 * rng.standard_normal())
+    r = s.result()
+    assert r.state == "failed"
+    assert r.reason
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exactly_flat_curve_fails(name):
+    s = make_strategy(name, lo=0.0, hi=100.0, resolution=1.0)
+    run(s, lambda z: 5.0)
+    assert s.result().state == "failed"
+
+
+def two_peaks(z):
+    return 0.05 + 1.0 / (1 + ((z - 20) / 5) ** 2) + 0.6 / (1 + ((z - 75) / 5) ** 2)
+
+
+@pytest.mark.parametrize("name", ["sweep", "continuous"])
+def test_two_peaks_full_sweeps_find_the_higher(name):
+    s = make_strategy(name, lo=0.0, hi=100.0, resolution=1.0, start=100.0)
+    run(s, two_peaks)
+    r = s.result()
+    assert r.state == "focused", r.reason
+    assert abs(r.z - 20.0) <= 1.5
+
+
+@pytest.mark.parametrize(("start", "peaks"), [(0.0, [20.0]), (100.0, [20.0, 75.0])])
+def test_two_peaks_coarse_fine_stops_at_the_first_clear_peak(start, peaks):
+    # the contrast-drop rule stops the coarse sweep after the first peak it passes: from the low
+    # end that is the higher one; from the high end it may be the lower one (a documented limit)
+    s = make_strategy("coarse-fine", lo=0.0, hi=100.0, resolution=1.0, start=start)
+    run(s, two_peaks)
+    r = s.result()
+    assert r.state == "focused", r.reason
+    assert min(abs(r.z - p) for p in peaks) <= 1.5
+
+
+@pytest.mark.parametrize("name", ["sweep", "coarse-fine", "continuous"])
+def test_plateau_top_lands_on_the_plateau(name):
+    # a flat top 40..50 um: any point of the plateau is in focus
+    def curve(z):
+        return 1.0 if 40 <= z <= 50 else 1.0 / (1 + (min(abs(z - 40), abs(z - 50)) / 6) ** 2)
+
+    s = make_strategy(name, lo=0.0, hi=100.0, resolution=1.0, start=0.0)
+    run(s, curve)
+    r = s.result()
+    assert 39.0 <= r.z <= 51.0
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("side", ["low", "high"])
+def test_peak_at_a_limit_fails(name, side):
+    centre = 0.0 if side == "low" else 100.0
+    s = make_strategy(name, lo=0.0, hi=100.0, resolution=1.0, start=50.0)
+    run(s, lorentz(centre))
+    r = s.result()
+    assert r.state == "failed"
+    assert "limit" in r.reason or "edge" in r.reason
+
+
+@pytest.mark.parametrize("name", ["sweep", "coarse-fine", "golden", "continuous"])
+def test_peak_outside_window_is_found_by_recentring(name):
+    # window 40..60 inside limits 0..100; the peak at 75 um sits beyond its high edge
+    s = make_strategy(name, lo=0.0, hi=100.0, resolution=1.0, start=50.0, window=(40.0, 60.0))
+    run(s, lorentz(75.0, width=5.0))
+    r = s.result()
+    assert r.passes >= 2
+    assert r.state == "focused", r.reason
+    assert abs(r.z - 75.0) <= 1.5
+
+
+@pytest.mark.parametrize("name", ["sweep", "coarse-fine", "golden"])
+def test_recentring_is_bounded(name):
+    # a curve that rises forever to the high side: the window moves at most max_recentre times
+    s = make_strategy(name, lo=0.0, hi=1000.0, resolution=1.0, start=10.0, window=(0.0, 20.0), max_recentre=2)
+    run(s, lambda z: z)
+    r = s.result()
+    assert r.passes == 3
+    assert r.state == "failed"
+    assert max(z for z, _ in r.samples) <= 20.0 + 3 * 10.0 + 1e-9
+
+
+def test_hill_climb_tracks_from_the_current_position():
+    s = make_strategy("hill-climb", lo=30.0, hi=70.0, resolution=0.5, start=44.0, step=4.0)
+    proposals = run(s, lorentz(52.0))
+    r = s.result()
+    assert proposals[0] == 44.0
+    assert abs(r.z - 52.0) <= 0.5
+    assert r.state == "focused", r.reason
+
+
+def test_coarse_fine_scores_far_fewer_frames_than_a_full_sweep():
+    sweep = make_strategy("sweep", lo=0.0, hi=100.0, resolution=1.0)
+    run(sweep, lorentz(33.0))
+    cf = make_strategy("coarse-fine", lo=0.0, hi=100.0, resolution=1.0, start=0.0)
+    run(cf, lorentz(33.0))
+    assert len(cf.result().samples) <= 0.4 * len(sweep.result().samples)
+
+
+def test_coarse_fine_stops_early_after_the_peak():
+    cf = make_strategy("coarse-fine", lo=0.0, hi=100.0, resolution=1.0, start=0.0, coarse_points=11)
+    run(cf, lorentz(20.0, width=4.0))
+    coarse = [z for z, _ in cf.result().samples if abs(z / 10 - round(z / 10)) < 1e-9]
+    assert max(coarse) <= 50.0  # the sweep did not run to 100
+
+
+def test_continuous_proposes_one_streaming_move():
+    s = make_strategy("continuous", lo=0.0, hi=100.0, resolution=1.0, start=80.0)
+    assert s.propose() == 100.0 and not s.streaming
+    s.observe(100.0, 0.2)
+    assert s.propose() == 0.0 and s.streaming
+    for z in np.linspace(100.0, 0.0, 30):
+        s.observe(z, lorentz(50.0)(z))
+    s.end_stream()
+    assert s.propose() is None
+    assert s.result().state == "focused"
+
+
+def test_brightfield_mode_finds_the_minimum_between_two_maxima():
+    def curve(z):  # contrast maxima at 40 and 60 um, the focal plane a minimum at 50 um
+        return 0.2 + 1 / (1 + ((z - 40) / 4) ** 2) + 1 / (1 + ((z - 60) / 4) ** 2)
+
+    for name in ("sweep", "coarse-fine"):
+        s = make_strategy(name, lo=0.0, hi=100.0, resolution=1.0, mode="brightfield", start=0.0)
+        run(s, curve)
+        r = s.result()
+        assert r.state == "focused", (name, r.reason)
+        assert abs(r.z - 50.0) <= 1.5, name
+
+
+def test_propose_repeats_until_observed_and_result_needs_done():
+    s = make_strategy("sweep", lo=0.0, hi=10.0, points=3)
+    assert s.propose() == s.propose()
+    with pytest.raises(InputError, match="not finished"):
+        s.result()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"lo": 5.0, "hi": 5.0}, "lo < hi"),
+        ({"lo": 0.0, "hi": math.nan}, "finite"),
+        ({"lo": 0.0, "hi": 10.0, "start": 11.0}, "outside the limits"),
+        ({"lo": 0.0, "hi": 10.0, "mode": "min"}, "mode"),
+        ({"lo": 0.0, "hi": 10.0, "resolution": 0.0}, "resolution"),
+        ({"lo": 0.0, "hi": 10.0, "window": (-1.0, 5.0)}, "window"),
+        ({"lo": 0.0, "hi": 10.0, "no_such_option": 1}, "option"),
+    ],
+)
+def test_bad_parameters_are_input_errors(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        make_strategy("sweep", **kwargs)
+
+
+def test_unknown_strategy_names_the_choices():
+    with pytest.raises(InputError, match="coarse-fine"):
+        make_strategy("nope", lo=0.0, hi=1.0)
+
+
+def test_observe_rejects_nan_score():
+    s = make_strategy("sweep", lo=0.0, hi=10.0, points=3)
+    z = s.propose()
+    with pytest.raises(InputError, match="score"):
+        s.observe(z, float("nan"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(NAMES),
+    lo=st.floats(-1e4, 1e4),
+    width=st.floats(1.0, 1e4),
+    start_frac=st.floats(0.0, 1.0),
+    win=st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0)),
+    peak_frac=st.floats(-0.5, 1.5),
+    peak_width=st.floats(0.01, 2.0),
+    noise=st.floats(0.0, 0.3),
+    seed=st.integers(0, 2**16),
+)
+def test_property_never_proposes_outside_the_limits(
+    name, lo, width, start_frac, win, peak_frac, peak_width, noise, seed
+):
+    hi = lo + width
+    a, b = sorted(win)
+    if b - a < 0.05:
+        a, b = 0.0, 1.0
+    rng = np.random.default_rng(seed)
+    centre = lo + peak_frac * width
+
+    def curve(z):
+        return 1.0 / (1.0 + ((z - centre) / (peak_width * width)) ** 2) + noise * rng.standard_normal()
+
+    s = make_strategy(
+        name,
+        lo=lo,
+        hi=hi,
+        resolution=width / 100,
+        start=lo + start_frac * width,
+        window=(lo + a * width, lo + b * width),
+    )
+    proposals = run(s, curve, stream_frames=20)
+    assert all(lo <= z <= hi for z in proposals)
+    r = s.result()
+    assert r.state in {"focused", "failed"}
+    assert 0.0 <= r.confidence <= 1.0
+    assert r.z is None or lo <= r.z <= hi

@@ -125,6 +125,8 @@ class SearchStrategy(ABC):
     name = ""
     #: True when proposals after the first are constant-speed moves streamed with frames.
     streaming_capable = False
+    #: True when the samples are evenly spaced (a noise estimate from neighbours is valid).
+    uniform_samples = False
 
     def __init__(
         self,
@@ -309,14 +311,20 @@ class SearchStrategy(ABC):
         return uz, sums / counts
 
     def _fit(self):
-        try:
-            from .peak import fit_peak
-        except ImportError:  # pragma: no cover - until search/peak.py lands
-            from ._fallback_peak import fit_peak
+        """The peak fit over all samples.
+
+        In ``max`` mode the fit's own noise test (second differences, valid for evenly spaced
+        samples only) is switched off and replaced by the peak-model test in :meth:`_finish`,
+        which also holds for the irregular samples of adaptive strategies. In ``brightfield``
+        mode the fit's dip-depth test is kept for evenly sampled strategies.
+        """
+        from .peak import fit_peak
 
         z, s = self._curve()
         if z.size == 0:
             return None
+        if self.mode == "max" or not self.uniform_samples:
+            return fit_peak(z, s, mode=self.mode, min_snr=0.0)
         return fit_peak(z, s, mode=self.mode)
 
     def _edge_side(self, fit) -> int:
@@ -359,17 +367,7 @@ class SearchStrategy(ABC):
 
 def _fit_edge(fit, n: int) -> int:
     """-1/+1 when the peak fit says its peak is at the low/high edge of the curve, else 0."""
-    at_edge = getattr(fit, "at_edge", None)
-    if isinstance(at_edge, str):
-        return {"low": -1, "lo": -1, "high": 1, "hi": 1}.get(at_edge, 0)
-    if at_edge:
-        return -1 if fit.index <= (n - 1) / 2 else 1
-    if at_edge is None:
-        if fit.index == 0:
-            return -1
-        if fit.index == n - 1:
-            return 1
-    return 0
+    return int(fit.edge_side) if fit.at_edge else 0
 
 
 #: name -> strategy class

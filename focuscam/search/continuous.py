@@ -31,6 +31,7 @@ class Continuous(SearchStrategy):
     """
 
     name = "continuous"
+    uniform_samples = True
     streaming_capable = True
 
     def __init__(self, *, frames: int = 60, **common) -> None:

@@ -33,6 +33,7 @@ class Sweep(SearchStrategy):
     """
 
     name = "sweep"
+    uniform_samples = True
 
     def __init__(self, *, points: int | None = None, **common) -> None:
         super().__init__(**common)

@@ -1,0 +1,127 @@
+"""Focus measures: frame (+ ROI) -> sharpness score, computed by numba kernels in one pass.
+
+Public API: :func:`measure`, :func:`focus_map`, :func:`blur_report`, :data:`MEASURES`,
+:func:`resolve_bin`. Every measure takes a 2-D gray or H x W x 3 BGR frame (uint8, uint16 or
+float32), an optional ROI ``(x, y, w, h)`` and a bin factor (1..16 or ``"auto"``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _run, _validate
+from .autobin import resolve_bin
+from .gradient import bren, teng, tenv
+from .laplacian import lapd, lapm, lapv
+from .statistics import glvn, vola
+from .wavelet import wavs
+
+__all__ = [
+    "MEASURES",
+    "bren",
+    "focus_map",
+    "glvn",
+    "lapd",
+    "lapm",
+    "lapv",
+    "measure",
+    "resolve_bin",
+    "teng",
+    "tenv",
+    "vola",
+    "wavs",
+]
+
+#: Measure name -> one-line description.
+MEASURES = {
+    "lapv": "variance of the 3x3 Laplacian (primary; equals cv2.Laplacian(gray, CV_64F).var())",
+    "lapm": "modified Laplacian (Nayar): mean |d2/dx2| + |d2/dy2|",
+    "lapd": "diagonal Laplacian: modified Laplacian plus diagonal second differences",
+    "teng": "Tenengrad: mean squared 3x3 Sobel gradient magnitude",
+    "tenv": "Tenengrad variance: variance of the squared Sobel gradient magnitude",
+    "bren": "Brenner: mean squared difference of pixels two apart (stronger axis)",
+    "glvn": "normalised gray-level variance: var / mean (no neighbours)",
+    "vola": "Vollath F4 autocorrelation, both axes",
+    "wavs": "energy of the level-1 Haar detail bands (= pywt.dwt2 LH+HL+HH energy)",
+}
+
+_FUNCS = {
+    "lapv": lapv,
+    "lapm": lapm,
+    "lapd": lapd,
+    "teng": teng,
+    "tenv": tenv,
+    "bren": bren,
+    "glvn": glvn,
+    "vola": vola,
+    "wavs": wavs,
+}
+
+
+def measure(frame, name: str = "lapv", roi=None, bin=1) -> float:
+    """Score the sharpness of a frame's ROI with the focus measure ``name``.
+
+    Parameters
+    ----------
+    frame : ndarray
+        2-D gray (H x W) or BGR (H x W x 3) frame; uint8, uint16 or float32.
+    name : str
+        One of :data:`MEASURES` (default ``"lapv"``, the variance of the Laplacian).
+    roi : (x, y, w, h) or focuscam.ROI or None
+        Region in pixels (like an OpenCV Rect); None = whole frame.
+    bin : int or "auto"
+        k x k binning (1..16) fused into the kernel, or ``"auto"`` (:func:`resolve_bin`).
+
+    Returns
+    -------
+    float
+        The score; higher = sharper. See each measure's function for its unit and borders.
+
+    Raises
+    ------
+    focuscam.errors.InputError
+        Unknown name, bad frame, ROI or bin; the message names the fix.
+    """
+    _validate.check_name(name, MEASURES)
+    return _FUNCS[name](frame, roi=roi, bin=bin)
+
+
+def focus_map(frame, name: str = "lapv", grid=(3, 3), roi=None, bin=1) -> np.ndarray:
+    """The measure of every tile of the ROI cut into a ``rows x cols`` grid.
+
+    Tile ``(r, c)`` covers ROI rows ``[r*h//rows, (r+1)*h//rows)`` and columns
+    ``[c*w//cols, (c+1)*w//cols)`` (sizes differ by at most one pixel). Each value equals
+    ``measure(frame, name, tile_roi, bin)``: with ``bin=1`` the neighbours of a tile are real
+    pixels (of the next tile or outside the ROI).
+
+    Parameters
+    ----------
+    frame, name, roi, bin
+        As for :func:`measure`. ``bin="auto"`` is resolved once for the whole ROI.
+    grid : (rows, cols)
+        Positive integers, at most the ROI's height and width in pixels.
+
+    Returns
+    -------
+    ndarray of float64, shape (rows, cols)
+    """
+    _validate.check_name(name, MEASURES)
+    img = _validate.check_frame(frame)
+    height, width = img.shape[:2]
+    x, y, w, h = _validate.check_roi(roi, height, width)
+    rows, cols = _validate.check_grid(grid, w, h)
+    k = _validate.check_bin(bin)
+    if k == "auto":
+        k = resolve_bin(img, (x, y, w, h))
+    result = np.empty((rows, cols), np.float64)
+    ys = [y + r * h // rows for r in range(rows + 1)]
+    xs = [x + c * w // cols for c in range(cols + 1)]
+    for r in range(rows):
+        for c in range(cols):
+            tile = (xs[c], ys[r], xs[c + 1] - xs[c], ys[r + 1] - ys[r])
+            _validate.check_bin_fits(k, tile[2], tile[3], param="bin (for a grid tile)")
+            geo = _run.geometry(height, width, tile, k)
+            if img.dtype.kind == "f":
+                _run.check_finite(img, geo)
+            result[r, c] = _run.finish(name, _run.run(name, img, geo), geo)
+    return result

@@ -1,0 +1,355 @@
+"""numba kernels for the focus measures: computation only, no validation.
+
+One decorator policy for every kernel: ``@njit(cache=True, nogil=True)``.
+
+The virtual gray image ``G``
+----------------------------
+Every kernel reads a *virtual* gray image ``G`` of ``GH x GW`` pixels without ever building it:
+``G[i, j]`` is the sum of the ``k x k`` block of gray pixels whose top-left corner is frame pixel
+``(oy + i*k, ox + j*k)``. Gray is the frame itself (one channel) or ``cv2.cvtColor(BGR2GRAY)``
+fused in (:func:`_bgr_gray`). Indices of ``G`` outside ``[0, GH) x [0, GW)`` are mapped back with
+OpenCV's BORDER_REFLECT_101 (:func:`_reflect`). A kernel measures the region
+``[ry, ry + rh) x [rx, rx + rw)`` of ``G`` and keeps a ring of five gray rows (the region width
+plus a 2-pixel halo): one pass over the region, no frame-sized temporaries.
+
+Frames are always passed as 3-D arrays ``(H, W, C)`` with ``C`` 1 or 3 (a 2-D frame is a free
+``reshape`` view), so every kernel compiles once per dtype.
+
+Sums go into ``out``. Integer frames accumulate exactly in int64; sums of squares, which can exceed
+int64 on huge 16-bit frames, are kept as two int64 words (``out[i]`` low 62 bits, ``out[i + 1]``
+the carry) by :func:`_acc`. Float frames accumulate in float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+# Q15 weights of cv2.cvtColor(COLOR_BGR2GRAY) for 8- and 16-bit frames (bit-exact, see tests).
+_QB, _QG, _QR = 3735, 19235, 9798
+# float weights of cv2.cvtColor for float32 frames
+_FB, _FG, _FR = 0.114, 0.587, 0.299
+_LOW62 = (1 << 62) - 1
+
+
+def _bgr_gray(b, g, r):  # pragma: no cover - replaced by the overload below inside numba
+    raise NotImplementedError
+
+
+@overload(_bgr_gray, jit_options={"cache": True, "nogil": True})
+def _ov_bgr_gray(b, g, r):
+    if isinstance(b, types.Integer):
+
+        def impl(b, g, r):
+            return (np.int64(b) * _QB + np.int64(g) * _QG + np.int64(r) * _QR + 16384) >> 15
+
+        return impl
+
+    def impl_f(b, g, r):
+        return np.float64(b) * _FB + np.float64(g) * _FG + np.float64(r) * _FR
+
+    return impl_f
+
+
+def _acc(out, i, v):  # pragma: no cover - replaced by the overload below inside numba
+    raise NotImplementedError
+
+
+@overload(_acc, jit_options={"cache": True, "nogil": True})
+def _ov_acc(out, i, v):
+    if isinstance(out.dtype, types.Integer):
+
+        def impl(out, i, v):
+            # v >= 0 and < 2**62: a 124-bit unsigned sum in two words
+            s = out[i] + v
+            out[i + 1] += s >> 62
+            out[i] = s & _LOW62
+
+        return impl
+
+    def impl_f(out, i, v):
+        out[i] += v
+
+    return impl_f
+
+
+@njit(cache=True, nogil=True)
+def _reflect(p, n):
+    """OpenCV BORDER_REFLECT_101 of index ``p`` into ``[0, n)`` (``n == 1`` maps to 0)."""
+    if n == 1:
+        return 0
+    while p < 0 or p >= n:
+        if p < 0:
+            p = -p
+        else:
+            p = 2 * n - 2 - p
+    return p
+
+
+@njit(cache=True, nogil=True)
+def _load_row(img, gi, oy, ox, k, gw, gc0, n, buf):
+    """Fill ``buf[:n]`` with ``G[gi, reflect(gc0 + t)]``; ``gi`` is already inside ``[0, GH)``."""
+    nch = img.shape[2]
+    if k == 1:
+        r = oy + gi
+        t_lo = min(max(0, -gc0), n)
+        t_hi = max(min(n, gw - gc0), t_lo)
+        for t in range(t_lo):
+            c = ox + _reflect(gc0 + t, gw)
+            if nch == 1:
+                buf[t] = img[r, c, 0]
+            else:
+                buf[t] = _bgr_gray(img[r, c, 0], img[r, c, 1], img[r, c, 2])
+        if nch == 1:
+            for t in range(t_lo, t_hi):
+                buf[t] = img[r, ox + gc0 + t, 0]
+        else:
+            for t in range(t_lo, t_hi):
+                c = ox + gc0 + t
+                buf[t] = _bgr_gray(img[r, c, 0], img[r, c, 1], img[r, c, 2])
+        for t in range(t_hi, n):
+            c = ox + _reflect(gc0 + t, gw)
+            if nch == 1:
+                buf[t] = img[r, c, 0]
+            else:
+                buf[t] = _bgr_gray(img[r, c, 0], img[r, c, 1], img[r, c, 2])
+        return
+    r0 = oy + gi * k
+    for t in range(n):
+        c0 = ox + _reflect(gc0 + t, gw) * k
+        s = buf[t] * 0
+        for a in range(k):
+            for b in range(k):
+                if nch == 1:
+                    s += img[r0 + a, c0 + b, 0]
+                else:
+                    s += _bgr_gray(img[r0 + a, c0 + b, 0], img[r0 + a, c0 + b, 1], img[r0 + a, c0 + b, 2])
+        buf[t] = s
+
+
+@njit(cache=True, nogil=True)
+def _prime(img, geo, ring):
+    """Load G rows ``ry - 2 .. ry + 1`` (reflected) into ring slots 0..3."""
+    oy, ox, k, gh, gw, ry, rx, _rh, rw = geo
+    n = rw + 4
+    for t in range(4):
+        _load_row(img, _reflect(ry - 2 + t, gh), oy, ox, k, gw, rx - 2, n, ring[t])
+
+
+@njit(cache=True, nogil=True)
+def _advance(img, geo, ring, i):
+    """Load G row ``ry + i + 2`` into its ring slot; return the slots of rows ``ry+i-2 .. ry+i+2``."""
+    oy, ox, k, gh, gw, ry, rx, _rh, rw = geo
+    _load_row(img, _reflect(ry + i + 2, gh), oy, ox, k, gw, rx - 2, rw + 4, ring[(i + 4) % 5])
+    return ring[i % 5], ring[(i + 1) % 5], ring[(i + 2) % 5], ring[(i + 3) % 5], ring[(i + 4) % 5]
+
+
+# --- Laplacian family ------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def lapv(img, geo, ring, out):
+    """out[0] += sum(L); out[1:3] += sum(L**2); L = 4-neighbour Laplacian."""
+    rh, rw = geo[7], geo[8]
+    _prime(img, geo, ring)
+    for i in range(rh):
+        _, up, mid, dn, _ = _advance(img, geo, ring, i)
+        s1 = mid[0] * 0
+        s2 = mid[0] * 0
+        for c in range(2, rw + 2):
+            v = up[c] + dn[c] + mid[c - 1] + mid[c + 1] - 4 * mid[c]
+            s1 += v
+            s2 += v * v
+        out[0] += s1
+        _acc(out, 1, s2)
+
+
+@njit(cache=True, nogil=True)
+def lapm(img, geo, ring, out):
+    """out[0] += sum(|2G - left - right| + |2G - up - down|)."""
+    rh, rw = geo[7], geo[8]
+    _prime(img, geo, ring)
+    for i in range(rh):
+        _, up, mid, dn, _ = _advance(img, geo, ring, i)
+        s = mid[0] * 0
+        for c in range(2, rw + 2):
+            m2 = 2 * mid[c]
+            s += abs(m2 - mid[c - 1] - mid[c + 1]) + abs(m2 - up[c] - dn[c])
+        _acc(out, 0, s)
+
+
+@njit(cache=True, nogil=True)
+def lapd(img, geo, ring, out):
+    """out[0] += axial |second differences|, out[2] += diagonal |second differences|."""
+    rh, rw = geo[7], geo[8]
+    _prime(img, geo, ring)
+    for i in range(rh):
+        _, up, mid, dn, _ = _advance(img, geo, ring, i)
+        sa = mid[0] * 0
+        sd = mid[0] * 0
+        for c in range(2, rw + 2):
+            m2 = 2 * mid[c]
+            sa += abs(m2 - mid[c - 1] - mid[c + 1]) + abs(m2 - up[c] - dn[c])
+            sd += abs(m2 - up[c - 1] - dn[c + 1]) + abs(m2 - up[c + 1] - dn[c - 1])
+        _acc(out, 0, sa)
+        _acc(out, 2, sd)
+
+
+# --- gradient family -------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def teng(img, geo, ring, out):
+    """out[0:2] += sum(Gx**2 + Gy**2) with 3x3 Sobel Gx, Gy."""
+    rh, rw = geo[7], geo[8]
+    _prime(img, geo, ring)
+    for i in range(rh):
+        _, up, mid, dn, _ = _advance(img, geo, ring, i)
+        s = mid[0] * 0
+        for c in range(2, rw + 2):
+            gx = (up[c + 1] + 2 * mid[c + 1] + dn[c + 1]) - (up[c - 1] + 2 * mid[c - 1] + dn[c - 1])
+            gy = (dn[c - 1] + 2 * dn[c] + dn[c + 1]) - (up[c - 1] + 2 * up[c] + up[c + 1])
+            s += gx * gx + gy * gy
+        _acc(out, 0, s)
+
+
+@njit(cache=True, nogil=True)
+def tenv(img, geo, ring, out):
+    """out[0] += sum(S), out[1] += sum(S**2) in float64, S = Gx**2 + Gy**2 (Sobel)."""
+    rh, rw = geo[7], geo[8]
+    _prime(img, geo, ring)
+    for i in range(rh):
+        _, up, mid, dn, _ = _advance(img, geo, ring, i)
+        s1 = 0.0
+        s2 = 0.0
+        for c in range(2, rw + 2):
+            gx = (up[c + 1] + 2 * mid[c + 1] + dn[c + 1]) - (up[c - 1] + 2 * mid[c - 1] + dn[c - 1])
+            gy = (dn[c - 1] + 2 * dn[c] + dn[c + 1]) - (up[c - 1] + 2 * up[c] + up[c + 1])
+            g = np.float64(gx * gx + gy * gy)
+            s1 += g
+            s2 += g * g
+        out[0] += s1
+        out[1] += s2
+
+
+@njit(cache=True, nogil=True)
+def bren(img, geo, ring, out):
+    """out[0:2] += sum(max(|G[i,j+1]-G[i,j-1]|, |G[i+1,j]-G[i-1,j]|)**2)."""
+    rh, rw = geo[7], geo[8]
+    _prime(img, geo, ring)
+    for i in range(rh):
+        _, up, mid, dn, _ = _advance(img, geo, ring, i)
+        s = mid[0] * 0
+        for c in range(2, rw + 2):
+            dh = abs(mid[c + 1] - mid[c - 1])
+            dv = abs(dn[c] - up[c])
+            d = max(dh, dv)
+            s += d * d
+        _acc(out, 0, s)
+
+
+# --- statistics family -----------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def glvn(img, geo, ring, out):
+    """out[0] += sum(G), out[1:3] += sum(G**2) over the region (no neighbours)."""
+    oy, ox, k, _gh, gw, ry, rx, rh, rw = geo
+    buf = ring[0]
+    for i in range(rh):
+        _load_row(img, ry + i, oy, ox, k, gw, rx, rw, buf)
+        s1 = buf[0] * 0
+        s2 = buf[0] * 0
+        for c in range(rw):
+            v = buf[c]
+            s1 += v
+            s2 += v * v
+        _acc(out, 0, s1)
+        _acc(out, 2, s2)
+
+
+@njit(cache=True, nogil=True)
+def vola(img, geo, ring, out):
+    """Vollath F4 both axes: out[0] += sum(G*(G[i+1,j]-G[i+2,j]) + G*(G[i,j+1]-G[i,j+2]))."""
+    rh, rw = geo[7], geo[8]
+    _prime(img, geo, ring)
+    for i in range(rh):
+        _, _, mid, dn, dn2 = _advance(img, geo, ring, i)
+        s = mid[0] * 0
+        for c in range(2, rw + 2):
+            m = mid[c]
+            s += m * (dn[c] - dn2[c]) + m * (mid[c + 1] - mid[c + 2])
+        out[0] += s
+
+
+# --- wavelet family --------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def wavs(img, geo, ring, out):
+    """out[0:2] += sum over 2x2 blocks of 4*(a2+b2+c2+d2) - (a+b+c+d)**2 (= 4 x Haar detail energy).
+
+    Blocks start at the region origin; an odd last row/column is duplicated, like
+    ``pywt.dwt2(..., mode="symmetric")``.
+    """
+    oy, ox, k, _gh, gw, ry, rx, rh, rw = geo
+    top = ring[0]
+    bot = ring[1]
+    for i in range(0, rh, 2):
+        _load_row(img, ry + i, oy, ox, k, gw, rx, rw, top)
+        if i + 1 < rh:
+            _load_row(img, ry + i + 1, oy, ox, k, gw, rx, rw, bot)
+        else:
+            for c in range(rw):
+                bot[c] = top[c]
+        s = top[0] * 0
+        for c in range(0, rw, 2):
+            c2 = c + 1 if c + 1 < rw else c
+            a = top[c]
+            b = top[c2]
+            d = bot[c]
+            e = bot[c2]
+            t = a + b + d + e
+            s += 4 * (a * a + b * b + d * d + e * e) - t * t
+        _acc(out, 0, s)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def all_finite(img, y0, y1, x0, x1):
+    """True when every value of ``img[y0:y1, x0:x1, :]`` is finite."""
+    for r in range(y0, y1):
+        for c in range(x0, x1):
+            for ch in range(img.shape[2]):
+                if not np.isfinite(img[r, c, ch]):
+                    return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def read_floor(img, y0, y1, x0, x1):
+    """The memory floor: one plain pass that only reads and sums ``img[y0:y1, x0:x1, :]``."""
+    s = 0
+    for r in range(y0, y1):
+        rs = 0
+        for c in range(x0, x1):
+            for ch in range(img.shape[2]):
+                rs += img[r, c, ch]
+        s += rs
+    return s
+
+
+KERNELS = {
+    "lapv": lapv,
+    "lapm": lapm,
+    "lapd": lapd,
+    "teng": teng,
+    "tenv": tenv,
+    "bren": bren,
+    "glvn": glvn,
+    "vola": vola,
+    "wavs": wavs,
+}

@@ -1,0 +1,120 @@
+"""The one path every public measure takes: validate, choose bin, run the kernel, finish.
+
+Geometry passed to the kernels (see :mod:`focuscam.measures._kernels`):
+``(oy, ox, k, GH, GW, ry, rx, rh, rw)``. With ``bin=1`` the virtual gray image is the whole
+frame and the region is the ROI, so pixels just outside the ROI are real neighbours. With
+``bin=k > 1`` the virtual image is the k x k binned gray crop of the ROI (remainder rows and
+columns dropped) and the region is all of it, so neighbours reflect at the crop edges.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import InputError
+from . import _validate
+from .autobin import resolve_bin_for
+
+SQRT2 = math.sqrt(2.0)
+
+
+def geometry(height: int, width: int, roi: tuple[int, int, int, int], k: int) -> tuple[int, ...]:
+    """Kernel geometry for a ``roi`` of a ``height x width`` frame with bin factor ``k``."""
+    x, y, w, h = roi
+    if k == 1:
+        return (0, 0, 1, height, width, y, x, h, w)
+    gh, gw = h // k, w // k
+    return (y, x, k, gh, gw, 0, 0, gh, gw)
+
+
+def prepare(frame: object, roi: object, bin: object) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Validate a frame, ROI and bin; return the 3-D frame and the kernel geometry."""
+    img = _validate.check_frame(frame)
+    height, width = img.shape[:2]
+    box = _validate.check_roi(roi, height, width)
+    k = _validate.check_bin(bin)
+    if k == "auto":
+        k = resolve_bin_for(img.shape, img.dtype, box)
+    _validate.check_bin_fits(k, box[2], box[3])
+    geo = geometry(height, width, box, k)
+    if img.dtype.kind == "f":
+        check_finite(img, geo)
+    return img, geo
+
+
+def check_finite(img: np.ndarray, geo: tuple[int, ...]) -> None:
+    """Float frames: no NaN or inf in the pixels the kernel reads (region plus a 2-pixel halo)."""
+    from ._kernels import all_finite
+
+    oy, ox, k, _gh, _gw, ry, rx, rh, rw = geo
+    height, width = img.shape[:2]
+    if k == 1:
+        y0, y1 = max(ry - 2, 0), min(ry + rh + 2, height)
+        x0, x1 = max(rx - 2, 0), min(rx + rw + 2, width)
+    else:
+        y0, y1, x0, x1 = oy, oy + rh * k, ox, ox + rw * k
+    if not all_finite(img, y0, y1, x0, x1):
+        raise InputError(
+            f"frame has NaN or inf values in rows {y0}..{y1 - 1}, columns {x0}..{x1 - 1} "
+            "(the ROI and its border): replace them first, e.g. np.nan_to_num(frame)"
+        )
+
+
+def run(name: str, img: np.ndarray, geo: tuple[int, ...]) -> np.ndarray:
+    """Run kernel ``name`` on one region; return its raw accumulator array."""
+    from ._kernels import KERNELS
+
+    rw = geo[8]
+    is_float = img.dtype.kind == "f"
+    ring = np.empty((5, rw + 4), np.float64 if is_float else np.int32)
+    out = np.zeros(4, np.float64 if (is_float or name == "tenv") else np.int64)
+    KERNELS[name](img, geo, ring, out)
+    return out
+
+
+def _word(out: np.ndarray, i: int) -> int | float:
+    if out.dtype.kind == "f":
+        return float(out[i]) + float(out[i + 1])
+    return int(out[i]) + (int(out[i + 1]) << 62)
+
+
+def _variance(s1: int | float, s2: int | float, n: int) -> float:
+    if isinstance(s1, int) and isinstance(s2, int):
+        return (n * s2 - s1 * s1) / (n * n)  # exact integers, one rounding
+    return max(s2 / n - (s1 / n) ** 2, 0.0)
+
+
+def finish(name: str, out: np.ndarray, geo: tuple[int, ...]) -> float:
+    """Turn a kernel's accumulators into the measure of the mean-binned image."""
+    k2 = geo[2] * geo[2]
+    n = geo[7] * geo[8]
+    if name == "lapv":
+        s1 = int(out[0]) if out.dtype.kind == "i" else float(out[0])
+        return _variance(s1, _word(out, 1), n) / (k2 * k2)
+    if name == "lapm":
+        return _word(out, 0) / n / k2
+    if name == "lapd":
+        return (_word(out, 0) + _word(out, 2) / SQRT2) / n / k2
+    if name in ("teng", "bren"):
+        return _word(out, 0) / n / (k2 * k2)
+    if name == "tenv":
+        return _variance(float(out[0]), float(out[1]), n) / (k2**4)
+    if name == "glvn":
+        s1, s2 = _word(out, 0), _word(out, 2)
+        if s1 == 0:
+            return 0.0
+        return _variance(s1, s2, n) / abs(s1 / n) / k2
+    if name == "vola":
+        total = int(out[0]) if out.dtype.kind == "i" else float(out[0])
+        return total / n / (k2 * k2)
+    if name == "wavs":
+        return _word(out, 0) / 4 / (k2 * k2)
+    raise AssertionError(f"no finish rule for {name}")  # pragma: no cover - names are validated
+
+
+def compute(name: str, frame: object, roi: object = None, bin: object = 1) -> float:
+    """Validate, run and finish one measure: the body of every public wrapper."""
+    img, geo = prepare(frame, roi, bin)
+    return finish(name, run(name, img, geo), geo)

@@ -29,8 +29,10 @@ class CoarseFine(SearchStrategy):
 
     Parameters
     ----------
-    coarse_points : int
-        Positions of the full coarse sweep over the window (default 9).
+    coarse_points : int, optional
+        Positions of the full coarse sweep over the window. Default: a coarse step of at least
+        8 ``resolution`` steps, with 5 to 9 positions (5 on a window of 40 steps, 9 from 64
+        steps up), so that short ranges are not over-sampled.
     drop : float
         Early-stop level in (0, 1): stop once two successive scores after the best lie below
         ``floor + drop * (best - floor)`` (default 0.5).
@@ -40,18 +42,24 @@ class CoarseFine(SearchStrategy):
 
     name = "coarse-fine"
 
-    def __init__(self, *, coarse_points: int = 9, drop: float = 0.5, **common) -> None:
+    def __init__(self, *, coarse_points: int | None = None, drop: float = 0.5, **common) -> None:
         super().__init__(**common)
-        if int(coarse_points) != coarse_points or coarse_points < 3:
+        if coarse_points is not None and (int(coarse_points) != coarse_points or coarse_points < 3):
             raise InputError(f"coarse_points {coarse_points!r} must be an integer >= 3")
         if not 0.0 < float(drop) < 1.0:
             raise InputError(f"drop {drop!r} must lie between 0 and 1, e.g. 0.5")
-        self.coarse_points = int(coarse_points)
+        self.coarse_points = None if coarse_points is None else int(coarse_points)
         self.drop = float(drop)
+
+    def _coarse_points(self, wlo: float, whi: float) -> int:
+        if self.coarse_points is not None:
+            return self.coarse_points
+        steps = (whi - wlo) / self.resolution
+        return int(min(9, max(5, steps // 8 + 1)))
 
     def _coarse(self, wlo: float, whi: float) -> Iterator[float]:
         near = self._z[-1] if self._z else self.start
-        plan = plan_line(wlo, whi, self.coarse_points, near)
+        plan = plan_line(wlo, whi, self._coarse_points(wlo, whi), near)
         scores: list[float] = []
         for z in plan:
             scores.append((yield from self._score(z)))
@@ -66,7 +74,7 @@ class CoarseFine(SearchStrategy):
 
     def _pass(self, wlo: float, whi: float) -> Iterator[float]:
         yield from self._coarse(wlo, whi)
-        step = (whi - wlo) / (self.coarse_points - 1)
+        step = (whi - wlo) / (self._coarse_points(wlo, whi) - 1)
         sign = 1.0 if self.mode == "max" else -1.0
         fit = self._fit()
         in_window = [(z, s) for z, s in zip(self._z, self._s, strict=True) if wlo <= z <= whi]

@@ -1,0 +1,403 @@
+"""A focus drive on the Z axis of a GRBL 1.1 controller (the common DIY stepper focus rig).
+
+Wire protocol (GRBL 1.1): command lines in, ``ok`` or ``error:N`` out; realtime single bytes
+(``?`` status, ``!`` feed hold, ``~`` resume, 0x18 soft reset, 0x85 jog cancel) get no reply and
+are written under their own lock, apart from the line protocol. Z is in millimetres on the wire;
+focuscam positions are um.
+
+Choices, and why:
+
+- **Opening**: many boards reset when the port opens and pyserial drops bytes that arrived
+  before the open, so the banner is usually lost. The drive sends a soft reset (0x18) and waits
+  for ``Grbl 1.1x ['$' for help]``, retrying a few times (the first bytes after a board reset
+  can be lost too). It then reads ``$$`` (``$102`` = Z steps/mm gives the resolution) and one
+  status report. A board that comes up in ``Alarm`` has an unknown position.
+- **Moves are jogs** in machine coordinates: ``$J=G53 G21 Z<mm> F<mm/min>``. A jog can be
+  cancelled by the realtime jog cancel 0x85, which decelerates, flushes the jog and *keeps the
+  position* (state returns to Idle). A G-code move could only be stopped by feed hold plus soft
+  reset, and a reset during motion raises ``ALARM:3`` (position lost), so jogs make
+  :meth:`~FocusDrive.stop` cheap and safe.
+- **Completion**: ``ok`` only means "queued". GRBL locks G-code (``error:9``) while jogging, so
+  ``G4 P0`` cannot be used after a jog; the drive polls the realtime ``?`` report until the state
+  is ``Idle`` *and* MPos is at the target (right after ``ok``, ``?`` can still say ``Idle``
+  before the motion starts). Every report is a trajectory sample.
+- **Stop**: jog cancel 0x85 (position kept). A soft reset would lose the position.
+- **Faults**: ``ALARM:N`` (with its meaning), a banner mid-move (the board reset),
+  timeouts and garbage all mark the position unknown. :meth:`~FocusDrive.resync` re-reads the
+  status; an alarm is unlocked with ``$X`` only when ``allow_unlock=True`` (otherwise home the
+  machine or unlock it yourself after checking where it is).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any
+
+from ..errors import DeviceError, DeviceTimeout, InputError, PositionUnknownError, ProtocolError
+from ._serial import SerialLine, printable
+from .base import FocusDrive, _finite
+from .grbl_codes import alarm_text, error_text
+
+__all__ = ["GrblDrive", "StatusReport", "parse_status"]
+
+BANNER = re.compile(r"^Grbl (\S+) \['\$' for help\]$")
+_STATUS = re.compile(r"^<([A-Za-z]+)(?::\d+)?((?:\|[^|>]*)*)>$")
+
+JOG_CANCEL = b"\x85"
+SOFT_RESET = b"\x18"
+STATUS = b"?"
+
+
+class StatusReport:
+    """One parsed ``<State|MPos:x,y,z|...>`` report; positions in mm as GRBL sends them."""
+
+    __slots__ = ("fields", "mpos", "state", "wco", "wpos")
+
+    def __init__(self, state: str, fields: dict[str, str]) -> None:
+        self.state = state
+        self.fields = fields
+        self.mpos = _floats(fields.get("MPos"))
+        self.wpos = _floats(fields.get("WPos"))
+        self.wco = _floats(fields.get("WCO"))
+
+    def __repr__(self) -> str:
+        return f"StatusReport({self.state!r}, {self.fields!r})"
+
+
+def _floats(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ProtocolError(f"GRBL sent a malformed coordinate {text!r} in a status report") from None
+
+
+def parse_status(line: str) -> StatusReport:
+    """Parse a GRBL 1.1 status report line; raises ProtocolError when it is malformed."""
+    m = _STATUS.match(line)
+    if not m:
+        raise ProtocolError(f"GRBL sent {printable(line)!r} where a status report <State|...> was expected")
+    fields: dict[str, str] = {}
+    for part in m.group(2).split("|")[1:]:
+        key, sep, value = part.partition(":")
+        if not sep:
+            raise ProtocolError(f"GRBL sent a malformed status field {part!r} in {printable(line)!r}")
+        fields[key] = value
+    report = StatusReport(m.group(1), fields)
+    if report.mpos is None and report.wpos is None:
+        raise ProtocolError(f"GRBL status report {printable(line)!r} has neither MPos nor WPos")
+    for pos in (report.mpos, report.wpos, report.wco):
+        if pos is not None and len(pos) < 3:
+            raise ProtocolError(f"GRBL status report {printable(line)!r} has fewer than 3 axes")
+    return report
+
+
+class GrblDrive(FocusDrive):
+    """Focus on the Z axis of a GRBL 1.1 board; positions in um (mm on the wire).
+
+    Parameters
+    ----------
+    port : str
+        Anything ``serial.serial_for_url`` accepts (``/dev/ttyUSB0``, ``/dev/pts/3``, ...).
+    limits : ZLimits or (float, float) or str
+        Soft limits in um, required (machine coordinates, MPos Z x 1000).
+    backlash_um, approach, settle_s
+        See :class:`~focuscam.drives.base.FocusDrive`.
+    speed_um_s : float
+        Jog feed rate in um/s (sent as ``F`` in mm/min).
+    timeout_s : float
+        Seconds to wait for any single reply (and added to each move's expected duration).
+    allow_unlock : bool
+        Allow :meth:`resync` to clear an alarm with ``$X`` (default False: home or unlock it
+        yourself after checking the machine).
+    baudrate : int
+        Serial baud rate (GRBL 1.1 default 115200).
+    poll_s : float
+        Interval between ``?`` status polls during a move, in s.
+    reset_on_open : bool
+        Send a soft reset at open and wait for the banner (default True).
+    """
+
+    scheme = "grbl"
+
+    def __init__(
+        self,
+        port: str,
+        *,
+        limits: Any = None,
+        backlash_um: float = 0.0,
+        approach: str = "up",
+        settle_s: float = 0.0,
+        speed_um_s: float = 500.0,
+        timeout_s: float = 2.0,
+        allow_unlock: bool = False,
+        baudrate: int = 115200,
+        poll_s: float = 0.02,
+        reset_on_open: bool = True,
+    ) -> None:
+        if limits is None:
+            raise InputError(
+                "a grbl drive needs soft limits: give limits=(MIN, MAX) in um (--limits MIN,MAX), "
+                "a range the optics can travel safely"
+            )
+        super().__init__(limits=limits, backlash_um=backlash_um, approach=approach, settle_s=settle_s)
+        self._speed = _finite(speed_um_s, "speed_um_s")
+        if self._speed <= 0:
+            raise InputError(
+                f"speed_um_s {speed_um_s!r} must be positive: give a feed rate in um/s, e.g. 500"
+            )
+        self._timeout = _finite(timeout_s, "timeout_s")
+        if self._timeout <= 0:
+            raise InputError(f"timeout_s {timeout_s!r} must be positive: give seconds, e.g. 2")
+        self._poll = _finite(poll_s, "poll_s")
+        self._allow_unlock = bool(allow_unlock)
+        self._io = threading.RLock()
+        self._moving = False
+        self._last_z: float | None = None
+        self._wco_z: float | None = None
+        self._tol_mm = 0.002
+        self.version = ""
+        self.spec = f"grbl:{port}"
+        self._line = SerialLine(port, baudrate=baudrate, name="GRBL")
+        try:
+            with self._io:
+                if reset_on_open:
+                    self._reset_and_wait_banner()
+                self._read_settings()
+                report = self._status()
+            if report.state == "Alarm":
+                self._mark_unknown("GRBL is in alarm at start-up (home it, or unlock with allow_unlock=True)")
+            else:
+                self._record(self._now(), self._z_um(report))
+        except BaseException:
+            self._line.close()
+            self._closed = True
+            raise
+
+    # ------------------------------------------------------------------ protocol helpers
+    def _reset_and_wait_banner(self, attempts: int = 3) -> None:
+        for _ in range(attempts):
+            self._line.discard_input()
+            self._line.write_realtime(SOFT_RESET)
+            deadline = time.monotonic() + self._timeout
+            try:
+                while True:
+                    line = self._line.readline(deadline, what="the start-up banner")
+                    m = BANNER.match(line)
+                    if m:
+                        self.version = m.group(1)
+                        self._drain_messages(0.1)
+                        return
+            except DeviceTimeout:
+                continue
+            except ProtocolError:
+                continue  # bytes from before the reset (noise while booting): retry the reset
+        raise DeviceTimeout(
+            f"no GRBL banner on {self._line.url} after {attempts} soft resets: "
+            f"check the port, the baud rate and that the board runs GRBL 1.1"
+        )
+
+    def _drain_messages(self, seconds: float) -> None:
+        """Read and interpret lines for a short time (start-up messages like [MSG:...])."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                line = self._line.readline(deadline, what="start-up messages")
+            except DeviceTimeout:
+                return
+            self._handle_async(line)
+
+    def _handle_async(self, line: str) -> None:
+        """Interpret a line that is not the reply we wait for; raise on alarms and resets."""
+        if line.startswith("ALARM:"):
+            code = _code(line)
+            self._mark_unknown(f"ALARM:{code} {alarm_text(code)}")
+            self._moving = False
+            raise DeviceError(
+                f"GRBL raised ALARM:{code} ({alarm_text(code)}); the position is unknown: "
+                f"home the machine or check it and resync with allow_unlock=True"
+            )
+        if BANNER.match(line):
+            self._mark_unknown("GRBL reset itself")
+            raise DeviceError(
+                "GRBL reset itself (banner received mid-operation); the position is lost: "
+                "check power and cabling, then resync or home"
+            )
+        if line.startswith(("[MSG:", "[GC:", "[HLP:", "[VER:", "[OPT:", "[echo:", "$", "[")):
+            return
+        if line.startswith("<"):
+            parse_status(line)  # validates; stray report
+            return
+        raise ProtocolError(f"GRBL sent an unexpected line {printable(line)!r}; check the device type")
+
+    def _command(self, line: str, *, timeout: float | None = None) -> list[str]:
+        """Send a command line and wait for its ``ok``; return the lines before it."""
+        self._line.write_line(line)
+        deadline = time.monotonic() + (timeout if timeout is not None else self._timeout)
+        extra: list[str] = []
+        while True:
+            reply = self._line.readline(deadline, what=f"the reply to {line!r}")
+            if reply == "ok":
+                return extra
+            if reply.startswith("error:"):
+                code = _code(reply)
+                raise DeviceError(f"GRBL refused {line!r}: error:{code} ({error_text(code)})")
+            if reply.startswith("$") and "=" in reply:
+                extra.append(reply)
+                continue
+            self._handle_async(reply)
+
+    def _status(self) -> StatusReport:
+        """Ask for a realtime status report and return it (other lines are interpreted)."""
+        self._line.write_realtime(STATUS)
+        deadline = time.monotonic() + self._timeout
+        while True:
+            line = self._line.readline(deadline, what="a status report")
+            if line.startswith("<"):
+                report = parse_status(line)
+                if report.wco is not None:
+                    self._wco_z = report.wco[2]
+                if report.state == "Alarm":
+                    self._mark_unknown("GRBL is in alarm")
+                return report
+            if line == "ok":
+                continue  # a late ok of an earlier line
+            self._handle_async(line)
+
+    def _read_settings(self) -> None:
+        for line in self._command("$$"):
+            key, _, value = line.partition("=")
+            if key == "$102":
+                try:
+                    steps = float(value)
+                except ValueError:
+                    raise ProtocolError(f"GRBL sent a malformed setting {line!r}") from None
+                if steps > 0:
+                    self._tol_mm = max(1.5 / steps, 0.0005)
+
+    def _z_mm(self, report: StatusReport) -> float:
+        if report.mpos is not None:
+            return report.mpos[2]
+        if self._wco_z is None:
+            # WPos only ($10=0): WCO comes with some reports; ask until it does
+            for _ in range(40):
+                report2 = self._status()
+                if report2.mpos is not None:
+                    return report2.mpos[2]
+                if self._wco_z is not None:
+                    return report2.wpos[2] + self._wco_z  # type: ignore[index]
+            raise ProtocolError("GRBL reports only WPos and never sent WCO: set $10=1 (MPos reports)")
+        return report.wpos[2] + self._wco_z  # type: ignore[index]
+
+    def _z_um(self, report: StatusReport) -> float:
+        z = self._z_mm(report) * 1000.0
+        self._last_z = z
+        return z
+
+    # ------------------------------------------------------------------ hooks
+    def _move_to(self, z_um: float) -> None:
+        target_mm = z_um / 1000.0
+        with self._io:
+            start = self._z_um(self._status())
+            feed = self._speed * 60.0 / 1000.0  # mm/min
+            self._moving = True
+            try:
+                self._command(f"$J=G53 G21 Z{target_mm:.4f} F{feed:.3f}")
+                expected = abs(z_um - start) / self._speed
+                deadline = time.monotonic() + 2 * expected + self._timeout
+                while True:
+                    report = self._status()
+                    if report.state == "Alarm":
+                        raise DeviceError(
+                            "GRBL went into alarm during the move; the position is unknown: home or resync"
+                        )
+                    z = self._z_um(report)
+                    self._record(self._now(), z)
+                    if report.state == "Idle":
+                        if abs(z / 1000.0 - target_mm) <= self._tol_mm:
+                            return
+                        if self._stop_event.is_set():
+                            return
+                    elif report.state == "Jog" and self._stop_event.is_set():
+                        # the stop's jog cancel arrived before GRBL parsed the jog: cancel again
+                        self._line.write_realtime(JOG_CANCEL)
+                    if time.monotonic() > deadline:
+                        raise DeviceTimeout(
+                            f"GRBL did not finish the move to {z_um:g} um in time (state {report.state}, "
+                            f"at {z:g} um): check the feed rate and the motor"
+                        )
+                    time.sleep(self._poll)
+            finally:
+                self._moving = False
+
+    def _read_position(self) -> float:
+        if not self._io.acquire(timeout=0.0):
+            # a move is polling: its latest report is at most one poll interval old
+            if self._last_z is not None:
+                return self._last_z
+            self._io.acquire()
+        try:
+            report = self._status()
+            if report.state == "Alarm":
+                raise PositionUnknownError(
+                    "GRBL is in alarm: its position is not trustworthy; home it, or resync with allow_unlock=True"
+                )
+            return self._z_um(report)
+        finally:
+            self._io.release()
+
+    def _stop(self) -> None:
+        self._line.write_realtime(JOG_CANCEL)
+
+    def _close(self) -> None:
+        self._line.close()
+
+    def _resync(self) -> float:
+        with self._io:
+            self._line.write_realtime(JOG_CANCEL)
+            time.sleep(self._poll)
+            self._line.discard_input()
+            report = self._status_tolerant()
+            if report.state == "Alarm":
+                if not self._allow_unlock:
+                    raise PositionUnknownError(
+                        "GRBL is in alarm: home the machine ($H) or check the position and resync with "
+                        "allow_unlock=True (focuscam move --unlock) to clear it with $X"
+                    )
+                self._command("$X")
+                report = self._status_tolerant()
+            deadline = time.monotonic() + self._timeout
+            while report.state not in ("Idle", "Alarm") and time.monotonic() < deadline:
+                time.sleep(self._poll)
+                report = self._status_tolerant()
+            if report.state != "Idle":
+                raise PositionUnknownError(
+                    f"GRBL is in state {report.state}, not Idle: resolve it (e.g. resume with ~) and resync"
+                )
+            return self._z_um(report)
+
+    def _status_tolerant(self) -> StatusReport:
+        """A status report, skipping alarm/banner lines that re-synchronisation expects."""
+        for _ in range(5):
+            try:
+                return self._status()
+            except DeviceError as exc:
+                if isinstance(exc, DeviceTimeout | ProtocolError):
+                    raise
+                continue
+        return self._status()
+
+    def _home(self) -> float:
+        with self._io:
+            self._command("$H", timeout=max(self._timeout, 60.0))
+            return self._z_um(self._status())
+
+
+def _code(line: str) -> int:
+    try:
+        return int(line.split(":", 1)[1])
+    except (IndexError, ValueError):
+        raise ProtocolError(f"GRBL sent a malformed reply {printable(line)!r}") from None

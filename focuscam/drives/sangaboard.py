@@ -1,0 +1,261 @@
+"""A focus drive on the Z motor of an OpenFlexure Sangaboard (text lines at 115200 baud).
+
+Protocol used (Sangaboard firmware, see ../shared/notes/anchors.md): ``version`` ->
+``Sangaboard Firmware v<x.y...>``; ``p?`` -> ``x y z`` (steps); ``mrz <steps>`` relative Z move;
+``blocking_moves <true|false>``; ``moving?``; ``stop`` -> ``Move aborted``; ``zero``;
+``release``. Positions are converted with ``steps_per_um`` (focuscam positions are um).
+
+Move completion:
+
+- blocking mode (default): the move's reply comes only when the motion has finished. Firmware
+  versions differ in the word: the v0.5 style answers ``done.``, the v1.0 style ``stopped``;
+  both are accepted (and ``Move aborted`` after a stop). No mid-move positions exist in this
+  mode: the trajectory holds the start and end of each move.
+- non-blocking mode (``blocking=False``): the move answers ``done.`` at once; the drive polls
+  ``moving?`` (``true``/``false``, or ``1``/``0`` in the older style) and ``p?`` for mid-move
+  positions until the motion has ended.
+
+Stop sends the ``stop`` line at once under the realtime lock (the firmware reads its serial
+port between steps). Opening sends ``version`` (retried: bytes sent right after the port opens
+can be lost while the board boots) and checks the reply names the Sangaboard firmware.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any
+
+from ..errors import DeviceError, DeviceTimeout, InputError, ProtocolError
+from ._serial import SerialLine, printable
+from .base import FocusDrive, _finite
+
+__all__ = ["SangaboardDrive"]
+
+VERSION = re.compile(r"^Sangaboard Firmware v(\d+)\.(\d+)\S*")
+_POSITION = re.compile(r"^(-?\d+) (-?\d+) (-?\d+)$")
+DONE_WORDS = ("done.", "done", "stopped")
+ABORTED = "Move aborted"
+
+
+class SangaboardDrive(FocusDrive):
+    """Focus on a Sangaboard's Z motor; positions in um, steps on the wire.
+
+    Parameters
+    ----------
+    port : str
+        Anything ``serial.serial_for_url`` accepts.
+    limits : ZLimits or (float, float) or str
+        Soft limits in um, required (relative to the board's zero, ``p?`` z / ``steps_per_um``).
+    steps_per_um : float
+        Motor steps per um of focus travel (> 0; default 1).
+    backlash_um, approach, settle_s
+        See :class:`~focuscam.drives.base.FocusDrive`.
+    speed_um_s : float
+        The expected speed in um/s, used only for move timeouts (the firmware default step
+        delay of 1000 us is 1000 steps/s).
+    timeout_s : float
+        Seconds to wait for a reply (added to each move's expected duration).
+    blocking : bool
+        Use blocking moves (default) or non-blocking moves with ``moving?`` polling.
+    baudrate : int
+        Serial baud rate (115200).
+    poll_s : float
+        Poll interval in non-blocking mode, s.
+    """
+
+    scheme = "sangaboard"
+
+    def __init__(
+        self,
+        port: str,
+        *,
+        limits: Any = None,
+        steps_per_um: float = 1.0,
+        backlash_um: float = 0.0,
+        approach: str = "up",
+        settle_s: float = 0.0,
+        speed_um_s: float | None = None,
+        timeout_s: float = 2.0,
+        blocking: bool = True,
+        baudrate: int = 115200,
+        poll_s: float = 0.02,
+    ) -> None:
+        if limits is None:
+            raise InputError(
+                "a sangaboard drive needs soft limits: give limits=(MIN, MAX) in um (--limits MIN,MAX)"
+            )
+        super().__init__(limits=limits, backlash_um=backlash_um, approach=approach, settle_s=settle_s)
+        self._spu = _finite(steps_per_um, "steps_per_um")
+        if self._spu <= 0:
+            raise InputError(
+                f"steps_per_um {steps_per_um!r} must be positive: give motor steps per um, e.g. 2.5"
+            )
+        self._speed = 1000.0 / self._spu if speed_um_s is None else _finite(speed_um_s, "speed_um_s")
+        if self._speed <= 0:
+            raise InputError(f"speed_um_s {speed_um_s!r} must be positive: give um/s")
+        self._timeout = _finite(timeout_s, "timeout_s")
+        if self._timeout <= 0:
+            raise InputError(f"timeout_s {timeout_s!r} must be positive: give seconds, e.g. 2")
+        self._poll = _finite(poll_s, "poll_s")
+        self._blocking = bool(blocking)
+        self._io = threading.RLock()
+        self._last_z: float | None = None
+        self.version = ""
+        self.spec = f"sangaboard:{port}"
+        self._line = SerialLine(port, baudrate=baudrate, name="Sangaboard")
+        try:
+            with self._io:
+                self._identify()
+                self._query(f"blocking_moves {'true' if self._blocking else 'false'}")
+                z = self._read_steps() / self._spu
+            self._record(self._now(), z)
+        except BaseException:
+            self._line.close()
+            self._closed = True
+            raise
+
+    @property
+    def steps_per_um(self) -> float:
+        """Motor steps per um."""
+        return self._spu
+
+    # ------------------------------------------------------------------ protocol helpers
+    def _identify(self, attempts: int = 3) -> None:
+        last = ""
+        for attempt in range(attempts):
+            self._line.discard_input()
+            self._line.write_line("version")
+            deadline = time.monotonic() + self._timeout
+            try:
+                while True:
+                    line = self._line.readline(deadline, what="the firmware version")
+                    if VERSION.match(line):
+                        self.version = line.split(" v", 1)[1]
+                        return
+                    last = line
+                    if attempt < attempts - 1:
+                        break  # e.g. a command mangled while the board booted: ask again
+            except (DeviceTimeout, ProtocolError):
+                continue
+        seen = f" (last line {printable(last)!r})" if last else ""
+        raise DeviceError(
+            f"no Sangaboard firmware answered 'version' on {self._line.url}{seen}: "
+            f"check the port and that the board runs the Sangaboard firmware"
+        )
+
+    def _query(self, command: str, *, timeout: float | None = None) -> str:
+        """Send a command and return its one-line reply."""
+        self._line.write_line(command)
+        deadline = time.monotonic() + (self._timeout if timeout is None else timeout)
+        while True:
+            line = self._line.readline(deadline, what=f"the reply to {command!r}")
+            if line == ABORTED:
+                continue  # the answer to an earlier stop
+            return line
+
+    def _read_steps(self) -> int:
+        reply = self._query("p?")
+        m = _POSITION.match(reply)
+        if not m:
+            raise ProtocolError(f"Sangaboard answered p? with {printable(reply)!r}, not 'x y z' step counts")
+        return int(m.group(3))
+
+    def _check_reset(self, line: str) -> None:
+        if VERSION.match(line):
+            self._mark_unknown("the Sangaboard reset itself")
+            raise DeviceError(
+                "the Sangaboard reset itself mid-move (it printed its version); the position is lost: "
+                "check power and cabling, then resync"
+            )
+
+    # ------------------------------------------------------------------ hooks
+    def _move_to(self, z_um: float) -> None:
+        with self._io:
+            start = self._read_steps()
+            target = round(z_um * self._spu)
+            steps = target - start
+            if steps == 0:
+                return
+            expected = abs(steps) / self._spu / self._speed
+            deadline = time.monotonic() + 2 * expected + self._timeout
+            self._line.write_line(f"mrz {steps}")
+            if self._blocking:
+                while True:
+                    line = self._line.readline(deadline, what=f"the end of 'mrz {steps}'")
+                    if line in DONE_WORDS or line == ABORTED:
+                        return
+                    self._check_reset(line)
+                    raise ProtocolError(
+                        f"Sangaboard answered 'mrz {steps}' with {printable(line)!r}, not 'done.' or 'stopped'"
+                    )
+            reply = self._line.readline(deadline, what=f"the reply to 'mrz {steps}'")
+            if reply not in DONE_WORDS:
+                self._check_reset(reply)
+                raise ProtocolError(
+                    f"Sangaboard answered 'mrz {steps}' with {printable(reply)!r}, not 'done.'"
+                )
+            while True:
+                if time.monotonic() > deadline:
+                    raise DeviceTimeout(f"the Sangaboard did not finish 'mrz {steps}' in time")
+                moving = self._query("moving?")
+                self._check_reset(moving)
+                z = self._read_steps() / self._spu
+                self._last_z = z
+                self._record(self._now(), z)
+                if moving in ("false", "0"):
+                    return
+                if moving not in ("true", "1"):
+                    raise ProtocolError(
+                        f"Sangaboard answered moving? with {printable(moving)!r}, not true/false"
+                    )
+                if self._stop_event.is_set():
+                    continue
+                time.sleep(self._poll)
+
+    def _read_position(self) -> float:
+        if not self._io.acquire(timeout=0.0):
+            if self._last_z is not None:
+                return self._last_z
+            self._io.acquire()
+        try:
+            z = self._read_steps() / self._spu
+            self._last_z = z
+            return z
+        finally:
+            self._io.release()
+
+    def _stop(self) -> None:
+        self._line.write_realtime(b"stop\n")
+
+    def _close(self) -> None:
+        self._line.close()
+
+    def _resync(self) -> float:
+        with self._io:
+            self._line.discard_input()
+            self._identify()
+            self._query(f"blocking_moves {'true' if self._blocking else 'false'}")
+            return self._read_steps() / self._spu
+
+    def zero(self) -> float:
+        """Define the current position as 0 um on the board (``zero``); returns 0.0.
+
+        Limits stay as given, relative to the new zero.
+        """
+        with self._move_lock:
+            self._check_open()
+            with self._io:
+                self._query("zero")
+                z = self._read_steps() / self._spu
+            self._set_known(z)
+            return z
+
+    def release(self) -> None:
+        """De-energise the motors (``release``); the position is then unknown until resync."""
+        with self._move_lock:
+            self._check_open()
+            with self._io:
+                self._query("release")
+            self._mark_unknown("motors released (the stage may have moved)")

@@ -1,0 +1,394 @@
+"""A GRBL 1.1 emulator on the master side of a real pseudo-terminal, written from GRBL's
+published interface docs (line protocol, realtime bytes, status reports, jogging, alarms).
+
+The driver under test opens :attr:`GrblEmulator.port` (the slave path) with pyserial. The
+emulator runs on a thread and models what real boards do:
+
+- the board resets when it starts: its banner is sent before anyone listens (and is lost), and
+  it drops the first ``lose_bytes`` bytes it receives (a bootloader eating them);
+- ``ok`` as soon as a line is parsed -- *before* the motion ends; motion at the commanded feed
+  (constant speed, quantised to ``steps_per_mm``); ``?`` reports ``<Jog|MPos:...>`` mid-move;
+- jogs ``$J=`` (G90/G91/G53, G21, F required: ``error:22`` without it), G-code is locked
+  during jogs and alarms (``error:9``), ``G4`` answers ``ok`` only once motion has finished,
+  ``$X`` unlock, ``$H`` (``error:5``: homing disabled), ``$$`` settings;
+- realtime ``?``, ``!`` (hold), ``~`` (resume), 0x85 (jog cancel: stop, keep position, Idle),
+  0x18 (soft reset: during motion -> ``ALARM:3`` and Alarm state);
+- a mechanical backlash dead band: :attr:`mechanical_mm` lags the motor on reversal.
+
+Faults the tests inject: :attr:`silent` (replies never come), :meth:`garbage`,
+:attr:`fragment` (replies dribble out in pieces: partial lines), :attr:`reset_mid_move` (the
+board reboots half-way, position lost), :attr:`alarm_mid_move` (``ALARM:N`` half-way),
+:meth:`vanish` (the port disappears: the master fd is closed).
+
+Every line received is logged in :attr:`received`; every motion target (um, absolute machine
+Z) in :attr:`targets_um`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import select
+import threading
+import time
+import tty
+
+BANNER = "Grbl 1.1h ['$' for help]"
+REALTIME = {ord("?"), ord("!"), ord("~"), 0x18, 0x85}
+
+
+class GrblEmulator:
+    """A GRBL 1.1 board behind a pseudo-terminal; positions in mm like GRBL."""
+
+    def __init__(
+        self,
+        *,
+        steps_per_mm: float = 1000.0,
+        mech_backlash_um: float = 0.0,
+        time_scale: float = 1.0,
+        lose_bytes: int = 1,
+        start_mm: float = 0.0,
+        wpos_reports: bool = False,
+        wco_mm: float = 0.0,
+        boot_alarm: bool = False,
+    ) -> None:
+        self.steps_per_mm = steps_per_mm
+        self.play_mm = mech_backlash_um / 1000.0
+        self.time_scale = time_scale
+        self.wpos_reports = wpos_reports
+        self.wco_mm = wco_mm
+        self.master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        tty.setraw(self.master)
+        self.port = os.ttyname(self._slave)
+        self.received: list[str] = []
+        self.realtime: list[int] = []
+        self.targets_um: list[float] = []
+        self.silent = False
+        self.fragment = False
+        self.reset_mid_move = False
+        self.alarm_mid_move: int | None = None
+        self._garbage = b""
+        self._lock = threading.RLock()
+        self._z = start_mm  # motor position, mm
+        self._mech = start_mm
+        self._state = "Alarm" if boot_alarm else "Idle"
+        self._motion: tuple[float, float, float, float] | None = None  # t0, z0, z1, speed mm/s
+        self._queue: list[tuple[float, float, str]] = []  # z1, speed, kind
+        self._pending_dwell: list[float] = []
+        self._hold = False
+        self._drop = lose_bytes
+        self._buf = bytearray()
+        self._reports = 0
+        self._stop = threading.Event()
+        self._vanished = False
+        self._write(f"\r\n{BANNER}\r\n")  # sent at power-up: nobody listens yet, it is lost
+        self._thread = threading.Thread(target=self._run, name="grbl-emulator", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ test API
+    @property
+    def z_mm(self) -> float:
+        """Motor position in mm (quantised to steps)."""
+        with self._lock:
+            return self._quant(self._pos_now())
+
+    @property
+    def z_um(self) -> float:
+        return self.z_mm * 1000.0
+
+    @property
+    def mechanical_um(self) -> float:
+        """The optics position in um (motor through the backlash dead band)."""
+        with self._lock:
+            self._advance()
+            return self._mech * 1000.0
+
+    @property
+    def state(self) -> str:
+        with self._lock:
+            self._advance()
+            return self._state
+
+    @property
+    def moving(self) -> bool:
+        with self._lock:
+            self._advance()
+            return self._motion is not None or bool(self._queue)
+
+    def garbage(self, data: bytes) -> None:
+        """Send ``data`` (noise) before the next reply."""
+        with self._lock:
+            self._garbage += data
+
+    def alarm(self, code: int) -> None:
+        """Raise ``ALARM:code`` now (e.g. 1 = hard limit): motion stops, state Alarm."""
+        with self._lock:
+            self._halt()
+            self._state = "Alarm"
+            self._reply(f"ALARM:{code}")
+
+    def vanish(self) -> None:
+        """The port disappears (USB unplugged): close both pty fds."""
+        with self._lock:
+            self._vanished = True
+            self._stop.set()
+            for fd in (self.master, self._slave):
+                with contextlib.suppress(OSError):  # already closed
+                    os.close(fd)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        if not self._vanished:
+            self.vanish()
+
+    # ------------------------------------------------------------------ plumbing
+    def _write(self, text: str | bytes) -> None:
+        data = text.encode("ascii") if isinstance(text, str) else text
+        if self._vanished:
+            return
+        try:
+            if self.fragment and len(data) > 1:
+                for i in range(0, len(data), 3):
+                    os.write(self.master, data[i : i + 3])
+                    time.sleep(0.003)
+            else:
+                os.write(self.master, data)
+        except OSError:
+            pass
+
+    def _reply(self, line: str) -> None:
+        if self.silent:
+            return
+        if self._garbage:
+            self._write(self._garbage)
+            self._garbage = b""
+        self._write(line + "\r\n")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select([self.master], [], [], 0.002)
+            except (OSError, ValueError):
+                return
+            if ready:
+                try:
+                    data = os.read(self.master, 1024)
+                except OSError:
+                    data = b""
+                with self._lock:
+                    for b in data:
+                        if self._drop > 0:
+                            self._drop -= 1
+                            continue
+                        self._byte(b)
+            with self._lock:
+                self._advance()
+                self._check_dwell()
+
+    def _byte(self, b: int) -> None:
+        if b in REALTIME:
+            self.realtime.append(b)
+            self._realtime(b)
+            return
+        if b == ord("\n"):
+            line = self._buf.decode("ascii", "replace").strip()
+            self._buf.clear()
+            self.received.append(line)
+            if line:
+                self._line(line)
+        elif b != ord("\r"):
+            self._buf.append(b)
+
+    # ------------------------------------------------------------------ motion model
+    def _quant(self, z: float) -> float:
+        return round(z * self.steps_per_mm) / self.steps_per_mm
+
+    def _pos_now(self) -> float:
+        if self._motion is None:
+            return self._z
+        t0, z0, z1, v = self._motion
+        d = abs(z1 - z0)
+        s = v * (time.monotonic() - t0)
+        if s >= d:
+            return z1
+        return z0 + (s if z1 >= z0 else -s)
+
+    def _update_mech(self, z: float, direction: float) -> None:
+        half = self.play_mm / 2
+        if direction > 0:
+            self._mech = max(self._mech, z - half)
+        elif direction < 0:
+            self._mech = min(self._mech, z + half)
+
+    def _advance(self) -> None:
+        if self._hold:
+            return
+        while True:
+            if self._motion is None:
+                if not self._queue:
+                    if self._state in ("Jog", "Run"):
+                        self._state = "Idle"
+                    return
+                z1, v, kind = self._queue.pop(0)
+                self._motion = (time.monotonic(), self._z, z1, v)
+                self._state = kind
+            t0, z0, z1, v = self._motion
+            z = self._pos_now()
+            self._update_mech(z, z1 - z0)
+            half_done = abs(z - z0) >= abs(z1 - z0) / 2 and z1 != z0
+            if half_done and self.reset_mid_move:
+                self.reset_mid_move = False
+                self._motion = None
+                self._queue.clear()
+                self._z = 0.0  # rebooted: GRBL starts at 0, the old position is lost
+                self._state = "Idle"
+                self._pending_dwell.clear()
+                self._reply(BANNER)
+                return
+            if half_done and self.alarm_mid_move is not None:
+                code, self.alarm_mid_move = self.alarm_mid_move, None
+                self._halt()
+                self._state = "Alarm"
+                self._reply(f"ALARM:{code}")
+                return
+            if z == z1:
+                self._z = self._quant(z1)
+                self._motion = None
+                continue
+            return
+
+    def _halt(self) -> None:
+        z = self._quant(self._pos_now())
+        if self._motion is not None:
+            self._update_mech(z, self._motion[2] - self._motion[1])
+        self._z = z
+        self._motion = None
+        self._queue.clear()
+        self._hold = False
+
+    def _check_dwell(self) -> None:
+        if self._pending_dwell and self._motion is None and not self._queue:
+            self._pending_dwell.pop(0)
+            self._reply("ok")
+
+    # ------------------------------------------------------------------ realtime commands
+    def _realtime(self, b: int) -> None:
+        if b == ord("?"):
+            self._advance()
+            self._reply(self._status())
+        elif b == ord("!"):
+            if self._motion is not None:
+                t0, z0, z1, v = self._motion
+                z = self._pos_now()
+                self._update_mech(z, z1 - z0)
+                self._queue.insert(0, (z1, v, self._state))
+                self._z = z
+                self._motion = None
+                self._hold = True
+                self._state = "Hold"
+        elif b == ord("~"):
+            if self._hold:
+                self._hold = False
+        elif b == 0x85:
+            if self._state == "Jog" or (self._hold and self._queue and self._queue[0][2] == "Jog"):
+                self._halt()
+                self._state = "Idle"
+        elif b == 0x18:
+            moving = self._motion is not None or bool(self._queue) or self._hold
+            self._halt()
+            self._pending_dwell.clear()
+            self._buf.clear()
+            if moving:
+                self._state = "Alarm"
+                self._reply("ALARM:3")
+            self._reply("")
+            self._reply(BANNER)
+            if self._state == "Alarm":
+                self._reply("[MSG:'$H'|'$X' to unlock]")
+
+    def _status(self) -> str:
+        z = self._quant(self._pos_now())
+        state = "Hold:0" if self._state == "Hold" else self._state
+        v = 0.0 if self._motion is None else self._motion[3] * 60 * self.time_scale
+        self._reports += 1
+        if self.wpos_reports:
+            wco = f"|WCO:0.000,0.000,{self.wco_mm:.3f}" if self._reports % 10 == 1 else ""
+            return f"<{state}|WPos:0.000,0.000,{z - self.wco_mm:.3f}|FS:{v:.0f},0{wco}>"
+        return f"<{state}|MPos:0.000,0.000,{z:.3f}|FS:{v:.0f},0>"
+
+    # ------------------------------------------------------------------ line commands
+    def _line(self, line: str) -> None:
+        up = line.upper().replace(" ", "")
+        if up == "$X":
+            if self._state == "Alarm":
+                self._state = "Idle"
+                self._reply("[MSG:Caution: Unlocked]")
+            self._reply("ok")
+        elif up == "$H":
+            self._reply("error:5")
+        elif up == "$$":
+            for key, value in (("$10", "1"), ("$22", "0"), ("$100", "250.000"), ("$102", self.steps_per_mm)):
+                self._reply(f"{key}={value}")
+            self._reply("ok")
+        elif up.startswith("$J="):
+            self._jog(up[3:])
+        elif up.startswith("$"):
+            self._reply("error:3")
+        elif self._state in ("Alarm", "Jog"):
+            self._reply("error:9")
+        elif up.startswith("G4"):
+            self._pending_dwell.append(time.monotonic())
+        elif re.match(r"^(G9[01])?(G21)?G[01]", up):
+            self._gcode_move(up)
+        else:
+            self._reply("error:20")
+
+    def _words(self, text: str) -> dict[str, list[str]]:
+        words: dict[str, list[str]] = {}
+        for letter, value in re.findall(r"([A-Z])([-+]?[0-9.]*)", text):
+            words.setdefault(letter, []).append(value)
+        return words
+
+    def _jog(self, body: str) -> None:
+        if self._state not in ("Idle", "Jog"):
+            self._reply("error:9")
+            return
+        w = self._words(body)
+        if "F" not in w:
+            self._reply("error:22")
+            return
+        if "Z" not in w:
+            self._reply("error:26")
+            return
+        try:
+            z = float(w["Z"][0])
+            feed = float(w["F"][0])
+        except ValueError:
+            self._reply("error:2")
+            return
+        gs = w.get("G", [])
+        base = self._queue[-1][0] if self._queue else (self._motion[2] if self._motion else self._z)
+        if "91" in gs:
+            target = base + z
+        elif "53" in gs:
+            target = z
+        else:
+            target = z + self.wco_mm
+        self.targets_um.append(target * 1000.0)
+        self._queue.append((target, feed / 60.0 * self.time_scale, "Jog"))
+        self._reply("ok")
+
+    def _gcode_move(self, up: str) -> None:
+        w = self._words(up)
+        if "Z" not in w or "F" not in w:
+            self._reply("error:22" if "F" not in w else "error:26")
+            return
+        target = float(w["Z"][0]) + self.wco_mm
+        if "91" in w.get("G", []):
+            target = self._z + float(w["Z"][0])
+        self.targets_um.append(target * 1000.0)
+        self._queue.append((target, float(w["F"][0]) / 60.0 * self.time_scale, "Run"))
+        self._reply("ok")

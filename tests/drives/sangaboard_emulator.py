@@ -1,0 +1,254 @@
+"""A Sangaboard emulator on the master side of a real pseudo-terminal, written from the
+Sangaboard serial protocol (see ../shared/notes/anchors.md).
+
+Text lines in, text lines out (``\\r\\n``): ``version`` -> ``Sangaboard Firmware v...``,
+``p?`` -> ``x y z``, ``mrz N`` / ``mr dx dy dz`` relative moves at ``steps_per_s``,
+``blocking_moves true|false``, ``moving?``, ``stop`` -> ``Move aborted``, ``zero``, ``release``.
+Blocking moves answer when finished (``done.`` in the v0.5 style, ``stopped`` in the v1.0
+style); non-blocking moves answer ``done.`` at once and ``moving?`` says ``true``/``false``
+(``1``/``0`` in the v0.5 style). Unknown commands get an error line.
+
+The board drops the first ``lose_bytes`` bytes it receives (booting after the port opened).
+A mechanical backlash dead band: :attr:`mechanical_um` lags the motor on reversal.
+Faults: :attr:`silent`, :meth:`garbage`, :attr:`fragment`, :attr:`reset_mid_move` (reboot
+half-way: position back to 0, version printed), :meth:`vanish`.
+Every line received is logged in :attr:`received`; every absolute target (um) in
+:attr:`targets_um`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import threading
+import time
+import tty
+
+
+class SangaboardEmulator:
+    """A Sangaboard behind a pseudo-terminal; positions in steps like the board."""
+
+    def __init__(
+        self,
+        *,
+        style: str = "1.0",
+        steps_per_um: float = 2.0,
+        steps_per_s: float = 2000.0,
+        mech_backlash_um: float = 0.0,
+        lose_bytes: int = 3,
+    ) -> None:
+        if style not in ("0.5", "1.0"):
+            raise ValueError(f"style {style!r}: give '0.5' or '1.0'")
+        self.style = style
+        self.steps_per_um = steps_per_um
+        self.steps_per_s = steps_per_s
+        self.play_steps = mech_backlash_um * steps_per_um
+        self.master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        tty.setraw(self.master)
+        self.port = os.ttyname(self._slave)
+        self.received: list[str] = []
+        self.targets_um: list[float] = []
+        self.silent = False
+        self.fragment = False
+        self.reset_mid_move = False
+        self._garbage = b""
+        self._lock = threading.RLock()
+        self._z = 0  # steps
+        self._mech = 0.0
+        self._motion: tuple[float, int, int] | None = None  # t0, z0, z1
+        self._blocking = True
+        self._reply_when_done = False
+        self._drop = lose_bytes
+        self._buf = bytearray()
+        self._stop = threading.Event()
+        self._vanished = False
+        self._thread = threading.Thread(target=self._run, name="sangaboard-emulator", daemon=True)
+        self._thread.start()
+
+    @property
+    def version_line(self) -> str:
+        return "Sangaboard Firmware v0.5.1" if self.style == "0.5" else "Sangaboard Firmware v1.0.1-dev"
+
+    # ------------------------------------------------------------------ test API
+    @property
+    def z_steps(self) -> int:
+        with self._lock:
+            return self._pos_now()
+
+    @property
+    def z_um(self) -> float:
+        return self.z_steps / self.steps_per_um
+
+    @property
+    def mechanical_um(self) -> float:
+        with self._lock:
+            self._advance()
+            return self._mech / self.steps_per_um
+
+    @property
+    def moving(self) -> bool:
+        with self._lock:
+            self._advance()
+            return self._motion is not None
+
+    def garbage(self, data: bytes) -> None:
+        with self._lock:
+            self._garbage += data
+
+    def vanish(self) -> None:
+        with self._lock:
+            self._vanished = True
+            self._stop.set()
+            for fd in (self.master, self._slave):
+                with contextlib.suppress(OSError):  # already closed
+                    os.close(fd)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        if not self._vanished:
+            self.vanish()
+
+    # ------------------------------------------------------------------ plumbing
+    def _write(self, data: bytes) -> None:
+        if self._vanished:
+            return
+        with contextlib.suppress(OSError):  # the reader went away: the bytes are lost, as on a wire
+            if self.fragment and len(data) > 1:
+                for i in range(0, len(data), 3):
+                    os.write(self.master, data[i : i + 3])
+                    time.sleep(0.003)
+            else:
+                os.write(self.master, data)
+
+    def _reply(self, line: str) -> None:
+        if self.silent:
+            return
+        if self._garbage:
+            self._write(self._garbage)
+            self._garbage = b""
+        self._write((line + "\r\n").encode("ascii"))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select([self.master], [], [], 0.002)
+            except (OSError, ValueError):
+                return
+            if ready:
+                try:
+                    data = os.read(self.master, 1024)
+                except OSError:
+                    data = b""
+                with self._lock:
+                    for b in data:
+                        if self._drop > 0:
+                            self._drop -= 1
+                            continue
+                        if b == ord("\n"):
+                            line = self._buf.decode("ascii", "replace").strip()
+                            self._buf.clear()
+                            self.received.append(line)
+                            if line:
+                                self._line(line)
+                        elif b != ord("\r"):
+                            self._buf.append(b)
+            with self._lock:
+                self._advance()
+
+    # ------------------------------------------------------------------ motion model
+    def _pos_now(self) -> int:
+        if self._motion is None:
+            return self._z
+        t0, z0, z1 = self._motion
+        s = int(self.steps_per_s * (time.monotonic() - t0))
+        if s >= abs(z1 - z0):
+            return z1
+        return z0 + (s if z1 > z0 else -s)
+
+    def _update_mech(self, z: float, direction: int) -> None:
+        half = self.play_steps / 2
+        if direction > 0:
+            self._mech = max(self._mech, z - half)
+        elif direction < 0:
+            self._mech = min(self._mech, z + half)
+
+    def _advance(self) -> None:
+        if self._motion is None:
+            return
+        t0, z0, z1 = self._motion
+        z = self._pos_now()
+        self._update_mech(z, z1 - z0)
+        if self.reset_mid_move and abs(z - z0) >= abs(z1 - z0) / 2:
+            self.reset_mid_move = False
+            self._motion = None
+            self._z = 0
+            self._blocking = True
+            self._reply_when_done = False
+            self._reply(self.version_line)  # the firmware prints its banner when it boots
+            return
+        if z == z1:
+            self._z = z1
+            self._motion = None
+            if self._reply_when_done:
+                self._reply_when_done = False
+                self._reply("done." if self.style == "0.5" else "stopped")
+
+    def _halt(self) -> None:
+        if self._motion is not None:
+            z = self._pos_now()
+            self._update_mech(z, self._motion[2] - self._motion[1])
+            self._z = z
+            self._motion = None
+
+    # ------------------------------------------------------------------ commands
+    def _line(self, line: str) -> None:
+        words = line.split()
+        cmd, args = words[0], words[1:]
+        if cmd == "stop":
+            if self._motion is not None:
+                self._halt()
+                self._reply_when_done = False
+                self._reply("Move aborted")
+            return
+        if self._motion is not None and self._blocking:
+            return  # a blocking board executes nothing else until the move ends
+        if cmd == "version":
+            self._reply(self.version_line)
+        elif cmd == "p?":
+            z = self._pos_now()
+            self._reply(f"0 0 {z}")
+        elif cmd in ("mrz", "mr") and args:
+            try:
+                dz = int(args[-1])
+            except ValueError:
+                self._reply(f"Error: bad argument {args[-1]!r}")
+                return
+            start = self._pos_now()
+            self._halt()
+            self.targets_um.append((start + dz) / self.steps_per_um)
+            self._motion = (time.monotonic(), start, start + dz)
+            if self._blocking:
+                self._reply_when_done = True
+            else:
+                self._reply("done.")
+        elif cmd == "moving?":
+            self._advance()
+            moving = self._motion is not None
+            if self.style == "0.5":
+                self._reply("1" if moving else "0")
+            else:
+                self._reply("true" if moving else "false")
+        elif cmd == "blocking_moves" and args:
+            self._blocking = args[0].lower() in ("true", "1")
+            self._reply("done.")
+        elif cmd == "zero":
+            self._z = 0
+            self._mech = 0.0
+            self._reply("position reset to 0 0 0")
+        elif cmd == "release":
+            self._reply("motors released")
+        else:
+            self._reply(f"Type 'help' for a list of commands. Unknown: {line}")

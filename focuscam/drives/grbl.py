@@ -343,7 +343,8 @@ class GrblDrive(FocusDrive):
             report = self._status()
             if report.state == "Alarm":
                 raise PositionUnknownError(
-                    "GRBL is in alarm: its position is not trustworthy; home it, or resync with allow_unlock=True"
+                    "GRBL is in alarm: its position is not trustworthy; "
+                    "home it, or resync with allow_unlock=True"
                 )
             return self._z_um(report)
         finally:

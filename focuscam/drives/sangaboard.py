@@ -188,7 +188,8 @@ class SangaboardDrive(FocusDrive):
                         return
                     self._check_reset(line)
                     raise ProtocolError(
-                        f"Sangaboard answered 'mrz {steps}' with {printable(line)!r}, not 'done.' or 'stopped'"
+                        f"Sangaboard answered 'mrz {steps}' with {printable(line)!r}, "
+                        f"not 'done.' or 'stopped'"
                     )
             reply = self._line.readline(deadline, what=f"the reply to 'mrz {steps}'")
             if reply not in DONE_WORDS:

@@ -235,7 +235,7 @@ class GrblEmulator:
                 z1, v, kind = self._queue.pop(0)
                 self._motion = (time.monotonic(), self._z, z1, v)
                 self._state = kind
-            t0, z0, z1, v = self._motion
+            _t0, z0, z1, v = self._motion
             z = self._pos_now()
             self._update_mech(z, z1 - z0)
             half_done = abs(z - z0) >= abs(z1 - z0) / 2 and z1 != z0
@@ -281,7 +281,7 @@ class GrblEmulator:
             self._reply(self._status())
         elif b == ord("!"):
             if self._motion is not None:
-                t0, z0, z1, v = self._motion
+                _t0, z0, z1, v = self._motion
                 z = self._pos_now()
                 self._update_mech(z, z1 - z0)
                 self._queue.insert(0, (z1, v, self._state))

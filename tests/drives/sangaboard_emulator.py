@@ -178,7 +178,7 @@ class SangaboardEmulator:
     def _advance(self) -> None:
         if self._motion is None:
             return
-        t0, z0, z1 = self._motion
+        _t0, z0, z1 = self._motion
         z = self._pos_now()
         self._update_mech(z, z1 - z0)
         if self.reset_mid_move and abs(z - z0) >= abs(z1 - z0) / 2:

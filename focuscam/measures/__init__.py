@@ -1,7 +1,7 @@
 """Focus measures: frame (+ ROI) -> sharpness score, computed by numba kernels in one pass.
 
-Public API: :func:`measure`, :func:`focus_map`, :func:`blur_report`, :data:`MEASURES`,
-:func:`resolve_bin`. Every measure takes a 2-D gray or H x W x 3 BGR frame (uint8, uint16 or
+Public API: :func:`measure`, :func:`focus_map`, :func:`blur_report` (:class:`BlurReport`),
+:data:`MEASURES`, :func:`resolve_bin`. Every measure takes a 2-D gray or H x W x 3 BGR frame (uint8, uint16 or
 float32), an optional ROI ``(x, y, w, h)`` and a bin factor (1..16 or ``"auto"``).
 """
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _run, _validate
 from .autobin import resolve_bin
+from .blur import BlurReport, blur_report
 from .gradient import bren, teng, tenv
 from .laplacian import lapd, lapm, lapv
 from .statistics import glvn, vola
@@ -18,6 +19,8 @@ from .wavelet import wavs
 
 __all__ = [
     "MEASURES",
+    "BlurReport",
+    "blur_report",
     "bren",
     "focus_map",
     "glvn",

@@ -1,0 +1,121 @@
+"""Properties of the focus measures: monotone in blur, scale/offset behaviour, tiling, blur_report."""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+
+from focuscam.errors import InputError
+from focuscam.measures import MEASURES, BlurReport, blur_report, measure
+
+SIGMAS = [0.6, 1.0, 1.5, 2.5, 4.0]
+
+
+def textured(dtype=np.uint8, channels=1, size=160, seed=0):
+    """Blocks of random gray plus a fine (2-pixel) random texture, scaled to the dtype.
+
+    (Texture of 1-pixel white noise would make Vollath's F4 rise under a slight blur: white
+    noise has no lag-1 autocorrelation, which a little blur creates.)
+    """
+    rng = np.random.default_rng(seed)
+    blocks = np.kron(rng.random((size // 8 + 1, size // 8 + 1)), np.ones((8, 8)))[:size, :size]
+    fine = np.kron(rng.random((size // 2 + 1, size // 2 + 1)), np.ones((2, 2)))[1 : size + 1, 1 : size + 1]
+    img = 0.6 * blocks + 0.4 * fine
+    if channels == 3:
+        img = np.stack([img, np.roll(img, 3, axis=1), np.roll(img, 5, axis=0)], axis=2)
+    top = {np.uint8: 255, np.uint16: 65535, np.float32: 1.0}[dtype]
+    return (img * top).astype(dtype)
+
+
+@pytest.mark.parametrize("name", sorted(MEASURES))
+@pytest.mark.parametrize(("dtype", "ch"), [(np.uint8, 1), (np.uint16, 3), (np.float32, 1)])
+def test_more_blur_gives_a_lower_score(name, dtype, ch):
+    sharp = textured(dtype, ch)
+    scores = [measure(sharp, name)]
+    for sigma in SIGMAS:
+        scores.append(measure(cv2.GaussianBlur(sharp, (0, 0), sigma), name))
+    assert all(a > b for a, b in itertools.pairwise(scores)), scores
+
+
+DEGREES = {"lapv": 2, "lapm": 1, "lapd": 1, "teng": 2, "tenv": 4, "bren": 2, "glvn": 1, "vola": 2, "wavs": 2}
+
+
+@pytest.mark.parametrize(("name", "degree"), sorted(DEGREES.items()))
+def test_gain_scales_each_measure_by_its_degree(name, degree):
+    img = textured(np.float32)
+    # multiplying by 4 is exact in float32, so the ratio is the degree's power to rounding
+    ratio = measure(img * np.float32(4), name) / measure(img, name)
+    assert ratio == pytest.approx(4.0**degree, rel=1e-9)
+
+
+@pytest.mark.parametrize("name", ["lapv", "lapm", "lapd", "teng", "tenv", "bren", "wavs"])
+def test_derivative_measures_ignore_an_offset(name):
+    img = textured(np.uint16)
+    img = img // 2
+    assert measure(img + np.uint16(1000), name) == measure(img, name)
+
+
+def test_glvn_is_invariant_to_tiling_and_relative_to_the_mean():
+    img = textured(np.uint16, size=64)
+    assert measure(np.tile(img, (2, 3)), "glvn") == pytest.approx(measure(img, "glvn"), rel=1e-12)
+    g = img.astype(np.float64)
+    assert measure(img, "glvn") == pytest.approx(g.var() / g.mean(), rel=1e-12)
+
+
+def test_bin_changes_nothing_on_a_constant_block_image():
+    # an image constant on 2x2 blocks binned by 2 is the same image at half size
+    rng = np.random.default_rng(1)
+    small = rng.integers(0, 256, (20, 24), dtype=np.uint8)
+    big = np.kron(small, np.ones((2, 2), np.uint8))
+    from naive import binned, lapv
+
+    assert np.array_equal(binned(big.astype(float), 2), small)
+    assert measure(big, "lapv", bin=2) == pytest.approx(lapv(small), rel=1e-12)
+
+
+# --- blur_report -------------------------------------------------------------------------------
+
+
+def test_blur_report_sharp_texture_is_not_blurred():
+    rng = np.random.default_rng(0)
+    sharp = rng.integers(0, 256, (256, 256), dtype=np.uint8)
+    report = blur_report(sharp)
+    assert isinstance(report, BlurReport)
+    assert not report.is_blurred and report.per >= report.min_zero
+    d = report.to_dict()
+    assert d["per"] == report.per and set(d) >= {"per", "blur_extent", "is_blurred", "n_edges"}
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_blur_report_heavy_blur_is_blurred_and_extent_grows(dtype):
+    base = textured(np.uint8, size=256, seed=3)
+    scale = {np.uint8: 1, np.uint16: 257, np.float32: 1 / 255}[dtype]
+    extents = []
+    for sigma in (0.0, 1.5, 2.5, 4.0):
+        img = base if sigma == 0 else cv2.GaussianBlur(base, (0, 0), sigma)
+        img = (img.astype(np.float64) * scale).astype(dtype)
+        report = blur_report(img)
+        extents.append(report.blur_extent)
+        if sigma >= 2.5:
+            assert report.is_blurred
+    assert extents == sorted(extents) and extents[-1] > extents[0] + 0.5, extents
+
+
+def test_blur_report_roi_and_bad_input():
+    rng = np.random.default_rng(0)
+    frame = np.zeros((100, 100), np.uint8)
+    frame[20:84, 30:94] = rng.integers(0, 256, (64, 64))
+    assert not blur_report(frame, roi=(30, 20, 64, 64)).is_blurred
+    assert blur_report(frame, roi=(0, 0, 16, 16)).n_edges == 0
+    for kwargs, word in [
+        ({"roi": (0, 0, 15, 40)}, "16x16"),
+        ({"threshold": -1}, "threshold"),
+        ({"min_zero": 2}, "min_zero"),
+    ]:
+        with pytest.raises(InputError, match=word):
+            blur_report(frame, **kwargs)
+    with pytest.raises(InputError, match="NaN"):
+        blur_report(np.full((32, 32), np.nan, np.float32))

@@ -21,6 +21,8 @@ _API = {
     "focus_map": "focuscam.measures",
     "blur_report": "focuscam.measures",
     "MEASURES": "focuscam.measures",
+    "BlurReport": "focuscam.measures",
+    "resolve_bin": "focuscam.measures",
     "load_stack": "focuscam.stacks",
     "save_stack": "focuscam.stacks",
     "Stack": "focuscam.stacks",

@@ -197,16 +197,18 @@ class FocusDrive(ABC):
     def position_at(self, t: float) -> float:
         """The position in um at clock time ``t`` (s), interpolated linearly in the trajectory.
 
-        Raises InputError when ``t`` lies outside the recorded trajectory.
+        After the last sample the drive is at rest at the last recorded position (every move
+        records its start and end). Raises InputError for a ``t`` before the first sample.
         """
         t = float(t)
         samples = self.trajectory
         if not samples:
             raise InputError("the drive has no trajectory yet: move it (or read its position) first")
         times = [s[0] for s in samples]
-        if not times[0] <= t <= times[-1]:
+        if not math.isfinite(t) or t < times[0]:
             raise InputError(
-                f"time {t:.6f} s is outside the recorded trajectory [{times[0]:.6f}, {times[-1]:.6f}] s"
+                f"time {t:.6f} s is before the recorded trajectory (starts at {times[0]:.6f} s): "
+                f"give a time on the drive's clock after it was opened"
             )
         i = bisect.bisect_right(times, t)
         if i >= len(samples):

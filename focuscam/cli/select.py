@@ -1,0 +1,153 @@
+"""``focuscam select``: the sharpest plane of a recorded focus stack."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+EPILOG = """\
+examples:
+  focuscam select recordings/target_color
+  focuscam select ../shared/stacks/dfnn_mitochondria --json
+  focuscam select frames/ --measure teng --roi 100,80,320,240 --plot curve.png
+  focuscam select sweep.tif --bin 2
+
+PATH is a focuscam-stack/1 folder (stack.json + frames/), a plain folder of images
+(natural sort, z = index), a multi-page TIFF or a video file (z = frame index).
+Exit codes: 0 focused, 1 no clear focus peak (state "failed"), 2 bad input.
+"""
+
+
+def _bin_arg(text: str) -> int | str:
+    if text == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a bin factor: give a whole number >= 1 or 'auto'")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "select",
+        help="pick the sharpest plane of a recorded focus stack",
+        description=(
+            "Score every frame of a focus stack with a focus measure on an ROI, fit the peak of "
+            "the focus curve (sub-step) and report the best plane, its z and whether the peak is "
+            "clear (focused) or not (failed)."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("path", metavar="PATH", help="stack folder, image folder, multi-page TIFF or video")
+    parser.add_argument(
+        "--measure",
+        default="lapv",
+        metavar="NAME",
+        help="focus measure (default lapv; see focuscam.MEASURES)",
+    )
+    parser.add_argument(
+        "--roi", metavar="x,y,w,h", help="region of interest in pixels (default: whole frame)"
+    )
+    parser.add_argument(
+        "--bin",
+        type=_bin_arg,
+        default="auto",
+        metavar="N|auto",
+        help="k x k binning before measuring (default auto: chosen from the frame size)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("max", "brightfield"),
+        help="max = sharpest is the highest score; brightfield = contrast minimum between two maxima "
+        "(default: brightfield when stack.json says modality brightfield, else max)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+    parser.add_argument("--plot", metavar="CURVE.png", help="write a labelled PNG of the focus curve")
+    parser.set_defaults(func=run)
+
+
+def _unit(z_unit: str | None) -> str:
+    return "" if z_unit in (None, "index") else f" {z_unit}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import InputError
+    from ..select import select_plane
+    from ..stacks import load_stack
+    from ..types import ROI
+
+    roi = ROI.parse(args.roi) if args.roi is not None else None
+    if args.plot is not None and not str(args.plot).lower().endswith(".png"):
+        raise InputError(f"--plot {args.plot!r} must name a .png file, e.g. --plot curve.png")
+    stack = load_stack(args.path)
+    try:
+        result = select_plane(stack, name=args.measure, roi=roi, bin=args.bin, mode=args.mode)
+    except InputError as exc:
+        msg = str(exc)
+        if msg.startswith("roi "):
+            msg = "--" + msg
+        raise InputError(msg) from None
+
+    truth = stack.truth
+    within = None
+    if truth is not None and result.z_unit == stack.z_unit:
+        within = bool(abs(result.z - truth["z"]) <= truth["tolerance"])
+
+    if args.plot is not None:
+        from ..plot import save_curve_png
+
+        z = stack.z if result.z_unit == stack.z_unit else list(range(len(stack)))
+        save_curve_png(
+            args.plot,
+            z,
+            result.scores,
+            z_unit=result.z_unit,
+            peak=result,
+            measure=result.measure,
+            truth=truth if result.z_unit == stack.z_unit else None,
+            title=f"{stack.name}: {result.measure}, {result.state}",
+        )
+
+    if args.json:
+        out = result.to_dict()
+        out.update(
+            path=str(args.path),
+            name=stack.name,
+            frames=len(stack),
+            truth=truth,
+            within_tolerance=within,
+            plot=str(args.plot) if args.plot else None,
+        )
+        json.dump(out, sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        u = _unit(result.z_unit)
+        where = "the whole frame" if roi is None else f"ROI x={roi.x} y={roi.y} w={roi.w} h={roi.h}"
+        print(f"stack:   {args.path} ({stack.name}: {len(stack)} frames, {stack.kind}, z in {result.z_unit})")
+        print(f"measure: {result.measure} on {where}, bin {result.bin}, {result.mode} mode")
+        if result.focused:
+            print(
+                f"result:  focused on frame {result.index} at z = {result.z:.6g}{u} "
+                f"(fitted; that frame is at {result.z_sample:.6g}{u}), confidence {result.confidence:.2f}"
+            )
+        else:
+            print(
+                f"result:  FAILED, no clear focus: best frame {result.index} at z = {result.z:.6g}{u}, "
+                f"confidence {result.confidence:.2f}"
+            )
+        print(f"why:     {result.reason}")
+        if truth is not None and within is not None:
+            verdict = "within" if within else "OUTSIDE"
+            print(
+                f"truth:   z = {truth['z']:.6g}{u} +- {truth['tolerance']:.6g}: result is {verdict} "
+                f"tolerance (off by {abs(result.z - truth['z']):.3g}{u})"
+            )
+        if args.plot:
+            print(f"plot:    {args.plot}")
+    return 0 if result.focused else 1

@@ -118,14 +118,15 @@ def _load_row(img, gi, oy, ox, k, gw, gc0, n, buf):
     r0 = oy + gi * k
     for t in range(n):
         c0 = ox + _reflect(gc0 + t, gw) * k
-        s = buf[t] * 0
+        buf[t] = 0
         for a in range(k):
             for b in range(k):
                 if nch == 1:
-                    s += img[r0 + a, c0 + b, 0]
+                    buf[t] += img[r0 + a, c0 + b, 0]
                 else:
-                    s += _bgr_gray(img[r0 + a, c0 + b, 0], img[r0 + a, c0 + b, 1], img[r0 + a, c0 + b, 2])
-        buf[t] = s
+                    buf[t] += _bgr_gray(
+                        img[r0 + a, c0 + b, 0], img[r0 + a, c0 + b, 1], img[r0 + a, c0 + b, 2]
+                    )
 
 
 @njit(cache=True, nogil=True)

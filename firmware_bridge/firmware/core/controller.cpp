@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "flashstr.h"
 #include "hal.h"
 
 namespace fw {
@@ -9,14 +10,14 @@ namespace fw {
 namespace {
 constexpr uint8_t EV_DONE = 1, EV_STOPPED = 2, EV_LIMIT = 4, EV_HOMED = 8, EV_NOHOME = 16;
 
-bool is(const proto::Command& c, const char* name) { return strcmp(c.name, name) == 0; }
+bool is(const proto::Command& c, const char* name) { return fs_cmp(c.name, name) == 0; }
 
 const char* state_name(uint8_t s) {
     switch (s) {
-        case MOVING: return "moving";
-        case HOMING: return "homing";
-        case FAULT: return "fault";
-        default: return "idle";
+        case MOVING: return FS("moving");
+        case HOMING: return FS("homing");
+        case FAULT: return FS("fault");
+        default: return FS("idle");
     }
 }
 }  // namespace
@@ -41,8 +42,8 @@ void Controller::boot() {
     planner_.configure(speed_, accel_);
     hal::set_enable(true);
     out_.begin();
-    out_.str("!boot focuscam-motor " FW_VERSION " proto=").num(PROTO_VERSION);
-    out_.str(" build=" FW_BUILD " target=" FW_TARGET);
+    out_.fstr(FS("!boot focuscam-motor " FW_VERSION " proto=")).num(PROTO_VERSION);
+    out_.fstr(FS(" build=" FW_BUILD " target=" FW_TARGET));
     out_.finish();
     emit(out_.data(), out_.length());
 }
@@ -154,28 +155,28 @@ void Controller::poll() {
     if (!ev) return;
     if (ev & EV_STOPPED) {
         out_.begin();
-        out_.str("!stopped ").num(p).finish();
+        out_.fstr(FS("!stopped ")).num(p).finish();
         emit(out_.data(), out_.length());
     }
     if (ev & EV_DONE) {
         out_.begin();
-        out_.str("!done ").num(p).finish();
+        out_.fstr(FS("!done ")).num(p).finish();
         emit(out_.data(), out_.length());
     }
     if (ev & EV_LIMIT) {
         out_.begin();
-        out_.str(which == 2 ? "!limit hi " : "!limit lo ").num(p).finish();
+        out_.fstr(which == 2 ? FS("!limit hi ") : FS("!limit lo ")).num(p).finish();
         emit(out_.data(), out_.length());
     }
     if (ev & EV_HOMED) {
         homed_ = true;
         out_.begin();
-        out_.str("!homed ").num(p).finish();
+        out_.fstr(FS("!homed ")).num(p).finish();
         emit(out_.data(), out_.length());
     }
     if (ev & EV_NOHOME) {
         out_.begin();
-        out_.str("!fault ").num(proto::E_NOHOME).str(" homing found no limit switch").finish();
+        out_.fstr(FS("!fault ")).num(proto::E_NOHOME).fstr(FS(" homing found no limit switch")).finish();
         emit(out_.data(), out_.length());
     }
 }
@@ -183,17 +184,17 @@ void Controller::poll() {
 void Controller::handle_line() {
     proto::Err st = in_.status();
     if (st != proto::E_NONE) {
-        reply_err(0, st, st == proto::E_OVERFLOW ? "line too long" : "bad characters in line");
+        reply_err(0, st, st == proto::E_OVERFLOW ? FS("line too long") : FS("bad characters in line"));
         return;
     }
     proto::Command c;
     proto::Err e = proto::parse(in_.line(), in_.length(), c);
     if (e == proto::E_CHECKSUM) {
-        reply_err(0, e, "checksum mismatch, resend");
+        reply_err(0, e, FS("checksum mismatch, resend"));
         return;
     }
     if (e == proto::E_SYNTAX) {
-        reply_err(0, e, "malformed line, resend");
+        reply_err(0, e, FS("malformed line, resend"));
         return;
     }
     if (c.seq == last_seq_) {  // a resend: answer again, do not execute again
@@ -201,7 +202,7 @@ void Controller::handle_line() {
         return;
     }
     if (e == proto::E_ARG) {
-        reply_err(c.seq, e, "bad argument");
+        reply_err(c.seq, e, FS("bad argument"));
         return;
     }
     execute(c);
@@ -209,7 +210,7 @@ void Controller::handle_line() {
 
 void Controller::begin_ok(uint16_t seq) {
     out_.begin();
-    out_.str("ok N").num(seq);
+    out_.fstr(FS("ok N")).num(seq);
 }
 
 void Controller::send_reply(uint16_t seq, bool remember) {
@@ -224,126 +225,126 @@ void Controller::send_reply(uint16_t seq, bool remember) {
 
 void Controller::reply_err(uint16_t seq, proto::Err code, const char* text) {
     out_.begin();
-    out_.str("err N").num(seq).chr(' ').num(code).chr(' ').str(text);
+    out_.fstr(FS("err N")).num(seq).chr(' ').num(code).chr(' ').fstr(text);
     send_reply(seq, seq != 0);
 }
 
 void Controller::execute(const proto::Command& c) {
     const uint16_t s = c.seq;
     const uint8_t na = c.nargs;
-    if (is(c, "ID")) {
-        if (na) return reply_err(s, proto::E_ARG, "ID takes no argument");
+    if (is(c, FS("ID"))) {
+        if (na) return reply_err(s, proto::E_ARG, FS("ID takes no argument"));
         begin_ok(s);
-        out_.str(" name=focuscam-motor version=" FW_VERSION " proto=").num(PROTO_VERSION);
-        out_.str(" build=" FW_BUILD " target=" FW_TARGET);
+        out_.fstr(FS(" name=focuscam-motor version=" FW_VERSION " proto=")).num(PROTO_VERSION);
+        out_.fstr(FS(" build=" FW_BUILD " target=" FW_TARGET));
         return send_reply(s, true);
     }
-    if (is(c, "POS")) {
-        if (na) return reply_err(s, proto::E_ARG, "POS takes no argument");
+    if (is(c, FS("POS"))) {
+        if (na) return reply_err(s, proto::E_ARG, FS("POS takes no argument"));
         begin_ok(s);
-        out_.str(" pos=").num(position());
+        out_.fstr(FS(" pos=")).num(position());
         return send_reply(s, true);
     }
-    if (is(c, "STOP")) {
-        if (na) return reply_err(s, proto::E_ARG, "STOP takes no argument");
+    if (is(c, FS("STOP"))) {
+        if (na) return reply_err(s, proto::E_ARG, FS("STOP takes no argument"));
         realtime_stop();
         begin_ok(s);
-        out_.str(" pos=").num(position());
+        out_.fstr(FS(" pos=")).num(position());
         return send_reply(s, true);
     }
-    if (is(c, "STATUS")) {
-        if (na) return reply_err(s, proto::E_ARG, "STATUS takes no argument");
+    if (is(c, FS("STATUS"))) {
+        if (na) return reply_err(s, proto::E_ARG, FS("STATUS takes no argument"));
         hal::irq_off();
         uint8_t st = state_;
         int32_t p = pos_, t = target_;
         hal::irq_on();
         begin_ok(s);
-        out_.str(" state=").str(state_name(st)).str(" pos=").num(p).str(" target=").num(t);
-        out_.str(" swlo=").num(hal::switch_lo() ? 1 : 0).str(" swhi=").num(hal::switch_hi() ? 1 : 0);
-        out_.str(" en=").num(enabled_ ? 1 : 0).str(" homed=").num(homed_ ? 1 : 0);
-        out_.str(" fault=").num(st == FAULT ? fault_ : 0);
+        out_.fstr(FS(" state=")).fstr(state_name(st)).fstr(FS(" pos=")).num(p).fstr(FS(" target=")).num(t);
+        out_.fstr(FS(" swlo=")).num(hal::switch_lo() ? 1 : 0).fstr(FS(" swhi=")).num(hal::switch_hi() ? 1 : 0);
+        out_.fstr(FS(" en=")).num(enabled_ ? 1 : 0).fstr(FS(" homed=")).num(homed_ ? 1 : 0);
+        out_.fstr(FS(" fault=")).num(st == FAULT ? fault_ : 0);
         return send_reply(s, true);
     }
-    if (is(c, "MOVE") || is(c, "MOVR")) {
-        if (na != 1) return reply_err(s, proto::E_ARG, "MOVE/MOVR take one number of steps");
-        if (busy()) return reply_err(s, proto::E_BUSY, "motor is moving");
-        if (state_ == FAULT) return reply_err(s, proto::E_FAULT, "in fault state, send CLR or HOME");
-        if (!enabled_) return reply_err(s, proto::E_DISABLED, "driver disabled, send EN 1");
+    if (is(c, FS("MOVE")) || is(c, FS("MOVR"))) {
+        if (na != 1) return reply_err(s, proto::E_ARG, FS("MOVE/MOVR take one number of steps"));
+        if (busy()) return reply_err(s, proto::E_BUSY, FS("motor is moving"));
+        if (state_ == FAULT) return reply_err(s, proto::E_FAULT, FS("in fault state, send CLR or HOME"));
+        if (!enabled_) return reply_err(s, proto::E_DISABLED, FS("driver disabled, send EN 1"));
         int32_t pos = position();
-        int64_t t = is(c, "MOVE") ? (int64_t)c.args[0] : (int64_t)pos + c.args[0];
-        if (t < lo_ || t > hi_) return reply_err(s, proto::E_LIMIT, "target outside soft limits");
+        int64_t t = is(c, FS("MOVE")) ? (int64_t)c.args[0] : (int64_t)pos + c.args[0];
+        if (t < lo_ || t > hi_) return reply_err(s, proto::E_LIMIT, FS("target outside soft limits"));
         int32_t target = (int32_t)t;
         if ((target > pos && hal::switch_hi()) || (target < pos && hal::switch_lo())) {
-            return reply_err(s, proto::E_SWITCH, "limit switch pressed in that direction");
+            return reply_err(s, proto::E_SWITCH, FS("limit switch pressed in that direction"));
         }
         begin_ok(s);
-        out_.str(" target=").num(target);
+        out_.fstr(FS(" target=")).num(target);
         send_reply(s, true);
         start_move(target);
         return;
     }
-    if (is(c, "LIM")) {
+    if (is(c, FS("LIM"))) {
         if (na == 2) {
-            if (busy()) return reply_err(s, proto::E_BUSY, "motor is moving");
-            if (c.args[0] > c.args[1]) return reply_err(s, proto::E_ARG, "LIM needs lo <= hi");
+            if (busy()) return reply_err(s, proto::E_BUSY, FS("motor is moving"));
+            if (c.args[0] > c.args[1]) return reply_err(s, proto::E_ARG, FS("LIM needs lo <= hi"));
             lo_ = c.args[0];
             hi_ = c.args[1];
         } else if (na != 0) {
-            return reply_err(s, proto::E_ARG, "LIM takes none or two numbers");
+            return reply_err(s, proto::E_ARG, FS("LIM takes none or two numbers"));
         }
         begin_ok(s);
-        out_.str(" lo=").num(lo_).str(" hi=").num(hi_);
+        out_.fstr(FS(" lo=")).num(lo_).fstr(FS(" hi=")).num(hi_);
         return send_reply(s, true);
     }
-    if (is(c, "SPEED")) {
+    if (is(c, FS("SPEED"))) {
         if (na == 1) {
-            if (busy()) return reply_err(s, proto::E_BUSY, "motor is moving");
+            if (busy()) return reply_err(s, proto::E_BUSY, FS("motor is moving"));
             if (c.args[0] < motion::SPEED_MIN || c.args[0] > motion::SPEED_MAX) {
-                return reply_err(s, proto::E_ARG, "SPEED must be 10..5000 steps/s");
+                return reply_err(s, proto::E_ARG, FS("SPEED must be 10..5000 steps/s"));
             }
             speed_ = (uint16_t)c.args[0];
             planner_.configure(speed_, accel_);
         } else if (na != 0) {
-            return reply_err(s, proto::E_ARG, "SPEED takes none or one number");
+            return reply_err(s, proto::E_ARG, FS("SPEED takes none or one number"));
         }
         begin_ok(s);
-        out_.str(" speed=").num(speed_);
+        out_.fstr(FS(" speed=")).num(speed_);
         return send_reply(s, true);
     }
-    if (is(c, "ACCEL")) {
+    if (is(c, FS("ACCEL"))) {
         if (na == 1) {
-            if (busy()) return reply_err(s, proto::E_BUSY, "motor is moving");
+            if (busy()) return reply_err(s, proto::E_BUSY, FS("motor is moving"));
             if (c.args[0] < (int32_t)motion::ACCEL_MIN || c.args[0] > (int32_t)motion::ACCEL_MAX) {
-                return reply_err(s, proto::E_ARG, "ACCEL must be 50..100000 steps/s^2");
+                return reply_err(s, proto::E_ARG, FS("ACCEL must be 50..100000 steps/s^2"));
             }
             accel_ = (uint32_t)c.args[0];
             planner_.configure(speed_, accel_);
         } else if (na != 0) {
-            return reply_err(s, proto::E_ARG, "ACCEL takes none or one number");
+            return reply_err(s, proto::E_ARG, FS("ACCEL takes none or one number"));
         }
         begin_ok(s);
-        out_.str(" accel=").num((int32_t)accel_);
+        out_.fstr(FS(" accel=")).num((int32_t)accel_);
         return send_reply(s, true);
     }
-    if (is(c, "EN")) {
+    if (is(c, FS("EN"))) {
         if (na == 1) {
-            if (c.args[0] != 0 && c.args[0] != 1) return reply_err(s, proto::E_ARG, "EN takes 0 or 1");
-            if (busy()) return reply_err(s, proto::E_BUSY, "motor is moving");
+            if (c.args[0] != 0 && c.args[0] != 1) return reply_err(s, proto::E_ARG, FS("EN takes 0 or 1"));
+            if (busy()) return reply_err(s, proto::E_BUSY, FS("motor is moving"));
             enabled_ = c.args[0] == 1;
             hal::set_enable(enabled_);
         } else if (na != 0) {
-            return reply_err(s, proto::E_ARG, "EN takes none or one number");
+            return reply_err(s, proto::E_ARG, FS("EN takes none or one number"));
         }
         begin_ok(s);
-        out_.str(" en=").num(enabled_ ? 1 : 0);
+        out_.fstr(FS(" en=")).num(enabled_ ? 1 : 0);
         return send_reply(s, true);
     }
-    if (is(c, "HOME")) {
-        if (na) return reply_err(s, proto::E_ARG, "HOME takes no argument");
-        if (busy()) return reply_err(s, proto::E_BUSY, "motor is moving");
-        if (!enabled_) return reply_err(s, proto::E_DISABLED, "driver disabled, send EN 1");
+    if (is(c, FS("HOME"))) {
+        if (na) return reply_err(s, proto::E_ARG, FS("HOME takes no argument"));
+        if (busy()) return reply_err(s, proto::E_BUSY, FS("motor is moving"));
+        if (!enabled_) return reply_err(s, proto::E_DISABLED, FS("driver disabled, send EN 1"));
         begin_ok(s);
-        out_.str(" state=homing");
+        out_.fstr(FS(" state=homing"));
         send_reply(s, true);
         fault_ = 0;
         homed_ = false;
@@ -364,27 +365,27 @@ void Controller::execute(const proto::Command& c) {
         hal::timer_start(first);
         return;
     }
-    if (is(c, "ZERO")) {
-        if (na != 1) return reply_err(s, proto::E_ARG, "ZERO takes one number of steps");
-        if (busy()) return reply_err(s, proto::E_BUSY, "motor is moving");
+    if (is(c, FS("ZERO"))) {
+        if (na != 1) return reply_err(s, proto::E_ARG, FS("ZERO takes one number of steps"));
+        if (busy()) return reply_err(s, proto::E_BUSY, FS("motor is moving"));
         hal::irq_off();
         pos_ = c.args[0];
         target_ = c.args[0];
         hal::irq_on();
         begin_ok(s);
-        out_.str(" pos=").num(c.args[0]);
+        out_.fstr(FS(" pos=")).num(c.args[0]);
         return send_reply(s, true);
     }
-    if (is(c, "CLR")) {
-        if (na) return reply_err(s, proto::E_ARG, "CLR takes no argument");
-        if (busy()) return reply_err(s, proto::E_BUSY, "motor is moving");
+    if (is(c, FS("CLR"))) {
+        if (na) return reply_err(s, proto::E_ARG, FS("CLR takes no argument"));
+        if (busy()) return reply_err(s, proto::E_BUSY, FS("motor is moving"));
         state_ = IDLE;
         fault_ = 0;
         begin_ok(s);
-        out_.str(" state=idle");
+        out_.fstr(FS(" state=idle"));
         return send_reply(s, true);
     }
-    reply_err(s, proto::E_UNKNOWN, "unknown command");
+    reply_err(s, proto::E_UNKNOWN, FS("unknown command"));
 }
 
 }  // namespace fw

@@ -1,6 +1,7 @@
 #include "protocol.h"
 
 #include "crc8.h"
+#include "flashstr.h"
 
 namespace proto {
 
@@ -105,6 +106,11 @@ Writer& Writer::chr(char c) {
 
 Writer& Writer::str(const char* s) {
     while (*s) chr(*s++);
+    return *this;
+}
+
+Writer& Writer::fstr(const char* s) {
+    for (char c = fs_char(s); c; c = fs_char(++s)) chr(c);
     return *this;
 }
 

@@ -60,6 +60,7 @@ class Writer {
   public:
     void begin() { len_ = 0; }
     Writer& str(const char* s);
+    Writer& fstr(const char* flash);  // a FS("...") literal
     Writer& chr(char c);
     Writer& num(int32_t v);
     // Terminate with the checksum; returns the complete line.

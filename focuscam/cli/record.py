@@ -1,0 +1,83 @@
+"""``focuscam record``: record frames from a source into a focuscam-stack/1 folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+NAME = "record"
+
+EPILOG = """\
+source specs:
+  camera:0  camera:/dev/video2  camera:rtsp://...  video:FILE  replay:STACK_DIR
+  (a bare index or path works too)
+
+examples:
+  focuscam record --source camera:0 --out run1 --seconds 10
+  focuscam record --source video:clip.avi --out clip_stack
+  focuscam record --source replay:../shared/stacks/scorpion_lapse --out copy --frames 5
+
+The stack (kind "sequence", PNG frames, per-frame t) is valid at every moment: Ctrl-C
+(exit 130), a full disk or a dying camera (exit 3) keep every frame recorded so far.
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        NAME,
+        help="record frames from a camera, video or replay into a stack folder",
+        description="Record frames from a source into a focuscam-stack/1 folder (kind 'sequence'), "
+        "losslessly (PNG, 16-bit kept), with each frame's capture time.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--source", required=True, metavar="SPEC", help="frame source (see below)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="new stack folder (must not exist)")
+    limit = parser.add_mutually_exclusive_group()
+    limit.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N frames")
+    limit.add_argument("--seconds", type=_positive_float, metavar="S", help="stop after S seconds")
+    parser.add_argument("--name", help="stack name (default: the folder name)")
+    parser.add_argument("--description", default="", help="what the camera saw (stored in stack.json)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..recorder import record
+    from ._progress import Progress
+
+    with Progress(total=args.frames, label="recording") as bar:
+        result = record(
+            args.source,
+            args.out,
+            frames=args.frames,
+            seconds=args.seconds,
+            name=args.name,
+            description=args.description,
+            on_frame=lambda count, frame: bar.update(count),
+        )
+    how = {"frames": "", "seconds": " (time limit)", "ended": " (the source ended)"}[result.reason]
+    print(
+        f"recorded {result.frames} frames in {result.seconds:.1f} s{how} to {result.path}",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,202 @@
+"""Record frames from a source into a "focuscam-stack/1" folder (kind "sequence").
+
+:func:`record` is the loop ``source -> StackWriter``: every frame is written losslessly as a
+PNG as it comes (16-bit frames stay 16-bit) with its capture time ``t`` (``time.monotonic()``
+seconds) and its focus position ``z`` in um when the source knows it; ``stack.json`` is
+rewritten atomically every ``flush_every`` frames and when the recording ends for any reason.
+So Ctrl-C, a full disk or a camera dying mid-recording leaves a valid stack of every frame
+captured so far, and the error says what happened and how many frames were saved.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Aborted, InputError, SourceError, StackError
+from .sources.base import FrameSource, StreamEnded
+from .types import Frame
+
+__all__ = ["RecordResult", "record"]
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """What :func:`record` wrote.
+
+    Attributes
+    ----------
+    path : Path
+        The stack folder.
+    frames : int
+        Frames saved.
+    seconds : float
+        Duration of the recording (monotonic clock), in seconds.
+    reason : str
+        Why it stopped: ``"frames"`` or ``"seconds"`` (the limit was reached) or ``"ended"``
+        (a finite source such as a video file ended, with no limit asked).
+    """
+
+    path: Path
+    frames: int
+    seconds: float
+    reason: str
+
+
+def _check_limits(frames: object, seconds: object) -> tuple[int | None, float | None]:
+    if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
+        raise InputError(f"frames {frames!r} must be an integer >= 1 (or None for no limit)")
+    if seconds is not None and (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
+        raise InputError(f"seconds {seconds!r} must be a number > 0 (or None for no limit)")
+    return frames, None if seconds is None else float(seconds)
+
+
+def record(
+    source: FrameSource | str,
+    out: str | os.PathLike[str],
+    *,
+    frames: int | None = None,
+    seconds: float | None = None,
+    name: str | None = None,
+    description: str = "",
+    flush_every: int = 10,
+    on_frame: Callable[[int, Frame], None] | None = None,
+    source_opts: dict | None = None,
+) -> RecordResult:
+    """Record frames from ``source`` into a new stack folder ``out``.
+
+    Parameters
+    ----------
+    source : FrameSource or str
+        An open source (left open), or a source spec (``camera:0``, ``video:FILE``, ...) that is
+        opened after ``out`` was created and closed at the end.
+    out : str or Path
+        The stack folder to create; it must not exist or be empty.
+    frames : int, optional
+        Stop after this many frames.
+    seconds : float, optional
+        Stop after this many seconds (monotonic clock). With neither limit, record until the
+        source ends (a video file) or Ctrl-C.
+    name : str, optional
+        Stack name; default: the folder's name.
+    description : str
+        What the camera saw, stored in stack.json.
+    flush_every : int
+        Rewrite stack.json after this many frames (and always at the end).
+    on_frame : callable, optional
+        Called as ``on_frame(count, frame)`` after each saved frame (e.g. a progress line).
+    source_opts : dict, optional
+        Options for :func:`~focuscam.sources.open_source` when ``source`` is a spec.
+
+    Returns
+    -------
+    RecordResult
+
+    Raises
+    ------
+    InputError
+        Bad limits, or ``out`` exists and is not empty (nothing is touched).
+    SourceError
+        The source failed, or a finite source ended before the asked frames or seconds; the
+        message ends with how many frames were saved (a valid stack).
+    StackError
+        A frame or stack.json could not be written (e.g. a full disk); the message says how many
+        frames the stack on disk holds.
+    Aborted
+        Ctrl-C (KeyboardInterrupt) during the recording; the stack holds every frame so far.
+    """
+    from .stacks import StackWriter
+
+    frames, seconds = _check_limits(frames, seconds)
+    out = Path(out)
+    if not isinstance(source, FrameSource | str):
+        raise InputError(f"source {source!r} must be a FrameSource or a source spec such as camera:0")
+    own = isinstance(source, str)
+    writer = StackWriter(
+        out,
+        name=name or out.name,
+        kind="sequence",
+        flush_every=flush_every,
+        description=description,
+        extra={"recorded_from": source if own else source.name},
+    )
+    src: FrameSource | None = None if own else source
+    count = 0
+    t0 = time.monotonic()
+
+    def saved() -> str:
+        return f"{count} frames saved in {out}" if count else f"no frame was saved (nothing left in {out})"
+
+    try:
+        if src is None:
+            from .sources.spec import open_source
+
+            src = open_source(source, **(source_opts or {}))
+            writer.extra["recorded_from"] = src.name
+        deadline = None if seconds is None else t0 + seconds
+        reason = "frames"
+        while frames is None or count < frames:
+            timeout = src.default_timeout
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    reason = "seconds"
+                    break
+                timeout = left if timeout is None else min(timeout, left)
+            try:
+                frame = src.read(timeout=timeout)
+            except StreamEnded as exc:
+                if frames is not None or seconds is not None:
+                    asked = f"{frames} frames" if frames is not None else f"{seconds:g} s"
+                    raise SourceError(f"{exc} (before the {asked} asked); {saved()}") from None
+                reason = "ended"
+                break
+            except SourceError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    reason = "seconds"
+                    break
+                raise
+            if deadline is not None and frame.t >= deadline:
+                reason = "seconds"
+                break
+            writer.append(frame.pixels, z=frame.z, t=frame.t)
+            count += 1
+            if on_frame is not None:
+                on_frame(count, frame)
+    except KeyboardInterrupt:
+        _close_writer(writer, count)
+        raise Aborted(f"recording interrupted: {saved()}") from None
+    except StackError:
+        _close_writer(writer, count)
+        raise
+    except SourceError as exc:
+        _close_writer(writer, count)
+        msg = str(exc)
+        if "saved in" not in msg and "was saved" not in msg:
+            msg = f"{msg}; {saved()}"
+        raise SourceError(msg) from exc
+    except BaseException:
+        _close_writer(writer, count)
+        raise
+    finally:
+        if own and src is not None:
+            src.close()
+    _close_writer(writer, count)
+    return RecordResult(out, count, time.monotonic() - t0, reason)
+
+
+def _close_writer(writer, count: int) -> None:
+    """Close the writer (final stack.json flush); a failure there says how much is on disk."""
+    try:
+        writer.close()
+    except StackError as exc:
+        raise StackError(f"{exc} (of the {count} frames recorded)") from None

@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import InputError
 from .base import FocusDrive
 
-__all__ = ["DRIVES", "SPEC_FORMS", "open_drive", "parse_spec"]
+__all__ = ["DRIVES", "SPEC_FORMS", "driver_settings", "open_drive", "parse_spec"]
 
 #: scheme -> (module, class name, takes a target after the colon)
 DRIVES: dict[str, tuple[str, str, bool]] = {
@@ -74,12 +74,33 @@ def open_drive(spec: str, **settings: Any) -> FocusDrive:
         The device could not be opened or did not answer as expected.
     """
     scheme, target = parse_spec(spec)
-    module_name, class_name, needs_target = DRIVES[scheme]
-    cls = getattr(importlib.import_module(module_name), class_name)
+    needs_target = DRIVES[scheme][2]
+    cls = _driver_class(scheme)
     _check_settings(cls, scheme, settings)
     drive = cls(target, **settings) if needs_target else cls(**settings)
     drive.spec = spec
     return drive
+
+
+def driver_settings(scheme: str) -> set[str]:
+    """The keyword settings the driver of ``scheme`` accepts (imports the driver module)."""
+    cls = _driver_class(scheme)
+    params = inspect.signature(cls.__init__).parameters
+    return {n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def _driver_class(scheme: str) -> type:
+    module_name, class_name, _ = DRIVES[scheme]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise InputError(
+            f"the {scheme} drive is not available in this installation ({module_name} is missing): "
+            f"use one of {SPEC_FORMS}"
+        ) from None
+    return getattr(module, class_name)
 
 
 def _check_settings(cls: type, scheme: str, settings: dict[str, Any]) -> None:

@@ -1,0 +1,119 @@
+"""``focuscam move``: move a focus drive to a position (or by a distance) and print where it is."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+
+EPILOG = """\
+examples:
+  focuscam move --drive sim --to 120
+  focuscam move --drive grbl:/dev/ttyUSB0 --limits -500,500 --backlash 20 --to 35.5
+  focuscam move --drive sangaboard:/dev/ttyACM0 --limits -2000,2000 --steps-per-um 2.5 --by -10 --json
+  focuscam move --drive uvc:0 --to 120          (webcam focus units; range probed)
+
+Positions are in um (UVC: focus units). Soft limits: --limits MIN,MAX is required for motor
+drives (grbl, sangaboard, focuscam) -- there is no safe default for real optics; sim defaults
+to -5000,5000 um and starts at 0 um in every run; uvc probes the camera's focus range.
+A move outside the limits is refused before anything is sent: exit code 2 (bad input, the
+motor did not move). Device failures exit 3; Ctrl-C stops the motor and exits 130.
+A GRBL board in alarm is unlocked with $X only with --unlock (check the machine first).
+"""
+
+MOTOR_SCHEMES = ("grbl", "sangaboard", "focuscam")
+FLAGS = {
+    "limits": "--limits",
+    "backlash_um": "--backlash",
+    "steps_per_um": "--steps-per-um",
+    "speed_um_s": "--speed",
+    "timeout_s": "--timeout",
+    "allow_unlock": "--unlock",
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "move",
+        help="move a focus drive and print the reached position (um)",
+        description="Move a focus drive to Z (--to) or by DZ (--by), wait until the motion has "
+        "finished, and print the position read back from the device, in um.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--drive",
+        required=True,
+        metavar="SPEC",
+        help="sim, grbl:PORT, sangaboard:PORT, uvc:CAMERA or focuscam:PORT",
+    )
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to", type=float, metavar="Z", help="absolute target in um")
+    target.add_argument("--by", type=float, metavar="DZ", help="relative move in um")
+    parser.add_argument("--limits", metavar="MIN,MAX", help="soft limits in um (required for motor drives)")
+    parser.add_argument("--backlash", type=float, metavar="UM", help="backlash compensation in um")
+    parser.add_argument(
+        "--steps-per-um", type=float, metavar="N", help="motor steps per um (sangaboard, focuscam)"
+    )
+    parser.add_argument("--speed", type=float, metavar="UM_S", help="speed in um/s (sim, grbl)")
+    parser.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for a device reply")
+    parser.add_argument("--unlock", action="store_true", help="GRBL: allow clearing an alarm with $X")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    # let "--limits -500,500" through: argparse would take "-500,500" for an option otherwise
+    # (its private negative-number matcher; without it, "--limits=-500,500" still works)
+    parser._negative_number_matcher = re.compile(r"^-\d*\.?\d+(?:[eE][-+]?\d+)?$|^-[\d.eE+-]*,[-\d.eE+]*$")
+    parser.set_defaults(func=run)
+
+
+def _settings(args: argparse.Namespace, scheme: str) -> dict:
+    from ..errors import InputError
+    from ..types import ZLimits
+
+    settings: dict = {}
+    if args.limits is not None:
+        lim = ZLimits.parse(args.limits)
+        settings["limits"] = (lim.lo, lim.hi)
+    elif scheme in MOTOR_SCHEMES:
+        raise InputError(
+            f"--limits is required for {scheme} drives: give MIN,MAX in um, the range the optics "
+            f"may travel safely, e.g. --limits -500,500"
+        )
+    if args.backlash is not None:
+        settings["backlash_um"] = args.backlash
+    if args.steps_per_um is not None:
+        settings["steps_per_um"] = args.steps_per_um
+    if args.speed is not None:
+        settings["speed_um_s"] = args.speed
+    if args.timeout is not None:
+        settings["timeout_s"] = args.timeout
+    if args.unlock:
+        settings["allow_unlock"] = True
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..drives import open_drive
+    from ..drives.spec import driver_settings, parse_spec
+    from ..errors import InputError, LimitError
+
+    scheme, _ = parse_spec(args.drive)
+    settings = _settings(args, scheme)
+    accepted = driver_settings(scheme)
+    for key in settings:
+        if key not in accepted:
+            raise InputError(f"{FLAGS[key]} does not apply to {scheme} drives: drop it")
+    drive = open_drive(args.drive, **settings)
+    with drive:
+        if not drive.position_known:
+            drive.resync()
+        try:
+            z = drive.move_to(args.to) if args.to is not None else drive.move_by(args.by)
+        except LimitError as exc:
+            # nothing was sent: a bad request, so exit 2 like other bad input
+            raise InputError(str(exc)) from exc
+        lim = drive.limits
+        if args.json:
+            print(json.dumps({"z": z, "unit": "um", "drive": args.drive, "limits": [lim.lo, lim.hi]}))
+        else:
+            print(f"{z:.3f} um")
+    return 0

@@ -1,0 +1,139 @@
+"""``focuscam move`` and ``focuscam ports`` run as processes; the GRBL case drives the emulator
+on a pseudo-terminal in this test process while the CLI process opens the slave path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .grbl_emulator import GrblEmulator
+
+
+@pytest.fixture
+def grbl():
+    emu = GrblEmulator(lose_bytes=1)
+    yield emu
+    emu.close()
+
+
+def _one_line_error(proc, code: int) -> str:
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_sim_move_to_prints_the_reached_position(run_cli):
+    proc = run_cli("move", "--drive", "sim", "--to", "120.5")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "120.500 um"
+
+
+def test_sim_move_by_json(run_cli):
+    proc = run_cli("move", "--drive", "sim", "--by", "-12", "--limits", "-100,100", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["z"] == pytest.approx(-12.0)
+    assert out["drive"] == "sim"
+    assert out["limits"] == [-100.0, 100.0]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--drive", "sim", "--to", "6000"], "soft limits [-5000, 5000]"),
+        (["--drive", "sim", "--to", "60", "--limits", "0,50"], "soft limits [0, 50]"),
+        (["--drive", "sim", "--to", "nan"], "finite"),
+        (["--drive", "grbl:/dev/ttyUSB9", "--to", "1"], "--limits is required"),
+        (["--drive", "nope:1", "--to", "1"], "sim, grbl:PORT"),
+        (["--drive", "sim", "--to", "1", "--steps-per-um", "3"], "--steps-per-um does not apply"),
+        (["--drive", "sim", "--to", "1", "--limits", "5"], "MIN,MAX"),
+    ],
+)
+def test_bad_requests_are_one_line_exit_2(run_cli, args, needle):
+    line = _one_line_error(run_cli("move", *args), 2)
+    assert needle in line
+
+
+def test_to_and_by_are_exclusive(run_cli):
+    _one_line_error(run_cli("move", "--drive", "sim", "--to", "1", "--by", "2"), 2)
+
+
+def test_a_missing_port_is_a_device_error(run_cli):
+    line = _one_line_error(
+        run_cli("move", "--drive", "grbl:/dev/no-such-tty", "--limits", "0,5", "--to", "1"), 3
+    )
+    assert "focuscam ports" in line
+
+
+def test_grbl_move_through_the_emulator(run_cli, grbl):
+    proc = run_cli(
+        "move",
+        "--drive",
+        f"grbl:{grbl.port}",
+        "--limits",
+        "-1000,1000",
+        "--to",
+        "250",
+        "--timeout",
+        "0.5",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["z"] == pytest.approx(250.0, abs=1.0)
+    assert grbl.z_um == pytest.approx(250.0, abs=1.0)
+    assert grbl.targets_um == [pytest.approx(250.0)]
+    assert not grbl.moving
+
+
+def test_grbl_move_outside_the_limits_sends_nothing(run_cli, grbl):
+    line = _one_line_error(
+        run_cli(
+            "move", "--drive", f"grbl:{grbl.port}", "--limits", "-100,100", "--to", "250", "--timeout", "0.5"
+        ),
+        2,
+    )
+    assert "[-100, 100]" in line
+    assert grbl.targets_um == []
+    assert not any(cmd.startswith(("$J", "G0", "G1")) for cmd in grbl.received)
+
+
+def test_grbl_in_alarm_needs_unlock(run_cli):
+    emu = GrblEmulator(lose_bytes=0, boot_alarm=True)
+    try:
+        args = [
+            "move",
+            "--drive",
+            f"grbl:{emu.port}",
+            "--limits",
+            "-500,500",
+            "--to",
+            "10",
+            "--timeout",
+            "0.5",
+        ]
+        line = _one_line_error(run_cli(*args), 3)
+        assert "alarm" in line and "unlock" in line
+        assert emu.targets_um == []
+        proc = run_cli(*args, "--unlock")
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == "10.000 um"
+    finally:
+        emu.close()
+
+
+def test_ports_lists_or_says_none(run_cli):
+    proc = run_cli("ports")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip(), "ports printed nothing"
+    proc = run_cli("ports", "--json")
+    assert proc.returncode == 0
+    rows = json.loads(proc.stdout)
+    assert isinstance(rows, list)
+    assert all({"device", "description", "hwid"} <= set(r) for r in rows)
+    from serial.tools import list_ports
+
+    assert sorted(r["device"] for r in rows) == sorted(p.device for p in list_ports.comports())

@@ -1,0 +1,392 @@
+"""Synthetic focus stacks: a procedural scene seen through a defocusing lens, with sensor noise.
+
+The scene (a resolution-target-like chart, or cell-like blobs) is rendered once, sharp, as a
+radiance map in [0, 1]. Each plane at focus position ``z`` (um) is that scene convolved with a
+defocus point-spread function whose radius grows linearly with ``|z - z_focus|``
+(``blur_per_um`` pixels per um, plus a small in-focus blur), a mix of a pillbox (geometric
+defocus of a circular aperture) and a Gaussian (aberrations, diffraction). Sensor noise is then
+added in photo-electrons: Poisson shot noise of ``photons`` electrons at full-scale white and
+Gaussian read noise of ``read_noise`` electrons, then converted to 8-bit colour or 16-bit gray
+digital numbers (an offset keeps the 16-bit dark level above zero). Everything is drawn from one
+``numpy`` generator seeded with ``seed``, so a stack is reproducible bit for bit.
+
+:func:`render_planes` returns the frames; :func:`synth_stack` writes them as a
+"focuscam-stack/1" folder whose stack.json records the generating command and the true focus.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shlex
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = ["KINDS", "SynthParams", "defocus_psf", "make_scene", "render_planes", "synth_stack"]
+
+#: Scene kinds.
+KINDS = ("target", "cells")
+
+
+@dataclass(frozen=True)
+class SynthParams:
+    """Everything that defines a synthetic stack (all z in um, sizes in pixels).
+
+    Attributes
+    ----------
+    kind : str
+        ``"target"`` (resolution chart) or ``"cells"`` (cell-like blobs).
+    color : bool
+        True: 8-bit BGR frames; False: 16-bit gray frames.
+    planes : int
+        Number of focus planes (>= 3).
+    width, height : int
+        Frame size in pixels (>= 32 each).
+    seed : int
+        Seed of the random generator (scene layout and noise).
+    z_step : float
+        Distance between planes in um (> 0).
+    z_focus : float or None
+        True focus in um; None draws one from the seed within the middle half of the range.
+    blur_per_um : float
+        Defocus blur radius growth in pixels per um of defocus (> 0).
+    photons : float
+        Photo-electrons at full-scale white (shot noise; > 0).
+    read_noise : float
+        Read noise in electrons (>= 0).
+    """
+
+    kind: str = "target"
+    color: bool = True
+    planes: int = 41
+    width: int = 640
+    height: int = 480
+    seed: int = 0
+    z_step: float = 1.0
+    z_focus: float | None = None
+    blur_per_um: float = 0.6
+    photons: float = 4000.0
+    read_noise: float = 3.0
+
+    def validate(self) -> None:
+        """Raise InputError naming the first bad parameter and the fix."""
+        if self.kind not in KINDS:
+            raise InputError(f"kind {self.kind!r} is unknown: use 'target' or 'cells'")
+        if not isinstance(self.planes, int) or self.planes < 3:
+            raise InputError(f"planes {self.planes!r} must be an integer >= 3")
+        if self.planes > 2000:
+            raise InputError(f"planes {self.planes} is more than 2000: make a smaller stack")
+        if self.width < 32 or self.height < 32 or self.width * self.height > 40_000_000:
+            raise InputError(
+                f"size {self.width}x{self.height} must be at least 32x32 and at most 40 megapixels"
+            )
+        for name in ("z_step", "blur_per_um", "photons"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise InputError(f"{name} {value!r} must be a positive number")
+        if not (math.isfinite(self.read_noise) and self.read_noise >= 0):
+            raise InputError(f"read_noise {self.read_noise!r} must be a number >= 0")
+        if self.z_focus is not None and not math.isfinite(self.z_focus):
+            raise InputError(f"z_focus {self.z_focus!r} must be a finite number of um")
+
+    def z_positions(self) -> np.ndarray:
+        """Plane positions in um, centred on 0."""
+        return (np.arange(self.planes) - (self.planes - 1) / 2.0) * self.z_step
+
+    def true_focus(self) -> float:
+        """The true focus in um (``z_focus``, or one drawn from the seed in the middle half)."""
+        if self.z_focus is not None:
+            return float(self.z_focus)
+        half_range = (self.planes - 1) * self.z_step / 2.0
+        rng = np.random.default_rng([self.seed, 7])
+        return round(float(rng.uniform(-0.5, 0.5) * half_range), 3)
+
+    def command(self, out: str | os.PathLike[str]) -> str:
+        """The ``focuscam synth`` command line that regenerates this stack into ``out``."""
+        parts = [
+            "focuscam",
+            "synth",
+            "--out",
+            str(out),
+            "--kind",
+            self.kind,
+            "--color" if self.color else "--gray16",
+            "--planes",
+            str(self.planes),
+            "--size",
+            f"{self.width}x{self.height}",
+            "--seed",
+            str(self.seed),
+            "--z-step",
+            f"{self.z_step:g}",
+            "--z-focus",
+            f"{self.true_focus():g}",
+            "--blur-per-um",
+            f"{self.blur_per_um:g}",
+            "--photons",
+            f"{self.photons:g}",
+            "--read-noise",
+            f"{self.read_noise:g}",
+        ]
+        return shlex.join(parts)
+
+
+# ---------------------------------------------------------------------- scenes
+def _target(h: int, w: int, rng: np.random.Generator, color: bool) -> np.ndarray:
+    """A resolution-chart-like scene: bar groups of shrinking period, a Siemens star, rings, text."""
+    import cv2
+
+    ch = 3 if color else 1
+    bg = np.array([0.86, 0.88, 0.9][:ch] if color else [0.85], np.float32)
+    img = np.empty((h, w, ch), np.float32)
+    img[:] = bg
+    ink = [(0.08, 0.08, 0.1), (0.55, 0.15, 0.1), (0.1, 0.35, 0.6), (0.15, 0.45, 0.15)]  # BGR
+    s = min(h, w)
+
+    def colour(k: int) -> tuple[float, ...]:
+        c = ink[k % len(ink)] if color else (0.06 + 0.1 * (k % 3),)
+        return tuple(float(v) for v in c)
+
+    # bar groups (3 bars, horizontal and vertical) with periods from coarse to fine
+    periods = [max(2, round(s / d)) for d in (12, 17, 24, 34, 48, 68, 96)]
+    x = int(0.04 * w)
+    y = int(0.06 * h)
+    row_h = 0
+    for k, p in enumerate(periods):
+        bar = max(1, p // 2)
+        gw = 5 * bar
+        if x + 2 * gw + 3 * bar > w * 0.62:
+            x = int(0.04 * w)
+            y += row_h + max(4, bar * 2)
+            row_h = 0
+        c = colour(k)
+        length = 5 * bar
+        for b in range(3):
+            cv2.rectangle(img, (x + 2 * b * bar, y), (x + 2 * b * bar + bar - 1, y + length - 1), c, -1)
+            yy = y + 2 * b * bar
+            cv2.rectangle(img, (x + gw + bar, yy), (x + gw + bar + length - 1, yy + bar - 1), c, -1)
+        x += 2 * gw + 3 * bar
+        row_h = max(row_h, length)
+    # a Siemens star
+    cx, cy, r = int(0.8 * w), int(0.3 * h), int(0.17 * s)
+    spokes = 36
+    for k in range(0, spokes, 2):
+        a0, a1 = 2 * math.pi * k / spokes, 2 * math.pi * (k + 1) / spokes
+        pts = [(cx, cy)]
+        pts += [(int(cx + r * math.cos(a)), int(cy + r * math.sin(a))) for a in np.linspace(a0, a1, 6)]
+        cv2.fillPoly(img, [np.array(pts, np.int32)], colour(0), cv2.LINE_AA)
+    # concentric rings and a checkerboard patch at random places in the lower half
+    rx, ry = int(rng.uniform(0.15, 0.35) * w), int(rng.uniform(0.62, 0.8) * h)
+    for k, rad in enumerate(range(int(0.14 * s), 2, -max(2, s // 60))):
+        cv2.circle(
+            img, (rx, ry), rad, colour(k) if k % 2 == 0 else tuple(float(v) for v in bg), -1, cv2.LINE_AA
+        )
+    sq = max(2, s // 40)
+    bx, by = int(rng.uniform(0.55, 0.7) * w), int(rng.uniform(0.62, 0.75) * h)
+    for i in range(6):
+        for j in range(6):
+            if (i + j) % 2 == 0:
+                cv2.rectangle(
+                    img,
+                    (bx + j * sq, by + i * sq),
+                    (bx + (j + 1) * sq - 1, by + (i + 1) * sq - 1),
+                    colour(2),
+                    -1,
+                )
+    # a line of text and a few random fine dots (dust) for texture everywhere
+    scale = s / 480.0
+    mask = np.zeros((h, w), np.uint8)  # OpenCV draws text on 8-bit images only
+    thickness = max(1, int(2 * scale))
+    cv2.putText(mask, "FOCUSCAM 1951", (int(0.05 * w), int(0.95 * h)), cv2.FONT_HERSHEY_SIMPLEX, 0.9 * scale,
+                255, thickness, cv2.LINE_AA)  # fmt: skip
+    alpha = (mask.astype(np.float32) / 255.0)[..., None]
+    img = img * (1 - alpha) + np.array(colour(1), np.float32) * alpha
+    for _ in range(int(h * w / 2500)):
+        px, py = int(rng.integers(0, w)), int(rng.integers(0, h))
+        cv2.circle(img, (px, py), int(rng.integers(1, 3)), colour(int(rng.integers(0, 4))), -1, cv2.LINE_AA)
+    return img
+
+
+def _cells(h: int, w: int, rng: np.random.Generator, color: bool) -> np.ndarray:
+    """Cell-like blobs: ellipses with a brighter nucleus and fine granules.
+
+    Gray: fluorescence-like (bright cells on a dark background). Colour: stained-slide-like
+    (purple and pink cells on a light background).
+    """
+    import cv2
+
+    ch = 3 if color else 1
+    img = np.zeros((h, w, ch), np.float32)
+    s = min(h, w)
+    n = max(6, int(h * w / (s * s / 14)))
+    density = np.zeros((h, w), np.float32)
+    nuclei = np.zeros((h, w), np.float32)
+    for _ in range(n):
+        cx, cy = int(rng.uniform(0, w)), int(rng.uniform(0, h))
+        a = float(rng.uniform(0.05, 0.11) * s)
+        b = a * float(rng.uniform(0.55, 1.0))
+        ang = float(rng.uniform(0, 180))
+        cv2.ellipse(
+            density, (cx, cy), (int(a), int(b)), ang, 0, 360, float(rng.uniform(0.35, 0.6)), -1, cv2.LINE_AA
+        )
+        cv2.ellipse(density, (cx, cy), (int(a), int(b)), ang, 0, 360, 0.9, max(1, s // 200), cv2.LINE_AA)
+        nx, ny = cx + int(rng.uniform(-0.3, 0.3) * b), cy + int(rng.uniform(-0.3, 0.3) * b)
+        cv2.ellipse(nuclei, (nx, ny), (int(0.38 * b), int(0.3 * b)), ang, 0, 360, 1.0, -1, cv2.LINE_AA)
+        for _ in range(int(a * b / 12)):
+            gx = cx + int(rng.normal(0, 0.45 * a))
+            gy = cy + int(rng.normal(0, 0.45 * b))
+            cv2.circle(density, (gx, gy), 1, float(rng.uniform(0.7, 1.0)), -1, cv2.LINE_AA)
+    density = np.clip(density, 0, 1)
+    if color:
+        bg = np.array([0.93, 0.9, 0.95], np.float32)  # BGR, slightly pink paper
+        cyto = np.array([0.75, 0.45, 0.8], np.float32)  # pink
+        nucl = np.array([0.55, 0.2, 0.35], np.float32)  # purple
+        img[:] = bg
+        img = img * (1 - density[..., None]) + cyto * density[..., None]
+        img = img * (1 - nuclei[..., None] * 0.8) + nucl * nuclei[..., None] * 0.8
+    else:
+        img[..., 0] = 0.03 + 0.5 * density + 0.4 * nuclei * (density > 0)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def make_scene(kind: str, width: int, height: int, *, color: bool, seed: int) -> np.ndarray:
+    """Render the sharp scene as radiance in [0, 1], float32, shape ``(H, W, 3)`` or ``(H, W, 1)``.
+
+    Parameters
+    ----------
+    kind : {"target", "cells"}
+    width, height : int
+        Pixels.
+    color : bool
+        Three BGR channels (True) or one gray channel.
+    seed : int
+        Seed of the layout.
+    """
+    import cv2
+
+    if kind not in KINDS:
+        raise InputError(f"kind {kind!r} is unknown: use 'target' or 'cells'")
+    rng = np.random.default_rng([seed, 1])
+    scene = (_target if kind == "target" else _cells)(height, width, rng, color)
+    # the optics resolve a little less than one pixel even in focus
+    scene = cv2.GaussianBlur(scene, (0, 0), 0.5)
+    if scene.ndim == 2:
+        scene = scene[..., None]
+    return scene.astype(np.float32)
+
+
+def defocus_psf(radius_px: float) -> np.ndarray:
+    """The defocus point-spread function of blur radius ``radius_px`` (pixels), summing to 1.
+
+    A 70/30 mix of a pillbox of that radius (geometric defocus of a circular aperture, edges
+    anti-aliased by supersampling) and a Gaussian of sigma ``radius_px / 2``. Radii below 0.5
+    px give a (nearly) identity kernel.
+    """
+    if not (math.isfinite(radius_px) and radius_px >= 0):
+        raise InputError(f"radius_px {radius_px!r} must be a number >= 0")
+    r = float(radius_px)
+    half = max(1, math.ceil(r + 2))
+    ss = 4  # supersampling of the pillbox edge
+    u = (np.arange(-half * ss, (half + 1) * ss) + 0.5 - ss / 2) / ss
+    uu, vv = np.meshgrid(u, u)
+    disk = (uu**2 + vv**2 <= max(r, 0.5) ** 2).astype(np.float64)
+    disk = disk.reshape(2 * half + 1, ss, 2 * half + 1, ss).mean(axis=(1, 3))
+    g = np.arange(-half, half + 1, dtype=np.float64)
+    sigma = max(r / 2.0, 0.35)
+    gauss = np.exp(-0.5 * (g[:, None] ** 2 + g[None, :] ** 2) / sigma**2)
+    psf = 0.7 * disk / disk.sum() + 0.3 * gauss / gauss.sum()
+    return (psf / psf.sum()).astype(np.float32)
+
+
+def _to_counts(radiance: np.ndarray, p: SynthParams, rng: np.random.Generator) -> np.ndarray:
+    electrons = rng.poisson(np.clip(radiance, 0, None) * p.photons).astype(np.float64)
+    if p.read_noise > 0:
+        electrons += rng.normal(0.0, p.read_noise, electrons.shape)
+    if p.color:
+        dn = np.rint(electrons * (255.0 / p.photons))
+        return np.clip(dn, 0, 255).astype(np.uint8)
+    # 16-bit: full-scale white at ~3/4 of the range, plus a dark offset of 100 DN
+    gain = 48000.0 / p.photons
+    dn = np.rint(100.0 + electrons * gain)
+    return np.clip(dn, 0, 65535).astype(np.uint16)
+
+
+def render_planes(params: SynthParams) -> tuple[list[np.ndarray], np.ndarray, float]:
+    """Render every plane of a synthetic stack.
+
+    Returns
+    -------
+    frames : list of ndarray
+        ``planes`` frames: ``(H, W, 3)`` uint8 BGR when ``color``, else ``(H, W)`` uint16.
+    z : ndarray
+        Plane positions in um.
+    z_focus : float
+        The true focus in um.
+    """
+    import cv2
+
+    params.validate()
+    scene = make_scene(params.kind, params.width, params.height, color=params.color, seed=params.seed)
+    z = params.z_positions()
+    z_focus = params.true_focus()
+    rng = np.random.default_rng([params.seed, 2])
+    frames = []
+    for zk in z:
+        radius = params.blur_per_um * abs(zk - z_focus)
+        psf = defocus_psf(radius)
+        blurred = cv2.filter2D(scene, -1, psf, borderType=cv2.BORDER_REFLECT)
+        if blurred.ndim == 2:
+            blurred = blurred[..., None]
+        counts = _to_counts(blurred, params, rng)
+        frames.append(counts if params.color else counts[..., 0])
+    return frames, z, z_focus
+
+
+def synth_stack(out: str | os.PathLike[str], params: SynthParams, *, name: str | None = None) -> Path:
+    """Render a synthetic stack and write it (atomically) as a "focuscam-stack/1" folder.
+
+    stack.json gets ``truth`` ``{"z": z_focus, "tolerance": z_step, "basis": "synthetic: ..."}``
+    in um and ``generator`` ``{"command": "focuscam synth ...", "version": ..., "params": {...}}``.
+
+    Returns
+    -------
+    Path
+        The stack folder.
+    """
+    from . import __version__
+    from .stacks import save_stack
+
+    frames, z, z_focus = render_planes(params)
+    out = Path(out)
+    kind_text = "resolution-target-like chart" if params.kind == "target" else "cell-like blobs"
+    colour_text = "8-bit colour" if params.color else "16-bit gray"
+    description = (
+        f"Synthetic {kind_text}, {colour_text} {params.width}x{params.height}, {params.planes} planes "
+        f"{params.z_step:g} um apart; defocus PSF (pillbox + Gaussian) radius {params.blur_per_um:g} px "
+        f"per um of defocus; Poisson shot noise ({params.photons:g} e- at white) and "
+        f"{params.read_noise:g} e- read noise."
+    )
+    recorded = asdict(params)
+    recorded["z_focus"] = z_focus
+    return save_stack(
+        out,
+        frames,
+        z,
+        z_unit="um",
+        kind="z-sweep",
+        name=name or out.name,
+        truth={
+            "z": z_focus,
+            "tolerance": params.z_step,
+            "basis": f"synthetic: generated in focus at z={z_focus:g} um (tolerance one plane step)",
+        },
+        description=description,
+        extra={
+            "generator": {"command": params.command(out), "version": __version__, "params": recorded},
+            "license": "MIT (generated by focuscam)",
+        },
+    )

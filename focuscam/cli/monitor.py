@@ -1,0 +1,180 @@
+"""``focuscam monitor``: score the sharpness of every frame of a source, live."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import math
+import sys
+import time
+
+NAME = "monitor"
+
+EPILOG = """\
+source specs:
+  camera:0  camera:/dev/video2  camera:rtsp://...  video:FILE  replay:STACK_DIR
+  (a bare index or path works too)
+
+examples:
+  focuscam monitor --source camera:0 --no-window
+  focuscam monitor --source camera:0 --roi 400,300,320,240 --grid 3x3 --json > scores.ndjson
+  focuscam monitor --source replay:../shared/stacks/scorpion_lapse --json --no-window
+
+--json prints one JSON object per frame (ndjson): t, seq, score, measure, blurred, per,
+blur_extent, blur_seq, measure_ms, fps, dropped, z, and focus_map with --grid. Without --json
+a status line (score, fps, measure ms, dropped frames) is updated in place on a terminal.
+The blur verdict is computed at most 5 times a second on its own thread (--blur async);
+--blur sync computes it for every frame.
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
+def _grid(text: str) -> tuple[int, int]:
+    parts = text.lower().replace("*", "x").split("x")
+    try:
+        rows, cols = (int(p) for p in parts)
+    except ValueError:
+        rows = cols = 0
+    if rows < 1 or cols < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not RxC (rows x columns), e.g. 3x3")
+    return rows, cols
+
+
+def _roi(text: str):
+    from ..errors import InputError
+    from ..types import ROI
+
+    try:
+        return ROI.parse(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--roi ")) from None
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        NAME,
+        help="score the sharpness of every frame of a camera, video or replay",
+        description="Score every frame of a source with a focus measure on a worker thread beside "
+        "the grab thread, with a blur verdict and optionally a focus map.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--source", required=True, metavar="SPEC", help="frame source (see below)")
+    parser.add_argument("--measure", default="lapv", help="focus measure (default lapv)")
+    parser.add_argument("--roi", type=_roi, metavar="x,y,w,h", help="region scored (default: whole frame)")
+    parser.add_argument("--grid", type=_grid, metavar="RxC", help="also report a focus map on this grid")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per frame (ndjson)")
+    parser.add_argument("--no-window", action="store_true", help="headless: no live window")
+    limit = parser.add_argument_group("limits (default: until the source ends or Ctrl-C)")
+    limit.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N frames")
+    limit.add_argument("--seconds", type=_positive_float, metavar="S", help="stop after S seconds")
+    parser.add_argument(
+        "--blur",
+        choices=("async", "sync", "off"),
+        default="async",
+        help="blur verdict: async (<= 5/s on its own thread, default), sync (every frame), off",
+    )
+    parser.set_defaults(func=run)
+
+
+def _window_hook():
+    """The window UI's entry point ``focuscam.ui.monitor_window(monitor, args) -> int``, or None."""
+    if importlib.util.find_spec("focuscam.ui") is None:
+        return None
+    return getattr(importlib.import_module("focuscam.ui"), "monitor_window", None)
+
+
+class _StatusLine:
+    """One status line on a terminal (stderr), rewritten in place with ``\\r`` (throttled)."""
+
+    def __init__(self, stream, interval: float = 0.1) -> None:
+        self.stream = stream
+        self.interval = interval
+        self.last = -math.inf
+        self.drawn = False
+
+    def __call__(self, sample) -> None:
+        now = time.monotonic()
+        if now - self.last < self.interval:
+            return
+        self.last = now
+        blur = sample.blur
+        verdict = "" if blur is None else ("  blurred" if blur["is_blurred"] else "  sharp")
+        self.stream.write(
+            f"\r\x1b[K{sample.measure} {sample.score:12.4g}  {sample.fps:6.1f} fps  "
+            f"{sample.measure_ms:6.2f} ms  dropped {sample.dropped}  frame {sample.seq}{verdict}"
+        )
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..monitor import Monitor
+    from ..sources import open_source
+
+    hook = None
+    if not args.no_window:
+        hook = _window_hook()
+        if hook is None:
+            print("focuscam: no window UI is available yet; running headless", file=sys.stderr)
+    source = open_source(args.source)
+    monitor = Monitor(
+        source,
+        measure=args.measure,
+        roi=args.roi,
+        grid=args.grid,
+        blur=args.blur,
+        frames=args.frames,
+        seconds=args.seconds,
+    )
+    status = None
+    if args.json:
+        out = sys.stdout
+
+        def emit(sample) -> None:
+            out.write(json.dumps(sample.to_dict()) + "\n")
+            out.flush()
+
+        monitor.subscribe(emit)
+    elif sys.stderr.isatty():
+        status = _StatusLine(sys.stderr)
+        monitor.subscribe(status)
+    try:
+        if hook is not None:
+            return int(hook(monitor, args) or 0)
+        monitor.start()
+        while not monitor.wait(0.2):
+            pass
+    finally:
+        monitor.stop()
+        if status is not None:
+            status.close()
+    if not args.json:
+        print(f"monitor: {monitor.count} frames scored, {source.dropped} dropped", file=sys.stderr)
+    return 0

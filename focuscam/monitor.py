@@ -1,0 +1,439 @@
+"""The sharpness-monitor pipeline: frames from a source are scored on a worker thread.
+
+Threads (no UI code here):
+
+- the source's own grab thread (for a :class:`~focuscam.sources.CameraSource`) captures frames
+  into its bounded newest-frames buffer;
+- the **scoring worker** reads frames from the source and computes the focus measure (and the
+  focus map when a grid is asked) for every frame. The numba kernels release the GIL, so
+  scoring runs beside the grab thread's decoding;
+- with ``blur="async"`` (the default), a **blur worker** computes the blur verdict
+  (:func:`~focuscam.measures.blur_report`, much slower than a focus measure) on the newest frame
+  at most ``blur_rate`` times per second; every sample carries the latest verdict and the
+  ``blur_seq`` of the frame it was computed on. ``blur="sync"`` computes it for every frame on
+  the scoring worker (each sample then carries its own frame's verdict); ``blur="off"`` never.
+
+Every scored frame becomes a :class:`MonitorSample`, handed to each subscribed callback (on
+the scoring worker) and put into a bounded queue read by :meth:`Monitor.samples` (when the
+queue is full, its oldest sample is dropped and counted). :meth:`Monitor.stop` stops and joins
+every thread; errors of a worker (a source that failed, a bad ROI, a callback that raised) stop
+the monitor and are raised again by :meth:`Monitor.wait`.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, SourceError
+from .sources.base import FrameSource, StreamEnded
+from .types import ROI, Frame
+
+__all__ = ["BLUR_MODES", "Monitor", "MonitorSample"]
+
+#: Accepted values of ``Monitor(blur=...)``.
+BLUR_MODES = ("async", "sync", "off")
+_FPS_WINDOW = 30
+
+
+@dataclass(frozen=True)
+class MonitorSample:
+    """The monitor's result for one frame.
+
+    Attributes
+    ----------
+    t : float
+        Capture time of the frame, ``time.monotonic()`` seconds.
+    seq : int
+        The frame's sequence number from the source.
+    score : float
+        The focus measure of the frame's ROI (higher = sharper).
+    measure : str
+        Name of the focus measure (e.g. ``"lapv"``).
+    blur : dict or None
+        The latest blur verdict (``BlurReport.to_dict()``: ``is_blurred``, ``per``,
+        ``blur_extent``, ...), or None before the first one (or with ``blur="off"``).
+    blur_seq : int or None
+        Sequence number of the frame the verdict was computed on.
+    focus_map : ndarray or None
+        The measure per tile, shape ``(rows, cols)``, when a grid was asked.
+    measure_ms : float
+        Milliseconds spent scoring this frame on the worker (measure, map, sync blur).
+    fps : float
+        Frames scored per second over the last frames (by their capture times); 0.0 at first.
+    dropped : int
+        Frames the source discarded so far because the consumer was slower.
+    z : float or None
+        Focus position of the frame in um, when the source knows it.
+    """
+
+    t: float
+    seq: int
+    score: float
+    measure: str
+    blur: dict[str, Any] | None
+    blur_seq: int | None
+    focus_map: np.ndarray | None
+    measure_ms: float
+    fps: float
+    dropped: int
+    z: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: t, seq, score, measure, blurred, per, blur_extent, blur_seq,
+        measure_ms, fps, dropped, z, and focus_map (list of rows) when a grid was asked."""
+        blur = self.blur or {}
+        out: dict[str, Any] = {
+            "t": self.t,
+            "seq": self.seq,
+            "score": self.score,
+            "measure": self.measure,
+            "blurred": blur.get("is_blurred"),
+            "per": blur.get("per"),
+            "blur_extent": blur.get("blur_extent"),
+            "blur_seq": self.blur_seq,
+            "measure_ms": round(self.measure_ms, 4),
+            "fps": round(self.fps, 3),
+            "dropped": self.dropped,
+            "z": self.z,
+        }
+        if self.focus_map is not None:
+            out["focus_map"] = self.focus_map.tolist()
+        return out
+
+
+def _check_grid(grid: object) -> tuple[int, int] | None:
+    if grid is None:
+        return None
+    if (
+        not isinstance(grid, tuple | list)
+        or len(grid) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in grid)
+    ):
+        raise InputError(f"grid {grid!r} must be (rows, cols), two integers >= 1, e.g. (3, 3)")
+    return int(grid[0]), int(grid[1])
+
+
+class Monitor:
+    """Score every frame of a source on a worker thread and report :class:`MonitorSample` s.
+
+    Parameters
+    ----------
+    source : FrameSource
+        Where frames come from.
+    measure : str
+        Focus measure name (see :data:`focuscam.measures.MEASURES`), default ``"lapv"``.
+    roi : ROI or (x, y, w, h), optional
+        Region scored, in pixels; None = the whole frame.
+    grid : (rows, cols), optional
+        Also compute a focus map of the ROI on this grid.
+    bin : int or "auto"
+        Binning passed to the measure.
+    blur : {"async", "sync", "off"}
+        How the blur verdict is computed (see the module docstring).
+    blur_rate : float
+        With ``blur="async"``: at most this many verdicts per second (> 0).
+    frames : int, optional
+        Stop after this many scored frames.
+    seconds : float, optional
+        Stop after this many seconds (monotonic clock) from :meth:`start`.
+    queue_size : int
+        Capacity of the :meth:`samples` queue (>= 1); when full, the oldest sample is dropped.
+    close_source : bool
+        Close the source in :meth:`stop` (this also unblocks a worker waiting for a frame).
+
+    Examples
+    --------
+    >>> with Monitor(open_source("replay:stack"), grid=(3, 3)) as mon:  # doctest: +SKIP
+    ...     for sample in mon.samples():
+    ...         print(sample.seq, sample.score)
+    """
+
+    def __init__(
+        self,
+        source: FrameSource,
+        *,
+        measure: str = "lapv",
+        roi: ROI | tuple[int, int, int, int] | None = None,
+        grid: tuple[int, int] | None = None,
+        bin: int | str = 1,
+        blur: str = "async",
+        blur_rate: float = 5.0,
+        frames: int | None = None,
+        seconds: float | None = None,
+        queue_size: int = 64,
+        close_source: bool = True,
+    ) -> None:
+        from .measures import MEASURES
+
+        if not isinstance(source, FrameSource):
+            raise InputError(f"source {source!r} must be a FrameSource (see focuscam.sources.open_source)")
+        if measure not in MEASURES:
+            raise InputError(f"measure {measure!r} is unknown: use one of {', '.join(MEASURES)}")
+        if roi is not None and not isinstance(roi, ROI):
+            if not isinstance(roi, tuple | list) or len(roi) != 4:
+                raise InputError(f"roi {roi!r} must be (x, y, w, h) in pixels")
+            roi = ROI(*roi)
+        if blur not in BLUR_MODES:
+            raise InputError(f"blur {blur!r} is unknown: use one of {', '.join(BLUR_MODES)}")
+        if (
+            isinstance(blur_rate, bool)
+            or not isinstance(blur_rate, int | float)
+            or not math.isfinite(blur_rate)
+            or blur_rate <= 0
+        ):
+            raise InputError(f"blur_rate {blur_rate!r} must be a number of verdicts per second > 0")
+        if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
+            raise InputError(f"frames {frames!r} must be an integer >= 1 (or None for no limit)")
+        if seconds is not None and (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds)
+            or seconds <= 0
+        ):
+            raise InputError(f"seconds {seconds!r} must be a number > 0 (or None for no limit)")
+        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
+            raise InputError(f"queue_size {queue_size!r} must be an integer >= 1")
+        self.source = source
+        self.measure = measure
+        self.roi = roi
+        self.grid = _check_grid(grid)
+        self.bin = bin
+        self.blur_mode = blur
+        self.blur_rate = float(blur_rate)
+        self.max_frames = frames
+        self.max_seconds = None if seconds is None else float(seconds)
+        self.close_source = bool(close_source)
+        self._callbacks: list[Callable[[MonitorSample], None]] = []
+        self._queue: queue.Queue[MonitorSample | None] = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._error_lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._blur_thread: threading.Thread | None = None
+        self._blur_slot: Frame | None = None
+        self._blur_cond = threading.Condition()
+        self._blur_latest: tuple[int, dict[str, Any]] | None = None
+        self._times: deque[float] = deque(maxlen=_FPS_WINDOW)
+        self.count = 0
+        self.samples_dropped = 0
+        self.reason: str | None = None
+
+    # ------------------------------------------------------------------ control
+    def subscribe(self, callback: Callable[[MonitorSample], None]) -> None:
+        """Call ``callback(sample)`` for every sample, on the scoring worker (keep it short).
+
+        An exception raised by the callback stops the monitor and is raised again by :meth:`wait`.
+        """
+        if not callable(callback):
+            raise InputError(f"callback {callback!r} is not callable")
+        if self._worker is not None:
+            raise InputError("subscribe callbacks before start()")
+        self._callbacks.append(callback)
+
+    def start(self) -> Monitor:
+        """Start the scoring worker (and the blur worker with ``blur="async"``)."""
+        if self._worker is not None:
+            raise InputError("this Monitor was already started: create a new one")
+        self._t0 = time.monotonic()
+        self._worker = threading.Thread(target=self._guard, args=(self._score_loop,), name="focuscam-score")
+        self._worker.daemon = True
+        if self.blur_mode == "async":
+            self._blur_thread = threading.Thread(
+                target=self._guard, args=(self._blur_loop,), name="focuscam-blur"
+            )
+            self._blur_thread.daemon = True
+            self._blur_thread.start()
+        self._worker.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        """True while the scoring worker runs."""
+        return self._worker is not None and self._worker.is_alive()
+
+    @property
+    def threads(self) -> list[threading.Thread]:
+        """The monitor's own threads (the scoring worker and, if any, the blur worker)."""
+        return [t for t in (self._worker, self._blur_thread) if t is not None]
+
+    @property
+    def error(self) -> BaseException | None:
+        """The error that stopped the monitor, if any."""
+        return self._error
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the scoring worker to finish; True when it has.
+
+        Raises
+        ------
+        Exception
+            The error that stopped the monitor (after every thread was stopped and joined).
+        """
+        if self._worker is None:
+            raise InputError("the Monitor was not started: call start() first")
+        self._worker.join(timeout)
+        if self._worker.is_alive():
+            return False
+        self.stop()
+        if self._error is not None:
+            raise self._error
+        return True
+
+    def stop(self) -> None:
+        """Stop and join every thread of the monitor (and close the source if it owns it)."""
+        self._stop.set()
+        with self._blur_cond:
+            self._blur_cond.notify_all()
+        if self.close_source:
+            self.source.close()
+        for thread in self.threads:
+            if thread is not threading.current_thread():
+                thread.join()
+
+    def __enter__(self) -> Monitor:
+        if self._worker is None:
+            self.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.stop()
+
+    def samples(self, timeout: float | None = None) -> Iterator[MonitorSample]:
+        """Yield samples from the bounded queue until the monitor ends; then raise its error, if any.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait for each sample; None = no limit. A SourceError when it passes.
+        """
+        while True:
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                raise SourceError(
+                    f"no monitor sample within {timeout:g} s: is the source delivering?"
+                ) from None
+            if item is None:
+                self.wait()
+                return
+            yield item
+
+    # ------------------------------------------------------------------ workers
+    def _guard(self, loop: Callable[[], None]) -> None:
+        try:
+            loop()
+        except BaseException as exc:
+            with self._error_lock:
+                if self._error is None and not (self._stop.is_set() and isinstance(exc, SourceError)):
+                    self._error = exc
+            self._stop.set()
+            with self._blur_cond:
+                self._blur_cond.notify_all()
+        finally:
+            if threading.current_thread() is self._worker:
+                self._stop.set()
+                with self._blur_cond:
+                    self._blur_cond.notify_all()
+                self._put(None)
+
+    def _put(self, item: MonitorSample | None) -> None:
+        while True:
+            try:
+                self._queue.put_nowait(item)
+                return
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()
+                    self.samples_dropped += 1
+                except queue.Empty:
+                    pass
+
+    def _score_loop(self) -> None:
+        from .measures import blur_report, focus_map, measure
+
+        deadline = None if self.max_seconds is None else self._t0 + self.max_seconds
+        while not self._stop.is_set():
+            if self.max_frames is not None and self.count >= self.max_frames:
+                self.reason = "frames"
+                return
+            timeout = self.source.default_timeout
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.reason = "seconds"
+                    return
+                timeout = left if timeout is None else min(timeout, left)
+            try:
+                frame = self.source.read(timeout=timeout)
+            except StreamEnded:
+                self.reason = "ended"
+                return
+            except SourceError:
+                if self._stop.is_set():
+                    self.reason = "stopped"
+                    return
+                if deadline is not None and time.monotonic() >= deadline:
+                    self.reason = "seconds"
+                    return
+                raise
+            t_begin = time.monotonic()
+            score = measure(frame.pixels, self.measure, self.roi, self.bin)
+            fmap = None
+            if self.grid is not None:
+                fmap = focus_map(frame.pixels, self.measure, self.grid, self.roi, self.bin)
+            if self.blur_mode == "sync":
+                self._blur_latest = (frame.seq, blur_report(frame.pixels, self.roi).to_dict())
+            elif self.blur_mode == "async":
+                with self._blur_cond:
+                    self._blur_slot = frame
+                    self._blur_cond.notify_all()
+            measure_ms = (time.monotonic() - t_begin) * 1000.0
+            self._times.append(frame.t)
+            fps = 0.0
+            if len(self._times) > 1 and self._times[-1] > self._times[0]:
+                fps = (len(self._times) - 1) / (self._times[-1] - self._times[0])
+            latest = self._blur_latest
+            sample = MonitorSample(
+                t=frame.t,
+                seq=frame.seq,
+                score=float(score),
+                measure=self.measure,
+                blur=None if latest is None else latest[1],
+                blur_seq=None if latest is None else latest[0],
+                focus_map=fmap,
+                measure_ms=measure_ms,
+                fps=fps,
+                dropped=self.source.dropped,
+                z=frame.z,
+            )
+            self.count += 1
+            for callback in self._callbacks:
+                callback(sample)
+            self._put(sample)
+
+    def _blur_loop(self) -> None:
+        from .measures import blur_report
+
+        period = 1.0 / self.blur_rate
+        while True:
+            with self._blur_cond:
+                while self._blur_slot is None and not self._stop.is_set():
+                    self._blur_cond.wait()
+                if self._stop.is_set():
+                    return
+                frame, self._blur_slot = self._blur_slot, None
+            t_begin = time.monotonic()
+            self._blur_latest = (frame.seq, blur_report(frame.pixels, self.roi).to_dict())
+            rest = period - (time.monotonic() - t_begin)
+            if rest > 0 and self._stop.wait(rest):
+                return

@@ -349,7 +349,7 @@ class SearchStrategy(ABC):
         confidence = float(fit.confidence)
         if self.mode == "max" and state == FocusState.FOCUSED:
             z_c, s_c = self._curve()
-            sig = peak_significance(z_c, s_c, min_width=self.resolution)
+            sig = peak_significance(z_c, s_c, min_width=self.resolution / 4)
             if sig.snr < self.min_snr:
                 state = FocusState.FAILED
                 reason = (

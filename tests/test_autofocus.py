@@ -1,0 +1,165 @@
+"""The closed loop on the digital twin: fresh frames, final approach, verification, abort, record."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+from twin_helpers import defocus_stack
+
+from focuscam.autofocus import Autofocus
+from focuscam.errors import Aborted, InputError
+from focuscam.stacks import load_stack
+from focuscam.twin import make_twin
+
+STRATEGIES = ["coarse-fine", "sweep", "golden", "continuous"]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    return defocus_stack(tmp_path_factory.mktemp("twin") / "synthetic", planes=41, focus=23.0)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("start", [0.0, 23.0, 40.0])
+def test_focuses_on_the_sharp_plane(stack, strategy, start):
+    src, drive = make_twin(stack, start_um=start)
+    r = Autofocus(src, drive, strategy=strategy, resolution_um=src.spacing_um).run()
+    assert r.state == "focused", r.reason
+    assert abs(r.z - 23.0) <= 1.0
+    assert r.frames == len(r.samples)
+    assert r.moves >= 1 and r.travel_um > 0 and r.elapsed_s > 0
+    d = r.to_dict()
+    assert json.loads(json.dumps(d))["state"] == "focused"
+    assert {"z_um", "frames", "moves", "travel_um", "elapsed_s", "samples", "confidence"} <= set(d)
+
+
+def test_every_scored_frame_was_captured_after_the_move_and_settle(stack):
+    src, drive = make_twin(stack, start_um=5.0, settle_s=0.2)
+    moves_done: list[float] = []
+    samples: list[dict] = []
+
+    def on_event(kind, data):
+        if kind == "move":
+            moves_done.append(drive.clock.now())  # before the move; the end is checked below
+        elif kind == "sample":
+            samples.append(dict(data, now=drive.clock.now()))
+
+    r = Autofocus(src, drive, strategy="coarse-fine", on_event=on_event, resolution_um=1.0).run()
+    assert r.state == "focused"
+    for s in samples:
+        # the drive stood still at the sample's z from at least settle_s before the frame
+        assert drive.position_at(s["t"]) == pytest.approx(s["z_um"])
+        assert drive.position_at(s["t"] - 0.2 + 1e-6) == pytest.approx(s["z_um"])
+
+
+def test_final_approach_comes_from_the_backlash_direction(stack):
+    src, drive = make_twin(stack, start_um=40.0, backlash_um=3.0, mechanical_backlash_um=2.0)
+    r = Autofocus(src, drive, strategy="coarse-fine", resolution_um=1.0).run()
+    assert r.state == "focused", r.reason
+    # the last two commands: overshoot below the target, then up to it ("up" approach)
+    *_, before, last = drive.commands
+    assert before < last
+    # every move ended going up, so the optics lag the motor by half the dead band throughout:
+    # the optics sit on the sharp plane
+    assert drive.mechanical_position == pytest.approx(r.z - 1.0, abs=1e-6)
+    assert abs(drive.mechanical_position - 23.0) <= 1.0
+
+
+def test_verification_failure_retries_once_then_focuses_on_the_new_peak(stack):
+    src, drive = make_twin(stack, start_um=0.0)
+    drifted = []
+
+    def on_event(kind, data):
+        if kind == "state" and data["state"] == "verifying" and not drifted:
+            src.drift_um = 8.0  # the sample moves while the drive goes to the peak
+            drifted.append(True)
+
+    r = Autofocus(src, drive, strategy="coarse-fine", resolution_um=1.0, on_event=on_event).run()
+    assert r.searches == 2
+    assert r.state == "focused", r.reason
+    assert abs(r.z - 15.0) <= 1.0  # the sharp plane is now seen at 23 - 8 um
+
+
+def test_verification_failure_without_retry_fails(stack):
+    src, drive = make_twin(stack, start_um=0.0)
+
+    def on_event(kind, data):
+        if kind == "state" and data["state"] == "verifying":
+            src.drift_um = 8.0
+
+    r = Autofocus(src, drive, strategy="coarse-fine", retry=False, on_event=on_event).run()
+    assert r.state == "failed"
+    assert "score after arriving" in r.reason
+
+
+def test_flat_scene_fails(tmp_path):
+    frames_stack = defocus_stack(tmp_path / "flat", planes=21, focus=1000.0, hi=20.0)  # all blurred
+    src, drive = make_twin(frames_stack)
+    r = Autofocus(src, drive, strategy="coarse-fine", resolution_um=1.0).run()
+    assert r.state == "failed"
+
+
+def test_abort_from_another_thread_stops_the_drive_and_reports_the_position(stack):
+    # real time: a full-range move takes ~4 s; abort after 0.3 s lands mid-move
+    src, drive = make_twin(stack, start_um=0.0, clock="wall", sweep_s=4.0, settle_s=0.0)
+    af = Autofocus(src, drive, strategy="sweep", strategy_options={"points": 3})
+    raised: list[BaseException] = []
+
+    def run():
+        try:
+            af.run()
+        except BaseException as exc:
+            raised.append(exc)
+
+    worker = threading.Thread(target=run)
+    t0 = time.monotonic()
+    worker.start()
+    time.sleep(0.3)
+    af.abort()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert time.monotonic() - t0 < 3.0
+    assert raised and isinstance(raised[0], Aborted)
+    where = raised[0].position_um
+    assert 0.0 < where < 40.0
+    assert f"{where:.3f}" in str(raised[0])
+    assert not drive.moving
+    assert drive.position == pytest.approx(where, abs=0.5)
+
+
+def test_record_writes_every_scored_frame_as_a_stack(stack, tmp_path):
+    src, drive = make_twin(stack, start_um=10.0)
+    r = Autofocus(src, drive, strategy="coarse-fine", resolution_um=1.0, record=tmp_path / "rec").run()
+    rec = load_stack(tmp_path / "rec")
+    assert len(rec) == r.frames
+    assert np.allclose(rec.z, [z for z, _ in r.samples])
+    scores = json.loads((tmp_path / "rec" / "stack.json").read_text())["autofocus"]["scores"]
+    assert np.allclose(scores, [s for _, s in r.samples])
+
+
+def test_grid_and_roi_are_used(stack):
+    src, drive = make_twin(stack, start_um=0.0)
+    af = Autofocus(src, drive, roi="8,8,80,80", grid=(2, 2), resolution_um=1.0)
+    r = af.run()
+    assert r.state == "focused" and abs(r.z - 23.0) <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"strategy": "nope"}, "strategy"),
+        ({"measure": "nope"}, "measure"),
+        ({"range_um": (-10.0, 30.0)}, "limits"),
+        ({"range_um": (30.0, 10.0)}, "range"),
+        ({"verify_fraction": 1.5}, "verify_fraction"),
+        ({"mode": "min"}, "mode"),
+    ],
+)
+def test_bad_options_are_input_errors(stack, kwargs, match):
+    src, drive = make_twin(stack)
+    with pytest.raises(InputError, match=match):
+        Autofocus(src, drive, **kwargs)

@@ -1,0 +1,212 @@
+"""Synthetic stacks: PSF, noise model, determinism, the synth and demo commands."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from focuscam.errors import InputError
+from focuscam.select import select_plane
+from focuscam.stacks import load_stack
+from focuscam.synth import SynthParams, defocus_psf, make_scene, render_planes, synth_stack
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("radius", [0.0, 0.4, 1.0, 3.5, 12.0])
+def test_psf_is_normalised_symmetric_and_grows(radius):
+    psf = defocus_psf(radius)
+    assert psf.dtype == np.float32
+    assert psf.sum() == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(psf, psf[::-1, ::-1], atol=1e-7)
+    np.testing.assert_allclose(psf, psf.T, atol=1e-7)
+    # second moment (spread) grows with the radius
+    h = psf.shape[0] // 2
+    yy, xx = np.mgrid[-h : h + 1, -h : h + 1]
+    spread = float((psf * (xx**2 + yy**2)).sum())
+    bigger = defocus_psf(radius + 2.0)
+    hb = bigger.shape[0] // 2
+    yb, xb = np.mgrid[-hb : hb + 1, -hb : hb + 1]
+    assert float((bigger * (xb**2 + yb**2)).sum()) > spread
+
+
+def test_psf_rejects_bad_radius():
+    with pytest.raises(InputError, match="radius_px"):
+        defocus_psf(-1.0)
+
+
+@pytest.mark.parametrize("kind", ["target", "cells"])
+@pytest.mark.parametrize("color", [True, False])
+def test_scene_range_and_shape(kind, color):
+    scene = make_scene(kind, 160, 120, color=color, seed=4)
+    assert scene.shape == (120, 160, 3 if color else 1)
+    assert scene.dtype == np.float32
+    assert 0.0 <= scene.min() and scene.max() <= 1.0
+    assert scene.std() > 0.05  # there is a pattern, not a blank field
+
+
+def test_render_is_deterministic_and_seed_dependent():
+    p = SynthParams(planes=5, width=96, height=64, seed=3)
+    a, za, fa = render_planes(p)
+    b, zb, fb = render_planes(p)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(za, zb)
+    assert fa == fb
+    c, _, _ = render_planes(SynthParams(planes=5, width=96, height=64, seed=4))
+    assert any(not np.array_equal(x, y) for x, y in zip(a, c, strict=True))
+
+
+def test_dtypes_and_z_grid():
+    frames, z, z_focus = render_planes(
+        SynthParams(color=False, kind="cells", planes=7, width=64, height=48, z_step=0.5)
+    )
+    assert all(f.dtype == np.uint16 and f.shape == (48, 64) for f in frames)
+    np.testing.assert_allclose(z, [-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5])
+    assert -0.75 <= z_focus <= 0.75  # drawn within the middle half of the range
+    frames8, _, _ = render_planes(SynthParams(planes=3, width=64, height=48))
+    assert all(f.dtype == np.uint8 and f.shape == (48, 64, 3) for f in frames8)
+
+
+def test_noise_follows_shot_plus_read_model():
+    # a flat grey field: the frame variance in electrons must be ~ photons*level + read^2
+    p = SynthParams(
+        kind="cells", color=False, planes=3, width=256, height=256, photons=2000.0, read_noise=5.0
+    )
+    from focuscam.synth import _to_counts
+
+    rng = np.random.default_rng(0)
+    level = 0.4
+    counts = _to_counts(np.full((256, 256, 1), level, np.float32), p, rng)[..., 0].astype(np.float64)
+    gain = 48000.0 / p.photons
+    electrons = (counts - 100.0) / gain
+    assert electrons.mean() == pytest.approx(level * p.photons, rel=0.01)
+    assert electrons.var() == pytest.approx(level * p.photons + p.read_noise**2, rel=0.05)
+
+
+def test_sharpness_peaks_at_true_focus():
+    p = SynthParams(planes=15, width=160, height=120, seed=5, z_step=1.0, z_focus=1.3)
+    frames, z, z_focus = render_planes(p)
+    res = select_plane(frames, bin=1)
+    assert abs(z[res.index] - z_focus) <= 1.0
+    assert res.state == "focused"
+
+
+def test_synth_stack_records_truth_and_command(tmp_path):
+    p = SynthParams(kind="cells", color=False, planes=9, width=96, height=72, seed=8, z_step=0.5)
+    out = synth_stack(tmp_path / "cells", p)
+    meta = json.loads((out / "stack.json").read_text())
+    stack = load_stack(out)
+    assert stack.z_unit == "um" and len(stack) == 9
+    truth = meta["truth"]
+    assert truth["z"] == p.true_focus() and truth["tolerance"] == 0.5
+    assert truth["basis"].startswith("synthetic: generated in focus at z=")
+    cmd = meta["generator"]["command"]
+    assert cmd.startswith("focuscam synth ") and "--gray16" in cmd and "--seed 8" in cmd
+    assert "version" in meta["generator"]
+
+
+def test_bad_params():
+    with pytest.raises(InputError, match="planes"):
+        SynthParams(planes=2).validate()
+    with pytest.raises(InputError, match="kind"):
+        SynthParams(kind="stars").validate()
+    with pytest.raises(InputError, match="photons"):
+        SynthParams(photons=0).validate()
+    with pytest.raises(InputError, match="size"):
+        SynthParams(width=8).validate()
+
+
+# ------------------------------------------------------------------ the commands, as processes
+def test_synth_cli_and_its_recorded_command_reproduce_the_stack(run_cli, tmp_path):
+    proc = run_cli(
+        "synth",
+        "--out",
+        "a",
+        "--kind",
+        "cells",
+        "--gray16",
+        "--planes",
+        "7",
+        "--size",
+        "80x60",
+        "--seed",
+        "9",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "true focus" in proc.stdout
+    meta = json.loads((tmp_path / "a" / "stack.json").read_text())
+    argv = shlex.split(meta["generator"]["command"])
+    assert argv[:2] == ["focuscam", "synth"]
+    argv[argv.index("--out") + 1] = "b"
+    again = run_cli(*argv[1:])
+    assert again.returncode == 0, again.stderr
+    a, b = load_stack(tmp_path / "a"), load_stack(tmp_path / "b")
+    assert a.truth == b.truth
+    for x, y in zip(a.images(), b.images(), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--size", "640by480"), "--size"),
+        (("--planes", "2"), "planes"),
+        (("--kind", "stars"), "--kind"),
+        (("--photons", "-5"), "photons"),
+    ],
+)
+def test_synth_cli_bad_input(run_cli, args, needle):
+    proc = run_cli("synth", "--out", "x", *args)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert needle in proc.stderr
+
+
+def test_synth_refuses_to_overwrite_other_folder(run_cli, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    proc = run_cli("synth", "--out", "mine", "--planes", "3", "--size", "64x48")
+    assert proc.returncode == 2 and "not a stack folder" in proc.stderr
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+
+
+def test_demo_on_bundled_recording(run_cli):
+    proc = run_cli("demo")
+    assert proc.returncode == 0, proc.stderr
+    assert "focused" in proc.stdout and "within the tolerance" in proc.stdout
+    assert "recordings" in proc.stdout
+    js = run_cli("demo", "--json")
+    assert js.returncode == 0
+    out = json.loads(js.stdout)
+    assert out["state"] == "focused" and out["within_tolerance"] is True and out["generated"] is False
+
+
+def test_demo_generates_when_recordings_are_missing(run_cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("FOCUSCAM_RECORDINGS", str(tmp_path / "none"))
+    proc = run_cli("demo", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["generated"] is True and out["within_tolerance"] is True
+    # the generated stack equals the bundled one's recipe: same true focus
+    bundled = json.loads((REPO / "recordings" / "target_color" / "stack.json").read_text())
+    assert out["truth"] == bundled["truth"]
+
+
+@pytest.mark.parametrize("name", ["target_color", "cells_gray16"])
+def test_bundled_recordings_match_their_recorded_command(name, tmp_path):
+    meta = json.loads((REPO / "recordings" / name / "stack.json").read_text())
+    params = SynthParams(**meta["generator"]["params"])
+    frames, z, z_focus = render_planes(params)
+    bundled = load_stack(REPO / "recordings" / name)
+    assert z_focus == bundled.truth["z"]
+    np.testing.assert_allclose(z, bundled.z)
+    for k, (mine, theirs) in enumerate(zip(frames, bundled.images(), strict=True)):
+        assert mine.shape == theirs.shape and mine.dtype == theirs.dtype
+        # bit-exact on the machine that made them; elsewhere only float rounding may differ
+        diff = np.abs(mine.astype(np.int64) - theirs.astype(np.int64))
+        assert diff.mean() <= 0.02 * np.iinfo(mine.dtype).max, k

@@ -351,11 +351,19 @@ class FocusDrive(ABC):
         """Stop motion and release the device; idempotent."""
         if self._closed:
             return
+        stop_error: DeviceError | None = None
         try:
             self.stop()
+        except DeviceError as exc:
+            stop_error = exc
         finally:
             self._closed = True
             self._close()
+        if stop_error is not None:
+            raise DeviceError(
+                f"{self.spec} is closed, but the stop before closing failed ({stop_error}): "
+                f"check that the motor is not moving"
+            ) from stop_error
 
     def home(self) -> float:
         """Home the axis where the device supports it; return the position in um."""

@@ -16,6 +16,7 @@ emulator runs on a thread and models what real boards do:
 - a mechanical backlash dead band: :attr:`mechanical_mm` lags the motor on reversal.
 
 Faults the tests inject: :attr:`silent` (replies never come), :meth:`garbage`,
+:attr:`refuse_next` (``error:N`` for the next line), :meth:`soft_reset`,
 :attr:`fragment` (replies dribble out in pieces: partial lines), :attr:`reset_mid_move` (the
 board reboots half-way, position lost), :attr:`alarm_mid_move` (``ALARM:N`` half-way),
 :meth:`vanish` (the port disappears: the master fd is closed).
@@ -64,11 +65,13 @@ class GrblEmulator:
         self.port = os.ttyname(self._slave)
         self.received: list[str] = []
         self.realtime: list[int] = []
+        self.dropped = bytearray()  # bytes lost while booting
         self.targets_um: list[float] = []
         self.silent = False
         self.fragment = False
         self.reset_mid_move = False
         self.alarm_mid_move: int | None = None
+        self.refuse_next: int | None = None
         self._garbage = b""
         self._lock = threading.RLock()
         self._z = start_mm  # motor position, mm
@@ -129,6 +132,11 @@ class GrblEmulator:
             self._state = "Alarm"
             self._reply(f"ALARM:{code}")
 
+    def soft_reset(self) -> None:
+        """A soft reset (0x18) from elsewhere (another program, the reset button)."""
+        with self._lock:
+            self._realtime(0x18)
+
     def vanish(self) -> None:
         """The port disappears (USB unplugged): close both pty fds."""
         with self._lock:
@@ -182,6 +190,7 @@ class GrblEmulator:
                     for b in data:
                         if self._drop > 0:
                             self._drop -= 1
+                            self.dropped.append(b)
                             continue
                         self._byte(b)
             with self._lock:
@@ -322,6 +331,10 @@ class GrblEmulator:
     # ------------------------------------------------------------------ line commands
     def _line(self, line: str) -> None:
         up = line.upper().replace(" ", "")
+        if self.refuse_next is not None:
+            code, self.refuse_next = self.refuse_next, None
+            self._reply(f"error:{code}")
+            return
         if up == "$X":
             if self._state == "Alarm":
                 self._state = "Idle"

@@ -1,0 +1,469 @@
+"""``FirmwareDrive`` (spec ``focuscam:PORT``): focuscam's own motor firmware over its protocol.
+
+The protocol is specified in ``firmware_bridge/PROTOCOL.md``; the pure encode/decode lives in
+:mod:`focuscam.drives._fwproto`. Positions are um here and motor steps on the wire
+(``steps_per_um``). What this driver adds to the :class:`~focuscam.drives.base.FocusDrive`
+template:
+
+- every command carries a sequence number and a CRC-8; a reply that arrives corrupted, an
+  ``err`` saying the command arrived corrupted, or a reply that never comes makes it resend the
+  *same* line (the firmware answers a repeated sequence number again without executing it
+  twice), at most ``retries`` times; then :class:`~focuscam.errors.DeviceTimeout` and the
+  position is unknown;
+- moves wait for the ``!done`` event, polling ``STATUS`` when events stop coming (an event can
+  be lost too);
+- the firmware checks its own copy of the soft limits (sent at open): defence in depth;
+- a boot banner seen mid-session means the board reset: the position becomes unknown and the
+  call raises :class:`~focuscam.errors.PositionUnknownError`; so does a ``resync()`` that finds
+  the session mark gone (a reset whose banner was lost). Only ``home()`` or
+  :meth:`FirmwareDrive.declare_position` make the position known after a reset;
+- ``stop()`` writes the realtime byte 0x18 from any thread, without waiting for a move.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from ..errors import DeviceError, DeviceTimeout, InputError, LimitError, PositionUnknownError, ProtocolError
+from . import _fwproto as fp
+from ._serial import SerialLine
+from .base import FocusDrive
+
+__all__ = ["FirmwareDrive"]
+
+#: Seconds between STATUS polls while a move runs and no event arrives.
+STATUS_EVERY_S = 0.25
+
+_HINTS = {
+    3: "the firmware does not know this command: flash the firmware of this focuscam version",
+    4: "a bad argument reached the firmware: report this as a focuscam bug",
+    6: "the motor is busy: wait for the move to end or stop it",
+    7: "the firmware is in its fault state (limit switch or homing): call resync() or home()",
+    8: "the driver is disabled: call resync() to enable it",
+    9: "a limit switch is pressed in that direction: move the other way or home()",
+    11: "homing found no limit switch: check the switch wiring",
+}
+
+
+def _positive(value: Any, name: str, unit: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise InputError(f"{name} {value!r} is not a positive number: give it in {unit}")
+    return float(value)
+
+
+class FirmwareDrive(FocusDrive):
+    """focuscam's motor firmware (Arduino Uno/Nano + step/dir driver) on a serial port; um.
+
+    Parameters
+    ----------
+    port : str
+        Anything ``serial.serial_for_url`` accepts: ``/dev/ttyUSB0``, ``/dev/pts/3``, ...
+    limits : ZLimits or (float, float) or str
+        Soft limits in um; also sent to the firmware (rounded outwards to whole steps), which
+        refuses moves outside them on its own.
+    steps_per_um : float
+        Motor (micro)steps per um of focus travel (default 1).
+    speed_um_s, accel_um_s2 : float, optional
+        Cruise speed (um/s) and acceleration (um/s^2); converted to steps/s (10..5000) and
+        steps/s^2 (50..100000). Default: the firmware's own (800 steps/s, 4000 steps/s^2).
+    backlash_um, approach, settle_s
+        As for every :class:`~focuscam.drives.base.FocusDrive` (um, "up"/"down", s).
+    timeout_s : float
+        Seconds to wait for one reply before resending (default 1).
+    retries : int
+        Resends of one command after a timeout or corruption before giving up (default 3).
+    boot_wait_s : float
+        Seconds to keep asking ``ID`` at open while a board resets (default 3).
+    home_timeout_s : float
+        Seconds homing may take (default 120).
+    """
+
+    scheme = "focuscam"
+
+    def __init__(
+        self,
+        port: str,
+        *,
+        limits: Any,
+        steps_per_um: float = 1.0,
+        speed_um_s: float | None = None,
+        accel_um_s2: float | None = None,
+        backlash_um: float = 0.0,
+        approach: str = "up",
+        settle_s: float = 0.0,
+        timeout_s: float = 1.0,
+        retries: int = 3,
+        boot_wait_s: float = 3.0,
+        home_timeout_s: float = 120.0,
+    ) -> None:
+        super().__init__(limits=limits, backlash_um=backlash_um, approach=approach, settle_s=settle_s)
+        self._spu = _positive(steps_per_um, "steps_per_um", "steps per um")
+        self._timeout = _positive(timeout_s, "timeout_s", "seconds")
+        self._boot_wait = _positive(boot_wait_s, "boot_wait_s", "seconds")
+        self._home_timeout = _positive(home_timeout_s, "home_timeout_s", "seconds")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise InputError(f"retries {retries!r} is not a whole number >= 0: give e.g. retries=3")
+        self._retries = retries
+        self._speed_steps = self._to_rate(speed_um_s, "speed_um_s", "um/s", 10, 5000)
+        self._accel_steps = self._to_rate(accel_um_s2, "accel_um_s2", "um/s^2", 50, 100000)
+        lo, hi = self.limits
+        self._lim_steps = (math.floor(lo * self._spu), math.ceil(hi * self._spu))
+        for v in self._lim_steps:
+            if not -(2**31) <= v < 2**31:
+                raise InputError(
+                    f"limits [{lo:g}, {hi:g}] um are {self._lim_steps} steps, beyond the firmware's "
+                    f"32-bit step counter: narrow the limits or lower steps_per_um"
+                )
+        self.port = port
+        self._io = threading.RLock()
+        self._seq = 0
+        self._events: deque[fp.Event] = deque()
+        self._handshaking = False
+        self._mark = random.randint(1, fp.MAX_SEQ)
+        self._speed_now = 800
+        self._accel_now = 4000
+        #: Identification fields from ``ID`` (name, version, proto, build, target).
+        self.info: dict[str, str] = {}
+        #: Count of resends (corruption or timeouts) since open, for logs and tests.
+        self.resends = 0
+        self._line = SerialLine(port, name="focuscam motor", poll_s=0.01)
+        try:
+            with self._io:
+                self._handshake(deadline=time.monotonic() + self._boot_wait)
+                self._transact("MARK", self._mark)
+                z = self._read_position()
+        except BaseException:
+            self._line.close()
+            raise
+        self._set_known(z)
+
+    # ------------------------------------------------------------------ conversions
+    def _to_rate(self, value: Any, name: str, unit: str, lo: int, hi: int) -> int | None:
+        if value is None:
+            return None
+        v = _positive(value, name, unit)
+        steps = round(v * self._spu)
+        if not lo <= steps <= hi:
+            raise InputError(
+                f"{name} {v:g} {unit} is {steps} steps at steps_per_um={self._spu:g}; the firmware "
+                f"takes {lo}..{hi}: choose {name} between {lo / self._spu:g} and {hi / self._spu:g}"
+            )
+        return steps
+
+    @property
+    def steps_per_um(self) -> float:
+        """Motor steps per um."""
+        return self._spu
+
+    # ------------------------------------------------------------------ protocol plumbing
+    def _what(self) -> str:
+        return f"the focuscam motor on {self.port}"
+
+    def _on_event(self, ev: fp.Event) -> None:
+        if ev.kind == "boot":
+            if self._handshaking:
+                return
+            self._mark_unknown("the board reset (boot banner seen mid-session)")
+            raise PositionUnknownError(
+                f"{self._what()} reset (boot banner seen mid-session): its position is unknown; "
+                f"call home() (or declare_position() if you know where it is)"
+            )
+        self._events.append(ev)
+
+    def _transact(self, command: str, *args: int, timeout: float | None = None) -> fp.Reply:
+        """Send one command, return its ``ok`` reply; resend on corruption/timeouts (bounded)."""
+        with self._io:
+            self._seq = fp.next_seq(self._seq)
+            seq = self._seq
+            line = fp.encode_command(seq, command, *args).decode("ascii").rstrip("\n")
+            wait = self._timeout if timeout is None else timeout
+            tries = 0
+            problem = ""
+            while True:
+                if tries > self._retries:
+                    if problem.startswith("no reply"):
+                        raise DeviceTimeout(
+                            f"{self._what()} did not answer {command} after {tries} tries of "
+                            f"{wait:g} s; check the cable and power, then resync()"
+                        )
+                    raise ProtocolError(
+                        f"{self._what()}: {command} failed {tries} times ({problem}); check the cable "
+                        f"and the baud rate (115200), then resync()"
+                    )
+                if tries:
+                    self.resends += 1
+                self._line.write_line(line)
+                tries += 1
+                deadline = time.monotonic() + wait
+                while True:
+                    try:
+                        raw = self._line.readline(deadline, what=f"the reply to {command}")
+                        msg = fp.decode_line(raw)
+                    except DeviceTimeout:
+                        problem = "no reply"
+                        break
+                    except ProtocolError as exc:
+                        problem = f"corrupted reply: {exc}"
+                        break
+                    if isinstance(msg, fp.Event):
+                        self._on_event(msg)
+                        continue
+                    if msg.seq == 0 and not msg.ok and msg.code in fp.CORRUPTION_CODES:
+                        problem = f"the line arrived corrupted ({msg.name})"
+                        break
+                    if msg.seq != seq:
+                        continue  # a stale reply to an earlier line (e.g. answered late)
+                    if msg.ok:
+                        return msg
+                    if msg.code in fp.CORRUPTION_CODES:
+                        problem = f"the line arrived corrupted ({msg.name})"
+                        break
+                    raise self._refusal(command, args, msg)
+
+    def _refusal(self, command: str, args: tuple[int, ...], reply: fp.Reply) -> DeviceError:
+        said = f"{command}{''.join(f' {a}' for a in args)}"
+        if reply.code == 5:
+            lo, hi = self._lim_steps
+            return LimitError(
+                f"{self._what()} refused {said} (steps): outside its own soft limits; the host "
+                f"limits are [{self.limits.lo:g}, {self.limits.hi:g}] um = [{lo}, {hi}] steps: "
+                f"choose a target inside them, or resync() to resend the limits"
+            )
+        hint = _HINTS.get(reply.code, "see firmware_bridge/PROTOCOL.md")
+        return DeviceError(
+            f"{self._what()} refused {said}: error {reply.code} {reply.name} ({reply.text}); {hint}"
+        )
+
+    def _fields(self, reply: fp.Reply, *keys: str) -> dict[str, int]:
+        try:
+            f = reply.fields
+            return {k: int(f[k]) for k in keys}
+        except (KeyError, ValueError, ProtocolError) as exc:
+            raise ProtocolError(
+                f"{self._what()} answered {reply.payload!r} without {', '.join(keys)}: {exc}; "
+                f"flash the firmware of this focuscam version"
+            ) from None
+
+    def _int_field(self, fields: dict[str, str], key: str) -> int:
+        try:
+            return int(fields[key])
+        except (KeyError, ValueError):
+            raise ProtocolError(
+                f"{self._what()} sent a status without a numeric {key}: {fields!r}; "
+                f"flash the firmware of this focuscam version"
+            ) from None
+
+    def _handshake(self, deadline: float) -> None:
+        """ID (repeated until the deadline while the board boots), then send every setting."""
+        self._handshaking = True
+        try:
+            while True:
+                try:
+                    reply = self._transact("ID", timeout=min(self._timeout, 0.5))
+                    break
+                except (DeviceTimeout, ProtocolError):
+                    if time.monotonic() >= deadline:
+                        raise
+            info = reply.fields
+            if info.get("name") != "focuscam-motor":
+                raise DeviceError(
+                    f"{self.port} answered ID with {reply.payload!r}, not a focuscam motor: "
+                    f"check the port (focuscam ports) or flash firmware_bridge"
+                )
+            if info.get("proto") != str(fp.PROTO_VERSION):
+                raise DeviceError(
+                    f"{self._what()} speaks protocol {info.get('proto')!r}, this focuscam speaks "
+                    f"{fp.PROTO_VERSION}: flash the firmware of this focuscam version"
+                )
+            self.info = info
+            self._transact("LIM", *self._lim_steps)
+            if self._speed_steps is not None:
+                self._transact("SPEED", self._speed_steps)
+            if self._accel_steps is not None:
+                self._transact("ACCEL", self._accel_steps)
+            self._speed_now = self._fields(self._transact("SPEED"), "speed")["speed"]
+            self._accel_now = self._fields(self._transact("ACCEL"), "accel")["accel"]
+            self._transact("EN", 1)
+        finally:
+            self._handshaking = False
+
+    def _status(self) -> dict[str, str]:
+        return self._transact("STATUS").fields
+
+    # ------------------------------------------------------------------ hooks
+    def _read_position(self) -> float:
+        with self._io:
+            pos = self._fields(self._transact("POS"), "pos")["pos"]
+        return pos / self._spu
+
+    def _move_to(self, z_um: float) -> None:
+        steps = round(z_um * self._spu)
+        with self._io:
+            self._events.clear()
+            if self._stop_event.is_set():
+                return
+            start = self._fields(self._transact("POS"), "pos")["pos"]
+            target = self._fields(self._transact("MOVE", steps), "target")["target"]
+            if self._stop_event.is_set():  # stop() raced with the MOVE line: stop again
+                self._line.write_realtime(fp.RT_STOP)
+            self._wait_motion(start, target, "move", self._move_deadline(abs(target - start)))
+
+    def _move_deadline(self, distance: int) -> float:
+        v, a = self._speed_now, self._accel_now
+        est = distance / v + v / a  # cruise time plus the time lost to the two ramps
+        return time.monotonic() + 3.0 * est + 2.0 + self._timeout * (self._retries + 1)
+
+    def _wait_motion(self, start: int, target: int, kind: str, deadline: float) -> int:
+        """Wait for the end of a move (``kind="move"``) or of homing (``"home"``); return steps."""
+        last = time.monotonic()
+        self._record(self._now(), start / self._spu)
+        while True:
+            while self._events:
+                ev = self._events.popleft()
+                if ev.kind in ("done", "homed", "stopped", "limit") and ev.args:
+                    pos = ev.int_arg(-1)
+                    self._record(self._now(), pos / self._spu)
+                if ev.kind == "done" and kind == "move" and ev.int_arg(0) == target:
+                    return target
+                if ev.kind == "homed" and kind == "home":
+                    return ev.int_arg(0)
+                if ev.kind == "stopped":
+                    if self._stop_event.is_set():
+                        return ev.int_arg(0)
+                    raise DeviceError(
+                        f"{self._what()} stopped the {kind} at {ev.int_arg(0) / self._spu:g} um "
+                        f"without being asked to; resync() before moving again"
+                    )
+                if ev.kind == "limit":
+                    which = ev.args[0] if ev.args else "?"
+                    raise DeviceError(
+                        f"{self._what()} hit its {which} limit switch at {ev.int_arg(-1) / self._spu:g} um "
+                        f"during a {kind}: check the soft limits against the switches, then resync() "
+                        f"and move away from the switch"
+                    )
+                if ev.kind == "fault":
+                    raise DeviceError(f"{self._what()} reported a fault during a {kind}: {' '.join(ev.args)}")
+            now = time.monotonic()
+            if now >= deadline:
+                raise DeviceTimeout(
+                    f"the {kind} of {self._what()} to {target / self._spu:g} um did not finish in time; "
+                    f"check the motor and the switches, then resync()"
+                )
+            if now - last >= STATUS_EVERY_S:
+                last = now
+                st = self._status()
+                pos = self._fields(fp.Reply(True, 0, " ".join(f"{k}={v}" for k, v in st.items())), "pos")[
+                    "pos"
+                ]
+                self._record(self._now(), pos / self._spu)
+                if self._events:
+                    continue
+                state = st.get("state")
+                if state == "idle" and kind == "move" and pos == target:
+                    return pos  # the !done event was lost
+                if state == "idle" and kind == "home" and st.get("homed") == "1":
+                    return pos
+                if state == "idle" and self._stop_event.is_set():
+                    return pos
+                if state in ("idle", "fault"):
+                    raise DeviceError(
+                        f"the {kind} of {self._what()} ended at {pos / self._spu:g} um in state {state} "
+                        f"(fault {st.get('fault')}), not at {target / self._spu:g} um; resync() or home()"
+                    )
+                continue
+            self._poll_events(min(deadline, last + STATUS_EVERY_S))
+
+    def _poll_events(self, until: float) -> None:
+        """Read lines until an event arrives or ``until``; garbled lines are skipped."""
+        while not self._events and not self._stop_event.is_set():
+            try:
+                raw = self._line.readline(min(until, time.monotonic() + 0.05), what="a motion event")
+                msg = fp.decode_line(raw)
+            except DeviceTimeout:
+                if time.monotonic() >= until:
+                    return
+                continue
+            except ProtocolError:
+                continue  # a corrupted event: the STATUS poll finds out what happened
+            if isinstance(msg, fp.Event):
+                self._on_event(msg)
+        if self._stop_event.is_set() and not self._events:
+            # the realtime byte has been sent: give the !stopped event a moment to arrive
+            try:
+                raw = self._line.readline(min(until, time.monotonic() + self._timeout), what="!stopped")
+                msg = fp.decode_line(raw)
+                if isinstance(msg, fp.Event):
+                    self._on_event(msg)
+            except (DeviceTimeout, ProtocolError):
+                return
+
+    def _stop(self) -> None:
+        self._line.write_realtime(fp.RT_STOP)
+
+    def _close(self) -> None:
+        self._line.close()
+
+    def _home(self) -> float:
+        with self._io:
+            self._line.discard_input()
+            self._events.clear()
+            self._handshake(deadline=time.monotonic() + self._boot_wait)
+            self._transact("CLR")
+            start = self._fields(self._transact("POS"), "pos")["pos"]
+            self._transact("HOME")
+            self._wait_motion(start, 0, "home", time.monotonic() + self._home_timeout)
+            self._transact("MARK", self._mark)
+            return self._read_position()
+
+    def _resync(self) -> float:
+        with self._io:
+            self._line.discard_input()
+            self._events.clear()
+            self._handshake(deadline=time.monotonic() + self._boot_wait)
+            st = self._status()
+            if st.get("mark") != str(self._mark):
+                self._mark_unknown("the board reset (its session mark is gone)")
+                raise PositionUnknownError(
+                    f"{self._what()} has reset since it was opened (its step counter restarted at 0): "
+                    f"its position is unknown; call home() (or declare_position() if you know it)"
+                )
+            if st.get("state") == "fault":
+                self._transact("CLR")
+            return self._read_position()
+
+    # ------------------------------------------------------------------ extras
+    def declare_position(self, z_um: float) -> float:
+        """Declare that the axis is at ``z_um`` (um) now, e.g. after a reset; return it.
+
+        Use only when you know where the optics are (a mark, a gauge): the firmware's step
+        counter is set to match, and moves are allowed again.
+        """
+        if isinstance(z_um, bool) or not isinstance(z_um, int | float) or not math.isfinite(z_um):
+            raise InputError(f"z_um {z_um!r} is not a finite number: give the position in um")
+        with self._move_lock:
+            self._check_open()
+            if not self.limits.contains(float(z_um)):
+                raise LimitError(
+                    f"declared position {z_um:g} um is outside the soft limits "
+                    f"[{self.limits.lo:g}, {self.limits.hi:g}] um: move the optics inside them first"
+                )
+            with self._io:
+                self._line.discard_input()
+                self._events.clear()
+                self._handshake(deadline=time.monotonic() + self._boot_wait)
+                self._transact("CLR")
+                self._transact("ZERO", round(z_um * self._spu))
+                self._transact("MARK", self._mark)
+                z = self._read_position()
+            self._set_known(z)
+            return z

@@ -1,0 +1,278 @@
+"""A ready-made :class:`~focuscam.ui.state.UiActions` adapter over the engine's real parts.
+
+The window's keys only *delegate*: nothing here measures, searches or plans a move. Every part
+is optional; a key whose part is missing answers with a message instead of doing nothing
+silently. Drive work (jogs, an autofocus run) runs one job at a time on a worker thread so the
+window stays responsive; its errors are shown in the window.
+
+Example (a monitor with a drive)::
+
+    actions = EngineActions(
+        drive=drive, jog_um=10.0,
+        measures=list(MEASURES), measure="lapv", on_measure=engine.set_measure,
+        on_roi=engine.set_roi, on_grid=engine.set_grid,
+        autofocus=lambda: controller.run(),             # blocking; runs on the worker
+        lock=controller.lock, unlock=controller.unlock,
+        start_recording=lambda: StackWriter(out_dir, name="live"),
+        latest_frame=engine.latest_frame, snapshot_dir=".",
+        on_quit=engine.stop,
+    )
+    state = UiState(actions, roi=roi)
+    actions.bind(state)                                 # messages and flags go to the window
+    engine.on_sample = lambda s: (state.push_sample(s), actions.record(s.frame))
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import FocuscamError, InputError
+from ..types import ROI
+
+__all__ = ["EngineActions"]
+
+
+class EngineActions:
+    """Delegate the window's keys to engine parts.
+
+    Parameters
+    ----------
+    drive : FocusDrive, optional
+        Jogged by ``+``/``-``; stopped (and closed when ``close_drive``) on quit.
+    jog_um : float
+        Jog step in um (> 0).
+    measures : sequence of str
+        Names ``m`` cycles through (default: ``focuscam.measures.MEASURES``).
+    measure : str, optional
+        The measure in use now (default: the first of ``measures``).
+    on_measure, on_roi, on_grid : callable, optional
+        Told the new measure name, the new ROI (frame pixels, or None = whole frame), the grid
+        on/off.
+    autofocus : callable, optional
+        Runs one autofocus (blocking; called on the worker thread).
+    lock, unlock : callable, optional
+        Start and stop the focus lock.
+    start_recording : callable, optional
+        Returns a writer with ``append(pixels, z=, t=)`` and ``close()`` (a StackWriter).
+    latest_frame : callable, optional
+        Returns the newest frame (a Frame or its pixels) for snapshots.
+    snapshot_dir : str or Path
+        Where ``s`` writes PNG snapshots (16-bit frames stay 16-bit).
+    on_quit : callable, optional
+        Called on quit after the drive is stopped and the recording closed (stop the engine).
+    close_drive : bool
+        Close the drive on quit (default True).
+    """
+
+    def __init__(
+        self,
+        *,
+        drive: Any = None,
+        jog_um: float = 10.0,
+        measures: Sequence[str] | None = None,
+        measure: str | None = None,
+        on_measure: Callable[[str], Any] | None = None,
+        on_roi: Callable[[ROI | None], Any] | None = None,
+        on_grid: Callable[[bool], Any] | None = None,
+        autofocus: Callable[[], Any] | None = None,
+        lock: Callable[[], Any] | None = None,
+        unlock: Callable[[], Any] | None = None,
+        start_recording: Callable[[], Any] | None = None,
+        latest_frame: Callable[[], Any] | None = None,
+        snapshot_dir: str | Path = ".",
+        on_quit: Callable[[], Any] | None = None,
+        close_drive: bool = True,
+    ) -> None:
+        if isinstance(jog_um, bool) or not isinstance(jog_um, int | float) or not jog_um > 0:
+            raise InputError(f"jog_um {jog_um!r} is not a positive number: give the jog step in um, e.g. 10")
+        if measures is None:
+            from ..measures import MEASURES
+
+            measures = list(MEASURES)
+        self.measures = list(measures)
+        if measure is not None and measure not in self.measures:
+            raise InputError(f"measure {measure!r} is not one of {', '.join(self.measures)}")
+        self.measure = measure if measure is not None else (self.measures[0] if self.measures else None)
+        self.drive = drive
+        self.jog_um = float(jog_um)
+        self.grid = False
+        self.locked = False
+        self.roi: ROI | None = None
+        self.writer: Any = None
+        self.snapshots: list[Path] = []
+        self.quitted = False
+        self._on_measure, self._on_roi, self._on_grid = on_measure, on_roi, on_grid
+        self._autofocus, self._lock, self._unlock = autofocus, lock, unlock
+        self._start_recording, self._latest_frame = start_recording, latest_frame
+        self._snapshot_dir = Path(snapshot_dir)
+        self._on_quit = on_quit
+        self._close_drive = close_drive
+        self._worker: threading.Thread | None = None
+        self._notify: Callable[[str], Any] = lambda msg: None
+        self._status: Callable[..., Any] = lambda **kw: None
+        self._rec_lock = threading.Lock()
+
+    def bind(self, state: Any) -> None:
+        """Send worker messages and lock/recording flags to a :class:`UiState`."""
+        self._notify = state.notify
+        self._status = state.set_status
+
+    # ------------------------------------------------------------------ worker
+    @property
+    def busy(self) -> bool:
+        """True while a jog or an autofocus runs on the worker thread."""
+        return self._worker is not None and self._worker.is_alive()
+
+    def _start(self, name: str, job: Callable[[], Any], done: Callable[[Any], str | None]) -> None:
+        if self.busy:
+            raise InputError(f"the drive is busy: wait for the running job to finish before {name}")
+
+        def run() -> None:
+            try:
+                out = job()
+            except FocuscamError as exc:
+                self._notify(f"{name}: {exc}")
+            else:
+                msg = done(out)
+                if msg:
+                    self._notify(msg)
+
+        self._worker = threading.Thread(target=run, name=f"focuscam-ui-{name}", daemon=True)
+        self._worker.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the worker's job; True when none is running any more."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+        return not self.busy
+
+    # ------------------------------------------------------------------ UiActions
+    def autofocus(self) -> str | None:
+        if self._autofocus is None:
+            return "autofocus needs a drive: start with --drive (e.g. --drive sim)"
+        self._start("autofocus", self._autofocus, lambda result: _result_text(result))
+        return "autofocus started"
+
+    def toggle_lock(self) -> str | None:
+        if self._lock is None:
+            return "focus lock needs a drive: start with --drive"
+        if self.locked:
+            if self._unlock is not None:
+                self._unlock()
+            self.locked = False
+        else:
+            self._lock()
+            self.locked = True
+        self._status(locked=self.locked)
+        return "focus locked" if self.locked else "focus unlocked"
+
+    def next_measure(self) -> str | None:
+        if not self.measures:
+            return "no measures to switch between"
+        i = self.measures.index(self.measure) if self.measure in self.measures else -1
+        self.measure = self.measures[(i + 1) % len(self.measures)]
+        if self._on_measure is not None:
+            self._on_measure(self.measure)
+        return f"measure: {self.measure}"
+
+    def toggle_grid(self) -> str | None:
+        self.grid = not self.grid
+        if self._on_grid is not None:
+            self._on_grid(self.grid)
+        return f"grid {'on' if self.grid else 'off'}"
+
+    def toggle_recording(self) -> str | None:
+        with self._rec_lock:
+            if self.writer is not None:
+                writer, self.writer = self.writer, None
+                writer.close()
+                self._status(recording=False)
+                return f"recorded {len(writer)} frames to {getattr(writer, 'path', '?')}"
+            if self._start_recording is None:
+                return "recording needs an output folder: start with --record DIR"
+            self.writer = self._start_recording()
+            self._status(recording=True)
+            return f"recording to {getattr(self.writer, 'path', '?')}"
+
+    def record(self, frame: Any) -> None:
+        """Append a frame to the running recording (no-op when not recording); engine thread."""
+        with self._rec_lock:
+            if self.writer is None or frame is None:
+                return
+            pixels = getattr(frame, "pixels", frame)
+            self.writer.append(pixels, z=getattr(frame, "z", None), t=getattr(frame, "t", None))
+
+    def snapshot(self) -> str | None:
+        if self._latest_frame is None:
+            return "no frame source to snapshot"
+        frame = self._latest_frame()
+        if frame is None:
+            return "no frame yet"
+        import cv2
+
+        pixels = getattr(frame, "pixels", frame)
+        seq = getattr(frame, "seq", None)
+        self._snapshot_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        suffix = f"-{seq}" if seq is not None else ""
+        path = self._snapshot_dir / f"snapshot-{stamp}{suffix}.png"
+        n = 1
+        while path.exists():
+            path = self._snapshot_dir / f"snapshot-{stamp}{suffix}_{n}.png"
+            n += 1
+        if not cv2.imwrite(str(path), pixels):
+            raise InputError(f"cannot write snapshot {path}: check the folder is writable")
+        self.snapshots.append(path)
+        return f"snapshot saved: {path}"
+
+    def jog(self, direction: int) -> str | None:
+        if self.drive is None:
+            return "jogging needs a drive: start with --drive"
+        if direction not in (-1, 1):
+            raise InputError(f"jog direction {direction!r} is not +1 or -1")
+        dz = direction * self.jog_um
+        if not self.busy:
+            self.drive.plan(self.drive.position + dz)  # LimitError now, before anything is sent
+        self._start("jog", lambda: self.drive.move_by(dz), lambda z: f"z = {z:.2f} um")
+        return None
+
+    def set_roi(self, roi: ROI | None) -> str | None:
+        self.roi = roi
+        if self._on_roi is not None:
+            self._on_roi(roi)
+        return "ROI: whole frame" if roi is None else f"ROI: {roi.x},{roi.y},{roi.w},{roi.h}"
+
+    def quit(self) -> str | None:
+        """Stop the drive, finish the worker, close the recording, stop the engine, close the drive."""
+        if self.quitted:
+            return None
+        self.quitted = True
+        try:
+            if self.drive is not None:
+                self.drive.stop()
+            self.wait(10.0)
+            with self._rec_lock:
+                writer, self.writer = self.writer, None
+            if writer is not None:
+                writer.close()
+            if self._on_quit is not None:
+                self._on_quit()
+        finally:
+            if self.drive is not None and self._close_drive:
+                self.drive.close()
+        return None
+
+
+def _result_text(result: Any) -> str:
+    state = getattr(result, "state", None)
+    z = getattr(result, "z", None)
+    if state is None:
+        return "autofocus finished"
+    where = f" at z = {z:.2f} um" if isinstance(z, int | float) else ""
+    return re.sub(r"\s+", " ", f"autofocus {state}{where}")

@@ -1,0 +1,394 @@
+"""The live window's state and its key and mouse handlers, as plain methods (no window needed).
+
+The UI holds no measure, search or drive logic: every key maps to one method of a
+:class:`UiActions` object (the engine adapter), and the engine feeds the state through
+thread-safe methods (:meth:`UiState.push_frame`, :meth:`UiState.push_sample`,
+:meth:`UiState.on_autofocus_event`, ...). The window loop renders :meth:`UiState.view`.
+
+Keys: ``a`` autofocus, ``l`` lock/unlock, ``m`` next measure, ``g`` toggle grid, ``r``
+start/stop recording, ``s`` snapshot, ``+``/``-`` (also ``=``/``_``) jog, ``q``/Esc quit.
+Mouse: drag with the left button on the frame to draw a new ROI, or inside the ROI to move it;
+right click resets the ROI to the whole frame. A rectangle dragged past the frame's edge is cut
+at the edge (the frame is where the mouse can point; nothing else is clipped).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import FocuscamError
+from ..types import ROI
+from .render import ViewModel, Viewport
+
+__all__ = [
+    "EVENT_LBUTTONDOWN",
+    "EVENT_LBUTTONUP",
+    "EVENT_MOUSEMOVE",
+    "EVENT_RBUTTONDOWN",
+    "KEYS",
+    "UiActions",
+    "UiState",
+]
+
+# OpenCV's mouse event codes (cv2.EVENT_*), kept here so this module needs no OpenCV.
+EVENT_MOUSEMOVE = 0
+EVENT_LBUTTONDOWN = 1
+EVENT_RBUTTONDOWN = 2
+EVENT_LBUTTONUP = 4
+
+ESC = 27
+#: key -> (UiActions method, argument or None)
+KEYS: dict[str, tuple[str, Any]] = {
+    "a": ("autofocus", None),
+    "l": ("toggle_lock", None),
+    "m": ("next_measure", None),
+    "g": ("toggle_grid", None),
+    "r": ("toggle_recording", None),
+    "s": ("snapshot", None),
+    "+": ("jog", +1),
+    "=": ("jog", +1),
+    "-": ("jog", -1),
+    "_": ("jog", -1),
+    "q": ("quit", None),
+}
+
+#: Display pixels a drag must span before it counts as a rectangle (smaller is a click).
+MIN_DRAG_PX = 4
+
+
+@runtime_checkable
+class UiActions(Protocol):
+    """What the window asks of the engine. Each method may return a short message to show.
+
+    Implementations run on the window's thread and must return quickly (start long work, such
+    as an autofocus, on the engine's own thread). Raising a :class:`FocuscamError` shows its
+    message in the window; any other exception ends the window.
+    """
+
+    def autofocus(self) -> str | None:
+        """Start an autofocus run."""
+
+    def toggle_lock(self) -> str | None:
+        """Lock focus (keep it with local re-focusing) or unlock."""
+
+    def next_measure(self) -> str | None:
+        """Switch to the next focus measure."""
+
+    def toggle_grid(self) -> str | None:
+        """Start or stop computing the focus-map grid."""
+
+    def toggle_recording(self) -> str | None:
+        """Start or stop recording frames to a stack."""
+
+    def snapshot(self) -> str | None:
+        """Save the current frame; return where it went."""
+
+    def jog(self, direction: int) -> str | None:
+        """Move the drive one jog step up (+1) or down (-1)."""
+
+    def quit(self) -> str | None:
+        """Stop the drive, close files and the source: the window is closing."""
+
+    def set_roi(self, roi: ROI | None) -> str | None:
+        """Use ``roi`` (frame pixels; None = whole frame) from now on."""
+
+
+def _get(sample: Any, name: str, default: Any = None) -> Any:
+    if isinstance(sample, Mapping):
+        return sample.get(name, default)
+    return getattr(sample, name, default)
+
+
+def _verdict(sample: Any) -> str | None:
+    """A short blur verdict from a sample: ``"blurred"``/``"sharp"`` with the Tong ``per``."""
+    blur = _get(sample, "blur")
+    if blur is None:
+        blur = _get(sample, "verdict")
+    if isinstance(blur, str):
+        return blur
+    source = blur if blur is not None else sample
+    blurred = _get(source, "is_blurred", _get(source, "blurred"))
+    if blurred is None:
+        return None
+    per = _get(source, "per")
+    text = "blurred" if blurred else "sharp"
+    return f"{text} (per {per:.3f})" if isinstance(per, int | float) and math.isfinite(per) else text
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        return None
+    return float(value)
+
+
+class UiState:
+    """The live window's state: the newest frame and sample, histories, the ROI and the mouse.
+
+    Parameters
+    ----------
+    actions : UiActions
+        The engine adapter that every key and ROI change goes to.
+    roi : ROI or None
+        The initial ROI in frame pixels (None = whole frame).
+    show_grid : bool
+        Whether the focus-map grid starts visible.
+    history : int
+        Number of (t, score) samples kept for the scrolling plot.
+    """
+
+    def __init__(
+        self, actions: UiActions, *, roi: ROI | None = None, show_grid: bool = False, history: int = 2000
+    ) -> None:
+        self.actions = actions
+        self._lock = threading.Lock()
+        self.roi = roi
+        self.show_grid = bool(show_grid)
+        self.viewport: Viewport | None = None
+        self.quit_requested = False
+        self.message: str | None = None
+        self._pixels: np.ndarray | None = None
+        self._sample: Any = None
+        self._fmap: np.ndarray | None = None
+        self._hist: deque[tuple[float, float]] = deque(maxlen=int(history))
+        self._curve: list[tuple[float, float]] = []
+        self._peak: tuple[float, str | None] | None = None
+        self._af_state: str | None = None
+        self._z: float | None = None
+        self.locked = False
+        self.recording = False
+        self._drag: dict[str, Any] | None = None
+        self._drag_roi: ROI | None = None
+
+    # ------------------------------------------------------------------ engine side (any thread)
+    def push_frame(self, frame: Any) -> None:
+        """The newest frame: a :class:`~focuscam.types.Frame` or its pixels."""
+        pixels = getattr(frame, "pixels", frame)
+        z = getattr(frame, "z", None)
+        with self._lock:
+            self._pixels = pixels
+            if z is not None:
+                self._z = float(z)
+
+    def push_sample(self, sample: Any) -> None:
+        """A monitor sample (a :class:`focuscam.monitor.MonitorSample` or a mapping): t, score,
+        measure, blur (verdict dict), focus_map, measure_ms, fps, dropped, z; the frame itself is
+        taken from ``frame``/``pixels`` or ``extra["frame"]`` when the sample carries it (else
+        feed frames with :meth:`push_frame`)."""
+        frame = _get(sample, "frame")
+        if frame is None:
+            frame = _get(sample, "pixels")
+        extra = _get(sample, "extra")
+        if frame is None and isinstance(extra, Mapping):
+            frame = extra.get("frame", extra.get("pixels"))
+        if frame is not None:
+            self.push_frame(frame)
+        t, score = _number(_get(sample, "t")), _number(_get(sample, "score"))
+        fmap = _get(sample, "focus_map")
+        z = _number(_get(sample, "z"))
+        with self._lock:
+            self._sample = sample
+            if fmap is not None:
+                self._fmap = np.asarray(fmap, dtype=np.float64)
+            if t is not None and score is not None:
+                self._hist.append((t, score))
+            if z is not None:
+                self._z = z
+
+    def curve_reset(self) -> None:
+        """A new autofocus run starts: clear the focus curve and its peak."""
+        with self._lock:
+            self._curve = []
+            self._peak = None
+
+    def curve_add(self, z_um: float, score: float) -> None:
+        """One more (z in um, score) point of the focus curve."""
+        with self._lock:
+            self._curve.append((float(z_um), float(score)))
+
+    def curve_peak(self, z_um: float | None, state: str | None = None) -> None:
+        """The chosen peak (um) and the run's state (``"focused"``/``"failed"``)."""
+        with self._lock:
+            self._peak = None if z_um is None else (float(z_um), state)
+
+    def set_status(
+        self,
+        *,
+        af_state: str | None = None,
+        locked: bool | None = None,
+        recording: bool | None = None,
+        z_um: float | None = None,
+    ) -> None:
+        """Update the engine flags shown in the status panel (None = unchanged)."""
+        with self._lock:
+            if af_state is not None:
+                self._af_state = af_state
+            if locked is not None:
+                self.locked = bool(locked)
+            if recording is not None:
+                self.recording = bool(recording)
+            if z_um is not None:
+                self._z = float(z_um)
+
+    def notify(self, message: str | None) -> None:
+        """Show a one-line message (errors, where a snapshot went, ...)."""
+        with self._lock:
+            self.message = message
+
+    def on_autofocus_event(self, kind: str, data: Mapping[str, Any]) -> None:
+        """Plug for :class:`focuscam.autofocus.Autofocus`'s ``on_event(kind, data)``.
+
+        ``state`` ``searching`` clears the curve; ``sample`` adds ``(z_um, score)``; ``move``
+        and ``state`` update the status; ``result`` marks the chosen peak with its state.
+        """
+        if kind == "state":
+            state = data.get("state")
+            if state == "searching":
+                self.curve_reset()
+            self.set_status(af_state=state, z_um=data.get("z_um"))
+        elif kind == "sample":
+            self.curve_add(data["z_um"], data["score"])
+            self.set_status(z_um=data["z_um"])
+        elif kind == "move":
+            self.set_status(z_um=data.get("target_um"))
+        elif kind == "result":
+            result = data.get("result")
+            self.curve_peak(getattr(result, "z", None), getattr(result, "state", None))
+
+    # ------------------------------------------------------------------ the view
+    def view(self) -> ViewModel:
+        """A consistent snapshot of everything to draw."""
+        with self._lock:
+            s = self._sample
+            t = [p[0] for p in self._hist]
+            scores = [p[1] for p in self._hist]
+            measure_ms = _get(s, "measure_ms")
+            dropped = _get(s, "dropped")
+            return ViewModel(
+                pixels=self._pixels,
+                roi=self.roi,
+                drag_roi=self._drag_roi,
+                show_grid=self.show_grid,
+                focus_map=self._fmap,
+                score=_number(_get(s, "score")),
+                measure=_get(s, "measure"),
+                verdict=_verdict(s) if s is not None else None,
+                fps=_number(_get(s, "fps")),
+                measure_ms=_number(measure_ms),
+                dropped=int(dropped) if _number(dropped) is not None else None,
+                z_um=self._z,
+                af_state=self._af_state,
+                locked=self.locked,
+                recording=self.recording,
+                message=self.message,
+                t=t,
+                scores=scores,
+                curve_z=[p[0] for p in self._curve],
+                curve_scores=[p[1] for p in self._curve],
+                peak_z=self._peak[0] if self._peak else None,
+                peak_state=self._peak[1] if self._peak else None,
+            )
+
+    # ------------------------------------------------------------------ keys
+    def on_key(self, code: int) -> bool:
+        """Handle a key code from ``cv2.waitKey`` (-1 = none); return True when it meant something."""
+        if code is None or code < 0:
+            return False
+        low = code & 0xFF  # what cv2.waitKey returns
+        name = "q" if low == ESC else (chr(low).lower() if low < 128 else "")
+        if name not in KEYS:
+            return False
+        method, arg = KEYS[name]
+        if method == "quit":
+            try:
+                self._call("quit")
+            finally:
+                self.quit_requested = True
+            return True
+        if method == "toggle_grid":
+            self.show_grid = not self.show_grid
+        self._call(method, *(() if arg is None else (arg,)))
+        return True
+
+    def _call(self, method: str, *args: Any) -> None:
+        try:
+            message = getattr(self.actions, method)(*args)
+        except FocuscamError as exc:
+            self.notify(f"{method}: {exc}")
+        else:
+            if message:
+                self.notify(str(message))
+
+    # ------------------------------------------------------------------ mouse
+    def on_mouse(self, event: int, x: int, y: int, flags: int = 0, param: Any = None) -> None:
+        """Handle an OpenCV mouse event at display point ``(x, y)`` (``setMouseCallback`` form)."""
+        vp = self.viewport
+        if vp is None:
+            return
+        if event == EVENT_LBUTTONDOWN:
+            if not vp.contains(x, y):
+                return
+            fx, fy = self._frame_point(vp, x, y)
+            inside = self.roi is not None and (
+                self.roi.x <= fx < self.roi.x + self.roi.w and self.roi.y <= fy < self.roi.y + self.roi.h
+            )
+            self._drag = {"mode": "move" if inside else "new", "x": x, "y": y, "roi": self.roi}
+            self._drag_roi = None
+        elif event == EVENT_MOUSEMOVE and self._drag is not None:
+            self._drag_roi = self._drag_result(vp, x, y)
+        elif event == EVENT_LBUTTONUP and self._drag is not None:
+            roi = self._drag_result(vp, x, y)
+            self._drag = None
+            self._drag_roi = None
+            if roi is not None and roi != self.roi:
+                self._apply_roi(roi)
+        elif event == EVENT_RBUTTONDOWN and vp.contains(x, y):
+            self._drag = None
+            self._drag_roi = None
+            if self.roi is not None:
+                self._apply_roi(None)
+
+    def _apply_roi(self, roi: ROI | None) -> None:
+        previous = self.roi
+        self.roi = roi
+        try:
+            message = self.actions.set_roi(roi)
+        except FocuscamError as exc:
+            self.roi = previous
+            self.notify(f"set_roi: {exc}")
+        else:
+            if message:
+                self.notify(str(message))
+
+    @staticmethod
+    def _frame_point(vp: Viewport, x: float, y: float) -> tuple[float, float]:
+        fx, fy = vp.to_frame(x, y)
+        return min(max(fx, 0.0), float(vp.frame_w)), min(max(fy, 0.0), float(vp.frame_h))
+
+    def _drag_result(self, vp: Viewport, x: int, y: int) -> ROI | None:
+        drag = self._drag
+        if drag is None:
+            return None
+        dx, dy = x - drag["x"], y - drag["y"]
+        if max(abs(dx), abs(dy)) < MIN_DRAG_PX:
+            return None
+        if drag["mode"] == "move":
+            roi: ROI = drag["roi"]
+            nx = round(roi.x + dx / vp.scale)
+            ny = round(roi.y + dy / vp.scale)
+            nx = min(max(nx, 0), vp.frame_w - roi.w)
+            ny = min(max(ny, 0), vp.frame_h - roi.h)
+            return ROI(nx, ny, roi.w, roi.h)
+        ax, ay = self._frame_point(vp, drag["x"], drag["y"])
+        bx, by = self._frame_point(vp, x, y)
+        x0, x1 = math.floor(min(ax, bx)), math.ceil(max(ax, bx))
+        y0, y1 = math.floor(min(ay, by)), math.ceil(max(ay, by))
+        x1, y1 = min(x1, vp.frame_w), min(y1, vp.frame_h)
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            return None
+        return ROI(x0, y0, x1 - x0, y1 - y0)

@@ -145,7 +145,7 @@ class Monitor:
     frames : int, optional
         Stop after this many scored frames.
     seconds : float, optional
-        Stop after this many seconds (monotonic clock) from :meth:`start`.
+        Stop after this many seconds (monotonic clock) counted from the first frame.
     queue_size : int
         Capacity of the :meth:`samples` queue (>= 1); when full, the oldest sample is dropped.
     close_source : bool
@@ -361,7 +361,7 @@ class Monitor:
     def _score_loop(self) -> None:
         from .measures import blur_report, focus_map, measure
 
-        deadline = None if self.max_seconds is None else self._t0 + self.max_seconds
+        deadline = None
         while not self._stop.is_set():
             if self.max_frames is not None and self.count >= self.max_frames:
                 self.reason = "frames"
@@ -387,6 +387,8 @@ class Monitor:
                     return
                 raise
             t_begin = time.monotonic()
+            if deadline is None and self.max_seconds is not None:
+                deadline = t_begin + self.max_seconds
             score = measure(frame.pixels, self.measure, self.roi, self.bin)
             fmap = None
             if self.grid is not None:

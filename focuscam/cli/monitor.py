@@ -46,7 +46,7 @@ def _positive_float(text: str) -> float:
     except ValueError:
         value = 0.0
     if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number > 0")
     return value
 
 
@@ -89,6 +89,15 @@ def register(subparsers) -> None:
     limit = parser.add_argument_group("limits (default: until the source ends or Ctrl-C)")
     limit.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N frames")
     limit.add_argument("--seconds", type=_positive_float, metavar="S", help="stop after S seconds")
+    parser.add_argument(
+        "--fps",
+        type=_positive_float,
+        metavar="F",
+        help="replay sources: play at F frames/s (default: recorded times)",
+    )
+    parser.add_argument(
+        "--loop", action="store_true", help="replay sources: start again after the last frame"
+    )
     parser.add_argument(
         "--blur",
         choices=("async", "sync", "off"),
@@ -137,13 +146,14 @@ class _StatusLine:
 def run(args: argparse.Namespace) -> int:
     from ..monitor import Monitor
     from ..sources import open_source
+    from .record import source_options
 
     hook = None
     if not args.no_window:
         hook = _window_hook()
         if hook is None:
             print("focuscam: no window UI is available yet; running headless", file=sys.stderr)
-    source = open_source(args.source)
+    source = open_source(args.source, **source_options(args))
     monitor = Monitor(
         source,
         measure=args.measure,

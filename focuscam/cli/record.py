@@ -38,8 +38,18 @@ def _positive_float(text: str) -> float:
     except ValueError:
         value = 0.0
     if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number > 0")
     return value
+
+
+def source_options(args: argparse.Namespace) -> dict:
+    """Options for open_source from --fps and --loop (only given ones, so others are not refused)."""
+    opts: dict = {}
+    if args.fps is not None:
+        opts["fps"] = args.fps
+    if args.loop:
+        opts["loop"] = True
+    return opts
 
 
 def register(subparsers) -> None:
@@ -56,6 +66,15 @@ def register(subparsers) -> None:
     limit = parser.add_mutually_exclusive_group()
     limit.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N frames")
     limit.add_argument("--seconds", type=_positive_float, metavar="S", help="stop after S seconds")
+    parser.add_argument(
+        "--fps",
+        type=_positive_float,
+        metavar="F",
+        help="replay sources: play at F frames/s (default: recorded times)",
+    )
+    parser.add_argument(
+        "--loop", action="store_true", help="replay sources: start again after the last frame"
+    )
     parser.add_argument("--name", help="stack name (default: the folder name)")
     parser.add_argument("--description", default="", help="what the camera saw (stored in stack.json)")
     parser.set_defaults(func=run)
@@ -74,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             name=args.name,
             description=args.description,
             on_frame=lambda count, frame: bar.update(count),
+            source_opts=source_options(args),
         )
     how = {"frames": "", "seconds": " (time limit)", "ended": " (the source ended)"}[result.reason]
     print(

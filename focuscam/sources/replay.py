@@ -6,7 +6,8 @@ background thread: :meth:`ReplaySource.read` decodes the next frame and waits un
 scheduled time, so nothing is ever dropped (a slow consumer makes the replay lag instead).
 
 Each frame's ``t`` (and ``meta["t_start"]``) is the ``time.monotonic()`` second at which the
-replay delivered it: its "capture" on the replay's clock. ``meta`` also holds ``index`` (the
+replay delivered it: its "capture" on the replay's clock. A late consumer shifts the schedule
+(the replay slows down) instead of receiving a burst of overdue frames. ``meta`` also holds ``index`` (the
 frame's index in the stack), ``stack_t`` (its recorded time or None), ``stack_z`` and
 ``z_unit``. ``Frame.z`` is the stack's ``z`` in um for a z-sweep whose ``z_unit`` is ``"um"``
 or ``"mm"`` (converted); None otherwise (steps and indices are not positions in um).
@@ -142,7 +143,9 @@ class ReplaySource(FrameSource):
         if self._offsets is not None:
             due = self._t0 + lap * self._period + float(self._offsets[i])
             wait = due - now
-            if wait > 0:
+            if wait < 0:  # late (a slow consumer): shift the schedule rather than burst to catch up
+                self._t0 -= wait
+            elif wait > 0:
                 if timeout is not None and wait > timeout:
                     self._wake.wait(timeout)
                     raise SourceError(

@@ -2,19 +2,25 @@
  * focuscam-motor-avr: run the AVR build of the focuscam motor firmware under simavr.
  *
  * Usage: focuscam-motor-avr FIRMWARE.elf [--switch-lo STEPS] [--switch-hi STEPS] [--realtime]
+ *                           [--backlash STEPS] [--control SOCKET_PATH]
  *
  * Loads the ELF (the same bytes that are flashed) on an emulated ATmega328P at 16 MHz,
  * bridges USART0 to a pseudo-terminal (prints the slave path on stdout, one line) and models
  * the axis: it counts pulses on the STEP pin (PD4) in the direction of the DIR pin (PD7) and
  * drives the limit-switch inputs PB1 (low) / PB2 (high) low (pressed) at or beyond the
  * physical positions given. --realtime keeps the emulation from running ahead of wall time
- * (it normally runs slower than real time anyway).
+ * (it normally runs slower than real time anyway). --backlash models a mechanical dead band
+ * between motor and optics. --control opens a Unix stream socket for tests (one request line per
+ * connection): "state" -> "phys=<steps> mech=<steps> moving=<0|1>" (moving = the step timer's
+ * interrupt is enabled, read from TIMSK1 of the emulated chip).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +38,7 @@
 static int g_master = -1;
 static int g_xon = 1;
 static long long g_phys = 0;
+static long long g_mech = 0, g_backlash = 0;
 static int g_dir = 1;
 static long long g_sw_lo = LLONG_MIN, g_sw_hi = LLONG_MAX;
 static avr_irq_t *g_uart_in, *g_lo_pin, *g_hi_pin;
@@ -87,6 +94,8 @@ static void on_step(struct avr_irq_t *irq, uint32_t value, void *param) {
     (void)param;
     if (value && !irq->value) { /* rising edge (irq->value still holds the old level) */
         g_phys += g_dir;
+        if (g_mech < g_phys - g_backlash) g_mech = g_phys - g_backlash;
+        if (g_mech > g_phys) g_mech = g_phys;
         update_switches();
     }
 }
@@ -102,6 +111,31 @@ static long long parse_ll(const char *flag, const char *v) {
     return x;
 }
 
+static void serve_control(int lfd, avr_t *avr) {
+    int c = accept(lfd, NULL, NULL);
+    if (c < 0) return;
+    char req[64];
+    size_t n = 0;
+    struct pollfd p = {c, POLLIN, 0};
+    while (n < sizeof req - 1 && poll(&p, 1, 200) > 0) {
+        ssize_t k = read(c, req + n, sizeof req - 1 - n);
+        if (k <= 0) break;
+        n += (size_t)k;
+        if (memchr(req, '\n', n)) break;
+    }
+    req[n] = 0;
+    char out[160];
+    if (!strncmp(req, "state", 5)) {
+        int moving = (avr->data[0x6F] & 0x02) != 0; /* TIMSK1 & OCIE1A */
+        snprintf(out, sizeof out, "phys=%lld mech=%lld moving=%d\n", g_phys, g_mech, moving);
+    } else {
+        snprintf(out, sizeof out, "error: unknown request, use state\n");
+    }
+    ssize_t w = write(c, out, strlen(out));
+    (void)w;
+    close(c);
+}
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -111,6 +145,7 @@ static double now_s(void) {
 int main(int argc, char **argv) {
     const char *elf = NULL;
     int realtime = 0;
+    const char *control = NULL;
     for (int i = 1; i < argc; ++i) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--switch-lo") && v) {
@@ -118,6 +153,12 @@ int main(int argc, char **argv) {
             ++i;
         } else if (!strcmp(argv[i], "--switch-hi") && v) {
             g_sw_hi = parse_ll(argv[i], v);
+            ++i;
+        } else if (!strcmp(argv[i], "--backlash") && v) {
+            g_backlash = parse_ll(argv[i], v);
+            ++i;
+        } else if (!strcmp(argv[i], "--control") && v) {
+            control = v;
             ++i;
         } else if (!strcmp(argv[i], "--realtime")) {
             realtime = 1;
@@ -130,7 +171,7 @@ int main(int argc, char **argv) {
     }
     if (!elf) {
         fprintf(stderr, "usage: focuscam-motor-avr FIRMWARE.elf [--switch-lo STEPS] [--switch-hi STEPS] "
-                        "[--realtime]\n");
+                        "[--realtime] [--backlash STEPS] [--control SOCKET_PATH]\n");
         return 2;
     }
     /* simavr prints its own messages on stdout: keep stdout for the slave path only */
@@ -188,6 +229,19 @@ int main(int argc, char **argv) {
     g_hi_pin = avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 2);
     update_switches();
 
+    int lfd = -1;
+    if (control) {
+        struct sockaddr_un addr;
+        memset(&addr, 0, sizeof addr);
+        addr.sun_family = AF_UNIX;
+        strncpy(addr.sun_path, control, sizeof addr.sun_path - 1);
+        unlink(control);
+        lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof addr) || listen(lfd, 4)) {
+            perror("focuscam-motor-avr: control socket");
+            return 3;
+        }
+    }
     dprintf(out, "%s\n", slave);
     close(out);
 
@@ -207,6 +261,7 @@ int main(int argc, char **argv) {
             if (k > 0) g_in_len = (size_t)k;
         }
         while (g_xon && g_in_pos < g_in_len) avr_raise_irq(g_uart_in, g_in[g_in_pos++]);
+        if (lfd >= 0 && n % 8192 == 0) serve_control(lfd, avr);
         if (realtime && n % 65536 == 0) {
             double ahead = (double)avr->cycle / avr->frequency - (now_s() - t0);
             if (ahead > 0.002) usleep((useconds_t)(ahead * 1e6));

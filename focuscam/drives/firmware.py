@@ -116,7 +116,7 @@ class FirmwareDrive(FocusDrive):
         self._retries = retries
         self._speed_steps = self._to_rate(speed_um_s, "speed_um_s", "um/s", 10, 5000)
         self._accel_steps = self._to_rate(accel_um_s2, "accel_um_s2", "um/s^2", 50, 100000)
-        lo, hi = self.limits
+        lo, hi = self.limits.lo, self.limits.hi
         self._lim_steps = (math.floor(lo * self._spu), math.ceil(hi * self._spu))
         for v in self._lim_steps:
             if not -(2**31) <= v < 2**31:

@@ -39,6 +39,7 @@ void Controller::boot() {
     fault_ = 0;
     last_seq_ = 0;
     last_len_ = 0;
+    mark_ = 0;
     planner_.configure(speed_, accel_);
     hal::set_enable(true);
     out_.begin();
@@ -262,7 +263,7 @@ void Controller::execute(const proto::Command& c) {
         out_.fstr(FS(" state=")).fstr(state_name(st)).fstr(FS(" pos=")).num(p).fstr(FS(" target=")).num(t);
         out_.fstr(FS(" swlo=")).num(hal::switch_lo() ? 1 : 0).fstr(FS(" swhi=")).num(hal::switch_hi() ? 1 : 0);
         out_.fstr(FS(" en=")).num(enabled_ ? 1 : 0).fstr(FS(" homed=")).num(homed_ ? 1 : 0);
-        out_.fstr(FS(" fault=")).num(st == FAULT ? fault_ : 0);
+        out_.fstr(FS(" fault=")).num(st == FAULT ? fault_ : 0).fstr(FS(" mark=")).num(mark_);
         return send_reply(s, true);
     }
     if (is(c, FS("MOVE")) || is(c, FS("MOVR"))) {
@@ -374,6 +375,17 @@ void Controller::execute(const proto::Command& c) {
         hal::irq_on();
         begin_ok(s);
         out_.fstr(FS(" pos=")).num(c.args[0]);
+        return send_reply(s, true);
+    }
+    if (is(c, FS("MARK"))) {
+        if (na == 1) {
+            if (c.args[0] < 0 || c.args[0] > 65535) return reply_err(s, proto::E_ARG, FS("MARK takes 0..65535"));
+            mark_ = (uint16_t)c.args[0];
+        } else if (na != 0) {
+            return reply_err(s, proto::E_ARG, FS("MARK takes none or one number"));
+        }
+        begin_ok(s);
+        out_.fstr(FS(" mark=")).num(mark_);
         return send_reply(s, true);
     }
     if (is(c, FS("CLR"))) {

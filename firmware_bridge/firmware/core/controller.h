@@ -67,6 +67,7 @@ class Controller {
     int32_t lo_ = -DEFAULT_LIMIT, hi_ = DEFAULT_LIMIT;
     bool enabled_ = true;
     bool homed_ = false;
+    uint16_t mark_ = 0;  // host-chosen session mark; 0 after every boot
 
     // shared with interrupts
     volatile uint8_t state_ = IDLE;

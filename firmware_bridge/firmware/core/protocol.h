@@ -6,7 +6,7 @@
 namespace proto {
 
 constexpr uint8_t MAX_LINE = 64;    // bytes of a command line before its line end
-constexpr uint8_t MAX_OUT = 112;    // bytes of a reply or event line, "*CC\r\n" included
+constexpr uint8_t MAX_OUT = 128;    // bytes of a reply or event line, "*CC\r\n" included
 constexpr uint8_t MAX_ARGS = 3;
 constexpr uint8_t RT_STOP = 0x18;   // realtime stop byte
 

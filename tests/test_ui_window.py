@@ -1,0 +1,251 @@
+"""The live window really created under Xvfb, events fed through the UI's handlers, a rendered
+frame saved and checked; and the headless fallback (no display: one message, no crash)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from focuscam.types import ROI
+from focuscam.ui.render import ROI_COLOUR, Layout
+from focuscam.ui.window import display_available
+
+REQUIRE = os.environ.get("FOCUSCAM_REQUIRE_TOOLCHAIN") == "1"
+
+
+@pytest.fixture
+def xvfb(monkeypatch):
+    """Start Xvfb on a free display (it picks one with -displayfd), set DISPLAY, kill it after."""
+    exe = shutil.which("Xvfb")
+    if exe is None:
+        if REQUIRE:
+            pytest.fail("Xvfb is missing but FOCUSCAM_REQUIRE_TOOLCHAIN=1: apt-get install xvfb xauth")
+        pytest.skip("Xvfb not found: apt-get install xvfb (CI installs it via .ci/run)")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        [exe, "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    try:
+        number = b""
+        deadline = time.monotonic() + 30
+        os.set_blocking(read_fd, False)
+        while not number.endswith(b"\n"):
+            if proc.poll() is not None:
+                pytest.fail(f"Xvfb exited with code {proc.returncode} before reporting its display")
+            if time.monotonic() > deadline:
+                pytest.fail("Xvfb did not report its display within 30 s")
+            try:
+                chunk = os.read(read_fd, 16)
+            except BlockingIOError:
+                time.sleep(0.05)
+                continue
+            number += chunk
+        display = f":{int(number.strip())}"
+        monkeypatch.setenv("DISPLAY", display)
+        monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+        yield display
+    finally:
+        os.close(read_fd)
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.mark.display
+def test_display_is_found_under_xvfb(xvfb):
+    ok, reason = display_available()
+    assert ok, reason
+
+
+# The window runs in a child process: Qt keeps its X connection for the life of the process and
+# aborts it when the X server goes away, so the pytest process itself never opens a window.
+WINDOW_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    import cv2
+    import numpy as np
+    from focuscam.drives.sim import SimulatedDrive
+    from focuscam.types import Frame
+    from focuscam.ui.actions import EngineActions
+    from focuscam.ui.render import Layout
+    from focuscam.ui.state import UiState
+    from focuscam.ui.window import run_window
+
+    out = Path(sys.argv[1])
+    drive = SimulatedDrive(limits=(-100.0, 100.0))
+    chosen = {"measure": "lapv", "roi": None}
+    rng = np.random.default_rng(5)
+    frame = Frame(rng.integers(0, 4095, (240, 320), dtype=np.uint16), t=0.0, seq=0, z=0.0)
+    actions = EngineActions(
+        drive=drive, jog_um=10.0, measures=["lapv", "teng", "wavs"], measure="lapv",
+        on_measure=lambda name: chosen.__setitem__("measure", name),
+        on_roi=lambda roi: chosen.__setitem__("roi", None if roi is None else list(roi)),
+        latest_frame=lambda: frame, snapshot_dir=out,
+    )
+    state = UiState(actions)
+    actions.bind(state)
+    state.push_frame(frame)
+    layout = Layout()
+    title = "focuscam test"
+    seen = {"renders": 0}
+
+    def script(canvas):
+        n = seen["renders"]
+        seen["renders"] += 1
+        if n == 1:  # after one waitKey the window is mapped and sized
+            seen["visible"] = cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE)
+            seen["rect"] = list(cv2.getWindowImageRect(title))
+            vp = state.viewport
+            a = (round(vp.ox + 80 * vp.scale), round(vp.oy + 60 * vp.scale))
+            b = (round(vp.ox + 240 * vp.scale), round(vp.oy + 180 * vp.scale))
+            state.on_mouse(cv2.EVENT_LBUTTONDOWN, *a, 0)
+            state.on_mouse(cv2.EVENT_MOUSEMOVE, *b, cv2.EVENT_FLAG_LBUTTON)
+            state.on_mouse(cv2.EVENT_LBUTTONUP, *b, 0)
+            state.on_key(ord("m"))
+            state.on_key(ord("+"))
+            actions.wait(10)
+            seen["z_after_jog"] = drive.position
+            state.push_sample({"t": 0.0, "score": 5.0, "measure": chosen["measure"], "fps": 25.0})
+            state.push_sample({"t": 1.0, "score": 7.0, "measure": chosen["measure"], "fps": 25.0})
+        elif n == 3:
+            cv2.imwrite(str(out / "window.png"), canvas)
+            vp = state.viewport
+            seen["viewport"] = [vp.scale, vp.ox, vp.oy, vp.frame_w, vp.frame_h]
+            state.on_key(ord("q"))
+
+    seen["shown"] = run_window(state, title=title, layout=layout, on_render=script, poll_ms=5)
+    seen.update(
+        layout=list(layout.size), measure=chosen["measure"], roi=chosen["roi"],
+        drive_closed=drive.closed, quit=state.quit_requested,
+    )
+    (out / "result.json").write_text(json.dumps(seen))
+    """
+)
+
+
+@pytest.mark.display
+def test_window_shows_the_view_and_routes_events_to_the_engine(xvfb, tmp_path):
+    import json
+
+    from focuscam.ui.render import Viewport
+
+    proc = subprocess.run(
+        [sys.executable, "-c", WINDOW_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads((tmp_path / "result.json").read_text())
+    assert seen["shown"] is True
+    # the window really existed, visible, showing the whole rendered canvas
+    assert seen["visible"] >= 1
+    assert seen["rect"][2:] == seen["layout"]
+    # engine state changed through the handlers
+    assert seen["measure"] == "teng"
+    assert seen["roi"] == [80, 60, 160, 120]
+    assert seen["z_after_jog"] == pytest.approx(10.0)
+    assert seen["drive_closed"] and seen["quit"]  # q: drive stopped and closed
+    # the saved rendered frame shows the ROI where it was drawn
+    img = cv2.imread(str(tmp_path / "window.png"))
+    assert (img.shape[1], img.shape[0]) == tuple(seen["layout"])
+    scale, ox, oy, fw, fh = seen["viewport"]
+    vp = Viewport(scale, ox, oy, fw, fh)
+    p0, p1 = vp.roi_corners(ROI(80, 60, 160, 120))
+    colour = np.array(ROI_COLOUR, np.uint8)
+    assert np.all(img[p0[1], p0[0] : p1[0] + 1] == colour)  # top edge
+    assert np.all(img[p0[1] : p1[1] + 1, p0[0]] == colour)  # left edge
+    assert np.all(img[p1[1], p0[0] : p1[0] + 1] == colour)  # bottom edge
+    inner = img[p0[1] + 5 : p1[1] - 5, p0[0] + 5 : p1[0] - 5]
+    assert not np.all(inner == colour, axis=2).any()  # the frame shows inside, not the overlay
+    # the side panel: the score line of the two samples
+    from focuscam.ui.render import PLOT_LINE
+
+    side = img[:, seen["layout"][0] - Layout().side_w :]
+    assert np.all(side == np.array(PLOT_LINE, np.uint8), axis=2).any()
+
+
+STOP_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np
+    from focuscam.ui.actions import EngineActions
+    from focuscam.ui.state import UiState
+    from focuscam.ui.window import run_window
+    actions = EngineActions(measures=["lapv"])
+    state = UiState(actions)
+    state.push_frame(np.zeros((20, 30), np.uint8))
+    calls = {"n": 0}
+    def stop():
+        calls["n"] += 1
+        return calls["n"] > 3
+    assert run_window(state, should_stop=stop, poll_ms=1)
+    print("quitted" if actions.quitted else "stopped")
+    """
+)
+
+
+@pytest.mark.display
+def test_should_stop_ends_the_window_without_quitting(xvfb):
+    proc = subprocess.run([sys.executable, "-c", STOP_SCRIPT], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "stopped"  # the caller owns the shutdown
+
+
+# --------------------------------------------------------------------------- no display
+HEADLESS = textwrap.dedent(
+    """
+    import sys
+    from focuscam.ui.actions import EngineActions
+    from focuscam.ui.state import UiState
+    from focuscam.ui.window import run_window
+    shown = run_window(UiState(EngineActions(measures=["lapv"])))
+    print("shown" if shown else "headless")
+    """
+)
+
+
+def run_headless(env_update: dict[str, str | None]) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    for k, v in env_update.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return subprocess.run(
+        [sys.executable, "-c", HEADLESS], capture_output=True, text=True, timeout=120, env=env
+    )
+
+
+def test_no_display_falls_back_to_headless_with_one_message():
+    proc = run_headless({"DISPLAY": None, "WAYLAND_DISPLAY": None})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "headless"
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "DISPLAY is not set" in lines[0] and "headless" in lines[0]
+
+
+def test_unreachable_display_falls_back_without_aborting(tmp_path):
+    # a display number nobody serves: Qt would abort the process if the window were created
+    number = next(n for n in range(4321, 4400) if not os.path.exists(f"/tmp/.X11-unix/X{n}"))
+    proc = run_headless({"DISPLAY": f":{number}", "WAYLAND_DISPLAY": None})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "headless"
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"DISPLAY=:{number}" in lines[0] and "Traceback" not in proc.stderr

@@ -39,6 +39,14 @@ def _bgr_gray(b, g, r):  # pragma: no cover - replaced by the overload below ins
 
 @overload(_bgr_gray, jit_options={"cache": True, "nogil": True})
 def _ov_bgr_gray(b, g, r):
+    if b == types.uint8:
+
+        def impl8(b, g, r):
+            # <= 255 * 32768: fits int32, which keeps the vector lanes narrow
+            return np.int32((np.int32(b) * _QB + np.int32(g) * _QG + np.int32(r) * _QR + 16384) >> 15)
+
+        return impl8
+
     if isinstance(b, types.Integer):
 
         def impl(b, g, r):
@@ -75,6 +83,14 @@ def _ov_acc(out, i, v):
 
 
 @njit(cache=True, nogil=True)
+def _gray(img, nch, r, c):
+    """Gray value of pixel (r, c) of a 2-D ``(H, W * nch)`` view."""
+    if nch == 1:
+        return img[r, c]
+    return _bgr_gray(img[r, 3 * c], img[r, 3 * c + 1], img[r, 3 * c + 2])
+
+
+@njit(cache=True, nogil=True)
 def _reflect(p, n):
     """OpenCV BORDER_REFLECT_101 of index ``p`` into ``[0, n)`` (``n == 1`` maps to 0)."""
     if n == 1:
@@ -88,32 +104,28 @@ def _reflect(p, n):
 
 
 @njit(cache=True, nogil=True)
-def _load_row(img, gi, oy, ox, k, gw, gc0, n, buf):
+def _load_row(img, nch, gi, oy, ox, k, gw, gc0, n, buf):
     """Fill ``buf[:n]`` with ``G[gi, reflect(gc0 + t)]``; ``gi`` is already inside ``[0, GH)``."""
-    nch = img.shape[2]
     if k == 1:
         r = oy + gi
         t_lo = min(max(0, -gc0), n)
         t_hi = max(min(n, gw - gc0), t_lo)
         for t in range(t_lo):
-            c = ox + _reflect(gc0 + t, gw)
-            if nch == 1:
-                buf[t] = img[r, c, 0]
-            else:
-                buf[t] = _bgr_gray(img[r, c, 0], img[r, c, 1], img[r, c, 2])
+            buf[t] = _gray(img, nch, r, ox + _reflect(gc0 + t, gw))
+        # the in-frame run: slices indexed from 0 let LLVM drop negative-index checks and vectorise
+        c0 = ox + gc0
+        m = t_hi - t_lo
+        dst = buf[t_lo:t_hi]
         if nch == 1:
-            for t in range(t_lo, t_hi):
-                buf[t] = img[r, ox + gc0 + t, 0]
+            src = img[r, c0 + t_lo : c0 + t_hi]
+            for t in range(m):
+                dst[t] = src[t]
         else:
-            for t in range(t_lo, t_hi):
-                c = ox + gc0 + t
-                buf[t] = _bgr_gray(img[r, c, 0], img[r, c, 1], img[r, c, 2])
+            src = img[r, 3 * (c0 + t_lo) : 3 * (c0 + t_hi)]
+            for t in range(m):
+                dst[t] = _bgr_gray(src[3 * t], src[3 * t + 1], src[3 * t + 2])
         for t in range(t_hi, n):
-            c = ox + _reflect(gc0 + t, gw)
-            if nch == 1:
-                buf[t] = img[r, c, 0]
-            else:
-                buf[t] = _bgr_gray(img[r, c, 0], img[r, c, 1], img[r, c, 2])
+            buf[t] = _gray(img, nch, r, ox + _reflect(gc0 + t, gw))
         return
     r0 = oy + gi * k
     for t in range(n):
@@ -121,28 +133,23 @@ def _load_row(img, gi, oy, ox, k, gw, gc0, n, buf):
         buf[t] = 0
         for a in range(k):
             for b in range(k):
-                if nch == 1:
-                    buf[t] += img[r0 + a, c0 + b, 0]
-                else:
-                    buf[t] += _bgr_gray(
-                        img[r0 + a, c0 + b, 0], img[r0 + a, c0 + b, 1], img[r0 + a, c0 + b, 2]
-                    )
+                buf[t] += _gray(img, nch, r0 + a, c0 + b)
 
 
 @njit(cache=True, nogil=True)
-def _prime(img, geo, ring):
+def _prime(img, nch, geo, ring):
     """Load G rows ``ry - 2 .. ry + 1`` (reflected) into ring slots 0..3."""
     oy, ox, k, gh, gw, ry, rx, _rh, rw = geo
     n = rw + 4
     for t in range(4):
-        _load_row(img, _reflect(ry - 2 + t, gh), oy, ox, k, gw, rx - 2, n, ring[t])
+        _load_row(img, nch, _reflect(ry - 2 + t, gh), oy, ox, k, gw, rx - 2, n, ring[t])
 
 
 @njit(cache=True, nogil=True)
-def _advance(img, geo, ring, i):
+def _advance(img, nch, geo, ring, i):
     """Load G row ``ry + i + 2`` into its ring slot; return the slots of rows ``ry+i-2 .. ry+i+2``."""
     oy, ox, k, gh, gw, ry, rx, _rh, rw = geo
-    _load_row(img, _reflect(ry + i + 2, gh), oy, ox, k, gw, rx - 2, rw + 4, ring[(i + 4) % 5])
+    _load_row(img, nch, _reflect(ry + i + 2, gh), oy, ox, k, gw, rx - 2, rw + 4, ring[(i + 4) % 5])
     return ring[i % 5], ring[(i + 1) % 5], ring[(i + 2) % 5], ring[(i + 3) % 5], ring[(i + 4) % 5]
 
 
@@ -150,12 +157,12 @@ def _advance(img, geo, ring, i):
 
 
 @njit(cache=True, nogil=True)
-def lapv(img, geo, ring, out):
+def lapv(img, nch, geo, ring, out):
     """out[0] += sum(L); out[1:3] += sum(L**2); L = 4-neighbour Laplacian."""
     rh, rw = geo[7], geo[8]
-    _prime(img, geo, ring)
+    _prime(img, nch, geo, ring)
     for i in range(rh):
-        _, up, mid, dn, _ = _advance(img, geo, ring, i)
+        _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
         s1 = mid[0] * 0
         s2 = mid[0] * 0
         for c in range(2, rw + 2):
@@ -167,12 +174,12 @@ def lapv(img, geo, ring, out):
 
 
 @njit(cache=True, nogil=True)
-def lapm(img, geo, ring, out):
+def lapm(img, nch, geo, ring, out):
     """out[0] += sum(|2G - left - right| + |2G - up - down|)."""
     rh, rw = geo[7], geo[8]
-    _prime(img, geo, ring)
+    _prime(img, nch, geo, ring)
     for i in range(rh):
-        _, up, mid, dn, _ = _advance(img, geo, ring, i)
+        _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
         s = mid[0] * 0
         for c in range(2, rw + 2):
             m2 = 2 * mid[c]
@@ -181,12 +188,12 @@ def lapm(img, geo, ring, out):
 
 
 @njit(cache=True, nogil=True)
-def lapd(img, geo, ring, out):
+def lapd(img, nch, geo, ring, out):
     """out[0] += axial |second differences|, out[2] += diagonal |second differences|."""
     rh, rw = geo[7], geo[8]
-    _prime(img, geo, ring)
+    _prime(img, nch, geo, ring)
     for i in range(rh):
-        _, up, mid, dn, _ = _advance(img, geo, ring, i)
+        _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
         sa = mid[0] * 0
         sd = mid[0] * 0
         for c in range(2, rw + 2):
@@ -201,12 +208,12 @@ def lapd(img, geo, ring, out):
 
 
 @njit(cache=True, nogil=True)
-def teng(img, geo, ring, out):
+def teng(img, nch, geo, ring, out):
     """out[0:2] += sum(Gx**2 + Gy**2) with 3x3 Sobel Gx, Gy."""
     rh, rw = geo[7], geo[8]
-    _prime(img, geo, ring)
+    _prime(img, nch, geo, ring)
     for i in range(rh):
-        _, up, mid, dn, _ = _advance(img, geo, ring, i)
+        _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
         s = mid[0] * 0
         for c in range(2, rw + 2):
             gx = (up[c + 1] + 2 * mid[c + 1] + dn[c + 1]) - (up[c - 1] + 2 * mid[c - 1] + dn[c - 1])
@@ -216,12 +223,12 @@ def teng(img, geo, ring, out):
 
 
 @njit(cache=True, nogil=True)
-def tenv(img, geo, ring, out):
+def tenv(img, nch, geo, ring, out):
     """out[0] += sum(S), out[1] += sum(S**2) in float64, S = Gx**2 + Gy**2 (Sobel)."""
     rh, rw = geo[7], geo[8]
-    _prime(img, geo, ring)
+    _prime(img, nch, geo, ring)
     for i in range(rh):
-        _, up, mid, dn, _ = _advance(img, geo, ring, i)
+        _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
         s1 = 0.0
         s2 = 0.0
         for c in range(2, rw + 2):
@@ -235,12 +242,12 @@ def tenv(img, geo, ring, out):
 
 
 @njit(cache=True, nogil=True)
-def bren(img, geo, ring, out):
+def bren(img, nch, geo, ring, out):
     """out[0:2] += sum(max(|G[i,j+1]-G[i,j-1]|, |G[i+1,j]-G[i-1,j]|)**2)."""
     rh, rw = geo[7], geo[8]
-    _prime(img, geo, ring)
+    _prime(img, nch, geo, ring)
     for i in range(rh):
-        _, up, mid, dn, _ = _advance(img, geo, ring, i)
+        _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
         s = mid[0] * 0
         for c in range(2, rw + 2):
             dh = abs(mid[c + 1] - mid[c - 1])
@@ -254,12 +261,12 @@ def bren(img, geo, ring, out):
 
 
 @njit(cache=True, nogil=True)
-def glvn(img, geo, ring, out):
+def glvn(img, nch, geo, ring, out):
     """out[0] += sum(G), out[1:3] += sum(G**2) over the region (no neighbours)."""
     oy, ox, k, _gh, gw, ry, rx, rh, rw = geo
     buf = ring[0]
     for i in range(rh):
-        _load_row(img, ry + i, oy, ox, k, gw, rx, rw, buf)
+        _load_row(img, nch, ry + i, oy, ox, k, gw, rx, rw, buf)
         s1 = buf[0] * 0
         s2 = buf[0] * 0
         for c in range(rw):
@@ -271,12 +278,12 @@ def glvn(img, geo, ring, out):
 
 
 @njit(cache=True, nogil=True)
-def vola(img, geo, ring, out):
+def vola(img, nch, geo, ring, out):
     """Vollath F4 both axes: out[0] += sum(G*(G[i+1,j]-G[i+2,j]) + G*(G[i,j+1]-G[i,j+2]))."""
     rh, rw = geo[7], geo[8]
-    _prime(img, geo, ring)
+    _prime(img, nch, geo, ring)
     for i in range(rh):
-        _, _, mid, dn, dn2 = _advance(img, geo, ring, i)
+        _, _, mid, dn, dn2 = _advance(img, nch, geo, ring, i)
         s = mid[0] * 0
         for c in range(2, rw + 2):
             m = mid[c]
@@ -288,7 +295,7 @@ def vola(img, geo, ring, out):
 
 
 @njit(cache=True, nogil=True)
-def wavs(img, geo, ring, out):
+def wavs(img, nch, geo, ring, out):
     """out[0:2] += sum over 2x2 blocks of 4*(a2+b2+c2+d2) - (a+b+c+d)**2 (= 4 x Haar detail energy).
 
     Blocks start at the region origin; an odd last row/column is duplicated, like
@@ -298,9 +305,9 @@ def wavs(img, geo, ring, out):
     top = ring[0]
     bot = ring[1]
     for i in range(0, rh, 2):
-        _load_row(img, ry + i, oy, ox, k, gw, rx, rw, top)
+        _load_row(img, nch, ry + i, oy, ox, k, gw, rx, rw, top)
         if i + 1 < rh:
-            _load_row(img, ry + i + 1, oy, ox, k, gw, rx, rw, bot)
+            _load_row(img, nch, ry + i + 1, oy, ox, k, gw, rx, rw, bot)
         else:
             for c in range(rw):
                 bot[c] = top[c]
@@ -321,26 +328,124 @@ def wavs(img, geo, ring, out):
 
 @njit(cache=True, nogil=True)
 def all_finite(img, y0, y1, x0, x1):
-    """True when every value of ``img[y0:y1, x0:x1, :]`` is finite."""
+    """True when every value of the 2-D view ``img[y0:y1, x0:x1]`` is finite."""
     for r in range(y0, y1):
         for c in range(x0, x1):
-            for ch in range(img.shape[2]):
-                if not np.isfinite(img[r, c, ch]):
-                    return False
+            if not np.isfinite(img[r, c]):
+                return False
     return True
 
 
 @njit(cache=True, nogil=True)
 def read_floor(img, y0, y1, x0, x1):
-    """The memory floor: one plain pass that only reads and sums ``img[y0:y1, x0:x1, :]``."""
+    """The memory floor for integer frames: one plain pass that reads and sums ``img[y0:y1, x0:x1]``.
+
+    Row sums are kept in uint32 (exact for any row of up to 65535 16-bit values), like the
+    narrow accumulators of :func:`lapv_u8`, so the floor is as fast as a read can be made.
+    """
     s = 0
     for r in range(y0, y1):
-        rs = 0
-        for c in range(x0, x1):
-            for ch in range(img.shape[2]):
-                rs += img[r, c, ch]
+        row = img[r, x0:x1]
+        rs = np.uint32(0)
+        for c in range(x1 - x0):
+            rs = np.uint32(rs + row[c])
         s += rs
     return s
+
+
+@njit(cache=True, nogil=True)
+def _lap_row_u8(up, mid, dn, gw, rx, rw, out):
+    """Add sum(L) and sum(L**2) of ROI columns ``[rx, rx + rw)`` of one row to ``out[0:2]``.
+
+    ``up``, ``mid``, ``dn`` are full-width uint8 gray rows. Interior columns run in int16 lanes
+    (``|L| <= 1020``) with int32 partial sums flushed every 2048 columns (``2048 * 1020**2 <
+    2**31``); the first and last frame columns use the reflected neighbour.
+    """
+    c_lo = max(rx, 1)
+    c_hi = max(min(rx + rw, gw - 1), c_lo)
+    for c in range(rx, min(c_lo, rx + rw)):
+        v = (
+            np.int64(up[c])
+            + dn[c]
+            + mid[_reflect(c - 1, gw)]
+            + mid[_reflect(c + 1, gw)]
+            - 4 * np.int64(mid[c])
+        )
+        out[0] += v
+        out[1] += v * v
+    for c in range(c_hi, rx + rw):
+        v = (
+            np.int64(up[c])
+            + dn[c]
+            + mid[_reflect(c - 1, gw)]
+            + mid[_reflect(c + 1, gw)]
+            - 4 * np.int64(mid[c])
+        )
+        out[0] += v
+        out[1] += v * v
+    c = c_lo
+    while c < c_hi:
+        end = min(c + 2048, c_hi)
+        s1 = np.int32(0)
+        s2 = np.int32(0)
+        u, d, m0, ml, mr = up[c:end], dn[c:end], mid[c:end], mid[c - 1 : end - 1], mid[c + 1 : end + 1]
+        for j in range(end - c):
+            v = np.int16(
+                np.int16(u[j])
+                + np.int16(d[j])
+                + np.int16(ml[j])
+                + np.int16(mr[j])
+                - np.int16(4) * np.int16(m0[j])
+            )
+            s1 = np.int32(s1 + np.int32(v))
+            s2 = np.int32(s2 + np.int32(v) * np.int32(v))
+        out[0] += s1
+        out[1] += s2
+        c = end
+
+
+@njit(cache=True, nogil=True)
+def _gray_row_u8(img, r, c0, c1, dst):
+    """``dst[c0:c1]`` = cv2 BGR2GRAY of row ``r`` (uint8 BGR, Q15 weights in int32 lanes)."""
+    src = img[r, 3 * c0 : 3 * c1]
+    out = dst[c0:c1]
+    for t in range(c1 - c0):
+        out[t] = np.uint8(
+            (
+                np.int32(src[3 * t]) * _QB
+                + np.int32(src[3 * t + 1]) * _QG
+                + np.int32(src[3 * t + 2]) * _QR
+                + 16384
+            )
+            >> 15
+        )
+
+
+@njit(cache=True, nogil=True)
+def lapv_u8(img, nch, geo, ring, out):
+    """LAPV for uint8 frames with ``bin=1`` (the hot path), same sums as :func:`lapv`.
+
+    Gray frames are read in place (reflected rows are just other rows). BGR rows are converted
+    once each into a 3-row uint8 ring (``ring``, shape ``(3, W)``, columns kept at their frame
+    index) and then take the same row kernel.
+    """
+    gh, gw, ry, rx, rh, rw = geo[3], geo[4], geo[5], geo[6], geo[7], geo[8]
+    if nch == 1:
+        for i in range(rh):
+            r = ry + i
+            _lap_row_u8(img[_reflect(r - 1, gh)], img[r], img[_reflect(r + 1, gh)], gw, rx, rw, out)
+        return
+    c0 = max(rx - 1, 0)
+    c1 = min(rx + rw + 1, gw)
+    held = np.full(3, -1, np.int64)
+    for i in range(rh):
+        r = ry + i
+        rows = (_reflect(r - 1, gh), r, _reflect(r + 1, gh))
+        for q in rows:
+            if held[q % 3] != q:
+                _gray_row_u8(img, q, c0, c1, ring[q % 3])
+                held[q % 3] = q
+        _lap_row_u8(ring[rows[0] % 3], ring[r % 3], ring[rows[2] % 3], gw, rx, rw, out)
 
 
 KERNELS = {

@@ -49,13 +49,13 @@ def check_finite(img: np.ndarray, geo: tuple[int, ...]) -> None:
     from ._kernels import all_finite
 
     oy, ox, k, _gh, _gw, ry, rx, rh, rw = geo
-    height, width = img.shape[:2]
+    height, width, nch = img.shape
     if k == 1:
         y0, y1 = max(ry - 2, 0), min(ry + rh + 2, height)
         x0, x1 = max(rx - 2, 0), min(rx + rw + 2, width)
     else:
         y0, y1, x0, x1 = oy, oy + rh * k, ox, ox + rw * k
-    if not all_finite(img, y0, y1, x0, x1):
+    if not all_finite(img.reshape(height, width * nch), y0, y1, x0 * nch, x1 * nch):
         raise InputError(
             f"frame has NaN or inf values in rows {y0}..{y1 - 1}, columns {x0}..{x1 - 1} "
             "(the ROI and its border): replace them first, e.g. np.nan_to_num(frame)"
@@ -64,13 +64,18 @@ def check_finite(img: np.ndarray, geo: tuple[int, ...]) -> None:
 
 def run(name: str, img: np.ndarray, geo: tuple[int, ...]) -> np.ndarray:
     """Run kernel ``name`` on one region; return its raw accumulator array."""
-    from ._kernels import KERNELS
+    from ._kernels import KERNELS, lapv_u8
 
+    height, width, nch = img.shape
+    flat = img.reshape(height, width * nch)
     rw = geo[8]
     is_float = img.dtype.kind == "f"
-    ring = np.empty((5, rw + 4), np.float64 if is_float else np.int32)
     out = np.zeros(4, np.float64 if (is_float or name == "tenv") else np.int64)
-    KERNELS[name](img, geo, ring, out)
+    if name == "lapv" and geo[2] == 1 and img.dtype == np.uint8:
+        lapv_u8(flat, nch, geo, np.empty((3, width if nch == 3 else 1), np.uint8), out)
+        return out
+    ring = np.empty((5, rw + 4), np.float64 if is_float else np.int32)
+    KERNELS[name](flat, nch, geo, ring, out)
     return out
 
 

@@ -140,12 +140,11 @@ class ReplaySource(FrameSource):
         now = time.monotonic()
         if self._t0 is None:
             self._t0 = now
+        due = None
         if self._offsets is not None:
             due = self._t0 + lap * self._period + float(self._offsets[i])
             wait = due - now
-            if wait < 0:  # late (a slow consumer): shift the schedule rather than burst to catch up
-                self._t0 -= wait
-            elif wait > 0:
+            if wait > 0:
                 if timeout is not None and wait > timeout:
                     self._wake.wait(timeout)
                     raise SourceError(
@@ -155,6 +154,8 @@ class ReplaySource(FrameSource):
                 if self._wake.wait(wait):
                     raise SourceError(f"{self.name} was closed while waiting for a frame")
         t = time.monotonic()
+        if due is not None and t > due:  # late (a slow consumer): shift the schedule, never burst
+            self._t0 += t - due
         raw_z = float(self.stack.z[i])
         z = raw_z * self._scale if self._scale is not None and math.isfinite(raw_z) else None
         stack_t = (

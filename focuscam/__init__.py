@@ -36,6 +36,8 @@ _API = {
     "InputError": "focuscam.errors",
     "DeviceError": "focuscam.errors",
     "LimitError": "focuscam.errors",
+    "open_drive": "focuscam.drives",
+    "FocusDrive": "focuscam.drives",
 }
 
 __all__ = ["__version__", *sorted(_API)]

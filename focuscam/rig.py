@@ -461,6 +461,15 @@ def parse_rig(data: dict[str, Any], *, source: str = "<rig>", path: Path | None 
                 f"a range inside [drive] limits = [{drive.limits.lo:g}, {drive.limits.hi:g}] um",
                 "lies outside the drive limits",
             )
+    size, roi = tables["camera"].get("size"), autofocus.roi
+    if size is not None and roi is not None and (roi.x + roi.w > size[0] or roi.y + roi.h > size[1]):
+        raise where.bad(
+            "autofocus",
+            "roi",
+            list(roi),
+            f"a rectangle inside [camera] size = [{size[0]}, {size[1]}] pixels",
+            "leaves the frame",
+        )
     if path is not None and "source" in tables["camera"]:
         tables["camera"]["source"] = resolve_source_path(tables["camera"]["source"], path.parent)
     return Rig(

@@ -6,7 +6,7 @@ import importlib
 import json
 
 import pytest
-from conftest import shared_stack
+from conftest import REPO, shared_stack
 
 SIM_RIG = """\
 name = "sim bench"
@@ -127,3 +127,22 @@ def test_setting_the_drive_does_not_take_exits_2_naming_the_file(run_cli, tmp_pa
     path.write_text('[drive]\nspec = "sim"\nsteps_per_um = 4\n')
     line = one_line_error(run_cli("rig", "check", path), 2)
     assert f"{path}: [drive]" in line and "steps_per_um" in line
+
+
+def test_example_rig_checks_with_the_bundled_recording_and_the_sim_drive(run_cli):
+    proc = run_cli("rig", "check", REPO / "recordings" / "rig.example.toml", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["drive"]["connected"] and report["drive"]["limits_um"] == [-20.0, 20.0]
+    assert report["camera"]["connected"] and report["camera"]["size"] == [320, 240]
+    assert "note" not in report["camera"]
+
+
+def test_camera_size_mismatch_is_noted(run_cli, tmp_path):
+    path = tmp_path / "rig.toml"
+    path.write_text(
+        f'[camera]\nsource = "replay:{REPO / "recordings" / "target_color"}"\nsize = [640, 480]\n'
+    )
+    proc = run_cli("rig", "check", path)
+    assert proc.returncode == 0, proc.stderr
+    assert "note: the rig says size = [640, 480] but the camera delivers 320x240" in proc.stdout

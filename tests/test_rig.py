@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from focuscam.errors import InputError
 from focuscam.rig import RIG_FLAGS, Rig, apply_rig, load_rig, merge_cli, parse_rig
@@ -146,6 +147,7 @@ BAD_VALUES = [
     ("range", "range = [5, 5]", "lo < hi"),
     ("range", "range = [-600, 0]", "inside [drive] limits"),
     ("steps", "steps = 2", ">= 3"),
+    ("roi", "roi = [600, 20, 100, 100]", "inside [camera] size"),
     ("steps", "steps = 10.5", ">= 3"),
 ]
 
@@ -261,3 +263,12 @@ def test_every_rig_flag_names_a_real_field():
     rig = Rig()
     for dest, (table, name) in RIG_FLAGS.items():
         assert hasattr(getattr(rig, table), name), dest
+
+
+def test_example_rig_in_recordings_is_valid():
+    path = REPO / "recordings" / "rig.example.toml"
+    rig = load_rig(path)
+    assert rig.drive.spec == "sim"
+    scheme, _, target = rig.camera.source.partition(":")
+    assert scheme == "replay"
+    assert (Path(target) / "stack.json").is_file(), "the example rig must point at a bundled recording"

@@ -151,6 +151,13 @@ def _section(kind: str, spec: str | None, connect: bool, probe) -> dict[str, Any
     return out
 
 
+def _size_note(camera: dict[str, Any], size: tuple[int, int] | None) -> None:
+    """Note (not an error: drivers may not take a size) when the camera's size differs from the rig's."""
+    if camera.get("connected") and size is not None and camera["size"] != list(size):
+        w, h = camera["size"]
+        camera["note"] = f"the rig says size = [{size[0]}, {size[1]}] but the camera delivers {w}x{h}"
+
+
 # --------------------------------------------------------------------------- command
 def run_check(args: argparse.Namespace) -> int:
     from ..rig import load_rig
@@ -164,6 +171,7 @@ def run_check(args: argparse.Namespace) -> int:
         args.connect,
         lambda: _probe_drive(rig.drive.spec, rig.drive.settings(), rig_file),
     )
+    _size_note(camera, rig.camera.size)
     report = {"file": rig_file, "valid": True, "rig": rig.to_dict(), "camera": camera, "drive": drive}
     if args.json:
         print(json.dumps(report))
@@ -181,6 +189,8 @@ def _print_text(report: dict[str, Any], name: str | None) -> None:
         w, h = cam["size"]
         fps = f", {cam['fps']:g} fps" if cam.get("fps") else ""
         print(f"  camera  {cam['spec']}: opened, {w}x{h} {cam['dtype']}{fps}", file=out)
+        if cam.get("note"):
+            print(f"          note: {cam['note']}", file=out)
     else:
         print(f"  camera  {cam['spec'] or '-'}: {cam['note']}", file=out)
     drv = report["drive"]

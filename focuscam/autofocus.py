@@ -160,7 +160,8 @@ class Autofocus:
         Extra frames skipped after the first fresh frame after each move (default 0).
     verify_fraction : float
         After arriving, the fresh score must be at least this fraction of the curve's score at
-        the peak (in brightfield: within ``1 - verify_fraction`` of it) (default 0.8).
+        the peak, interpolated between the samples (in brightfield, where the focal plane is a
+        minimum: at most the curve's score divided by this fraction) (default 0.8).
     retry : bool
         Search once more when the verification fails (default True).
     strategy_options : dict, optional
@@ -364,7 +365,8 @@ class Autofocus:
 
     def _verified(self, score: float, ref: float) -> bool:
         if self.mode == "brightfield":
-            return abs(score - ref) <= (1.0 - self.verify_fraction) * abs(ref) + 1e-12
+            # the focal plane is a contrast minimum: a lower score than the curve's is no fault
+            return score * self.verify_fraction <= ref
         return score >= self.verify_fraction * ref
 
     # ------------------------------------------------------------------ public

@@ -69,9 +69,21 @@ class TwinSource(FrameSource):
         How many frames captured while nobody read are kept (default 2, like a camera queue).
     blend : bool
         Serve a linear blend of the two nearest planes instead of the nearest one.
+    cache : dict, optional
+        A dict to keep decoded planes in; pass the same dict to twins of the same stack to
+        decode each plane once (default: a cache of this twin's own).
     """
 
-    def __init__(self, stack: Any, drive: Any, *, fps: float = 30.0, buffer: int = 2, blend: bool = False):
+    def __init__(
+        self,
+        stack: Any,
+        drive: Any,
+        *,
+        fps: float = 30.0,
+        buffer: int = 2,
+        blend: bool = False,
+        cache: dict | None = None,
+    ):
         stack = _as_stack(stack)
         if stack.kind != "z-sweep":
             raise InputError(
@@ -104,7 +116,7 @@ class TwinSource(FrameSource):
         self._t0 = self.clock.now()
         self._next = 1  # index of the next frame tick not delivered yet
         self._seq = 0
-        self._cache: dict[int, np.ndarray] = {}
+        self._cache: dict[int, np.ndarray] = {} if cache is None else cache
         self._closed = False
         self._dropped = 0
 
@@ -231,9 +243,8 @@ class TwinSource(FrameSource):
         return frames
 
     def close(self) -> None:
-        """Release the frame cache; idempotent."""
+        """Close the twin (the plane cache is left to whoever shares it); idempotent."""
         self._closed = True
-        self._cache.clear()
 
     def __enter__(self) -> TwinSource:
         return self
@@ -258,6 +269,7 @@ def make_twin(
     buffer: int = 2,
     blend: bool = False,
     clock: Any = "virtual",
+    cache: dict | None = None,
 ):
     """Build a simulated drive over a stack's z range and a :class:`TwinSource` on it.
 
@@ -282,6 +294,8 @@ def make_twin(
         Blend the two nearest planes (see :class:`TwinSource`).
     clock : "virtual" or "wall" or a clock
         The shared time base.
+    cache : dict, optional
+        Decoded-plane cache shared between twins of the same stack.
 
     Returns
     -------
@@ -308,4 +322,4 @@ def make_twin(
         start_um=0.5 * (lo + hi) if start_um is None else start_um,
         clock=clock,
     )
-    return TwinSource(stack, drive, fps=fps, buffer=buffer, blend=blend), drive
+    return TwinSource(stack, drive, fps=fps, buffer=buffer, blend=blend, cache=cache), drive

@@ -125,6 +125,8 @@ class SearchStrategy(ABC):
     name = ""
     #: True when proposals after the first are constant-speed moves streamed with frames.
     streaming_capable = False
+    #: The peak-fit modes the strategy supports.
+    modes: tuple[str, ...] = MODES
     #: True when the samples are evenly spaced (a noise estimate from neighbours is valid).
     uniform_samples = False
 

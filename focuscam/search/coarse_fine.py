@@ -3,15 +3,20 @@
 The coarse sweep starts at the window end nearest the current position and stops early once
 two successive scores have fallen well below the best so far (the contrast-drop rule of
 libcamera and Micro-Manager's JAF, taken relative to the lowest score seen so that it also
-works on curves with a high floor). The fine stage halves a step around the coarse peak: at each
-level it scores the two neighbours at +-step and moves to the best of the three, until the step
-is below the resolution. Positions already scored (within half the resolution) are not scored
-again. In ``brightfield`` mode the coarse sweep always runs to the end (the focal plane is the
-minimum between two maxima) and the fine stage looks for the lowest score.
+works on curves with a high floor). The fine stage first scores the peak fitted to all samples
+(:func:`~focuscam.search.peak.fit_peak`) and refits (at most twice, stopping when the fit stands
+still); then it spends the rest of a frame budget (default a quarter of a full sweep at the
+resolution) on a step-halving search around the peak: at each level it scores the two
+neighbours at +-step and moves to the best of the three, until the step is below the
+resolution. The final fit over every sample averages the noise of a flat or noisy top.
+Positions already scored (within half the resolution) are not scored again. In
+``brightfield`` mode the coarse sweep always runs to the end (the focal plane is the minimum
+between two maxima) and the fine stage looks for the lowest score.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -36,14 +41,27 @@ class CoarseFine(SearchStrategy):
     drop : float
         Early-stop level in (0, 1): stop once two successive scores after the best lie below
         ``floor + drop * (best - floor)`` (default 0.5).
+    max_frames : int, optional
+        Most frames one search pass scores (coarse and fine). Default: a third of the frames a
+        full sweep at the ``resolution`` needs (at least the coarse points + 2).
     **common
         See :class:`~focuscam.search.base.SearchStrategy` (``lo``, ``hi`` in um, ...).
     """
 
     name = "coarse-fine"
 
-    def __init__(self, *, coarse_points: int | None = None, drop: float = 0.5, **common) -> None:
+    def __init__(
+        self,
+        *,
+        coarse_points: int | None = None,
+        drop: float = 0.5,
+        max_frames: int | None = None,
+        **common,
+    ) -> None:
         super().__init__(**common)
+        if max_frames is not None and (int(max_frames) != max_frames or max_frames < 3):
+            raise InputError(f"max_frames {max_frames!r} must be an integer >= 3")
+        self.max_frames = None if max_frames is None else int(max_frames)
         if coarse_points is not None and (int(coarse_points) != coarse_points or coarse_points < 3):
             raise InputError(f"coarse_points {coarse_points!r} must be an integer >= 3")
         if not 0.0 < float(drop) < 1.0:
@@ -72,27 +90,59 @@ class CoarseFine(SearchStrategy):
             if scores[best] > floor and len(after) >= 2 and after[-1] < level and after[-2] < level:
                 return
 
+    def _budget(self, wlo: float, whi: float) -> int:
+        """Frames one pass may score: ``max_frames``, or a quarter of a full sweep at the resolution."""
+        if self.max_frames is not None:
+            return self.max_frames
+        sweep = round((whi - wlo) / self.resolution) + 1
+        return int(max(math.ceil(sweep / 4), self._coarse_points(wlo, whi) + 2))
+
     def _pass(self, wlo: float, whi: float) -> Iterator[float]:
+        first = len(self._z)
+        budget = self._budget(wlo, whi)
+
+        def left() -> int:
+            return budget - (len(self._z) - first)
+
         yield from self._coarse(wlo, whi)
-        step = (whi - wlo) / (self._coarse_points(wlo, whi) - 1)
+        # 1. jump to the fitted peak and refit, until the fit stands still
+        previous = None
+        for _ in range(2):
+            if left() <= 0:
+                return
+            fit = self._fit()
+            if fit is None or fit.at_edge or not np.isfinite(fit.z) or fit.reason.startswith("flat"):
+                return
+            z = min(max(float(fit.z), wlo), whi)
+            if self._score_at(z) is not None:
+                break  # the fit sits on a scored position
+            if previous is not None and abs(z - previous) < 0.5 * self.resolution:
+                break
+            yield from self._score(z)
+            previous = z
+        # 2. spend what is left of the budget on +-step around the peak, halving the step, so
+        #    that the final fit averages the noise of a flat or noisy top
         sign = 1.0 if self.mode == "max" else -1.0
         fit = self._fit()
-        in_window = [(z, s) for z, s in zip(self._z, self._s, strict=True) if wlo <= z <= whi]
-        if fit is not None and fit.z is not None and np.isfinite(fit.z) and wlo <= fit.z <= whi:
-            centre = float(fit.z)
-        else:
-            centre = max(in_window, key=lambda p: sign * p[1])[0]
-        if (fit is None or getattr(fit, "state", "") == "failed") and self.mode == "max":
-            # no clear peak: refine around the best sample instead of a doubtful fit
-            centre = max(in_window, key=lambda p: p[1])[0]
-        step /= 2.0
-        centre_score = yield from self._score(centre)
+        if fit is None or not np.isfinite(fit.z):
+            return
+        centre = min(max(float(fit.z), wlo), whi)
+        step = (whi - wlo) / (self._coarse_points(wlo, whi) - 1) / 2.0
+        centre_score = self._score_at(centre)
+        if centre_score is None:
+            if left() <= 0:
+                return
+            centre_score = yield from self._score(centre)
         while step >= 0.75 * self.resolution:
             best_z, best_s = centre, centre_score
             for z in (centre - step, centre + step):
                 if not wlo <= z <= whi:
                     continue
-                known = yield from self._score(z)
+                known = self._score_at(z)
+                if known is None:
+                    if left() <= 0:
+                        return
+                    known = yield from self._score(z)
                 if sign * known > sign * best_s:
                     best_z, best_s = z, known
             centre, centre_score = best_z, best_s

@@ -29,6 +29,7 @@ class Golden(SearchStrategy):
     """
 
     name = "golden"
+    modes = ("max",)
 
     def __init__(self, *, tolerance: float | None = None, **common) -> None:
         super().__init__(**common)

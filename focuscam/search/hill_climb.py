@@ -29,6 +29,7 @@ class HillClimb(SearchStrategy):
     """
 
     name = "hill-climb"
+    modes = ("max",)
 
     def __init__(self, *, step: float | None = None, max_samples: int = 40, **common) -> None:
         super().__init__(**common)

@@ -3,6 +3,7 @@ frame saved and checked; and the headless fallback (no display: one message, no 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -249,3 +250,36 @@ def test_unreachable_display_falls_back_without_aborting(tmp_path):
     assert proc.stdout.strip() == "headless"
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and f"DISPLAY=:{number}" in lines[0] and "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- focuscam monitor
+def _monitor_args():
+    from conftest import REPO
+
+    return (
+        "monitor",
+        "--source",
+        f"replay:{REPO / 'recordings' / 'target_color'}",
+        "--frames",
+        "12",
+        "--json",
+    )
+
+
+@pytest.mark.display
+def test_monitor_command_shows_the_window_and_ends_with_its_frames(xvfb, run_cli):
+    proc = run_cli(*_monitor_args(), "--grid", "2x2")
+    assert proc.returncode == 0, proc.stderr
+    assert "headless" not in proc.stderr and "Traceback" not in proc.stderr
+    lines = [json.loads(ln) for ln in proc.stdout.splitlines()]
+    assert len(lines) == 12 and all("focus_map" in ln for ln in lines)
+
+
+def test_monitor_command_without_display_runs_headless_with_one_message(run_cli, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    proc = run_cli(*_monitor_args())
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 12
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "running headless" in lines[0]

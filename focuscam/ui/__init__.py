@@ -5,7 +5,7 @@ engine through a :class:`~focuscam.ui.state.UiActions` adapter.
 
 from __future__ import annotations
 
-__all__ = ["UiActions", "UiState", "run_window"]
+__all__ = ["EngineActions", "UiActions", "UiState", "monitor_window", "run_window"]
 
 
 def __getattr__(name: str):
@@ -13,6 +13,14 @@ def __getattr__(name: str):
         from . import state
 
         return getattr(state, name)
+    if name == "EngineActions":
+        from .actions import EngineActions
+
+        return EngineActions
+    if name == "monitor_window":
+        from .live import monitor_window
+
+        return monitor_window
     if name == "run_window":
         from .window import run_window
 

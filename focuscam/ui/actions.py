@@ -108,7 +108,8 @@ class EngineActions:
         self.quitted = False
         self._on_measure, self._on_roi, self._on_grid = on_measure, on_roi, on_grid
         self._autofocus, self._lock, self._unlock = autofocus, lock, unlock
-        self._start_recording, self._latest_frame = start_recording, latest_frame
+        self._start_recording = start_recording
+        self.latest_frame = latest_frame
         self._snapshot_dir = Path(snapshot_dir)
         self._on_quit = on_quit
         self._close_drive = close_drive
@@ -209,9 +210,9 @@ class EngineActions:
             self.writer.append(pixels, z=getattr(frame, "z", None), t=getattr(frame, "t", None))
 
     def snapshot(self) -> str | None:
-        if self._latest_frame is None:
+        if self.latest_frame is None:
             return "no frame source to snapshot"
-        frame = self._latest_frame()
+        frame = self.latest_frame()
         if frame is None:
             return "no frame yet"
         import cv2

@@ -153,6 +153,15 @@ def _advance(img, nch, geo, ring, i):
     return ring[i % 5], ring[(i + 1) % 5], ring[(i + 2) % 5], ring[(i + 3) % 5], ring[(i + 4) % 5]
 
 
+@njit(cache=True, nogil=True)
+def _cols(row, rw):
+    """Views of a ring row at column offsets -1, 0, +1, +2 of the region, indexed from 0.
+
+    0-based slices let LLVM drop negative-index checks and vectorise the loops.
+    """
+    return row[1 : rw + 1], row[2 : rw + 2], row[3 : rw + 3], row[4 : rw + 4]
+
+
 # --- Laplacian family ------------------------------------------------------------------------
 
 
@@ -165,8 +174,11 @@ def lapv(img, nch, geo, ring, out):
         _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
         s1 = mid[0] * 0
         s2 = mid[0] * 0
-        for c in range(2, rw + 2):
-            v = up[c] + dn[c] + mid[c - 1] + mid[c + 1] - 4 * mid[c]
+        _, u, _, _ = _cols(up, rw)
+        _, d, _, _ = _cols(dn, rw)
+        ml, m, mr, _ = _cols(mid, rw)
+        for c in range(rw):
+            v = u[c] + d[c] + ml[c] + mr[c] - 4 * m[c]
             s1 += v
             s2 += v * v
         out[0] += s1
@@ -181,9 +193,12 @@ def lapm(img, nch, geo, ring, out):
     for i in range(rh):
         _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
         s = mid[0] * 0
-        for c in range(2, rw + 2):
-            m2 = 2 * mid[c]
-            s += abs(m2 - mid[c - 1] - mid[c + 1]) + abs(m2 - up[c] - dn[c])
+        _, u, _, _ = _cols(up, rw)
+        _, d, _, _ = _cols(dn, rw)
+        ml, m, mr, _ = _cols(mid, rw)
+        for c in range(rw):
+            m2 = 2 * m[c]
+            s += abs(m2 - ml[c] - mr[c]) + abs(m2 - u[c] - d[c])
         _acc(out, 0, s)
 
 
@@ -196,10 +211,13 @@ def lapd(img, nch, geo, ring, out):
         _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
         sa = mid[0] * 0
         sd = mid[0] * 0
-        for c in range(2, rw + 2):
-            m2 = 2 * mid[c]
-            sa += abs(m2 - mid[c - 1] - mid[c + 1]) + abs(m2 - up[c] - dn[c])
-            sd += abs(m2 - up[c - 1] - dn[c + 1]) + abs(m2 - up[c + 1] - dn[c - 1])
+        ul, u, ur, _ = _cols(up, rw)
+        dl, d, dr, _ = _cols(dn, rw)
+        ml, m, mr, _ = _cols(mid, rw)
+        for c in range(rw):
+            m2 = 2 * m[c]
+            sa += abs(m2 - ml[c] - mr[c]) + abs(m2 - u[c] - d[c])
+            sd += abs(m2 - ul[c] - dr[c]) + abs(m2 - ur[c] - dl[c])
         _acc(out, 0, sa)
         _acc(out, 2, sd)
 
@@ -215,9 +233,12 @@ def teng(img, nch, geo, ring, out):
     for i in range(rh):
         _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
         s = mid[0] * 0
-        for c in range(2, rw + 2):
-            gx = (up[c + 1] + 2 * mid[c + 1] + dn[c + 1]) - (up[c - 1] + 2 * mid[c - 1] + dn[c - 1])
-            gy = (dn[c - 1] + 2 * dn[c] + dn[c + 1]) - (up[c - 1] + 2 * up[c] + up[c + 1])
+        ul, u, ur, _ = _cols(up, rw)
+        dl, d, dr, _ = _cols(dn, rw)
+        ml, _, mr, _ = _cols(mid, rw)
+        for c in range(rw):
+            gx = (ur[c] + 2 * mr[c] + dr[c]) - (ul[c] + 2 * ml[c] + dl[c])
+            gy = (dl[c] + 2 * d[c] + dr[c]) - (ul[c] + 2 * u[c] + ur[c])
             s += gx * gx + gy * gy
         _acc(out, 0, s)
 
@@ -231,9 +252,12 @@ def tenv(img, nch, geo, ring, out):
         _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
         s1 = 0.0
         s2 = 0.0
-        for c in range(2, rw + 2):
-            gx = (up[c + 1] + 2 * mid[c + 1] + dn[c + 1]) - (up[c - 1] + 2 * mid[c - 1] + dn[c - 1])
-            gy = (dn[c - 1] + 2 * dn[c] + dn[c + 1]) - (up[c - 1] + 2 * up[c] + up[c + 1])
+        ul, u, ur, _ = _cols(up, rw)
+        dl, d, dr, _ = _cols(dn, rw)
+        ml, _, mr, _ = _cols(mid, rw)
+        for c in range(rw):
+            gx = (ur[c] + 2 * mr[c] + dr[c]) - (ul[c] + 2 * ml[c] + dl[c])
+            gy = (dl[c] + 2 * d[c] + dr[c]) - (ul[c] + 2 * u[c] + ur[c])
             g = np.float64(gx * gx + gy * gy)
             s1 += g
             s2 += g * g
@@ -249,11 +273,14 @@ def bren(img, nch, geo, ring, out):
     for i in range(rh):
         _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
         s = mid[0] * 0
-        for c in range(2, rw + 2):
-            dh = abs(mid[c + 1] - mid[c - 1])
-            dv = abs(dn[c] - up[c])
-            d = max(dh, dv)
-            s += d * d
+        _, u, _, _ = _cols(up, rw)
+        _, d, _, _ = _cols(dn, rw)
+        ml, _, mr, _ = _cols(mid, rw)
+        for c in range(rw):
+            dh = abs(mr[c] - ml[c])
+            dv = abs(d[c] - u[c])
+            big = max(dh, dv)
+            s += big * big
         _acc(out, 0, s)
 
 
@@ -285,9 +312,12 @@ def vola(img, nch, geo, ring, out):
     for i in range(rh):
         _, _, mid, dn, dn2 = _advance(img, nch, geo, ring, i)
         s = mid[0] * 0
-        for c in range(2, rw + 2):
-            m = mid[c]
-            s += m * (dn[c] - dn2[c]) + m * (mid[c + 1] - mid[c + 2])
+        _, d, _, _ = _cols(dn, rw)
+        _, d2, _, _ = _cols(dn2, rw)
+        _, m0, mr, mrr = _cols(mid, rw)
+        for c in range(rw):
+            m = m0[c]
+            s += m * (d[c] - d2[c]) + m * (mr[c] - mrr[c])
         out[0] += s
 
 

@@ -25,7 +25,8 @@ examples:
 --json prints one JSON object per frame (ndjson): t, seq, score, measure, blurred, per,
 blur_extent, blur_seq, measure_ms, fps, dropped, z, and focus_map with --grid. Without --json
 a status line (score, fps, measure ms, dropped frames) is updated in place on a terminal.
-The blur verdict is computed at most 5 times a second on its own thread (--blur async);
+A video or replay ends the monitor (exit 0), unless it ends before --frames or --seconds
+(exit 3). The blur verdict is computed at most 5 times a second on its own thread (--blur async);
 --blur sync computes it for every frame.
 """
 
@@ -177,14 +178,21 @@ def run(args: argparse.Namespace) -> int:
         monitor.subscribe(status)
     try:
         if hook is not None:
-            return int(hook(monitor, args) or 0)
-        monitor.start()
-        while not monitor.wait(0.2):
-            pass
+            code = int(hook(monitor, args) or 0)
+        else:
+            monitor.start()
+            while not monitor.wait(0.2):
+                pass
+            code = 0
     finally:
         monitor.stop()
         if status is not None:
             status.close()
+    if monitor.reason == "ended" and (args.frames is not None or args.seconds is not None):
+        from ..errors import SourceError
+
+        asked = f"{args.frames} frames" if args.frames is not None else f"{args.seconds:g} s"
+        raise SourceError(f"{source.name} ended after {monitor.count} frames, before the {asked} asked")
     if not args.json:
         print(f"monitor: {monitor.count} frames scored, {source.dropped} dropped", file=sys.stderr)
-    return 0
+    return code

@@ -62,7 +62,8 @@ class SerialLine:
         self.url = url
         self.name = name
         self._line_lock = threading.Lock()
-        self._rt_lock = threading.Lock()
+        # re-entrant: a signal handler calling stop() may interrupt this thread inside a write
+        self._rt_lock = threading.RLock()
         self._buf = bytearray()
         self._closed = False
         try:

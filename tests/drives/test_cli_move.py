@@ -137,3 +137,35 @@ def test_ports_lists_or_says_none(run_cli):
     from serial.tools import list_ports
 
     assert sorted(r["device"] for r in rows) == sorted(p.device for p in list_ports.comports())
+
+
+def test_ctrl_c_stops_the_motor(grbl, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ, PYTHONWARNINGS="error")
+    args = ["move", "--drive", f"grbl:{grbl.port}", "--limits", "-1000,1000", "--to", "900", "--speed", "200"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "focuscam", *args, "--timeout", "0.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    deadline = time.monotonic() + 20
+    while not grbl.moving and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert grbl.moving, "the move never started"
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    time.sleep(0.1)
+    assert not grbl.moving, "the motor kept moving after Ctrl-C"
+    assert 0 < grbl.z_um < 900
+    assert 0x85 in grbl.realtime

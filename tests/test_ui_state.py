@@ -383,3 +383,17 @@ def test_roi_of_the_initial_state_is_shown(rig):
     state, *_ = rig
     state.roi = ROI(1, 2, 3, 4)
     assert state.view().roi == ROI(1, 2, 3, 4)
+
+
+def test_autofocus_scores_show_in_the_status_only_without_a_monitor():
+    actions = EngineActions(measures=["lapv", "teng"], measure="teng")
+    state = UiState(actions)
+    state.on_autofocus_event("sample", {"z_um": 1.0, "score": 4.0, "t": 10.0, "seq": 1})
+    state.on_autofocus_event("sample", {"z_um": 2.0, "score": 6.0, "t": 11.0, "seq": 2})
+    view = state.view()
+    assert view.score == 6.0 and view.measure == "teng" and view.scores == [4.0, 6.0]
+    monitored = UiState(actions)
+    monitored.push_sample({"t": 0.0, "score": 99.0, "measure": "lapv"})
+    monitored.on_autofocus_event("sample", {"z_um": 1.0, "score": 4.0, "t": 10.0, "seq": 1})
+    view = monitored.view()
+    assert view.score == 99.0 and view.scores == [99.0] and view.curve_scores == [4.0]

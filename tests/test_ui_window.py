@@ -283,3 +283,49 @@ def test_monitor_command_without_display_runs_headless_with_one_message(run_cli,
     assert len(proc.stdout.splitlines()) == 12
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "running headless" in lines[0]
+
+
+AUTOFOCUS_SCRIPT = textwrap.dedent(
+    """
+    import argparse, json, sys
+    from pathlib import Path
+    import cv2
+    from focuscam.autofocus import Autofocus
+    from focuscam.twin import make_twin
+    from focuscam.ui.live import autofocus_window
+
+    out = Path(sys.argv[2])
+    src, drive = make_twin(sys.argv[1])
+    af = Autofocus(src, drive, resolution_um=src.spacing_um)
+    canvases = []
+    result = autofocus_window(af, argparse.Namespace(), close_when_done=True, on_render=canvases.append)
+    cv2.imwrite(str(out / "last.png"), canvases[-1])
+    json.dump({"state": result.state, "z": result.z, "samples": len(result.samples),
+               "renders": len(canvases)}, sys.stdout)
+    src.close(); drive.close()
+    """
+)
+
+
+@pytest.mark.display
+def test_autofocus_window_grows_the_curve_and_marks_the_peak(xvfb, tmp_path):
+    from conftest import REPO
+
+    from focuscam.plot import _CURVE, _PEAK_OK
+
+    stack = REPO / "recordings" / "target_color"
+    proc = subprocess.run(
+        [sys.executable, "-c", AUTOFOCUS_SCRIPT, str(stack), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["state"] == "focused" and out["samples"] >= 3
+    img = cv2.imread(str(tmp_path / "last.png"))
+    layout = Layout()
+    curve_panel = img[layout.status_h + layout.plot_h :, layout.frame_w :]
+    assert np.all(curve_panel == np.array(_CURVE, np.uint8), axis=2).sum() > 20  # the sampled curve
+    peak = np.all(curve_panel == np.array(_PEAK_OK, np.uint8), axis=2)
+    assert peak.sum(axis=0).max() > 50  # a vertical peak line, green: focused

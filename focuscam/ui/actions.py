@@ -162,7 +162,9 @@ class EngineActions:
 
     def toggle_lock(self) -> str | None:
         if self._lock is None:
-            return "focus lock needs a drive: start with --drive"
+            if self.drive is None:
+                return "focus lock needs a drive: start with --drive"
+            return "focus lock is not available in this command"
         if self.locked:
             if self._unlock is not None:
                 self._unlock()

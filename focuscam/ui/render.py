@@ -410,7 +410,7 @@ def status_lines(view: ViewModel) -> list[str]:
         f"score    {_fmt(view.score, '.5g')}",
         f"measure  {view.measure or '-'}",
         f"blur     {view.verdict or '-'}",
-        f"fps      {_fmt(view.fps, '.1f')}   measure {_fmt(view.measure_ms, '.2f', ' ms')}",
+        f"fps      {_fmt(view.fps, '.1f')}   ({_fmt(view.measure_ms, '.2f', ' ms')} to score)",
         f"dropped  {view.dropped if view.dropped is not None else '-'}",
         f"z        {_fmt(view.z_um, '.2f', ' um')}",
     ]

@@ -99,6 +99,10 @@ class UiActions(Protocol):
         """Use ``roi`` (frame pixels; None = whole frame) from now on."""
 
 
+class _AfSample(dict):
+    """A status sample made from an autofocus "sample" event (when no monitor feeds the window)."""
+
+
 def _get(sample: Any, name: str, default: Any = None) -> Any:
     if isinstance(sample, Mapping):
         return sample.get(name, default)
@@ -243,8 +247,9 @@ class UiState:
     def on_autofocus_event(self, kind: str, data: Mapping[str, Any]) -> None:
         """Plug for :class:`focuscam.autofocus.Autofocus`'s ``on_event(kind, data)``.
 
-        ``state`` ``searching`` clears the curve; ``sample`` adds ``(z_um, score)``; ``move``
-        and ``state`` update the status; ``result`` marks the chosen peak with its state.
+        ``state`` ``searching`` clears the curve; ``sample`` adds ``(z_um, score)`` (and, when
+        no monitor feeds the window, the score to the status and the time plot); ``move`` and
+        ``state`` update the status; ``result`` marks the chosen peak with its state.
         """
         if kind == "state":
             state = data.get("state")
@@ -254,6 +259,14 @@ class UiState:
         elif kind == "sample":
             self.curve_add(data["z_um"], data["score"])
             self.set_status(z_um=data["z_um"])
+            with self._lock:
+                monitored = self._sample is not None and not isinstance(self._sample, _AfSample)
+            if not monitored:  # no monitor feeds the status: show the autofocus's own scores
+                self.push_sample(
+                    _AfSample(
+                        t=data.get("t"), score=data["score"], measure=getattr(self.actions, "measure", None)
+                    )
+                )
         elif kind == "move":
             self.set_status(z_um=data.get("target_um"))
         elif kind == "result":

@@ -36,6 +36,7 @@ never comes must time out within ~1 s. Set ``stops_mid_move = False`` or
 from __future__ import annotations
 
 import math
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -198,9 +199,10 @@ class DriveContract:
         thread, outcome = _move_in_thread(rig.drive, 900.0)
         assert _wait_until(rig.moving), "the move never started"
         time.sleep(0.05)
-        t0 = time.monotonic()
-        rig.drive.stop()
-        assert time.monotonic() - t0 < 0.5, "stop() blocked"
+        stopper = threading.Thread(target=rig.drive.stop, daemon=True)
+        stopper.start()
+        stopper.join(timeout=5)
+        assert not stopper.is_alive(), "stop() blocked on the move in progress"
         thread.join(timeout=5)
         assert not thread.is_alive()
         assert isinstance(outcome[0], Aborted), outcome
@@ -209,6 +211,23 @@ class DriveContract:
         assert rig.resolution_um < z < 900.0 - rig.resolution_um
         assert rig.drive.position_known
         assert rig.drive.move_to(50.0) == pytest.approx(50.0, abs=rig.resolution_um)
+
+    def test_stop_from_a_signal_handler_halts_a_move_in_this_thread(self, make_rig):
+        if not self.stops_mid_move:
+            pytest.skip("moves of this peer are instantaneous")
+        if threading.current_thread() is not threading.main_thread():
+            pytest.skip("signal handlers run only in the main thread")
+        rig = make_rig()
+        previous = signal.signal(signal.SIGALRM, lambda signum, frame: rig.drive.stop())
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0.25)
+            with pytest.raises(Aborted):
+                rig.drive.move_to(900.0)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        assert _wait_until(lambda: not rig.moving(), 1.0)
+        assert rig.resolution_um < rig.drive.position < 900.0 - rig.resolution_um
 
     def test_close_stops_motion_and_is_idempotent(self, make_rig):
         rig = make_rig()

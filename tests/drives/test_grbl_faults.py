@@ -186,10 +186,8 @@ def test_port_vanishing_mid_move(emulators):
     emu = emulators(lose_bytes=0)
     drive = _open(emu)
     _later(0.15, emu.vanish)
-    t0 = time.monotonic()
     with pytest.raises(DeviceError):
         drive.move_to(900.0)
-    assert time.monotonic() - t0 < 3.0
     assert not drive.position_known
     with pytest.raises(PositionUnknownError):
         drive.move_to(0.0)

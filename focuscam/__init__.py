@@ -38,6 +38,8 @@ _API = {
     "LimitError": "focuscam.errors",
     "open_drive": "focuscam.drives",
     "FocusDrive": "focuscam.drives",
+    "load_rig": "focuscam.rig",
+    "Rig": "focuscam.rig",
 }
 
 __all__ = ["__version__", *sorted(_API)]

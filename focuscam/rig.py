@@ -304,6 +304,13 @@ def _validate_value(table: str, key: str, value: Any, where: _Where) -> Any:
         if not isinstance(value, str) or not value.strip():
             raise fail("is not a non-empty string")
         value = value.strip()
+        if key == "source":
+            scheme, sep, target = value.partition(":")
+            known = scheme in ("camera", "video", "replay")
+            if sep and "://" not in value and len(scheme) > 1 and not known:
+                raise fail("is not a known source spec")
+            if known and not target.strip():
+                raise fail("names no camera, file or stack")
         if key == "spec":
             _check_drive_spec(value, fail)
         if key == "measure":

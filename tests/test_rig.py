@@ -112,12 +112,17 @@ def test_absolute_and_camera_sources_are_kept(tmp_path):
     assert load_rig(write(tmp_path, text)).camera.source == "video:/data/clip.mp4"
     text = replace_line(VALID, "source", 'source = "0"')
     assert load_rig(write(tmp_path, text)).camera.source == "0"
+    for url in ("rtsp://cam.local/stream", "camera:http://cam.local/video"):
+        text = replace_line(VALID, "source", f'source = "{url}"')
+        assert load_rig(write(tmp_path, text)).camera.source == url
 
 
 # (key, replacement line, words the allowed-part must contain)
 BAD_VALUES = [
     ("source", "source = 3", "source spec"),
     ("source", 'source = ""', "source spec"),
+    ("source", 'source = "webcam:0"', "camera:0"),
+    ("source", 'source = "replay:"', "replay:DIR"),
     ("size", "size = [640]", "two positive integers"),
     ("size", "size = [640, 0]", "two positive integers"),
     ("size", "size = [640.5, 480]", "two positive integers"),

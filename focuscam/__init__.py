@@ -40,6 +40,13 @@ _API = {
     "FocusDrive": "focuscam.drives",
     "load_rig": "focuscam.rig",
     "Rig": "focuscam.rig",
+    "open_source": "focuscam.sources",
+    "FrameSource": "focuscam.sources",
+    "CameraSource": "focuscam.sources",
+    "ReplaySource": "focuscam.sources",
+    "Monitor": "focuscam.monitor",
+    "MonitorSample": "focuscam.monitor",
+    "record": "focuscam.recorder",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -81,6 +81,10 @@ class AutofocusResult:
         The fitted peak in um (where the drive was sent).
     verify_score, peak_score : float or None
         The score of the fresh frame after arriving, and the curve's score at the peak.
+    searches : int
+        Searches run (2 when the verification failed and the search was retried).
+    measure : str
+        The focus measure used.
     """
 
     z: float | None
@@ -97,6 +101,7 @@ class AutofocusResult:
     verify_score: float | None = None
     peak_score: float | None = None
     searches: int = 1
+    measure: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -123,6 +128,7 @@ class AutofocusResult:
             "verify_score": num(self.verify_score),
             "peak_score": num(self.peak_score),
             "searches": self.searches,
+            "measure": self.measure,
             "reason": self.reason,
             "samples": [[float(z), float(s)] for z, s in self.samples],
         }
@@ -432,6 +438,7 @@ class Autofocus:
             verify_score=result["verify"],
             peak_score=result["peak"],
             searches=result["searches"],
+            measure=self.measure_name,
         )
         self._emit("state", state=out.state, z_um=out.z)
         self._emit("result", result=out)

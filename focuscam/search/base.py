@@ -358,6 +358,8 @@ class SearchStrategy(ABC):
                     f"peak not significant against the noise of the curve "
                     f"(height/noise {sig.snr:.1f} < {self.min_snr:g})"
                 )
+            else:
+                reason = f"{reason}; peak {sig.snr:.1f} x the noise of a peak-model fit"
             confidence = min(confidence, float(np.clip((sig.snr - self.min_snr) / self.min_snr, 0, 1)))
         if self._fail_reason is not None:
             state, reason, confidence = FocusState.FAILED, self._fail_reason, 0.0

@@ -1,0 +1,187 @@
+"""``focuscam autofocus``: one closed-loop autofocus with a source and a drive."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+EPILOG = """\
+examples:
+  focuscam autofocus --source replay:../shared/stacks/fpd_webcam_rep1 --drive sim --json
+  focuscam autofocus --source replay:recordings/target_color --drive sim --strategy continuous
+  focuscam autofocus --source replay:recordings/cells_gray16 --drive sim --plot curve.png --record run1
+  focuscam autofocus --source camera:0 --drive grbl:/dev/ttyUSB0 --range -500,500 --roi 200,150,240,180
+
+replay:STACK with --drive sim runs the digital twin: the frame served is the recorded plane
+nearest to the simulated drive's position, on a simulated clock (no hardware; times are
+simulated seconds). With real hardware, --range LO,HI (um) is required: it is the search range
+and the drive's soft limits.
+Positions are printed in um (and in the stack's unit on the twin).
+Exit codes: 0 focused, 1 failed to focus, 2 bad input, 3 device error, 130 interrupted (the
+drive was stopped and its position printed).
+"""
+
+
+def _range(text: str) -> tuple[float, float]:
+    from ..types import ZLimits
+
+    lim = ZLimits.parse(text, param="--range")
+    if not lim.lo < lim.hi:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LO,HI with LO < HI (um)")
+    return lim.lo, lim.hi
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "autofocus",
+        help="find the sharpest focus with a camera (or a replay) and a focus drive",
+        description=(
+            "Run one closed-loop autofocus: move the focus drive, score a fresh frame after every "
+            "move, fit the peak of the focus curve, approach it from the backlash direction, "
+            "verify the score there and report focused or failed."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--source", required=True, metavar="SPEC", help="camera:0, replay:STACK, video:FILE")
+    parser.add_argument("--drive", required=True, metavar="SPEC", help="sim, grbl:PORT, sangaboard:PORT, ...")
+    parser.add_argument("--strategy", metavar="NAME", help="search strategy (default coarse-fine)")
+    parser.add_argument("--measure", metavar="NAME", help="focus measure (default lapv; glvn in brightfield)")
+    parser.add_argument("--roi", metavar="x,y,w,h", help="region of interest in pixels (default whole frame)")
+    parser.add_argument("--range", type=_range, metavar="LO,HI", help="search range in um")
+    parser.add_argument("--start", type=float, metavar="Z", help="twin only: where the drive starts, in um")
+    parser.add_argument(
+        "--mode",
+        choices=("max", "brightfield"),
+        help="max = sharpest is the highest score; brightfield = contrast minimum "
+        "(default: from the stack's modality on the twin, else max)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+    parser.add_argument("--no-window", action="store_true", help="do not open the live window")
+    parser.add_argument("--record", metavar="DIR", help="record every scored frame as a stack in DIR")
+    parser.add_argument("--plot", metavar="CURVE.png", help="write the sampled focus curve as a PNG")
+    parser.set_defaults(func=run)
+
+
+def _open(args: argparse.Namespace):
+    """(source, drive, twin-or-None) for the specs given."""
+    from ..drives import open_drive
+    from ..errors import InputError
+
+    scheme = args.source.partition(":")[0].lower()
+    if scheme == "replay" and args.drive.strip().lower() == "sim":
+        from ..twin import make_twin
+
+        path = args.source.partition(":")[2]
+        if not path:
+            raise InputError("--source replay: names no stack: give replay:STACK_DIR")
+        src, drive = make_twin(path, start_um=args.start)
+        return src, drive, src
+    if args.start is not None:
+        raise InputError("--start applies to the twin only (--source replay:STACK --drive sim)")
+    if args.range is None:
+        raise InputError("--range LO,HI (um) is required with real hardware: give the search range")
+    from ..sources import open_source
+
+    drive = open_drive(args.drive, limits=args.range)
+    try:
+        src = open_source(args.source)
+    except BaseException:
+        drive.close()
+        raise
+    return src, drive, None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..autofocus import Autofocus
+    from ..errors import Aborted, InputError
+    from ..search import DEFAULT_STRATEGY
+
+    if args.plot is not None and not str(args.plot).lower().endswith(".png"):
+        raise InputError(f"--plot {args.plot!r} must name a .png file, e.g. --plot curve.png")
+    src, drive, twin = _open(args)
+    try:
+        mode = args.mode
+        options: dict[str, Any] = {}
+        if twin is not None:
+            if mode is None and (twin.stack.modality or "").lower() == "brightfield":
+                mode = "brightfield"
+            options["resolution_um"] = twin.spacing_um
+        af = Autofocus(
+            src,
+            drive,
+            strategy=args.strategy or DEFAULT_STRATEGY,
+            range_um=args.range,
+            measure=args.measure,
+            roi=args.roi,
+            mode=mode or "max",
+            record=args.record,
+            **options,
+        )
+        try:
+            result = af.run()
+        except KeyboardInterrupt:
+            af.abort()
+            where = drive.position
+            raise Aborted(f"interrupted; the drive stopped at {where:.3f} um") from None
+    finally:
+        src.close()
+        drive.close()
+    _report(args, result, twin)
+    return 0 if result.focused else 1
+
+
+def _report(args: argparse.Namespace, result: Any, twin: Any) -> None:
+    out = result.to_dict()
+    unit, scale = "um", 1.0
+    if twin is not None:
+        unit = twin.stack.z_unit or "index"
+        scale = twin.scale_um
+        out["stack"] = twin.stack.name
+        out["z_unit"] = unit
+        out["z"] = None if result.z is None else result.z / scale
+        truth = twin.stack.truth
+        if truth is not None and result.z is not None:
+            out["truth"] = truth
+            out["within_tolerance"] = bool(abs(result.z / scale - truth["z"]) <= truth["tolerance"])
+    if args.plot:
+        from ..plot import save_curve_png
+
+        zs = [z / scale for z, _ in result.samples]
+        ss = [s for _, s in result.samples]
+        peak = None if result.target_z is None else result.target_z / scale
+        save_curve_png(
+            args.plot,
+            zs,
+            ss,
+            z_unit=unit,
+            peak=peak,
+            measure=result.measure,
+            truth=twin.stack.truth if twin is not None else None,
+            title=f"autofocus ({result.strategy}): {result.state}",
+        )
+        out["plot"] = str(args.plot)
+    if args.json:
+        json.dump(out, sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+        return
+    where = "unknown" if result.z is None else f"{result.z:.6g} um"
+    if twin is not None and result.z is not None and unit != "um":
+        where += f" ({result.z / scale:.6g} {unit})"
+    head = "focused" if result.focused else "FAILED"
+    print(f"{head} at z = {where}, confidence {result.confidence:.2f} ({result.strategy})")
+    print(
+        f"cost:  {result.frames} frames scored, {result.moves} moves, travel {result.travel_um:.6g} um, "
+        f"{result.elapsed_s:.2f} s{' (simulated)' if twin is not None else ''}"
+    )
+    print(f"why:   {result.reason}")
+    if "within_tolerance" in out:
+        t = out["truth"]
+        verdict = "within" if out["within_tolerance"] else "OUTSIDE"
+        print(f"truth: z = {t['z']:.6g} {unit} +- {t['tolerance']:.6g}: {verdict} tolerance")
+    if args.record:
+        print(f"recorded: {args.record}")
+    if args.plot:
+        print(f"plot:  {args.plot}")

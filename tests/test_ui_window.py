@@ -329,3 +329,82 @@ def test_autofocus_window_grows_the_curve_and_marks_the_peak(xvfb, tmp_path):
     assert np.all(curve_panel == np.array(_CURVE, np.uint8), axis=2).sum() > 20  # the sampled curve
     peak = np.all(curve_panel == np.array(_PEAK_OK, np.uint8), axis=2)
     assert peak.sum(axis=0).max() > 50  # a vertical peak line, green: focused
+
+
+# The window's own loop is wrapped so the script can feed events through the UI state's handlers
+# (exactly what HighGUI's callbacks call) while the real Monitor runs.
+MONITOR_KEYS_SCRIPT = textwrap.dedent(
+    """
+    import argparse, json, sys
+    from pathlib import Path
+    import cv2
+    import focuscam.ui.live as live
+    from focuscam.monitor import Monitor
+    from focuscam.sources import open_source
+
+    out = Path(sys.argv[2])
+    real_run_window = live.run_window
+    seen = {}
+
+    def scripted(state, **kw):
+        count = {"n": 0}
+
+        def on_render(canvas):
+            count["n"] += 1
+            vp = state.viewport
+            if count["n"] == 3 and vp is not None:
+                state.on_key(ord("m"))
+                state.on_key(ord("g"))
+                a = (round(vp.ox + 40 * vp.scale), round(vp.oy + 30 * vp.scale))
+                b = (round(vp.ox + 280 * vp.scale), round(vp.oy + 210 * vp.scale))
+                state.on_mouse(cv2.EVENT_LBUTTONDOWN, *a, 0)
+                state.on_mouse(cv2.EVENT_MOUSEMOVE, *b, cv2.EVENT_FLAG_LBUTTON)
+                state.on_mouse(cv2.EVENT_LBUTTONUP, *b, 0)
+            elif count["n"] > 3 and state.view().focus_map is not None and "png" not in seen:
+                cv2.imwrite(str(out / "grid.png"), canvas)
+                seen["png"] = True
+                seen["viewport"] = [vp.scale, vp.ox, vp.oy, vp.frame_w, vp.frame_h]
+                state.on_key(27)  # Esc
+
+        kw["on_render"] = on_render
+        return real_run_window(state, **kw)
+
+    live.run_window = scripted
+    mon = Monitor(open_source(sys.argv[1], fps=30, loop=True), measure="lapv")
+    code = live.monitor_window(mon, argparse.Namespace(frames=None, seconds=None))
+    seen.update(code=code, measure=mon.measure, grid=mon.grid, roi=list(mon.roi) if mon.roi else None,
+                running=mon.running, closed=mon.source.closed, count=mon.count)
+    json.dump(seen, sys.stdout)
+    """
+)
+
+
+@pytest.mark.display
+def test_monitor_window_keys_and_mouse_change_the_running_monitor(xvfb, tmp_path):
+    from conftest import REPO
+
+    from focuscam.measures import MEASURES
+    from focuscam.ui.render import Viewport
+
+    spec = f"replay:{REPO / 'recordings' / 'target_color'}"
+    proc = subprocess.run(
+        [sys.executable, "-c", MONITOR_KEYS_SCRIPT, spec, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    names = list(MEASURES)
+    assert seen["code"] == 0 and seen["count"] > 0
+    assert seen["measure"] == names[(names.index("lapv") + 1) % len(names)]  # m
+    assert seen["grid"] == [3, 3]  # g
+    assert seen["roi"] == [40, 30, 240, 180]  # mouse drag, in frame pixels
+    assert not seen["running"] and seen["closed"]  # Esc: monitor stopped, source closed
+    img = cv2.imread(str(tmp_path / "grid.png"))
+    vp = Viewport(*seen["viewport"])
+    # the grid's tile borders are drawn inside the ROI: the middle column edge at x = 40 + 80
+    x = round(vp.ox + 120 * vp.scale)
+    y0, y1 = round(vp.oy + 40 * vp.scale), round(vp.oy + 200 * vp.scale)
+    column = img[y0:y1, x - 1 : x + 2]
+    assert np.all(column == 200, axis=2).any(axis=1).mean() > 0.9

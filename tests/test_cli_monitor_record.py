@@ -312,3 +312,39 @@ def test_help_documents_specs(run_cli):
 
 def test_repo_has_no_copied_shared_stack():
     assert not (REPO / "tests" / "scorpion_lapse").exists()
+
+
+@pytest.mark.shared
+def test_status_line_on_a_terminal_is_rewritten_in_place(tmp_path):
+    import pty
+
+    src = shared_stack("scorpion_lapse")
+    master, slave = pty.openpty()
+    env = dict(os.environ, PYTHONWARNINGS="error")
+    args = ["monitor", "--source", f"replay:{src}", "--fps", "20", "--frames", "14", "--no-window"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "focuscam", *args],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        cwd=tmp_path,
+        env=env,
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    out, _ = proc.communicate(timeout=60)
+    text = b"".join(chunks).decode()
+    assert proc.returncode == 0, text
+    assert out == b""
+    status = [part for part in text.split("\r") if "fps" in part]
+    assert len(status) >= 2, text  # updated in place several times
+    assert all("lapv" in s and "ms" in s and "dropped" in s for s in status)
+    assert "monitor: 14 frames scored, 0 dropped" in text

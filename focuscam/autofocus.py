@@ -16,10 +16,11 @@
 :meth:`Autofocus.abort` (from another thread, or the CLI on Ctrl-C) stops the drive; the run
 raises :class:`~focuscam.errors.Aborted` whose message (and ``position_um``) tells where the
 drive stopped. :meth:`Autofocus.lock` keeps watching the score after focusing and re-focuses
-locally with ``hill-climb`` when it drops (see :mod:`focuscam.focuslock`).
+locally with ``hill-climb`` when it drops, with hysteresis.
 
 Events go to ``on_event(kind, data)``: ``"sample"`` (z um, score, t, frame seq), ``"move"``
-(target um), ``"state"`` (searching / verifying / focused / failed / aborted), ``"result"``.
+(target um), ``"state"`` (searching / verifying / retrying / focused / failed / aborted /
+locked / refocus-failed), ``"refocus"`` (z um, score, reference), ``"result"``.
 """
 
 from __future__ import annotations
@@ -253,6 +254,7 @@ class Autofocus:
         self.record = record
         self.timeout_s = float(timeout_s)
         self._abort = threading.Event()
+        self.last_result: AutofocusResult | None = None
         self._writer = None
         self._scores: list[float] = []
         self.frames = 0
@@ -348,9 +350,10 @@ class Autofocus:
                 out.append((f, float(self.drive.position_at(f.t))))
         return out
 
-    def _search(self, start: float):
-        strategy = make_strategy(self.strategy_name, **self._strategy_kwargs(start))
-        self._emit("state", state="searching", strategy=self.strategy_name)
+    def _search(self, start: float, strategy: Any = None):
+        if strategy is None:
+            strategy = make_strategy(self.strategy_name, **self._strategy_kwargs(start))
+        self._emit("state", state="searching", strategy=strategy.name)
         while (z := strategy.propose()) is not None:
             self._check_abort()
             if strategy.streaming:
@@ -442,6 +445,7 @@ class Autofocus:
         )
         self._emit("state", state=out.state, z_um=out.z)
         self._emit("result", result=out)
+        self.last_result = out
         return out
 
     def _run(self) -> dict[str, Any]:
@@ -497,6 +501,126 @@ class Autofocus:
                 }
             self._emit("state", state="retrying", reason="verification failed")
             start = reached
+
+    # ------------------------------------------------------------------ focus lock
+    def lock(
+        self,
+        *,
+        frames: int | None = None,
+        duration_s: float | None = None,
+        threshold: float = 0.8,
+        drop_frames: int = 3,
+        rearm: float = 0.9,
+        range_um: float | None = None,
+    ) -> LockReport:
+        """Hold focus after :meth:`run`: watch the score, re-focus locally when it drops.
+
+        Every frame is scored. When the score stays below ``threshold`` x the reference (the
+        score verified after focusing) for ``drop_frames`` frames in a row, a ``hill-climb``
+        search within ``+-range_um`` of the current position (inside the search range) re-focuses
+        and its verified score becomes the new reference. Hysteresis: after a re-focus the lock
+        re-arms only once the score is back above ``rearm`` x the reference, so a re-focus that
+        cannot help is not repeated frame after frame (no hunting).
+
+        Parameters
+        ----------
+        frames : int, optional
+            Stop after this many frames.
+        duration_s : float, optional
+            Stop after this many seconds of the drive's clock. One of ``frames`` or
+            ``duration_s`` is required (or stop it with :meth:`abort`).
+        threshold, rearm : float
+            Fractions of the reference score (0 < threshold < rearm <= 1).
+        drop_frames : int
+            Consecutive low frames that trigger a re-focus.
+        range_um : float, optional
+            Half-width of the re-focus range in um (default a tenth of the search range).
+
+        Returns
+        -------
+        LockReport
+        """
+        if self.last_result is None or not self.last_result.focused or self.last_result.verify_score is None:
+            raise InputError("lock() needs a focused run first: call run() and check that it focused")
+        if self.mode != "max":
+            raise InputError("focus lock climbs to a maximum: it does not apply in brightfield mode")
+        if frames is None and duration_s is None:
+            raise InputError("lock() needs frames=N or duration_s=S (or stop it with abort())")
+        if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
+            raise InputError(f"frames {frames!r} must be an integer >= 1")
+        if not 0.0 < float(threshold) < float(rearm) <= 1.0:
+            raise InputError(f"threshold {threshold!r} and rearm {rearm!r} need 0 < threshold < rearm <= 1")
+        if isinstance(drop_frames, bool) or not isinstance(drop_frames, int) or drop_frames < 1:
+            raise InputError(f"drop_frames {drop_frames!r} must be an integer >= 1")
+        half = (self.hi - self.lo) / 10.0 if range_um is None else float(range_um)
+        if not (math.isfinite(half) and half > 0):
+            raise InputError(f"range_um {range_um!r} must be a positive number of um")
+        self._abort.clear()
+        reference = float(self.last_result.verify_score)
+        t_end = None if duration_s is None else self.clock.now() + float(duration_s)
+        seen = low = refocuses = failed = 0
+        armed = True
+        moves0, travel0 = self.moves, self.travel_um
+        self._emit("state", state="locked", reference=reference)
+        try:
+            while (frames is None or seen < frames) and (t_end is None or self.clock.now() < t_end):
+                self._check_abort()
+                frame = self.source.read(timeout=self.timeout_s)
+                s = self.score(frame.pixels)
+                seen += 1
+                self._emit("sample", z_um=self.drive.position, score=s, t=frame.t, seq=frame.seq, lock=True)
+                if not armed:
+                    armed = s >= rearm * reference
+                    continue
+                low = low + 1 if s < threshold * reference else 0
+                if low < drop_frames:
+                    continue
+                low, armed = 0, False
+                refocuses += 1
+                here = self._position()
+                lo, hi = max(self.lo, here - half), min(self.hi, here + half)
+                climb = make_strategy(
+                    "hill-climb",
+                    lo=lo,
+                    hi=hi,
+                    start=min(max(here, lo), hi),
+                    step=half / 4,
+                    resolution=self.resolution_um or (hi - lo) / 50,
+                )
+                self._emit("refocus", z_um=here, score=s, reference=reference)
+                res = self._search(here, climb)
+                if res.focused and res.z is not None:
+                    reached = self._move(res.z)
+                    reference = self._observe_frame(self._fresh(), reached)
+                    self._emit("state", state="locked", reference=reference, z_um=reached)
+                else:
+                    failed += 1
+                    self._emit("state", state="refocus-failed", reason=res.reason)
+        except Aborted:
+            self.drive.stop()
+            raise
+        return LockReport(
+            frames=seen,
+            refocuses=refocuses,
+            failed_refocuses=failed,
+            z=self._position(),
+            reference=reference,
+            moves=self.moves - moves0,
+            travel_um=self.travel_um - travel0,
+        )
+
+
+@dataclass(frozen=True)
+class LockReport:
+    """What a focus lock did: frames watched, re-focuses (and failed ones), final z in um."""
+
+    frames: int
+    refocuses: int
+    failed_refocuses: int
+    z: float
+    reference: float
+    moves: int
+    travel_um: float
 
 
 def autofocus(source: Any, drive: Any, **options: Any) -> AutofocusResult:

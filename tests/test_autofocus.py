@@ -163,3 +163,42 @@ def test_bad_options_are_input_errors(stack, kwargs, match):
     src, drive = make_twin(stack)
     with pytest.raises(InputError, match=match):
         Autofocus(src, drive, **kwargs)
+
+
+def _focused(stack, **kw):
+    src, drive = make_twin(stack, start_um=5.0)
+    af = Autofocus(src, drive, resolution_um=1.0, **kw)
+    assert af.run().focused
+    return src, drive, af
+
+
+def test_lock_holds_still_when_nothing_changes(stack):
+    _src, drive, af = _focused(stack)
+    z0 = drive.position
+    rep = af.lock(frames=60)
+    assert rep.frames == 60 and rep.refocuses == 0 and rep.moves == 0
+    assert drive.position == z0
+
+
+def test_lock_refocuses_after_drift(stack):
+    src, drive, af = _focused(stack)
+    events = []
+    af.on_event = lambda kind, data: events.append(kind)
+    src.drift_um = 4.0  # the sample drifted: the sharp plane is now seen 4 um lower
+    rep = af.lock(frames=80, range_um=8.0)
+    assert rep.refocuses == 1 and rep.failed_refocuses == 0
+    assert "refocus" in events
+    assert abs(drive.position + 4.0 - 23.0) <= 1.0  # optics back on the sharp plane
+
+
+def test_lock_does_not_hunt_when_a_refocus_cannot_help(stack):
+    src, _drive, af = _focused(stack)
+    src.drift_um = 30.0  # far beyond the re-focus range: the score stays low
+    rep = af.lock(frames=120, range_um=3.0)
+    assert rep.refocuses == 1  # hysteresis: no re-arm until the score recovers
+
+
+def test_lock_needs_a_focused_run(stack):
+    src, drive = make_twin(stack)
+    with pytest.raises(InputError, match="focused run"):
+        Autofocus(src, drive).lock(frames=3)

@@ -20,6 +20,7 @@ __all__ = [
     "PROTO_VERSION",
     "RT_STOP",
     "Event",
+    "ProtocolError",
     "Reply",
     "crc8",
     "decode_line",

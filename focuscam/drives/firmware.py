@@ -301,9 +301,20 @@ class FirmwareDrive(FocusDrive):
         return self._transact("STATUS").fields
 
     # ------------------------------------------------------------------ hooks
+    def _checked_status(self) -> dict[str, str]:
+        """STATUS, after checking the session mark: a reset whose banner was lost shows here."""
+        st = self._status()
+        if st.get("mark") != str(self._mark):
+            self._mark_unknown("the board reset (its session mark is gone)")
+            raise PositionUnknownError(
+                f"{self._what()} has reset since it was opened (its step counter restarted at 0): "
+                f"its position is unknown; call home() (or declare_position() if you know it)"
+            )
+        return st
+
     def _read_position(self) -> float:
         with self._io:
-            pos = self._fields(self._transact("POS"), "pos")["pos"]
+            pos = self._int_field(self._checked_status(), "pos")
         return pos / self._spu
 
     def _move_to(self, z_um: float) -> None:
@@ -312,7 +323,7 @@ class FirmwareDrive(FocusDrive):
             self._events.clear()
             if self._stop_event.is_set():
                 return
-            start = self._fields(self._transact("POS"), "pos")["pos"]
+            start = self._int_field(self._checked_status(), "pos")
             target = self._fields(self._transact("MOVE", steps), "target")["target"]
             if self._stop_event.is_set():  # stop() raced with the MOVE line: stop again
                 self._line.write_realtime(fp.RT_STOP)
@@ -430,13 +441,7 @@ class FirmwareDrive(FocusDrive):
             self._line.discard_input()
             self._events.clear()
             self._handshake(deadline=time.monotonic() + self._boot_wait)
-            st = self._status()
-            if st.get("mark") != str(self._mark):
-                self._mark_unknown("the board reset (its session mark is gone)")
-                raise PositionUnknownError(
-                    f"{self._what()} has reset since it was opened (its step counter restarted at 0): "
-                    f"its position is unknown; call home() (or declare_position() if you know it)"
-                )
+            st = self._checked_status()
             if st.get("state") == "fault":
                 self._transact("CLR")
             return self._read_position()

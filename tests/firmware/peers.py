@@ -138,12 +138,14 @@ class FirmwareProcess:
         assert self.request("reset") == "ok"
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=10)
-        self.proc.stdout.close()
-        self._log.close()
-        shutil.rmtree(self._dir, ignore_errors=True)
+        try:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait(timeout=10)
+        finally:
+            self.proc.stdout.close()
+            self._log.close()
+            shutil.rmtree(self._dir, ignore_errors=True)
 
 
 _MOVE = re.compile(r"MOVE (-?[0-9]+)")

@@ -21,7 +21,7 @@ class RawPort:
         self.s.flush()
 
     def lines(self, until, timeout: float = 3.0) -> list:
-        """Decoded lines until ``until(msgs)`` is true (or the timeout)."""
+        """Decoded lines until ``until(msgs)`` is true (or the timeout); garbled ones as ProtocolError."""
         msgs: list = []
         deadline = time.monotonic() + timeout
         buf = b""
@@ -30,7 +30,10 @@ class RawPort:
             while b"\n" in buf:
                 line, _, buf = buf.partition(b"\n")
                 if line.strip():
-                    msgs.append(fp.decode_line(line))
+                    try:
+                        msgs.append(fp.decode_line(line))
+                    except fp.ProtocolError as exc:  # e.g. a banner cut by the port's opening
+                        msgs.append(exc)
         return msgs
 
     def reply(self, data: bytes, timeout: float = 3.0) -> fp.Reply:
@@ -46,6 +49,18 @@ class RawPort:
             self.seq += 1
             seq = self.seq
         return self.reply(fp.encode_command(seq, command, *args))
+
+    def sync(self, timeout: float = 10.0) -> fp.Reply:
+        """Send ``ID`` until it is answered: a board that is still booting drops bytes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.seq += 1
+            self.send(fp.encode_command(self.seq, "ID"))
+            msgs = self.lines(lambda m: any(isinstance(x, fp.Reply) for x in m), 0.5)
+            replies = [m for m in msgs if isinstance(m, fp.Reply) and m.seq == self.seq]
+            if replies:
+                return replies[0]
+            assert time.monotonic() < deadline, f"the board never answered ID (got {msgs})"
 
     def wait_event(self, kind: str, timeout: float = 10.0) -> fp.Event:
         msgs = self.lines(lambda m: any(isinstance(x, fp.Event) and x.kind == kind for x in m), timeout)

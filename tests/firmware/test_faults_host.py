@@ -39,6 +39,20 @@ def rigs():
         r.close()
 
 
+@pytest.fixture
+def raw_board():
+    fw = FirmwareProcess("host")
+    port = None
+    try:
+        port = RawPort(fw.port)
+        port.sync()
+        yield fw, port
+    finally:
+        if port is not None:
+            port.close()
+        fw.close()
+
+
 def _phys_um(rig: FirmwareRig) -> float:
     return rig.fw.state()["phys"] / STEPS_PER_UM
 
@@ -74,40 +88,30 @@ def test_a_reply_corrupted_on_the_way_back_is_detected_and_the_command_not_run_t
     assert _phys_um(rig) == pytest.approx(75.0)
 
 
-def test_a_repeated_sequence_number_is_answered_again_but_not_executed_twice():
-    fw = FirmwareProcess("host")
-    port = RawPort(fw.port)
-    try:
-        first = port.cmd("MOVR", 40, seq=77)
-        port.wait_event("done")
-        again = port.cmd("MOVR", 40, seq=77)  # the host never got the first reply: resends
-        assert first == again and first.fields["target"] == "40"
-        time.sleep(0.2)
-        assert port.cmd("POS").fields["pos"] == "40"  # not 80
-        assert fw.state()["phys"] == 40
-    finally:
-        port.close()
-        fw.close()
+def test_a_repeated_sequence_number_is_answered_again_but_not_executed_twice(raw_board):
+    fw, port = raw_board
+    first = port.cmd("MOVR", 40, seq=77)
+    port.wait_event("done")
+    again = port.cmd("MOVR", 40, seq=77)  # the host never got the first reply: resends
+    assert first == again and first.fields["target"] == "40"
+    time.sleep(0.2)
+    assert port.cmd("POS").fields["pos"] == "40"  # not 80
+    assert fw.state()["phys"] == 40
 
 
-def test_corrupted_and_malformed_lines_are_rejected_with_their_codes():
-    fw = FirmwareProcess("host")
-    port = RawPort(fw.port)
-    try:
-        bad_crc = port.reply(b"N5 MOVR 100*00\n")
-        assert (bad_crc.ok, bad_crc.seq, bad_crc.code) == (False, 0, 1)
-        no_crc = port.reply(b"N6 MOVR 100\n")
-        assert (no_crc.ok, no_crc.code) == (False, 2)
-        too_long = port.reply(b"N7 " + b"X" * 80 + b"*00\n")
-        assert (too_long.ok, too_long.code) == (False, 10)
-        binary = port.reply(b"N8 MO\x01VE 1*00\n")
-        assert (binary.ok, binary.code) == (False, 2)
-        unknown = port.cmd("FLY")
-        assert (unknown.ok, unknown.code) == (False, 3)
-        assert fw.state()["phys"] == 0, "a rejected line moved the motor"
-    finally:
-        port.close()
-        fw.close()
+def test_corrupted_and_malformed_lines_are_rejected_with_their_codes(raw_board):
+    fw, port = raw_board
+    bad_crc = port.reply(b"N5 MOVR 100*00\n")
+    assert (bad_crc.ok, bad_crc.seq, bad_crc.code) == (False, 0, 1)
+    no_crc = port.reply(b"N6 MOVR 100\n")
+    assert (no_crc.ok, no_crc.code) == (False, 2)
+    too_long = port.reply(b"N7 " + b"X" * 80 + b"*00\n")
+    assert (too_long.ok, too_long.code) == (False, 10)
+    binary = port.reply(b"N8 MO\x01VE 1*00\n")
+    assert (binary.ok, binary.code) == (False, 2)
+    unknown = port.cmd("FLY")
+    assert (unknown.ok, unknown.code) == (False, 3)
+    assert fw.state()["phys"] == 0, "a rejected line moved the motor"
 
 
 # ---------------------------------------------------------------------- lost replies
@@ -187,6 +191,10 @@ def test_a_reset_whose_banner_was_lost_is_caught_by_the_session_mark(rigs):
     time.sleep(0.1)
     rig.proxy.mute = False
     with pytest.raises(PositionUnknownError, match="reset"):
+        rig.drive.move_to(350.0)  # the next move checks the mark first: nothing moves
+    assert _phys_um(rig) == pytest.approx(300.0)
+    assert rig.proxy.targets[-1] == 600, "a move was sent after the reset"
+    with pytest.raises(PositionUnknownError, match="reset"):
         rig.drive.resync()
     assert not rig.drive.position_known
     # the user knows where the optics are (they did not move): declare it
@@ -205,23 +213,18 @@ def test_the_firmware_refuses_a_move_beyond_its_limits_even_when_the_host_check_
     assert rig.drive.position_known
 
 
-def test_raw_move_lines_beyond_the_firmware_limits_are_refused():
-    fw = FirmwareProcess("host")
-    port = RawPort(fw.port)
-    try:
-        assert port.cmd("LIM", -100, 100).fields == {"lo": "-100", "hi": "100"}
-        for cmd, arg in (("MOVE", 101), ("MOVE", -101), ("MOVR", 500), ("MOVE", 2**31 - 1)):
-            r = port.cmd(cmd, arg)
-            assert (r.ok, r.code) == (False, 5), (cmd, arg, r)
-        ok = port.cmd("MOVE", 100)
-        assert ok.ok
-        port.wait_event("done")
-        r = port.cmd("MOVR", 1)
-        assert (r.ok, r.code) == (False, 5)
-        assert fw.state()["phys"] == 100
-    finally:
-        port.close()
-        fw.close()
+def test_raw_move_lines_beyond_the_firmware_limits_are_refused(raw_board):
+    fw, port = raw_board
+    assert port.cmd("LIM", -100, 100).fields == {"lo": "-100", "hi": "100"}
+    for cmd, arg in (("MOVE", 101), ("MOVE", -101), ("MOVR", 500), ("MOVE", 2**31 - 1)):
+        r = port.cmd(cmd, arg)
+        assert (r.ok, r.code) == (False, 5), (cmd, arg, r)
+    ok = port.cmd("MOVE", 100)
+    assert ok.ok
+    port.wait_event("done")
+    r = port.cmd("MOVR", 1)
+    assert (r.ok, r.code) == (False, 5)
+    assert fw.state()["phys"] == 100
 
 
 def test_a_limit_switch_hit_stops_the_motor_and_is_reported(rigs):

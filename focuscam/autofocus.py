@@ -149,7 +149,8 @@ class Autofocus:
     strategy : str
         A name in :data:`focuscam.search.STRATEGIES` (default ``coarse-fine``).
     range_um : (float, float), optional
-        The search range in um, inside the drive's limits (default the limits).
+        The search range in um, inside the drive's limits (default the limits, less the
+        backlash overshoot on the approach side).
     resolution_um : float, optional
         The smallest useful step in um (default 1/200 of the range).
     measure : str, optional
@@ -224,7 +225,18 @@ class Autofocus:
         self.bin = bin
         lim = drive.limits
         if range_um is None:
+            # leave room for the backlash overshoot below (approach "up") or above the range
             lo, hi = lim.lo, lim.hi
+            backlash = float(getattr(drive, "backlash_um", 0.0) or 0.0)
+            if getattr(drive, "approach", "up") == "up":
+                lo = min(lo + backlash, hi)
+            else:
+                hi = max(hi - backlash, lo)
+            if not lo < hi:
+                raise InputError(
+                    f"the drive limits [{lim.lo:g}, {lim.hi:g}] um leave no room for the backlash "
+                    f"overshoot ({backlash:g} um): widen the limits or reduce the backlash"
+                )
         else:
             try:
                 lo, hi = (float(v) for v in range_um)

@@ -14,7 +14,8 @@ x 1, and ``step``, ``index`` or no unit are taken as 1 um per unit (one plane of
 is 1 um). :data:`Z_SCALE_UM` holds the factors.
 
 :func:`make_twin` builds both halves: a :class:`~focuscam.drives.sim.SimulatedDrive` whose
-limits are the stack's z range (um) and a twin source sharing its clock.
+limits are the stack's z range (um; widened by the backlash compensation so that overshoots
+fit) and a twin source sharing its clock.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ class TwinSource(FrameSource):
     cache : dict, optional
         A dict to keep decoded planes in; pass the same dict to twins of the same stack to
         decode each plane once (default: a cache of this twin's own).
+    optics : callable, optional
+        ``optics(t) -> um``: where the optics really are at clock time ``t`` (e.g. the
+        mechanical position of a drive peer on a pseudo-terminal). Default: the SimulatedDrive's
+        optics position for a frame captured now, the drive's ``position_at(t)`` for older ones.
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class TwinSource(FrameSource):
         buffer: int = 2,
         blend: bool = False,
         cache: dict | None = None,
+        optics: Any = None,
     ):
         stack = _as_stack(stack)
         if stack.kind != "z-sweep":
@@ -113,6 +119,9 @@ class TwinSource(FrameSource):
             raise InputError(f"stack {stack.name!r} has a single z position: the twin needs a sweep")
         #: Focus drift of the sample in um (added to the drive's position), for focus-lock tests.
         self.drift_um = 0.0
+        if optics is not None and not callable(optics):
+            raise InputError("optics must be a callable t -> um (or None)")
+        self._optics = optics
         self._t0 = self.clock.now()
         self._next = 1  # index of the next frame tick not delivered yet
         self._seq = 0
@@ -158,6 +167,8 @@ class TwinSource(FrameSource):
         return img
 
     def _optics_z(self, t: float) -> float:
+        if self._optics is not None:
+            return float(self._optics(t)) + self.drift_um
         now = self.clock.now()
         if t >= now and hasattr(self.drive, "mechanical_position"):
             z = float(self.drive.mechanical_position)
@@ -312,8 +323,10 @@ def make_twin(
     if not (isinstance(sweep_s, int | float) and math.isfinite(sweep_s) and sweep_s > 0):
         raise InputError(f"sweep_s {sweep_s!r} must be a positive number of seconds")
     speed = (hi - lo) / sweep_s
+    # the limits leave room for the backlash overshoot, so the whole stack can be searched
+    margin = float(backlash_um) if isinstance(backlash_um, int | float) else 0.0
     drive = SimulatedDrive(
-        limits=(lo, hi),
+        limits=(lo - max(margin, 0.0), hi + max(margin, 0.0)),
         backlash_um=backlash_um,
         mechanical_backlash_um=mechanical_backlash_um,
         speed_um_s=speed,

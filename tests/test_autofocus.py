@@ -202,3 +202,15 @@ def test_lock_needs_a_focused_run(stack):
     src, drive = make_twin(stack)
     with pytest.raises(InputError, match="focused run"):
         Autofocus(src, drive).lock(frames=3)
+
+
+def test_default_range_leaves_room_for_the_backlash_overshoot(stack):
+    from focuscam.drives.sim import SimulatedDrive
+    from focuscam.twin import TwinSource
+
+    drive = SimulatedDrive(limits=(0.0, 40.0), backlash_um=5.0)
+    af = Autofocus(TwinSource(stack, drive), drive)
+    assert (af.lo, af.hi) == (5.0, 40.0)
+    tight = SimulatedDrive(limits=(0.0, 4.0), backlash_um=5.0)
+    with pytest.raises(InputError, match="backlash"):
+        Autofocus(TwinSource(stack, tight), tight)

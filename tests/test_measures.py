@@ -182,10 +182,12 @@ def test_bin_lapv_equals_opencv_on_binned_crop():
 # --- focus_map ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("dtype", "ch"), COMBOS, ids=COMBO_IDS)
 @pytest.mark.parametrize("name", sorted(MEASURES))
-def test_focus_map_equals_measure_per_tile(name):
+def test_focus_map_equals_measure_per_tile(name, dtype, ch):
+    """One tile-kernel pass gives exactly what measure() gives on each tile's ROI."""
     rng = np.random.default_rng(6)
-    frame = rng.integers(0, 256, (47, 61, 3), dtype=np.uint8)
+    frame = random_frame(rng, 47, 61, dtype, ch)
     roi = (4, 3, 50, 41)
     grid = (3, 4)
     fmap = focus_map(frame, name, grid=grid, roi=roi)

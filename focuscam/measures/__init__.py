@@ -95,7 +95,9 @@ def focus_map(frame, name: str = "lapv", grid=(3, 3), roi=None, bin=1) -> np.nda
     Tile ``(r, c)`` covers ROI rows ``[r*h//rows, (r+1)*h//rows)`` and columns
     ``[c*w//cols, (c+1)*w//cols)`` (sizes differ by at most one pixel). Each value equals
     ``measure(frame, name, tile_roi, bin)``: with ``bin=1`` the neighbours of a tile are real
-    pixels (of the next tile or outside the ROI).
+    pixels (of the next tile or outside the ROI) and the whole grid is computed by one kernel
+    call in one pass over the ROI (per-tile sums of each row); with ``bin > 1`` every tile is
+    binned as its own crop, so each tile takes one kernel call.
 
     Parameters
     ----------
@@ -117,14 +119,26 @@ def focus_map(frame, name: str = "lapv", grid=(3, 3), roi=None, bin=1) -> np.nda
     if k == "auto":
         k = resolve_bin(img, (x, y, w, h))
     result = np.empty((rows, cols), np.float64)
-    ys = [y + r * h // rows for r in range(rows + 1)]
-    xs = [x + c * w // cols for c in range(cols + 1)]
+    ys = [r * h // rows for r in range(rows + 1)]
+    xs = [c * w // cols for c in range(cols + 1)]
+    if k == 1:
+        # one pass of the tile kernel over the whole ROI
+        geo = _run.geometry(height, width, (x, y, w, h), 1)
+        if img.dtype.kind == "f":
+            _run.check_finite(img, geo)
+        cells = _run.run(name, img, geo, xs, ys)
+        for r in range(rows):
+            for c in range(cols):
+                n = (ys[r + 1] - ys[r]) * (xs[c + 1] - xs[c])
+                result[r, c] = _run.finish(name, cells[r, c], n, 1)
+        return result
+    # binned: each tile is its own binned crop (as measure() bins a tile ROI), one call each
     for r in range(rows):
         for c in range(cols):
-            tile = (xs[c], ys[r], xs[c + 1] - xs[c], ys[r + 1] - ys[r])
+            tile = (x + xs[c], y + ys[r], xs[c + 1] - xs[c], ys[r + 1] - ys[r])
             _validate.check_bin_fits(k, tile[2], tile[3], param="bin (for a grid tile)")
             geo = _run.geometry(height, width, tile, k)
             if img.dtype.kind == "f":
                 _run.check_finite(img, geo)
-            result[r, c] = _run.finish(name, _run.run(name, img, geo), geo)
+            result[r, c] = _run.finish(name, _run.run(name, img, geo)[0, 0], geo[7] * geo[8], k)
     return result

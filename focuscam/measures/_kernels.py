@@ -162,195 +162,253 @@ def _cols(row, rw):
     return row[1 : rw + 1], row[2 : rw + 2], row[3 : rw + 3], row[4 : rw + 4]
 
 
+# --- tiles and reductions --------------------------------------------------------------------
+#
+# Every kernel measures a grid of tiles in one pass: ``xs`` (length TC + 1) and ``ys`` (TR + 1)
+# are tile boundaries relative to the region (a single ROI is ``xs = [0, rw]``, ``ys = [0, rh]``)
+# and ``cells[ti, tj, :]`` receives tile (ti, tj)'s sums. A kernel computes one row of per-pixel
+# values into ``vals`` (vectorised over the whole row), then adds each tile's slice of it.
+
+
+@njit(cache=True, nogil=True)
+def _tile_row(i, ys, ti):
+    """Index of the tile row holding region row ``i`` (rows arrive in order)."""
+    while i >= ys[ti + 1]:
+        ti += 1
+    return ti
+
+
+@njit(cache=True, nogil=True)
+def _sum_into(v, xs, cells, slot):
+    """``cells[tj, slot] += sum(v[xs[tj]:xs[tj+1]])`` (signed, plain add)."""
+    for tj in range(len(xs) - 1):
+        seg = v[xs[tj] : xs[tj + 1]]
+        s = seg[0] * 0
+        for c in range(len(seg)):
+            s += seg[c]
+        cells[tj, slot] += s
+
+
+@njit(cache=True, nogil=True)
+def _sum_nonneg(v, xs, cells, slot):
+    """Add the non-negative tile sums of ``v`` into the two-word accumulator at ``slot``."""
+    for tj in range(len(xs) - 1):
+        seg = v[xs[tj] : xs[tj + 1]]
+        s = seg[0] * 0
+        for c in range(len(seg)):
+            s += seg[c]
+        _acc(cells[tj], slot, s)
+
+
+@njit(cache=True, nogil=True)
+def _sumsq_nonneg(v, xs, cells, slot):
+    """Add the tile sums of ``v**2`` into the two-word accumulator at ``slot``."""
+    for tj in range(len(xs) - 1):
+        seg = v[xs[tj] : xs[tj + 1]]
+        s = seg[0] * 0
+        for c in range(len(seg)):
+            s += seg[c] * seg[c]
+        _acc(cells[tj], slot, s)
+
+
 # --- Laplacian family ------------------------------------------------------------------------
 
 
 @njit(cache=True, nogil=True)
-def lapv(img, nch, geo, ring, out):
-    """out[0] += sum(L); out[1:3] += sum(L**2); L = 4-neighbour Laplacian."""
+def lapv(img, nch, geo, ring, vals, cells, xs, ys):
+    """cells[..., 0] += sum(L); cells[..., 1:3] += sum(L**2); L = 4-neighbour Laplacian."""
     rh, rw = geo[7], geo[8]
     _prime(img, nch, geo, ring)
+    v = vals[0, :rw]
+    ti = 0
     for i in range(rh):
+        ti = _tile_row(i, ys, ti)
         _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
-        s1 = mid[0] * 0
-        s2 = mid[0] * 0
         _, u, _, _ = _cols(up, rw)
         _, d, _, _ = _cols(dn, rw)
         ml, m, mr, _ = _cols(mid, rw)
         for c in range(rw):
-            v = u[c] + d[c] + ml[c] + mr[c] - 4 * m[c]
-            s1 += v
-            s2 += v * v
-        out[0] += s1
-        _acc(out, 1, s2)
+            v[c] = u[c] + d[c] + ml[c] + mr[c] - 4 * m[c]
+        _sum_into(v, xs, cells[ti], 0)
+        _sumsq_nonneg(v, xs, cells[ti], 1)
 
 
 @njit(cache=True, nogil=True)
-def lapm(img, nch, geo, ring, out):
-    """out[0] += sum(|2G - left - right| + |2G - up - down|)."""
+def lapm(img, nch, geo, ring, vals, cells, xs, ys):
+    """cells[..., 0:2] += sum(|2G - left - right| + |2G - up - down|)."""
     rh, rw = geo[7], geo[8]
     _prime(img, nch, geo, ring)
+    v = vals[0, :rw]
+    ti = 0
     for i in range(rh):
+        ti = _tile_row(i, ys, ti)
         _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
-        s = mid[0] * 0
         _, u, _, _ = _cols(up, rw)
         _, d, _, _ = _cols(dn, rw)
         ml, m, mr, _ = _cols(mid, rw)
         for c in range(rw):
             m2 = 2 * m[c]
-            s += abs(m2 - ml[c] - mr[c]) + abs(m2 - u[c] - d[c])
-        _acc(out, 0, s)
+            v[c] = abs(m2 - ml[c] - mr[c]) + abs(m2 - u[c] - d[c])
+        _sum_nonneg(v, xs, cells[ti], 0)
 
 
 @njit(cache=True, nogil=True)
-def lapd(img, nch, geo, ring, out):
-    """out[0] += axial |second differences|, out[2] += diagonal |second differences|."""
+def lapd(img, nch, geo, ring, vals, cells, xs, ys):
+    """cells[..., 0:2] += axial |second differences|, cells[..., 2:4] += diagonal ones."""
     rh, rw = geo[7], geo[8]
     _prime(img, nch, geo, ring)
+    va = vals[0, :rw]
+    vd = vals[1, :rw]
+    ti = 0
     for i in range(rh):
+        ti = _tile_row(i, ys, ti)
         _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
-        sa = mid[0] * 0
-        sd = mid[0] * 0
         ul, u, ur, _ = _cols(up, rw)
         dl, d, dr, _ = _cols(dn, rw)
         ml, m, mr, _ = _cols(mid, rw)
         for c in range(rw):
             m2 = 2 * m[c]
-            sa += abs(m2 - ml[c] - mr[c]) + abs(m2 - u[c] - d[c])
-            sd += abs(m2 - ul[c] - dr[c]) + abs(m2 - ur[c] - dl[c])
-        _acc(out, 0, sa)
-        _acc(out, 2, sd)
+            va[c] = abs(m2 - ml[c] - mr[c]) + abs(m2 - u[c] - d[c])
+            vd[c] = abs(m2 - ul[c] - dr[c]) + abs(m2 - ur[c] - dl[c])
+        _sum_nonneg(va, xs, cells[ti], 0)
+        _sum_nonneg(vd, xs, cells[ti], 2)
 
 
 # --- gradient family -------------------------------------------------------------------------
 
 
 @njit(cache=True, nogil=True)
-def teng(img, nch, geo, ring, out):
-    """out[0:2] += sum(Gx**2 + Gy**2) with 3x3 Sobel Gx, Gy."""
+def teng(img, nch, geo, ring, vals, cells, xs, ys):
+    """cells[..., 0:2] += sum(Gx**2 + Gy**2) with 3x3 Sobel Gx, Gy."""
     rh, rw = geo[7], geo[8]
     _prime(img, nch, geo, ring)
+    v = vals[0, :rw]
+    ti = 0
     for i in range(rh):
+        ti = _tile_row(i, ys, ti)
         _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
-        s = mid[0] * 0
         ul, u, ur, _ = _cols(up, rw)
         dl, d, dr, _ = _cols(dn, rw)
         ml, _, mr, _ = _cols(mid, rw)
         for c in range(rw):
             gx = (ur[c] + 2 * mr[c] + dr[c]) - (ul[c] + 2 * ml[c] + dl[c])
             gy = (dl[c] + 2 * d[c] + dr[c]) - (ul[c] + 2 * u[c] + ur[c])
-            s += gx * gx + gy * gy
-        _acc(out, 0, s)
+            v[c] = gx * gx + gy * gy
+        _sum_nonneg(v, xs, cells[ti], 0)
 
 
 @njit(cache=True, nogil=True)
-def tenv(img, nch, geo, ring, out):
-    """out[0] += sum(S), out[1] += sum(S**2) in float64, S = Gx**2 + Gy**2 (Sobel)."""
+def tenv(img, nch, geo, ring, vals, cells, xs, ys):
+    """cells[..., 0] += sum(S), cells[..., 1] += sum(S**2), float64; S = Gx**2 + Gy**2 (Sobel).
+
+    ``vals`` and ``cells`` are float64 here for every dtype (the fourth powers of 16-bit
+    gradients do not fit int64).
+    """
     rh, rw = geo[7], geo[8]
     _prime(img, nch, geo, ring)
+    v = vals[0, :rw]
+    ti = 0
     for i in range(rh):
+        ti = _tile_row(i, ys, ti)
         _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
-        s1 = 0.0
-        s2 = 0.0
         ul, u, ur, _ = _cols(up, rw)
         dl, d, dr, _ = _cols(dn, rw)
         ml, _, mr, _ = _cols(mid, rw)
         for c in range(rw):
             gx = (ur[c] + 2 * mr[c] + dr[c]) - (ul[c] + 2 * ml[c] + dl[c])
             gy = (dl[c] + 2 * d[c] + dr[c]) - (ul[c] + 2 * u[c] + ur[c])
-            g = np.float64(gx * gx + gy * gy)
-            s1 += g
-            s2 += g * g
-        out[0] += s1
-        out[1] += s2
+            v[c] = np.float64(gx * gx + gy * gy)
+        _sum_into(v, xs, cells[ti], 0)
+        _sumsq_nonneg(v, xs, cells[ti], 1)
 
 
 @njit(cache=True, nogil=True)
-def bren(img, nch, geo, ring, out):
-    """out[0:2] += sum(max(|G[i,j+1]-G[i,j-1]|, |G[i+1,j]-G[i-1,j]|)**2)."""
+def bren(img, nch, geo, ring, vals, cells, xs, ys):
+    """cells[..., 0:2] += sum(max(|G[i,j+1]-G[i,j-1]|, |G[i+1,j]-G[i-1,j]|)**2)."""
     rh, rw = geo[7], geo[8]
     _prime(img, nch, geo, ring)
+    v = vals[0, :rw]
+    ti = 0
     for i in range(rh):
+        ti = _tile_row(i, ys, ti)
         _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
-        s = mid[0] * 0
         _, u, _, _ = _cols(up, rw)
         _, d, _, _ = _cols(dn, rw)
         ml, _, mr, _ = _cols(mid, rw)
         for c in range(rw):
-            dh = abs(mr[c] - ml[c])
-            dv = abs(d[c] - u[c])
-            big = max(dh, dv)
-            s += big * big
-        _acc(out, 0, s)
+            big = max(abs(mr[c] - ml[c]), abs(d[c] - u[c]))
+            v[c] = big * big
+        _sum_nonneg(v, xs, cells[ti], 0)
 
 
 # --- statistics family -----------------------------------------------------------------------
 
 
 @njit(cache=True, nogil=True)
-def glvn(img, nch, geo, ring, out):
-    """out[0] += sum(G), out[1:3] += sum(G**2) over the region (no neighbours)."""
+def glvn(img, nch, geo, ring, vals, cells, xs, ys):
+    """cells[..., 0:2] += sum(G), cells[..., 2:4] += sum(G**2) over the region (no neighbours)."""
     oy, ox, k, _gh, gw, ry, rx, rh, rw = geo
-    buf = ring[0]
+    buf = ring[0, :rw]
+    ti = 0
     for i in range(rh):
+        ti = _tile_row(i, ys, ti)
         _load_row(img, nch, ry + i, oy, ox, k, gw, rx, rw, buf)
-        s1 = buf[0] * 0
-        s2 = buf[0] * 0
-        for c in range(rw):
-            v = buf[c]
-            s1 += v
-            s2 += v * v
-        _acc(out, 0, s1)
-        _acc(out, 2, s2)
+        _sum_nonneg(buf, xs, cells[ti], 0)
+        _sumsq_nonneg(buf, xs, cells[ti], 2)
 
 
 @njit(cache=True, nogil=True)
-def vola(img, nch, geo, ring, out):
-    """Vollath F4 both axes: out[0] += sum(G*(G[i+1,j]-G[i+2,j]) + G*(G[i,j+1]-G[i,j+2]))."""
+def vola(img, nch, geo, ring, vals, cells, xs, ys):
+    """Vollath F4 both axes: cells[..., 0] += sum(G*(G[i+1,j]-G[i+2,j]) + G*(G[i,j+1]-G[i,j+2]))."""
     rh, rw = geo[7], geo[8]
     _prime(img, nch, geo, ring)
+    v = vals[0, :rw]
+    ti = 0
     for i in range(rh):
+        ti = _tile_row(i, ys, ti)
         _, _, mid, dn, dn2 = _advance(img, nch, geo, ring, i)
-        s = mid[0] * 0
         _, d, _, _ = _cols(dn, rw)
         _, d2, _, _ = _cols(dn2, rw)
         _, m0, mr, mrr = _cols(mid, rw)
         for c in range(rw):
             m = m0[c]
-            s += m * (d[c] - d2[c]) + m * (mr[c] - mrr[c])
-        out[0] += s
+            v[c] = m * (d[c] - d2[c]) + m * (mr[c] - mrr[c])
+        _sum_into(v, xs, cells[ti], 0)
 
 
 # --- wavelet family --------------------------------------------------------------------------
 
 
 @njit(cache=True, nogil=True)
-def wavs(img, nch, geo, ring, out):
-    """out[0:2] += sum over 2x2 blocks of 4*(a2+b2+c2+d2) - (a+b+c+d)**2 (= 4 x Haar detail energy).
+def wavs(img, nch, geo, ring, vals, cells, xs, ys):
+    """cells[..., 0:2] += sum over 2x2 blocks of 4*(a2+b2+c2+d2) - (a+b+c+d)**2 (4 x Haar detail energy).
 
-    Blocks start at the region origin; an odd last row/column is duplicated, like
-    ``pywt.dwt2(..., mode="symmetric")``.
+    Blocks start at each tile's top-left corner; an odd last row/column of a tile is paired with
+    itself, like ``pywt.dwt2(..., mode="symmetric")`` on the tile's crop.
     """
-    oy, ox, k, _gh, gw, ry, rx, rh, rw = geo
+    oy, ox, k, _gh, gw, ry, rx, _rh, rw = geo
     top = ring[0]
     bot = ring[1]
-    for i in range(0, rh, 2):
-        _load_row(img, nch, ry + i, oy, ox, k, gw, rx, rw, top)
-        if i + 1 < rh:
-            _load_row(img, nch, ry + i + 1, oy, ox, k, gw, rx, rw, bot)
-        else:
-            for c in range(rw):
-                bot[c] = top[c]
-        s = top[0] * 0
-        for c in range(0, rw, 2):
-            c2 = c + 1 if c + 1 < rw else c
-            a = top[c]
-            b = top[c2]
-            d = bot[c]
-            e = bot[c2]
-            t = a + b + d + e
-            s += 4 * (a * a + b * b + d * d + e * e) - t * t
-        _acc(out, 0, s)
+    for ti in range(len(ys) - 1):
+        for i in range(ys[ti], ys[ti + 1], 2):
+            _load_row(img, nch, ry + i, oy, ox, k, gw, rx, rw, top)
+            if i + 1 < ys[ti + 1]:
+                _load_row(img, nch, ry + i + 1, oy, ox, k, gw, rx, rw, bot)
+            else:
+                for c in range(rw):
+                    bot[c] = top[c]
+            for tj in range(len(xs) - 1):
+                x0, x1 = xs[tj], xs[tj + 1]
+                s = top[0] * 0
+                for c in range(x0, x1, 2):
+                    c2 = c + 1 if c + 1 < x1 else c
+                    a = top[c]
+                    b = top[c2]
+                    d = bot[c]
+                    e = bot[c2]
+                    t = a + b + d + e
+                    s += 4 * (a * a + b * b + d * d + e * e) - t * t
+                _acc(cells[ti, tj], 0, s)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -452,7 +510,7 @@ def _gray_row_u8(img, r, c0, c1, dst):
 
 
 @njit(cache=True, nogil=True)
-def lapv_u8(img, nch, geo, ring, out):
+def lapv_u8(img, nch, geo, ring, cells, xs, ys):
     """LAPV for uint8 frames with ``bin=1`` (the hot path), same sums as :func:`lapv`.
 
     Gray frames are read in place (reflected rows are just other rows). BGR rows are converted
@@ -460,22 +518,26 @@ def lapv_u8(img, nch, geo, ring, out):
     index) and then take the same row kernel.
     """
     gh, gw, ry, rx, rh, rw = geo[3], geo[4], geo[5], geo[6], geo[7], geo[8]
-    if nch == 1:
-        for i in range(rh):
-            r = ry + i
-            _lap_row_u8(img[_reflect(r - 1, gh)], img[r], img[_reflect(r + 1, gh)], gw, rx, rw, out)
-        return
+    ntc = len(xs) - 1
     c0 = max(rx - 1, 0)
     c1 = min(rx + rw + 1, gw)
     held = np.full(3, -1, np.int64)
+    ti = 0
     for i in range(rh):
+        ti = _tile_row(i, ys, ti)
         r = ry + i
-        rows = (_reflect(r - 1, gh), r, _reflect(r + 1, gh))
-        for q in rows:
-            if held[q % 3] != q:
-                _gray_row_u8(img, q, c0, c1, ring[q % 3])
-                held[q % 3] = q
-        _lap_row_u8(ring[rows[0] % 3], ring[r % 3], ring[rows[2] % 3], gw, rx, rw, out)
+        ru = _reflect(r - 1, gh)
+        rd = _reflect(r + 1, gh)
+        if nch == 1:
+            up, mid, dn = img[ru], img[r], img[rd]
+        else:
+            for q in (ru, r, rd):
+                if held[q % 3] != q:
+                    _gray_row_u8(img, q, c0, c1, ring[q % 3])
+                    held[q % 3] = q
+            up, mid, dn = ring[ru % 3], ring[r % 3], ring[rd % 3]
+        for tj in range(ntc):
+            _lap_row_u8(up, mid, dn, gw, rx + xs[tj], xs[tj + 1] - xs[tj], cells[ti, tj])
 
 
 KERNELS = {

@@ -62,21 +62,29 @@ def check_finite(img: np.ndarray, geo: tuple[int, ...]) -> None:
         )
 
 
-def run(name: str, img: np.ndarray, geo: tuple[int, ...]) -> np.ndarray:
-    """Run kernel ``name`` on one region; return its raw accumulator array."""
+def run(name: str, img: np.ndarray, geo: tuple[int, ...], xs=None, ys=None) -> np.ndarray:
+    """Run kernel ``name`` over a region (or a grid of tiles of it) in one pass.
+
+    ``xs``/``ys``: tile boundaries relative to the region (default: one tile, the region).
+    Returns the raw accumulators, shape ``(len(ys) - 1, len(xs) - 1, 4)``.
+    """
     from ._kernels import KERNELS, lapv_u8
 
     height, width, nch = img.shape
     flat = img.reshape(height, width * nch)
-    rw = geo[8]
+    rh, rw = geo[7], geo[8]
+    xs = np.array([0, rw] if xs is None else xs, np.int64)
+    ys = np.array([0, rh] if ys is None else ys, np.int64)
     is_float = img.dtype.kind == "f"
-    out = np.zeros(4, np.float64 if (is_float or name == "tenv") else np.int64)
+    wide = is_float or name == "tenv"
+    cells = np.zeros((len(ys) - 1, len(xs) - 1, 4), np.float64 if wide else np.int64)
     if name == "lapv" and geo[2] == 1 and img.dtype == np.uint8:
-        lapv_u8(flat, nch, geo, np.empty((3, width if nch == 3 else 1), np.uint8), out)
-        return out
+        lapv_u8(flat, nch, geo, np.empty((3, width if nch == 3 else 1), np.uint8), cells, xs, ys)
+        return cells
     ring = np.empty((5, rw + 4), np.float64 if is_float else np.int32)
-    KERNELS[name](flat, nch, geo, ring, out)
-    return out
+    vals = np.empty((2, rw), np.float64 if wide else np.int64)
+    KERNELS[name](flat, nch, geo, ring, vals, cells, xs, ys)
+    return cells
 
 
 def _word(out: np.ndarray, i: int) -> int | float:
@@ -91,10 +99,10 @@ def _variance(s1: int | float, s2: int | float, n: int) -> float:
     return max(s2 / n - (s1 / n) ** 2, 0.0)
 
 
-def finish(name: str, out: np.ndarray, geo: tuple[int, ...]) -> float:
-    """Turn a kernel's accumulators into the measure of the mean-binned image."""
-    k2 = geo[2] * geo[2]
-    n = geo[7] * geo[8]
+def finish(name: str, out: np.ndarray, n: int, k: int) -> float:
+    """Turn one tile's accumulators (``n`` binned pixels, bin ``k``) into the measure of the
+    mean-binned image."""
+    k2 = k * k
     if name == "lapv":
         s1 = int(out[0]) if out.dtype.kind == "i" else float(out[0])
         return _variance(s1, _word(out, 1), n) / (k2 * k2)
@@ -122,4 +130,4 @@ def finish(name: str, out: np.ndarray, geo: tuple[int, ...]) -> float:
 def compute(name: str, frame: object, roi: object = None, bin: object = 1) -> float:
     """Validate, run and finish one measure: the body of every public wrapper."""
     img, geo = prepare(frame, roi, bin)
-    return finish(name, run(name, img, geo), geo)
+    return finish(name, run(name, img, geo)[0, 0], geo[7] * geo[8], geo[2])

@@ -47,6 +47,13 @@ _API = {
     "Monitor": "focuscam.monitor",
     "MonitorSample": "focuscam.monitor",
     "record": "focuscam.recorder",
+    "Autofocus": "focuscam.autofocus",
+    "AutofocusResult": "focuscam.autofocus",
+    "make_strategy": "focuscam.search",
+    "STRATEGIES": "focuscam.search",
+    "SearchResult": "focuscam.search",
+    "TwinSource": "focuscam.twin",
+    "make_twin": "focuscam.twin",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -162,3 +162,52 @@ def test_default_settings_land_within_truth_on_shared_stacks(name):
     assert res.state == "focused", res.reason
     assert res.z_unit == stack.z_unit
     assert abs(res.z - truth["z"]) <= truth["tolerance"], (res.z, truth, res.bin)
+
+
+# ---------------------------------------------------------------- focus-curve plots (focuscam.plot)
+def test_render_curve_marks_the_peak_where_it_is():
+    from focuscam.plot import render_curve
+
+    z = np.linspace(-10, 30, 41)
+    s = np.exp(-0.5 * ((z - 12.5) / 4) ** 2)
+    img = render_curve(z, s, z_unit="um", peak=12.5, title="t", measure="lapv", size=(800, 500))
+    assert img.shape == (500, 800, 3) and img.dtype == np.uint8
+    # the peak line is drawn at the x of z = 12.5 in the plot box [90, 775]
+    x = round(90 + (12.5 - -10) / 40 * (775 - 90))
+    green = np.all(img == (40, 160, 40), axis=2)
+    cols = np.nonzero(green.sum(axis=0) > 200)[0]
+    assert cols.size and abs(cols.mean() - x) <= 2
+    # a failed peak is drawn red instead
+    failed = select_plane([np.full((32, 32), 9, np.uint8)] * 5)
+    img2 = render_curve(np.arange(5.0), failed.scores, z_unit="index", peak=failed.peak)
+    assert np.any(np.all(img2 == (30, 30, 210), axis=2))
+    assert not np.any(np.all(img2 == (40, 160, 40), axis=2))
+
+
+def test_nice_ticks_cover_the_range_with_round_steps():
+    from focuscam.plot import nice_ticks
+
+    for lo, hi in [(0, 1), (-110, 20), (-0.95, 0.7), (1234.5, 1299.0), (3, 3)]:
+        ticks = nice_ticks(lo, hi)
+        assert 2 <= len(ticks) <= 12
+        steps = np.diff(ticks)
+        np.testing.assert_allclose(steps, steps[0])
+        mant = steps[0] / 10 ** np.floor(np.log10(steps[0]))
+        assert any(abs(mant - m) < 1e-9 for m in (1, 2, 2.5, 5, 10))
+
+
+def test_plot_bad_input(tmp_path):
+    from focuscam.plot import render_curve, save_curve_png
+
+    with pytest.raises(InputError, match="one score per z"):
+        render_curve([1, 2, 3], [1, 2], z_unit="um")
+    with pytest.raises(InputError, match="too small"):
+        render_curve([1, 2, 3], [1, 2, 3], z_unit="um", size=(100, 80))
+    with pytest.raises(InputError, match=r"\.png"):
+        save_curve_png(tmp_path / "c.jpg", [1, 2, 3], [1, 2, 3], z_unit="um")
+    with pytest.raises(InputError, match="cannot write plot"):
+        save_curve_png(tmp_path / "missing" / "c.png", [1, 2, 3], [1, 2, 3], z_unit="um")
+    out = save_curve_png(
+        tmp_path / "c.png", [1, 2, 3], [1, 2, 3], z_unit="um", truth={"z": 2, "tolerance": 0.5}
+    )
+    assert cv2.imread(str(out)).shape == (500, 800, 3)

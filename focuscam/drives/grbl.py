@@ -380,15 +380,18 @@ class GrblDrive(FocusDrive):
                 )
             return self._z_um(report)
 
-    def _status_tolerant(self) -> StatusReport:
-        """A status report, skipping alarm/banner lines that re-synchronisation expects."""
-        for _ in range(5):
+    def _status_tolerant(self, attempts: int = 5) -> StatusReport:
+        """A status report for re-synchronisation: skips alarm/banner lines and garbled lines.
+
+        A timeout is raised at once; other failures are retried ``attempts`` times.
+        """
+        for _ in range(attempts - 1):
             try:
                 return self._status()
-            except DeviceError as exc:
-                if isinstance(exc, DeviceTimeout | ProtocolError):
-                    raise
-                continue
+            except DeviceTimeout:
+                raise
+            except DeviceError:
+                continue  # an ALARM or banner line already seen, or a garbled line: ask again
         return self._status()
 
     def _home(self) -> float:

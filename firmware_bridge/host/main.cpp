@@ -1,12 +1,15 @@
 // Host build of the focuscam motor firmware: the portable core served on a pseudo-terminal.
 //
 // Usage: focuscam-motor-host [--scale S] [--switch-lo STEPS] [--switch-hi STEPS]
-//                            [--backlash STEPS] [--control SOCKET_PATH]
+//                            [--backlash STEPS] [--control SOCKET_PATH] [--trace FILE]
 // Prints the pty slave path on stdout (one line), then serves the protocol until killed.
 // Step timing is simulated in real time (times --scale). The simulated axis has a physical
 // position (steps taken since start, kept across resets) and optional limit switches at
 // physical positions --switch-lo / --switch-hi (pressed at or beyond them).
 // --backlash models a mechanical dead band between the motor and the optics.
+// --trace writes one line per step, "<ticks> <physical position>", where ticks is the planned
+// time of the step in timer ticks (hal::TICK_HZ) since the start of its motion: the exact step
+// timing the core asked for, independent of how busy the machine is.
 // SIGUSR1 resets the "board": the core reboots (position 0, banner) while the axis stays put.
 // --control opens a Unix stream socket for tests (one request line per connection):
 //   "state"  -> "phys=<steps> mech=<steps> moving=<0|1> pos=<firmware position>"
@@ -39,6 +42,8 @@ int64_t g_mech = 0;  // optics position behind the dead band, in steps
 int64_t g_backlash = 0;
 int64_t g_switch_lo = LLONG_MIN, g_switch_hi = LLONG_MAX;
 bool g_timer_on = false;
+FILE* g_trace = nullptr;
+uint64_t g_ticks = 0;  // planned ticks since the current motion started
 double g_next_step = 0.0;  // monotonic seconds of the next step
 volatile sig_atomic_t g_reset = 0;
 fw::Controller g_ctrl;
@@ -100,6 +105,7 @@ namespace hal {
 void set_dir(bool positive) { g_dir_positive = positive; }
 void step_pulse() {
     g_phys += g_dir_positive ? 1 : -1;
+    if (g_trace) fprintf(g_trace, "%llu %lld\n", (unsigned long long)g_ticks, (long long)g_phys);
     // dead band: the optics follow only once the slack of g_backlash steps is taken up
     if (g_mech < g_phys - g_backlash) g_mech = g_phys - g_backlash;
     if (g_mech > g_phys) g_mech = g_phys;
@@ -121,9 +127,13 @@ void serial_write(const char* data, uint8_t n) {
 }
 void timer_start(uint32_t ticks) {
     g_timer_on = true;
+    g_ticks = ticks;
     g_next_step = now_s() + ticks_to_s(ticks);
 }
-void timer_stop() { g_timer_on = false; }
+void timer_stop() {
+    g_timer_on = false;
+    if (g_trace) fflush(g_trace);
+}
 void irq_off() {}
 void irq_on() {}
 }  // namespace hal
@@ -146,6 +156,13 @@ int main(int argc, char** argv) {
                 return 2;
             }
             ++i;
+        } else if (!strcmp(a, "--trace") && v) {
+            g_trace = fopen(v, "w");
+            if (!g_trace) {
+                perror("focuscam-motor-host: --trace");
+                return 2;
+            }
+            ++i;
         } else if (!strcmp(a, "--control") && v) {
             g_control_path = v;
             ++i;
@@ -158,7 +175,7 @@ int main(int argc, char** argv) {
         } else {
             fprintf(stderr,
                     "usage: focuscam-motor-host [--scale S] [--switch-lo STEPS] [--switch-hi STEPS] "
-                    "[--backlash STEPS] [--control SOCKET_PATH]\n");
+                    "[--backlash STEPS] [--control SOCKET_PATH] [--trace FILE]\n");
             return 2;
         }
     }
@@ -233,8 +250,10 @@ int main(int argc, char** argv) {
             uint32_t next = g_ctrl.on_step();
             if (next == 0) {
                 g_timer_on = false;
+                if (g_trace) fflush(g_trace);
             } else {
                 g_next_step += ticks_to_s(next);
+                g_ticks += next;
             }
         }
         g_ctrl.poll();

@@ -267,6 +267,10 @@ class Autofocus:
         self.timeout_s = float(timeout_s)
         self._abort = threading.Event()
         self.last_result: AutofocusResult | None = None
+        self._unlock = threading.Event()
+        self._lock_thread: threading.Thread | None = None
+        #: The report of the last lock run in the background (:meth:`start_lock`), or its error.
+        self.lock_report: LockReport | BaseException | None = None
         self._writer = None
         self._scores: list[float] = []
         self.frames = 0
@@ -539,8 +543,8 @@ class Autofocus:
         frames : int, optional
             Stop after this many frames.
         duration_s : float, optional
-            Stop after this many seconds of the drive's clock. One of ``frames`` or
-            ``duration_s`` is required (or stop it with :meth:`abort`).
+            Stop after this many seconds of the drive's clock. Without ``frames`` and
+            ``duration_s`` the lock runs until :meth:`unlock` (or :meth:`abort`).
         threshold, rearm : float
             Fractions of the reference score (0 < threshold < rearm <= 1).
         drop_frames : int
@@ -556,8 +560,6 @@ class Autofocus:
             raise InputError("lock() needs a focused run first: call run() and check that it focused")
         if self.mode != "max":
             raise InputError("focus lock climbs to a maximum: it does not apply in brightfield mode")
-        if frames is None and duration_s is None:
-            raise InputError("lock() needs frames=N or duration_s=S (or stop it with abort())")
         if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
             raise InputError(f"frames {frames!r} must be an integer >= 1")
         if not 0.0 < float(threshold) < float(rearm) <= 1.0:
@@ -568,6 +570,7 @@ class Autofocus:
         if not (math.isfinite(half) and half > 0):
             raise InputError(f"range_um {range_um!r} must be a positive number of um")
         self._abort.clear()
+        self._unlock.clear()
         reference = float(self.last_result.verify_score)
         t_end = None if duration_s is None else self.clock.now() + float(duration_s)
         seen = low = refocuses = failed = 0
@@ -577,6 +580,8 @@ class Autofocus:
         try:
             while (frames is None or seen < frames) and (t_end is None or self.clock.now() < t_end):
                 self._check_abort()
+                if self._unlock.is_set():
+                    break
                 frame = self.source.read(timeout=self.timeout_s)
                 s = self.score(frame.pixels)
                 seen += 1
@@ -620,6 +625,36 @@ class Autofocus:
             moves=self.moves - moves0,
             travel_um=self.travel_um - travel0,
         )
+
+    def start_lock(self, **options: Any) -> None:
+        """Run :meth:`lock` on a background thread (for the live window); stop it with :meth:`unlock`.
+
+        The options are those of :meth:`lock`; they are checked before the thread starts. The
+        outcome (a :class:`LockReport` or the error) lands in :attr:`lock_report`.
+        """
+        if self._lock_thread is not None and self._lock_thread.is_alive():
+            raise InputError("the focus lock is already running: unlock() first")
+        if self.last_result is None or not self.last_result.focused:
+            raise InputError("lock needs a focused run first: run autofocus and check that it focused")
+
+        def body() -> None:
+            try:
+                self.lock_report = self.lock(**options)
+            except BaseException as exc:  # kept for the caller; the thread must not die silently
+                self.lock_report = exc
+                self._emit("state", state="lock-error", error=str(exc))
+
+        self.lock_report = None
+        self._lock_thread = threading.Thread(target=body, name="focuscam-lock", daemon=True)
+        self._lock_thread.start()
+
+    def unlock(self, timeout_s: float = 10.0) -> LockReport | BaseException | None:
+        """Stop a running focus lock (the current re-focus finishes first); return its outcome."""
+        self._unlock.set()
+        thread = self._lock_thread
+        if thread is not None:
+            thread.join(timeout_s)
+        return self.lock_report
 
 
 @dataclass(frozen=True)

@@ -214,3 +214,16 @@ def test_default_range_leaves_room_for_the_backlash_overshoot(stack):
     tight = SimulatedDrive(limits=(0.0, 4.0), backlash_um=5.0)
     with pytest.raises(InputError, match="backlash"):
         Autofocus(TwinSource(stack, tight), tight)
+
+
+def test_start_lock_runs_in_the_background_until_unlock(stack):
+    src, drive, af = _focused(stack)
+    src.drift_um = 4.0
+    af.start_lock(range_um=8.0)
+    deadline = time.monotonic() + 20
+    while drive.clock.now() < 30.0 and time.monotonic() < deadline:  # 30 s of virtual time
+        time.sleep(0.01)
+    rep = af.unlock()
+    assert rep is not None and not isinstance(rep, BaseException), rep
+    assert rep.refocuses == 1
+    assert abs(drive.position + 4.0 - 23.0) <= 1.0

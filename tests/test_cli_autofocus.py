@@ -85,7 +85,7 @@ def test_failed_focus_exits_1(run_cli, tmp_path):
     ],
 )
 def test_bad_input_is_one_line_exit_2(run_cli, args, match):
-    proc = run_cli("autofocus", "--source", f"replay:{TARGET}", "--drive", "sim", *args)
+    proc = run_cli("autofocus", "--source", f"replay:{TARGET}", "--drive", "sim", "--no-window", *args)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert match in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1

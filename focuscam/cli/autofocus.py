@@ -59,7 +59,12 @@ def register(subparsers: Any) -> None:
         "(default: from the stack's modality on the twin, else max)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
-    parser.add_argument("--no-window", action="store_true", help="do not open the live window")
+    parser.add_argument(
+        "--no-window",
+        action="store_true",
+        help="run headless: no live window (the window opens by default when a display is "
+        "available, except with --json)",
+    )
     parser.add_argument("--record", metavar="DIR", help="record every scored frame as a stack in DIR")
     parser.add_argument("--plot", metavar="CURVE.png", help="write the sampled focus curve as a PNG")
     parser.set_defaults(func=run)
@@ -121,7 +126,12 @@ def run(args: argparse.Namespace) -> int:
             **options,
         )
         try:
-            result = af.run()
+            if args.no_window or args.json:
+                result = af.run()
+            else:
+                from ..ui.live import autofocus_window
+
+                result = autofocus_window(af, args)
         except KeyboardInterrupt:
             af.abort()
             where = drive.position

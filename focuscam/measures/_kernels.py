@@ -493,6 +493,64 @@ def _lap_row_u8(up, mid, dn, gw, rx, rw, out):
 
 
 @njit(cache=True, nogil=True)
+def _lap_row_u16(up, mid, dn, gw, rx, rw, out):
+    """As :func:`_lap_row_u8` for uint16 gray rows: int32 lanes (``|L| <= 262140``), int64 squares."""
+    c_lo = max(rx, 1)
+    c_hi = max(min(rx + rw, gw - 1), c_lo)
+    for c in range(rx, min(c_lo, rx + rw)):
+        v = (
+            np.int64(up[c])
+            + dn[c]
+            + mid[_reflect(c - 1, gw)]
+            + mid[_reflect(c + 1, gw)]
+            - 4 * np.int64(mid[c])
+        )
+        out[0] += v
+        _acc(out, 1, v * v)
+    for c in range(c_hi, rx + rw):
+        v = (
+            np.int64(up[c])
+            + dn[c]
+            + mid[_reflect(c - 1, gw)]
+            + mid[_reflect(c + 1, gw)]
+            - 4 * np.int64(mid[c])
+        )
+        out[0] += v
+        _acc(out, 1, v * v)
+    if c_hi > c_lo:
+        u, d, m0, ml, mr = (
+            up[c_lo:c_hi],
+            dn[c_lo:c_hi],
+            mid[c_lo:c_hi],
+            mid[c_lo - 1 : c_hi - 1],
+            mid[c_lo + 1 : c_hi + 1],
+        )
+        s1 = np.int64(0)
+        s2 = np.int64(0)
+        for j in range(c_hi - c_lo):
+            v = np.int32(
+                np.int32(u[j]) + np.int32(d[j]) + np.int32(ml[j]) + np.int32(mr[j]) - 4 * np.int32(m0[j])
+            )
+            s1 += v
+            s2 += np.int64(v) * v
+        out[0] += s1
+        _acc(out, 1, s2)
+
+
+@njit(cache=True, nogil=True)
+def lapv_u16_gray(img, nch, geo, ring, cells, xs, ys):
+    """LAPV for 2-D uint16 frames with ``bin=1``, read in place; same sums as :func:`lapv`."""
+    gh, gw, ry, rx, rh = geo[3], geo[4], geo[5], geo[6], geo[7]
+    ti = 0
+    for i in range(rh):
+        ti = _tile_row(i, ys, ti)
+        r = ry + i
+        up, mid, dn = img[_reflect(r - 1, gh)], img[r], img[_reflect(r + 1, gh)]
+        for tj in range(len(xs) - 1):
+            _lap_row_u16(up, mid, dn, gw, rx + xs[tj], xs[tj + 1] - xs[tj], cells[ti, tj])
+
+
+@njit(cache=True, nogil=True)
 def _gray_row_u8(img, r, c0, c1, dst):
     """``dst[c0:c1]`` = cv2 BGR2GRAY of row ``r`` (uint8 BGR, Q15 weights in int32 lanes)."""
     src = img[r, 3 * c0 : 3 * c1]

@@ -68,7 +68,7 @@ def run(name: str, img: np.ndarray, geo: tuple[int, ...], xs=None, ys=None) -> n
     ``xs``/``ys``: tile boundaries relative to the region (default: one tile, the region).
     Returns the raw accumulators, shape ``(len(ys) - 1, len(xs) - 1, 4)``.
     """
-    from ._kernels import KERNELS, lapv_u8
+    from ._kernels import KERNELS, lapv_u8, lapv_u16_gray
 
     height, width, nch = img.shape
     flat = img.reshape(height, width * nch)
@@ -80,6 +80,9 @@ def run(name: str, img: np.ndarray, geo: tuple[int, ...], xs=None, ys=None) -> n
     cells = np.zeros((len(ys) - 1, len(xs) - 1, 4), np.float64 if wide else np.int64)
     if name == "lapv" and geo[2] == 1 and img.dtype == np.uint8:
         lapv_u8(flat, nch, geo, np.empty((3, width if nch == 3 else 1), np.uint8), cells, xs, ys)
+        return cells
+    if name == "lapv" and geo[2] == 1 and img.dtype == np.uint16 and nch == 1:
+        lapv_u16_gray(flat, nch, geo, None, cells, xs, ys)
         return cells
     ring = np.empty((5, rw + 4), np.float64 if is_float else np.int32)
     vals = np.empty((2, rw), np.float64 if wide else np.int64)

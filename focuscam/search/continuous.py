@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..errors import InputError
 from .base import SearchStrategy, register_strategy
 
 __all__ = ["Continuous"]
@@ -21,11 +20,12 @@ __all__ = ["Continuous"]
 class Continuous(SearchStrategy):
     """One constant-speed sweep with frames streamed, then a peak fit.
 
+    The sweep runs at the drive's own speed: the number of frames it yields is the move time
+    times the frame rate (the twin's drive crosses the whole range in 2 s: about 60 frames at
+    30 fps).
+
     Parameters
     ----------
-    frames : int
-        How many frames the sweep should yield; the controller picks the speed from it and the
-        frame rate (default 60).
     **common
         See :class:`~focuscam.search.base.SearchStrategy` (``lo``, ``hi`` in um, ...).
     """
@@ -33,12 +33,6 @@ class Continuous(SearchStrategy):
     name = "continuous"
     uniform_samples = True
     streaming_capable = True
-
-    def __init__(self, *, frames: int = 60, **common) -> None:
-        super().__init__(**common)
-        if int(frames) != frames or frames < 5:
-            raise InputError(f"frames {frames!r} must be an integer >= 5")
-        self.frames = int(frames)
 
     def _pass(self, wlo: float, whi: float) -> Iterator[float]:
         near = self._z[-1] if self._z else self.start

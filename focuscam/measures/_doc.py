@@ -8,8 +8,9 @@ PARAMS = """
     frame : ndarray
         2-D gray (H x W) or 3-channel BGR (H x W x 3) frame; uint8, uint16 or float32. BGR is
         converted to gray inside the kernel exactly like ``cv2.cvtColor(frame,
-        cv2.COLOR_BGR2GRAY)`` (bit-exact for uint8 and uint16; float32 within one float32
-        rounding of it).
+        cv2.COLOR_BGR2GRAY)`` (bit-exact for uint8 and uint16 via its Q15 weights; for float32
+        computed in float64 with the weights 0.114, 0.587, 0.299, within about 1e-7 relative
+        of OpenCV's float32 result).
     roi : (x, y, w, h) or focuscam.ROI or None
         Region of interest in pixels, like an OpenCV Rect; None = the whole frame. With
         ``bin=1`` pixels just outside the ROI are used as real neighbours; BORDER_REFLECT_101

@@ -12,12 +12,19 @@ OpenCV's BORDER_REFLECT_101 (:func:`_reflect`). A kernel measures the region
 ``[ry, ry + rh) x [rx, rx + rw)`` of ``G`` and keeps a ring of five gray rows (the region width
 plus a 2-pixel halo): one pass over the region, no frame-sized temporaries.
 
-Frames are always passed as 3-D arrays ``(H, W, C)`` with ``C`` 1 or 3 (a 2-D frame is a free
-``reshape`` view), so every kernel compiles once per dtype.
+Frames are passed as 2-D views ``(H, W * C)`` with ``C`` (``nch``) 1 or 3 (a free ``reshape``
+of a C-contiguous frame), so every kernel compiles once per dtype. Inner loops run over
+0-based slices so that LLVM can drop negative-index checks and vectorise them.
 
-Sums go into ``out``. Integer frames accumulate exactly in int64; sums of squares, which can exceed
-int64 on huge 16-bit frames, are kept as two int64 words (``out[i]`` low 62 bits, ``out[i + 1]``
-the carry) by :func:`_acc`. Float frames accumulate in float64.
+Tiles: every kernel measures a grid of tiles of the region in the same pass (``xs``, ``ys``:
+tile boundaries; one tile for a plain ROI) and adds each tile's sums into ``cells[ti, tj, :]``.
+Integer frames accumulate exactly in int64; sums of squares, which can exceed int64 on huge
+16-bit frames, are kept as two int64 words (``cell[i]`` low 62 bits, ``cell[i + 1]`` the carry)
+by :func:`_acc`. Float frames accumulate in float64.
+
+Hot paths: :func:`lapv_u8` (uint8 gray or BGR, ``bin=1``: int16 lanes, int32 partial sums
+flushed every 2048 columns, BGR rows converted once into a 3-row uint8 ring) and
+:func:`lapv_u16_gray` (uint16 gray, ``bin=1``, read in place).
 """
 
 from __future__ import annotations

@@ -59,7 +59,8 @@ def register(subparsers: Any) -> None:
         type=_bin_arg,
         default="auto",
         metavar="N|auto",
-        help="k x k binning before measuring (default auto: chosen from the frame size)",
+        help="k x k binning before measuring (default auto: chosen from the frame size, "
+        "coarser when pixel noise drowns the focus curve)",
     )
     parser.add_argument(
         "--mode",

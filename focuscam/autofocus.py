@@ -406,7 +406,8 @@ class Autofocus:
         Raises
         ------
         Aborted
-            :meth:`abort` was called; ``exc.position_um`` is where the drive stopped (um).
+            :meth:`abort` was called (or Ctrl-C interrupted the run): the drive was stopped and
+            ``exc.position_um`` is where it stopped (um).
         """
         self._abort.clear()
         t_start = self.clock.now()
@@ -425,7 +426,7 @@ class Autofocus:
             )
         try:
             result = self._run()
-        except Aborted:
+        except (Aborted, KeyboardInterrupt):
             self.drive.stop()
             try:
                 where = self._position()
@@ -613,7 +614,7 @@ class Autofocus:
                 else:
                     failed += 1
                     self._emit("state", state="refocus-failed", reason=res.reason)
-        except Aborted:
+        except (Aborted, KeyboardInterrupt):
             self.drive.stop()
             raise
         return LockReport(

@@ -227,3 +227,20 @@ def test_start_lock_runs_in_the_background_until_unlock(stack):
     assert rep is not None and not isinstance(rep, BaseException), rep
     assert rep.refocuses == 1
     assert abs(drive.position + 4.0 - 23.0) <= 1.0
+
+
+def test_ctrl_c_during_a_run_stops_the_drive_and_reports_the_position(stack):
+    src, drive = make_twin(stack, start_um=0.0)
+    count = []
+
+    def on_event(kind, data):
+        if kind == "sample":
+            count.append(1)
+            if len(count) == 3:
+                raise KeyboardInterrupt
+
+    with pytest.raises(Aborted) as info:
+        Autofocus(src, drive, on_event=on_event, resolution_um=1.0).run()
+    assert info.value.position_um == pytest.approx(drive.position)
+    assert "stopped at" in str(info.value)
+    assert not drive.moving

@@ -238,8 +238,7 @@ class FocusDrive(ABC):
         z = _finite(z_um, "z_um")
         with self._move_lock:
             self._check_ready()
-            current = self._commanded if self._commanded is not None else self._read_position()
-            return self._execute(current, z, f"move_to({z:g} um)")
+            return self._execute(self._current(), z, f"move_to({z:g} um)")
 
     def move_by(self, dz_um: float) -> float:
         """Move by ``dz_um`` (um) from the current position; return the read-back z (um).
@@ -250,8 +249,21 @@ class FocusDrive(ABC):
         dz = _finite(dz_um, "dz_um")
         with self._move_lock:
             self._check_ready()
-            current = self._commanded if self._commanded is not None else self._read_position()
+            current = self._current()
             return self._execute(current, current + dz, f"move_by({dz:g} um) to {current + dz:g} um")
+
+    def _current(self) -> float:
+        """The last commanded position, or the read-back one (a failed read: position unknown)."""
+        if self._commanded is not None:
+            return self._commanded
+        return self._guarded_read("reading the position")
+
+    def _guarded_read(self, doing: str) -> float:
+        try:
+            return self._read_position()
+        except DeviceError as exc:
+            self._mark_unknown(f"{type(exc).__name__} while {doing}: {exc}")
+            raise
 
     def plan(self, z_um: float, current_um: float | None = None) -> list[float]:
         """The absolute targets (um) a move to ``z_um`` sends, backlash overshoot included.
@@ -309,6 +321,12 @@ class FocusDrive(ABC):
             except OSError as exc:
                 self._mark_unknown(f"I/O error: {exc}")
                 raise DeviceError(f"{what} failed: {exc}; check the connection, then resync") from exc
+            except BaseException:
+                # e.g. KeyboardInterrupt: the motion may go on; forget the commanded target
+                # (the next move reads the position back) and leave stopping to the caller
+                self._commanded = None
+                self._last_dir = 0
+                raise
             if target != prev:
                 self._last_dir = 1 if target > prev else -1
             prev = target
@@ -318,7 +336,7 @@ class FocusDrive(ABC):
             raise Aborted(f"{what} was stopped; the drive halted at about {self._commanded_str()}")
         if self._settle > 0:
             self.clock.sleep(self._settle)
-        reached = self._read_position()
+        reached = self._guarded_read("reading back the reached position")
         self._record(self._now(), reached)
         return reached
 

@@ -264,3 +264,32 @@ def test_nan_outside_the_read_pixels_is_ignored():
     frame = np.zeros((20, 20), np.float32)
     frame[19, 19] = np.nan
     assert measure(frame, "lapv", (0, 0, 5, 5)) == 0.0
+
+
+# --- resolve_bin -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "roi", "expected"),
+    [
+        ((480, 640), np.uint8, None, 1),  # 480 // 512 = 0 -> 1
+        ((1080, 1920, 3), np.uint8, None, 2),
+        ((2160, 3840, 3), np.uint8, None, 4),
+        ((800, 256), np.uint16, None, 2),
+        ((3648, 5472), np.uint16, None, 8),  # capped
+        ((3648, 5472), np.float32, (0, 0, 400, 300), 2),  # the ROI, not the frame, counts
+        ((116, 55), np.uint16, None, 1),  # tiny: never binned
+        ((63, 5000), np.uint16, None, 1),
+    ],
+)
+def test_resolve_bin_rule(shape, dtype, roi, expected):
+    assert resolve_bin((shape, dtype), roi) == expected
+    frame = np.zeros(shape, dtype)
+    assert resolve_bin(frame, roi) == expected
+
+
+def test_auto_bin_uses_the_resolved_factor():
+    frame = np.random.default_rng(0).integers(0, 65536, (300, 400), dtype=np.uint16)
+    assert resolve_bin(frame) == 2
+    assert measure(frame, bin="auto") == measure(frame, bin=2) != measure(frame, bin=1)
+    assert measure(frame, roi=(0, 0, 100, 100), bin="auto") == measure(frame, roi=(0, 0, 100, 100))

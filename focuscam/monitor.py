@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -86,7 +86,6 @@ class MonitorSample:
     fps: float
     dropped: int
     z: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: t, seq, score, measure, blurred, per, blur_extent, blur_seq,

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import select
@@ -60,7 +61,12 @@ def build(target: str) -> list[Path]:
             absent.append("libsimavr-dev headers")
         if absent:
             _missing(f"firmware toolchain missing ({', '.join(absent)}): sudo apt-get install {packages}")
-        res = subprocess.run(["make", "-s", target], cwd=BRIDGE, capture_output=True, text=True, timeout=300)
+        BUILD.mkdir(parents=True, exist_ok=True)
+        with open(BUILD / ".make.lock", "w") as lock:  # other test runs may build at the same time
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            res = subprocess.run(
+                ["make", "-s", target], cwd=BRIDGE, capture_output=True, text=True, timeout=300
+            )
         if res.returncode != 0:
             pytest.fail(f"make {target} failed in {BRIDGE}:\n{res.stdout}\n{res.stderr}")
         for out in outputs:

@@ -202,3 +202,36 @@ def test_stop_from_outside_joins_everything():
 def test_bad_parameters(kw, match):
     with pytest.raises(InputError, match=match):
         Monitor(ReplaySource(textured_stack(2)), **kw)
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_the_monitor_benchmark_runs_and_reports_both_figures():
+    import json
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    shared_stack("scorpion_lapse")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "bench_monitor.py"),
+            "--frames",
+            "12",
+            "--rounds",
+            "1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    rows = {r["run"]: r for r in info["results"]}
+    assert rows["decode only (CameraSource)"]["overhead_pct_vs_decode_only"] == 0.0
+    assert any(name.startswith("pipeline") for name in rows)
+    for r in rows.values():
+        assert r["frames"] == 12 and r["fps"] > 0

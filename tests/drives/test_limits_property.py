@@ -8,6 +8,7 @@ import re
 import threading
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -68,6 +69,7 @@ def _run(drive, ops, *, silence, garbage) -> None:
                 pass  # still unknown: the following moves are refused with PositionUnknownError
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=OPS, backlash=BACKLASH)
 def test_grbl_never_receives_an_out_of_limit_command(ops, backlash):

@@ -150,6 +150,11 @@ class Monitor:
     close_source : bool
         Close the source in :meth:`stop` (this also unblocks a worker waiting for a frame).
 
+    Notes
+    -----
+    The attributes ``measure``, ``roi`` and ``grid`` may be reassigned while the monitor runs
+    (the live window does); each frame uses the values read when its scoring began.
+
     Examples
     --------
     >>> with Monitor(open_source("replay:stack"), grid=(3, 3)) as mon:  # doctest: +SKIP
@@ -388,12 +393,14 @@ class Monitor:
             t_begin = time.monotonic()
             if deadline is None and self.max_seconds is not None:
                 deadline = t_begin + self.max_seconds
-            score = measure(frame.pixels, self.measure, self.roi, self.bin)
+            # one read of the settings per frame: a UI may change them between frames
+            name, roi, grid = self.measure, self.roi, self.grid
+            score = measure(frame.pixels, name, roi, self.bin)
             fmap = None
-            if self.grid is not None:
-                fmap = focus_map(frame.pixels, self.measure, self.grid, self.roi, self.bin)
+            if grid is not None:
+                fmap = focus_map(frame.pixels, name, grid, roi, self.bin)
             if self.blur_mode == "sync":
-                self._blur_latest = (frame.seq, blur_report(frame.pixels, self.roi).to_dict())
+                self._blur_latest = (frame.seq, blur_report(frame.pixels, roi).to_dict())
             elif self.blur_mode == "async":
                 with self._blur_cond:
                     self._blur_slot = frame
@@ -408,7 +415,7 @@ class Monitor:
                 t=frame.t,
                 seq=frame.seq,
                 score=float(score),
-                measure=self.measure,
+                measure=name,
                 blur=None if latest is None else latest[1],
                 blur_seq=None if latest is None else latest[0],
                 focus_map=fmap,

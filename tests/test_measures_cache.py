@@ -54,3 +54,21 @@ def test_second_process_compiles_nothing(tmp_path):
     assert sum(second["misses"].values()) == 0, second["misses"]
     assert sum(second["hits"].values()) > 0
     assert _files(tmp_path) == files  # nothing written or rewritten
+
+
+@pytest.mark.slow
+def test_second_focuscam_select_process_does_not_recompile(tmp_path):
+    """The issue's wording: a second `focuscam select` process must not recompile."""
+    from conftest import REPO
+
+    cache = tmp_path / "numba-cache"
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    cmd = [sys.executable, "-m", "focuscam", "select", str(REPO / "recordings" / "target_color"), "--json"]
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, cwd=tmp_path)
+    assert first.returncode in (0, 1), first.stderr
+    files = _files(cache)
+    assert any(name.endswith(".nbc") for name in files)
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, cwd=tmp_path)
+    assert second.returncode == first.returncode, second.stderr
+    assert json.loads(second.stdout)["scores"] == json.loads(first.stdout)["scores"]
+    assert _files(cache) == files  # nothing compiled, so nothing written

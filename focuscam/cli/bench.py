@@ -18,11 +18,11 @@ def register(subparsers) -> None:
         "bench",
         help="benchmark the focus measures against OpenCV",
         description=(
-            "Median time per frame of lapv, the OpenCV reference (cvtColor + Laplacian(CV_64F) + var), "
-            "the fastest OpenCV formulation, a read-only memory floor and every other measure, "
-            "on several frame sizes, full frame and a centred 25%% ROI, measured interleaved after "
-            "warm-up on frames not hot in cache; plus numba compile and warm start-up times. "
-            "Exit code 0 even when a target fails (the report says PASS/FAIL)."
+            "Median time per frame of lapv, the OpenCV reference (cvtColor + Laplacian(CV_64F) + var),\n"
+            "the fastest OpenCV formulation, a read-only memory floor and every other measure, on\n"
+            "several frame sizes, full frame and a centred 25% ROI, measured interleaved after\n"
+            "warm-up on frames not hot in cache; plus numba compile and warm start-up times.\n"
+            "Exit code 0 even when a target fails (the report says PASS or FAIL)."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -293,3 +293,17 @@ def test_auto_bin_uses_the_resolved_factor():
     assert resolve_bin(frame) == 2
     assert measure(frame, bin="auto") == measure(frame, bin=2) != measure(frame, bin=1)
     assert measure(frame, roi=(0, 0, 100, 100), bin="auto") == measure(frame, roi=(0, 0, 100, 100))
+
+
+@pytest.mark.parametrize(("dtype", "ch"), COMBOS, ids=COMBO_IDS)
+def test_lapv_exact_on_wide_extreme_rows(dtype, ch):
+    """Rows wider than the 2048-column flush of the narrow uint8 sums, with the largest
+    possible Laplacians (a 0/max checkerboard: |L| = 4 * max everywhere)."""
+    top = 1.0 if dtype == np.float32 else np.iinfo(dtype).max
+    yy, xx = np.mgrid[0:5, 0:4501]
+    gray = (((yy + xx) % 2) * top).astype(dtype)
+    frame = np.repeat(gray[:, :, None], 3, axis=2) if ch == 3 else gray
+    for roi in [None, (1, 1, 4499, 3), (0, 2, 2049, 1), (2047, 0, 2454, 5)]:
+        value = measure(frame, "lapv", roi)
+        ref = naive.lapv(frame, roi)
+        assert abs(value - ref) <= rel_tol(frame.dtype) * ref, (roi, value, ref)

@@ -425,6 +425,13 @@ class FirmwareDrive(FocusDrive):
         self._line.close()
 
     def _home(self) -> float:
+        try:
+            return self._home_once()
+        except DeviceError as exc:  # the motor may have moved: do not trust the old position
+            self._mark_unknown(f"homing failed: {exc}")
+            raise
+
+    def _home_once(self) -> float:
         with self._io:
             self._line.discard_input()
             self._events.clear()

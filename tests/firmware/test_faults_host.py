@@ -245,3 +245,28 @@ def _try(fn, *args):
         return fn(*args)
     except Exception as exc:  # returned for the test to inspect
         return exc
+
+
+def test_homing_without_a_switch_gives_up_after_the_limit_span_with_a_fault(raw_board):
+    fw, port = raw_board
+    port.cmd("LIM", -100, 100)
+    port.cmd("SPEED", 2000)
+    assert port.cmd("HOME").ok
+    fault = port.wait_event("fault", timeout=10)
+    assert fault.args[0] == "11"
+    travel = 200 + 200 // 4 + 200  # span + 25% + 200 steps (PROTOCOL.md, HOME)
+    assert fw.state()["phys"] == -travel
+    st = port.cmd("STATUS").fields
+    assert (st["state"], st["fault"], st["homed"]) == ("fault", "11", "0")
+    r = port.cmd("MOVE", 0)
+    assert (r.ok, r.code) == (False, 7)  # moves wait for CLR or HOME
+    assert port.cmd("CLR").ok
+    assert port.cmd("MOVE", 0).ok
+
+
+def test_drive_home_without_a_switch_is_a_device_error_and_the_position_stays_unknown(rigs):
+    rig = rigs()
+    with pytest.raises(DeviceError, match="no limit switch"):
+        rig.drive.home()
+    assert not rig.drive.position_known
+    assert rig.drive.resync() == pytest.approx(_phys_um(rig))  # counted steps: resync works

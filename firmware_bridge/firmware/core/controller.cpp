@@ -108,7 +108,7 @@ uint32_t Controller::on_step() {
             events_ |= EV_LIMIT;
             return 0;
         }
-        if (home_phase_ == 1 && planner_.taken() >= HOME_MAX_STEPS) {
+        if (home_phase_ == 1 && planner_.taken() >= home_max_) {
             state_ = FAULT;
             fault_ = proto::E_NOHOME;
             home_phase_ = 0;
@@ -349,6 +349,12 @@ void Controller::execute(const proto::Command& c) {
         send_reply(s, true);
         fault_ = 0;
         homed_ = false;
+        {
+            // seek no further than the soft-limit span and a quarter more (+200 steps)
+            int64_t span = (int64_t)hi_ - (int64_t)lo_;
+            int64_t travel = span + span / 4 + 200;
+            home_max_ = travel < (int64_t)HOME_MAX_STEPS ? (uint32_t)travel : HOME_MAX_STEPS;
+        }
         uint16_t v = speed_ / 2 > motion::SPEED_MIN ? speed_ / 2 : motion::SPEED_MIN;
         uint32_t first;
         if (hal::switch_lo()) {

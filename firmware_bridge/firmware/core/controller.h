@@ -22,7 +22,7 @@
 namespace fw {
 
 constexpr int32_t DEFAULT_LIMIT = 1000000000L;
-constexpr uint32_t HOME_MAX_STEPS = 4000000UL;  // give up homing after this many steps
+constexpr uint32_t HOME_MAX_STEPS = 4000000UL;  // homing never seeks further than this
 constexpr uint8_t PROTO_VERSION = 1;
 
 enum State : uint8_t { IDLE = 0, MOVING = 1, HOMING = 2, FAULT = 3 };
@@ -74,7 +74,8 @@ class Controller {
     volatile int32_t pos_ = 0;
     volatile int32_t target_ = 0;
     volatile int8_t dir_ = 1;
-    volatile uint8_t home_phase_ = 0;  // 1 = seeking the switch, 2 = backing off
+    volatile uint8_t home_phase_ = 0;
+    uint32_t home_max_ = HOME_MAX_STEPS;  // steps homing may seek before giving up  // 1 = seeking the switch, 2 = backing off
     volatile uint8_t events_ = 0;      // EV_* bits
     volatile uint8_t limit_hit_ = 0;   // 1 = lo, 2 = hi
     volatile int32_t event_pos_ = 0;

@@ -108,8 +108,7 @@ class SangaboardDrive(FocusDrive):
         try:
             with self._io:
                 self._identify()
-                self._query(f"blocking_moves {'true' if self._blocking else 'false'}")
-                z = self._read_steps() / self._spu
+                z = self._set_mode() / self._spu
             self._record(self._now(), z)
         except BaseException:
             self._line.close()
@@ -154,6 +153,24 @@ class SangaboardDrive(FocusDrive):
             if line == ABORTED:
                 continue  # the answer to an earlier stop
             return line
+
+    def _set_mode(self) -> int:
+        """Send ``blocking_moves``, then ``p?``; return the z steps.
+
+        Whatever ``blocking_moves`` answers (firmware versions differ, some say nothing) is
+        skipped up to the position reply.
+        """
+        self._line.write_line(f"blocking_moves {'true' if self._blocking else 'false'}")
+        self._line.write_line("p?")
+        deadline = time.monotonic() + self._timeout
+        for _ in range(5):
+            line = self._line.readline(deadline, what="the reply to 'p?'")
+            m = _POSITION.match(line)
+            if m:
+                return int(m.group(3))
+        raise ProtocolError(
+            f"Sangaboard did not answer p? with 'x y z' step counts (last line {printable(line)!r})"
+        )
 
     def _read_steps(self) -> int:
         reply = self._query("p?")
@@ -237,8 +254,7 @@ class SangaboardDrive(FocusDrive):
         with self._io:
             self._line.discard_input()
             self._identify()
-            self._query(f"blocking_moves {'true' if self._blocking else 'false'}")
-            return self._read_steps() / self._spu
+            return self._set_mode() / self._spu
 
     def zero(self) -> float:
         """Define the current position as 0 um on the board (``zero``); returns 0.0.

@@ -6,7 +6,10 @@ Text lines in, text lines out (``\\r\\n``): ``version`` -> ``Sangaboard Firmware
 ``blocking_moves true|false``, ``moving?``, ``stop`` -> ``Move aborted``, ``zero``, ``release``.
 Blocking moves answer when finished (``done.`` in the v0.5 style, ``stopped`` in the v1.0
 style); non-blocking moves answer ``done.`` at once and ``moving?`` says ``true``/``false``
-(``1``/``0`` in the v0.5 style). Unknown commands get an error line.
+(``1``/``0`` in the v0.5 style); ``blocking_moves`` answers ``done.`` in the v1.0 style and
+nothing in the v0.5 style. (These style differences are modelled so the driver is exercised
+against each variant; they were not verified against the firmware sources.) Unknown commands
+get an error line.
 
 The board drops the first ``lose_bytes`` bytes it receives (booting after the port opened).
 A mechanical backlash dead band: :attr:`mechanical_um` lags the motor on reversal.
@@ -243,7 +246,8 @@ class SangaboardEmulator:
                 self._reply("true" if moving else "false")
         elif cmd == "blocking_moves" and args:
             self._blocking = args[0].lower() in ("true", "1")
-            self._reply("done.")
+            if self.style == "1.0":
+                self._reply("done.")  # the v0.5 style says nothing (the driver must cope with both)
         elif cmd == "zero":
             self._z = 0
             self._mech = 0.0

@@ -7,13 +7,18 @@ Protocol used (Sangaboard firmware, see ../shared/notes/anchors.md): ``version``
 
 Move completion:
 
-- blocking mode (default): the move's reply comes only when the motion has finished. Firmware
-  versions differ in the word: the v0.5 style answers ``done.``, the v1.0 style ``stopped``;
-  both are accepted (and ``Move aborted`` after a stop). No mid-move positions exist in this
+- blocking mode (default): the move's reply comes only when the motion has finished. The
+  wording differs between firmware versions, so ``done.``, ``done`` and ``stopped`` are all
+  accepted as the end (and ``Move aborted`` after a stop). No mid-move positions exist in this
   mode: the trajectory holds the start and end of each move.
 - non-blocking mode (``blocking=False``): the move answers ``done.`` at once; the drive polls
-  ``moving?`` (``true``/``false``, or ``1``/``0`` in the older style) and ``p?`` for mid-move
-  positions until the motion has ended.
+  ``moving?`` (``true``/``false``, or ``1``/``0``) and ``p?`` for mid-move positions until the
+  motion has ended.
+- Whatever ``blocking_moves`` answers (or nothing) is skipped up to the next ``p?`` reply.
+
+The v0.5 and v1.0 reply styles are handled by accepting each variant above; the exact wording
+of each firmware release was not available to check, so the tests run the driver against an
+emulator of both styles.
 
 Stop sends the ``stop`` line at once under the realtime lock (the firmware reads its serial
 port between steps). Opening sends ``version`` (retried: bytes sent right after the port opens

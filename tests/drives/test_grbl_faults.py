@@ -206,3 +206,11 @@ def test_stop_sends_jog_cancel_not_a_reset(emulators):
     assert 0x85 in emu.realtime
     assert emu.realtime.count(0x18) == resets_at_open
     drive.close()
+
+
+def test_ports_go_through_serial_for_url():
+    # loop:// echoes what is sent: not a GRBL, but opened by the same code path as a tty
+    with pytest.raises(DeviceTimeout, match="no GRBL banner on loop://"):
+        open_drive("grbl:loop://", limits=LIMITS, timeout_s=0.1)
+    with pytest.raises(DeviceError, match="cannot open GRBL port socket://"):
+        open_drive("grbl:socket://127.0.0.1:1", limits=LIMITS, timeout_s=0.1)

@@ -6,8 +6,10 @@ emulator runs on a thread and models what real boards do:
 
 - the board resets when it starts: its banner is sent before anyone listens (and is lost), and
   it drops the first ``lose_bytes`` bytes it receives (a bootloader eating them);
-- ``ok`` as soon as a line is parsed -- *before* the motion ends; motion at the commanded feed
-  (constant speed, quantised to ``steps_per_mm``); ``?`` reports ``<Jog|MPos:...>`` mid-move;
+- ``ok`` as soon as a line is parsed -- *before* the motion ends (and, with
+  :attr:`start_delay`, before it even starts: ``?`` still says ``Idle`` at the old position);
+  motion at the commanded feed (constant speed, quantised to ``steps_per_mm``); ``?``
+  reports ``<Jog|MPos:...>`` mid-move;
 - jogs ``$J=`` (G90/G91/G53, G21, F required: ``error:22`` without it), G-code is locked
   during jogs and alarms (``error:9``), ``G4`` answers ``ok`` only once motion has finished,
   ``$X`` unlock, ``$H`` (``error:5``: homing disabled), ``$$`` settings;
@@ -72,6 +74,8 @@ class GrblEmulator:
         self.reset_mid_move = False
         self.alarm_mid_move: int | None = None
         self.refuse_next: int | None = None
+        self.start_delay = 0.0  # s between a move's ok and its start (status still says Idle)
+        self._not_before = 0.0
         self._garbage = b""
         self._lock = threading.RLock()
         self._z = start_mm  # motor position, mm
@@ -241,6 +245,8 @@ class GrblEmulator:
                     if self._state in ("Jog", "Run"):
                         self._state = "Idle"
                     return
+                if time.monotonic() < self._not_before:
+                    return  # planned but not started: reports still say Idle
                 z1, v, kind = self._queue.pop(0)
                 self._motion = (time.monotonic(), self._z, z1, v)
                 self._state = kind
@@ -391,6 +397,8 @@ class GrblEmulator:
         else:
             target = z + self.wco_mm
         self.targets_um.append(target * 1000.0)
+        if self._motion is None and not self._queue:
+            self._not_before = time.monotonic() + self.start_delay
         self._queue.append((target, feed / 60.0 * self.time_scale, "Jog"))
         self._reply("ok")
 

@@ -214,3 +214,12 @@ def test_ports_go_through_serial_for_url():
         open_drive("grbl:loop://", limits=LIMITS, timeout_s=0.1)
     with pytest.raises(DeviceError, match="cannot open GRBL port socket://"):
         open_drive("grbl:socket://127.0.0.1:1", limits=LIMITS, timeout_s=0.1)
+
+
+def test_idle_right_after_ok_is_not_taken_for_the_end_of_the_move(emulators):
+    emu = emulators(lose_bytes=0)
+    emu.start_delay = 0.15
+    with _open(emu) as drive:
+        assert drive.move_to(200.0) == pytest.approx(200.0, abs=1.0)
+        assert emu.z_um == pytest.approx(200.0, abs=1.0)
+        assert not emu.moving

@@ -165,17 +165,13 @@ def _load_row(img, nch, gi, oy, ox, k, gw, gc0, n, buf):
                     q = 3 * (t * k + b)
                     acc += _bgr_gray(src[q], src[q + 1], src[q + 2])
                 dst[t] = acc
-    for t in range(n):
-        if t < t_lo or t >= t_hi:
-            j = _reflect(gc0 + t, gw)
-            if t_lo <= j - gc0 < t_hi:
-                buf[t] = buf[j - gc0]  # a reflected halo column is a copy of a computed one
-            else:
-                c0 = ox + j * k
-                buf[t] = 0
-                for a in range(k):
-                    for b in range(k):
-                        buf[t] += _gray(img, nch, r0 + a, c0 + b)
+    # Halo: a reflected column is a copy of a computed one. With bin > 1 the region is the
+    # whole binned crop (see _run.geometry), so the computed run is all of [0, GW) and every
+    # reflected index lands inside it.
+    for t in range(t_lo):
+        buf[t] = buf[_reflect(gc0 + t, gw) - gc0]
+    for t in range(t_hi, n):
+        buf[t] = buf[_reflect(gc0 + t, gw) - gc0]
 
 
 @njit(cache=True, nogil=True)

@@ -39,12 +39,16 @@ class RecordResult:
     reason : str
         Why it stopped: ``"frames"`` or ``"seconds"`` (the limit was reached) or ``"ended"``
         (a finite source such as a video file ended, with no limit asked).
+    dropped : int
+        Frames the source discarded during the recording because writing was slower than the
+        camera (live sources only; the saved frames' ``t`` show the gaps).
     """
 
     path: Path
     frames: int
     seconds: float
     reason: str
+    dropped: int = 0
 
 
 def _check_limits(frames: object, seconds: object) -> tuple[int | None, float | None]:
@@ -131,6 +135,7 @@ def record(
     )
     src: FrameSource | None = None if own else source
     count = 0
+    dropped0 = 0
     t0 = time.monotonic()
 
     def saved() -> str:
@@ -142,6 +147,7 @@ def record(
 
             src = open_source(source, **(source_opts or {}))
             writer.extra["recorded_from"] = src.name
+        dropped0 = src.dropped
         deadline = None if seconds is None else t0 + seconds
         reason = "frames"
         while frames is None or count < frames:
@@ -191,7 +197,7 @@ def record(
         if own and src is not None:
             src.close()
     _close_writer(writer, count)
-    return RecordResult(out, count, time.monotonic() - t0, reason)
+    return RecordResult(out, count, time.monotonic() - t0, reason, src.dropped - dropped0)
 
 
 def _close_writer(writer, count: int) -> None:

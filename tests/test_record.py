@@ -159,3 +159,19 @@ def test_the_source_is_left_open_when_given_open(tmp_path):
     with open_source(path) as src:
         record(src, tmp_path / "rec", frames=2)
         assert src.read().seq == 2
+
+
+def test_frames_a_live_source_dropped_while_writing_are_reported(tmp_path):
+    import time
+
+    from focuscam.sources import CameraSource
+
+    path = write_video(tmp_path / "clip.avi", random_frames(40), fps=100)
+    with CameraSource(path, realtime=True, buffer=1) as src:
+        result = record(src, tmp_path / "rec", on_frame=lambda count, frame: time.sleep(0.05))
+        captured = src.frames
+    assert result.reason == "ended"
+    assert result.dropped > 0
+    assert result.frames + result.dropped == captured == 40
+    rec = load_stack(tmp_path / "rec")
+    assert len(rec) == result.frames

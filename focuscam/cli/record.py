@@ -96,8 +96,11 @@ def run(args: argparse.Namespace) -> int:
             source_opts=source_options(args),
         )
     how = {"frames": "", "seconds": " (time limit)", "ended": " (the source ended)"}[result.reason]
+    dropped = ""
+    if result.dropped:
+        dropped = f"; the source dropped {result.dropped} frames (writing was slower than the camera)"
     print(
-        f"recorded {result.frames} frames in {result.seconds:.1f} s{how} to {result.path}",
+        f"recorded {result.frames} frames in {result.seconds:.1f} s{how} to {result.path}{dropped}",
         file=sys.stderr,
     )
     return 0

@@ -175,3 +175,20 @@ def test_frames_a_live_source_dropped_while_writing_are_reported(tmp_path):
     assert result.frames + result.dropped == captured == 40
     rec = load_stack(tmp_path / "rec")
     assert len(rec) == result.frames
+
+
+def test_a_camera_dying_mid_recording_says_so_and_keeps_every_frame(tmp_path):
+    from focuscam.sources import CameraSource
+
+    frames = random_frames(6)
+    path = write_video(tmp_path / "cam.avi", frames)
+    expected = decode_all(path)
+    with CameraSource(path, live=True, reconnect=1, backoff=0.01) as src:
+        path.unlink()  # unplugged: after its 6 frames the "camera" never comes back
+        with pytest.raises(SourceError, match=r"did not come back.*; 6 frames saved in") as info:
+            record(src, tmp_path / "rec", frames=100)
+        assert "\n" not in str(info.value)
+    rec = load_stack(tmp_path / "rec")
+    assert len(rec) == 6
+    for i in range(6):
+        np.testing.assert_array_equal(rec.image(i), expected[i])

@@ -151,6 +151,15 @@ def test_non_contiguous_frame_equals_contiguous_copy():
     assert measure(view, "lapv") == measure(np.ascontiguousarray(view), "lapv")
 
 
+def test_read_only_frame_gives_the_same_result():
+    rng = np.random.default_rng(12)
+    frame = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    frozen = frame.copy()
+    frozen.setflags(write=False)
+    for name in ("lapv", "wavs"):
+        assert measure(frozen, name) == measure(frame, name)
+
+
 # --- bin ---------------------------------------------------------------------------------------
 
 

@@ -348,3 +348,59 @@ def test_status_line_on_a_terminal_is_rewritten_in_place(tmp_path):
     assert len(status) >= 2, text  # updated in place several times
     assert all("lapv" in s and "ms" in s and "dropped" in s for s in status)
     assert "monitor: 14 frames scored, 0 dropped" in text
+
+
+def _small_frames(n, size=(64, 48), seed=8):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8) for _ in range(n)]
+
+
+def _wait_for(predicate, proc, seconds=60):
+    deadline = time.monotonic() + seconds
+    while not predicate() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_record_from_a_live_stream_that_dies_exits_3_with_a_valid_stack(tmp_path):
+    # a file:// URL is opened as a live stream: at its end it is reopened (reconnect), and once
+    # the file is gone the reconnect attempts fail: the "camera" was unplugged mid-recording
+    path = write_video(tmp_path / "cam.avi", _small_frames(10))
+    out = tmp_path / "rec"
+    proc = _start(["record", "--source", f"camera:file://{path}", "--out", out], tmp_path)
+    try:
+        assert _wait_for(lambda: _frames_on_disk(out) >= 15, proc), "the recording did not start"
+        path.unlink()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 3, err
+    line = one_error_line(subprocess.CompletedProcess([], 3, "", err))
+    assert "did not come back after 3 reconnect attempts" in line
+    saved = int(line.split("; ")[-1].split(" frames saved")[0])
+    assert len(load_stack(out)) == saved >= 15
+
+
+def test_monitor_frame_size_change_of_a_live_stream_exits_3(tmp_path):
+    path = write_video(tmp_path / "cam.avi", _small_frames(10))
+    proc = _start(["monitor", "--source", f"camera:file://{path}", "--json", "--no-window"], tmp_path)
+    try:
+        first = proc.stdout.readline()
+        assert "seq" in json.loads(first)  # a live source: it may have dropped frames already
+        # the camera comes back from its next reconnect with another resolution
+        os.replace(write_video(tmp_path / "other.avi", _small_frames(10, size=(32, 24))), path)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 3, err
+    line = one_error_line(subprocess.CompletedProcess([], 3, "", err))
+    assert "changed its size mid-stream" in line and "(24, 32, 3)" in line
+    rows = ndjson(first + out)
+    seqs = [r["seq"] for r in rows]
+    assert seqs == sorted(set(seqs))
+    drops = [r["dropped"] for r in rows]
+    assert drops == sorted(drops)  # a running count

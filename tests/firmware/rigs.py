@@ -24,12 +24,14 @@ class FirmwareRig:
         *,
         backlash_um: float = 0.0,
         mech_backlash_um: float = 0.0,
-        timeout_s: float = 0.25,
+        timeout_s: float | None = None,
         retries: int = 2,
         proxy: bool = True,
         fw_args=(),
         **drive_kw,
     ):
+        if timeout_s is None:  # generous on a busy machine: a late reply costs only a resend
+            timeout_s = 0.4 if kind == "host" else 0.6
         self.fw = FirmwareProcess(kind, *fw_args, backlash_steps=round(mech_backlash_um * STEPS_PER_UM))
         self.proxy = None
         try:

@@ -226,8 +226,12 @@ class CameraSource(FrameSource):
                 "uses it, and the index or path (ls /dev/video*)"
             )
         self._closed = False
-        for key, value in asked.items():
-            self.set_property(key, value)
+        try:
+            for key, value in asked.items():
+                self.set_property(key, value)
+        except BaseException:  # e.g. a warning turned into an error: release the device first
+            self.close()
+            raise
         self._nominal_fps = self._get("CAP_PROP_FPS") or None
         if self.realtime and not self._nominal_fps:
             self.close()

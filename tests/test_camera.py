@@ -235,3 +235,14 @@ def test_frame_size_change_mid_stream_is_a_clear_error(tmp_path):
         assert not src.alive
     finally:
         src.close()
+
+
+def test_a_property_warning_raised_as_error_releases_the_device(video):
+    import warnings
+
+    before = len(grab_threads())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SourceWarning)
+        with pytest.raises(SourceWarning, match="width=640"):
+            CameraSource(video, width=640)
+    assert len(grab_threads()) == before

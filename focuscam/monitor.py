@@ -248,7 +248,6 @@ class Monitor:
         """Start the scoring worker (and the blur worker with ``blur="async"``)."""
         if self._worker is not None:
             raise InputError("this Monitor was already started: create a new one")
-        self._t0 = time.monotonic()
         self._worker = threading.Thread(target=self._guard, args=(self._score_loop,), name="focuscam-score")
         self._worker.daemon = True
         if self.blur_mode == "async":

@@ -8,7 +8,9 @@ works on curves with a high floor). The fine stage first scores the peak fitted 
 still); then it spends the rest of a frame budget (default a quarter of a full sweep at the
 resolution) on a step-halving search around the peak: at each level it scores the two
 neighbours at +-step and moves to the best of the three, until the step is below the
-resolution. The final fit over every sample averages the noise of a flat or noisy top.
+resolution; on wide ranges, budget still left is spread evenly over the top of the curve (the
+samples above half the peak's height). The final fit over every sample averages the noise of a
+flat or noisy top.
 Positions already scored (within half the resolution) are not scored again. In
 ``brightfield`` mode the coarse sweep always runs to the end (the focal plane is the minimum
 between two maxima) and the fine stage looks for the lowest score.
@@ -147,3 +149,28 @@ class CoarseFine(SearchStrategy):
                     best_z, best_s = z, known
             centre, centre_score = best_z, best_s
             step /= 2.0
+        # 3. budget left (wide ranges): spread it evenly over the top of the curve (the samples
+        #    above half the peak's height over the floor), where a noisy top needs averaging
+        if self.mode != "max" or left() <= 0:
+            return
+        zs, ss = self._curve()
+        inside = (zs >= wlo) & (zs <= whi)
+        zs, ss = zs[inside], ss[inside]
+        if zs.size < 3:
+            return
+        i = int(np.argmax(ss))
+        half = ss.min() + 0.5 * (ss[i] - ss.min())
+        a = b = i
+        while a > 0 and ss[a - 1] >= half:
+            a -= 1
+        while b < zs.size - 1 and ss[b + 1] >= half:
+            b += 1
+        lo_top, hi_top = float(zs[max(a - 1, 0)]), float(zs[min(b + 1, zs.size - 1)])
+        n = min(left(), int((hi_top - lo_top) / self.resolution) + 1)
+        if n < 2:
+            return
+        for z in np.linspace(lo_top, hi_top, n):
+            if left() <= 0:
+                return
+            if self._score_at(float(z)) is None:
+                yield from self._score(float(z))

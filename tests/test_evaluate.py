@@ -114,3 +114,24 @@ def test_cli_evaluate_refuses_a_stack_without_truth(run_cli, tmp_path):
     proc = run_cli("evaluate", tmp_path / "nt")
     assert proc.returncode == 2
     assert "no truth" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(("where", "name"), CASES)
+def test_default_strategy_puts_the_optics_in_focus_through_a_backlash_dead_band(where, name):
+    import numpy as np
+
+    from focuscam.autofocus import Autofocus
+    from focuscam.twin import make_twin
+
+    stack = _stack(where, name)
+    src, _ = make_twin(stack)
+    lo, hi = src.z_range_um
+    sp = src.spacing_um
+    mode = "brightfield" if stack.modality == "brightfield" else "max"
+    for start in np.linspace(lo, hi, 8):
+        src, drive = make_twin(stack, start_um=start, backlash_um=3 * sp, mechanical_backlash_um=2 * sp)
+        r = Autofocus(src, drive, mode=mode, resolution_um=sp).run()
+        optics = drive.mechanical_position / src.scale_um
+        assert r.focused, r.reason
+        assert abs(optics - stack.truth["z"]) <= stack.truth["tolerance"]
+        assert r.frames <= 0.40 * len(stack)

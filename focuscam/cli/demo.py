@@ -1,4 +1,4 @@
-"""``focuscam demo``: pick the sharpest plane of the bundled sample recording (no hardware)."""
+"""``focuscam demo``: closed-loop autofocus on the bundled sample recording (no hardware)."""
 
 from __future__ import annotations
 
@@ -27,11 +27,13 @@ DEMO_RECORDING = "target_color"
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="select the sharpest plane of the bundled sample recording (no hardware needed)",
+        help="autofocus on the bundled sample recording with a simulated drive (no hardware needed)",
         description=(
-            "Run focuscam on an embedded default: score every plane of the bundled synthetic "
-            "focus stack with the variance of the Laplacian, fit the focus peak, and compare the "
-            "result with the focus the stack was generated at."
+            "Run focuscam's closed loop on an embedded default: a simulated focus drive moves "
+            "through the bundled synthetic focus stack (the camera sees the recorded plane "
+            "nearest to the drive), the default search strategy finds the focus peak with fewer "
+            "frames than a full sweep, and the result is compared with the focus the stack was "
+            "generated at."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -66,8 +68,10 @@ def _generate(folder: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..select import select_plane
+    from ..autofocus import Autofocus
+    from ..search import DEFAULT_STRATEGY
     from ..stacks import load_stack
+    from ..twin import make_twin
 
     path = bundled_recordings() / DEMO_RECORDING
     with tempfile.TemporaryDirectory(prefix="focuscam-demo-") as tmp:
@@ -78,17 +82,31 @@ def run(args: argparse.Namespace) -> int:
                 print("               generating the same synthetic stack with 'focuscam synth' first ...")
             path = _generate(Path(tmp))
         stack = load_stack(path)
-        result = select_plane(stack)
+        # Start the simulated drive at the low end of the recording, far from focus, so the
+        # search has real work to do.
+        source, drive = make_twin(stack, start_um=float(stack.z.min()))
+        try:
+            start = drive.position
+            result = Autofocus(
+                source, drive, strategy=DEFAULT_STRATEGY, resolution_um=source.spacing_um
+            ).run()
+        finally:
+            source.close()
+            drive.close()
     truth = stack.truth or {}
-    off = abs(result.z - truth["z"]) if "z" in truth else None
+    z = None if result.z is None else result.z / source.scale_um
+    off = abs(z - truth["z"]) if (z is not None and "z" in truth) else None
     within = off is not None and off <= truth["tolerance"]
 
     if args.json:
         out = result.to_dict()
         out.update(
+            z=z,
+            z_unit=stack.z_unit,
+            start_um=start,
             recording=str(path) if not generated else f"generated: {stack.meta['generator']['command']}",
             name=stack.name,
-            frames=len(stack),
+            sweep_frames=len(stack),
             truth=stack.truth,
             within_tolerance=within,
             generated=generated,
@@ -98,17 +116,21 @@ def run(args: argparse.Namespace) -> int:
         return 0 if result.focused else 1
 
     h, w = stack.shape[:2]
-    print("focuscam demo: selecting the sharpest plane of a recorded focus stack (no hardware needed)")
+    print("focuscam demo: closed-loop autofocus on a recorded focus stack (no hardware needed)")
     print(f"  recording:  {path if not generated else 'generated ' + stack.name}")
     print(
         f"              {len(stack)} planes {w}x{h}, z {stack.z.min():g}..{stack.z.max():g} um "
         f"(synthetic resolution target, made by 'focuscam synth')"
     )
-    print(f"  measure:    {result.measure} (variance of the Laplacian) on the whole frame, bin {result.bin}")
+    print(
+        f"  loop:       simulated drive from z = {start:g} um, camera = the recorded plane nearest "
+        f"to the drive; {result.strategy} search, measure {result.measure}"
+    )
     if result.focused:
         print(
-            f"  result:     focused at z = {result.z:.3f} um (fitted between planes; sharpest plane "
-            f"{result.index} at {result.z_sample:g} um), confidence {result.confidence:.2f}"
+            f"  result:     focused at z = {z:.3f} um, confidence {result.confidence:.2f}; "
+            f"{result.frames} frames scored (a full sweep scores {len(stack)}), {result.moves} moves, "
+            f"{result.elapsed_s:.2f} s simulated"
         )
     else:
         print(f"  result:     FAILED to find a clear focus: {result.reason}")
@@ -118,5 +140,6 @@ def run(args: argparse.Namespace) -> int:
             f"  truth:      generated in focus at z = {truth['z']:g} um; the result is off by "
             f"{off:.3f} um, {verdict} the tolerance of {truth['tolerance']:g} um"
         )
-    print("  next:       focuscam select <stack> --plot curve.png   (your own stacks; see README)")
+    print("  next:       focuscam autofocus --source replay:recordings/target_color --drive sim --plot c.png")
+    print("              focuscam select <stack> --plot curve.png   (see README)")
     return 0 if result.focused else 1

@@ -246,3 +246,34 @@ def test_a_property_warning_raised_as_error_releases_the_device(video):
         with pytest.raises(SourceWarning, match="width=640"):
             CameraSource(video, width=640)
     assert len(grab_threads()) == before
+
+
+def test_close_while_a_consumer_waits_wakes_it_with_an_error(tmp_path):
+    path = write_video(tmp_path / "slow.avi", stack_frames(3), fps=0.5)  # a frame every 2 s
+    src = CameraSource(path, realtime=True, timeout=30)
+    src.read()
+    errors = []
+
+    def consumer():
+        try:
+            src.read()
+        except SourceError as exc:
+            errors.append(str(exc))
+
+    th = threading.Thread(target=consumer)
+    th.start()
+    time.sleep(0.2)
+    src.close()
+    th.join(10)
+    assert not th.is_alive()
+    assert errors and "closed" in errors[0]
+    assert not src.alive
+
+
+def test_many_open_close_cycles_leave_no_thread(video):
+    before = len(grab_threads())
+    for k in range(15):
+        with CameraSource(video, buffer=1) as src:
+            for _ in range(k % 4):
+                src.read()
+    assert len(grab_threads()) == before

@@ -45,7 +45,7 @@ def test_options_go_to_the_source_and_bad_ones_are_refused(tmp_path):
     path = write_video(tmp_path / "clip.avi")
     with open_source(f"video:{path}", buffer=1) as src:
         assert src.read().seq == 0
-    with pytest.raises(InputError, match="loop do not apply to CameraSource"):
+    with pytest.raises(InputError, match=r"loop do not apply to camera and video sources \(CameraSource\)"):
         open_source(f"video:{path}", loop=True)
 
 

@@ -33,7 +33,11 @@ def _make(cls: type, target: Any, opts: dict[str, Any]) -> FrameSource:
     unknown = [k for k in opts if k not in params or k in ("device", "stack")]
     if unknown:
         allowed = ", ".join(k for k in params if k not in ("device", "stack"))
-        raise InputError(f"option(s) {', '.join(unknown)} do not apply to {cls.__name__}: use {allowed}")
+        kind = "replay" if cls.__name__ == "ReplaySource" else "camera and video"
+        raise InputError(
+            f"option(s) {', '.join(unknown)} do not apply to {kind} sources ({cls.__name__}): "
+            f"they take {allowed}"
+        )
     return cls(target, **opts)
 
 

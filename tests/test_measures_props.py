@@ -119,3 +119,21 @@ def test_blur_report_roi_and_bad_input():
             blur_report(frame, **kwargs)
     with pytest.raises(InputError, match="NaN"):
         blur_report(np.full((32, 32), np.nan, np.float32))
+
+
+def test_blur_report_ideal_step_edge_is_equal_across_levels():
+    # A vertical step inside every 2x2 Haar block: the level-scaled edge maps agree, so a sharp
+    # step is an edge at every level with Emax in gray levels (not doubled per level).
+    img = np.zeros((64, 64), np.uint8)
+    img[:, 33:] = 200
+    report = blur_report(img)
+    assert report.n_edges > 0
+    assert report.n_gstep_roof == 0  # an ideal step must not read as a blurred (growing) edge
+    assert report.per == 1.0 and not report.is_blurred
+    blurred = blur_report(cv2.GaussianBlur(img, (0, 0), 3.0))
+    assert blurred.n_gstep_roof == blurred.n_edges > 0 and blurred.is_blurred
+
+
+def test_blur_report_featureless_frame_is_fully_blurred():
+    report = blur_report(np.full((64, 64), 90, np.uint8))
+    assert report.n_edges == 0 and report.is_blurred and report.blur_extent == 1.0

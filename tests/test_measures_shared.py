@@ -60,3 +60,21 @@ def test_brightfield_yeast_keeps_min_between_two_maxima():
     assert s[dip] < min(s[dip - 1], s[dip + 1])
     assert s[dip] < 0.97 * min(left, right)
     assert z[int(np.argmax(s[:dip]))] < truth["z"] < z[dip + 1 + int(np.argmax(s[dip + 1 :]))]
+
+
+@pytest.mark.parametrize(
+    ("name", "sharp", "defocused"),
+    [
+        ("fpd_webcam_rep1", [66, 70, 74], [0, 30, 90, 110]),
+        ("scorpion_lapse", [2, 3], [0, 1, 8, 9, 10, 13]),
+    ],
+)
+def test_blur_verdict_separates_focused_from_defocused_frames(name, sharp, defocused):
+    from focuscam.measures import blur_report
+
+    frames, _z, _truth = read_stack(name)
+    sharp_per = [blur_report(frames[i]).per for i in sharp]
+    blurred = [blur_report(frames[i]) for i in defocused]
+    assert all(r.is_blurred for r in blurred), [r.per for r in blurred]
+    assert all(p >= 0.05 for p in sharp_per), sharp_per
+    assert min(sharp_per) > max(r.per for r in blurred)

@@ -36,6 +36,13 @@ from .base import FocusDrive
 
 __all__ = ["FirmwareDrive"]
 
+try:
+    import termios
+
+    _TTY_ERRORS: tuple[type[BaseException], ...] = (OSError, termios.error)
+except ImportError:  # not POSIX
+    _TTY_ERRORS = (OSError,)
+
 #: Seconds between STATUS polls while a move runs and no event arrives.
 STATUS_EVERY_S = 0.25
 
@@ -297,6 +304,29 @@ class FirmwareDrive(FocusDrive):
         finally:
             self._handshaking = False
 
+    def _relink(self) -> None:
+        """Handshake again before resync/home; reopen the port first if it failed.
+
+        A USB serial board that was unplugged and plugged back (under the same name, e.g. a
+        ``/dev/serial/by-id/...`` link) leaves the old port dead: it is closed and opened again.
+        """
+        self._events.clear()
+        try:
+            self._line.discard_input()
+            self._handshake(deadline=time.monotonic() + self._boot_wait)
+            return
+        except (DeviceTimeout, ProtocolError):
+            raise
+        except DeviceError as exc:
+            if self._line.closed or not isinstance(exc.__cause__, OSError):
+                raise  # not an I/O failure of the port (serial.SerialException is an OSError)
+            # the port itself failed (I/O error): open it again below
+        except _TTY_ERRORS:
+            pass  # flushing a vanished tty fails with termios.error: open it again below
+        self._line.close()
+        self._line = SerialLine(self.port, name="focuscam motor", poll_s=0.01)
+        self._handshake(deadline=time.monotonic() + self._boot_wait)
+
     def _status(self) -> dict[str, str]:
         return self._transact("STATUS").fields
 
@@ -433,9 +463,7 @@ class FirmwareDrive(FocusDrive):
 
     def _home_once(self) -> float:
         with self._io:
-            self._line.discard_input()
-            self._events.clear()
-            self._handshake(deadline=time.monotonic() + self._boot_wait)
+            self._relink()
             self._transact("CLR")
             start = self._fields(self._transact("POS"), "pos")["pos"]
             self._transact("HOME")
@@ -445,9 +473,7 @@ class FirmwareDrive(FocusDrive):
 
     def _resync(self) -> float:
         with self._io:
-            self._line.discard_input()
-            self._events.clear()
-            self._handshake(deadline=time.monotonic() + self._boot_wait)
+            self._relink()
             st = self._checked_status()
             if st.get("state") == "fault":
                 self._transact("CLR")
@@ -470,9 +496,7 @@ class FirmwareDrive(FocusDrive):
                     f"[{self.limits.lo:g}, {self.limits.hi:g}] um: move the optics inside them first"
                 )
             with self._io:
-                self._line.discard_input()
-                self._events.clear()
-                self._handshake(deadline=time.monotonic() + self._boot_wait)
+                self._relink()
                 self._transact("CLR")
                 self._transact("ZERO", round(z_um * self._spu))
                 self._transact("MARK", self._mark)

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
+from focuscam.drives import open_drive
 from focuscam.errors import DeviceError, DeviceTimeout, LimitError, PositionUnknownError
 
-from .peers import FirmwareProcess
+from .peers import FirmwareProcess, PtyProxy
 from .raw import RawPort
 from .rigs import STEPS_PER_UM, FirmwareRig
 
@@ -270,3 +271,31 @@ def test_drive_home_without_a_switch_is_a_device_error_and_the_position_stays_un
         rig.drive.home()
     assert not rig.drive.position_known
     assert rig.drive.resync() == pytest.approx(_phys_um(rig))  # counted steps: resync works
+
+
+def test_a_board_unplugged_and_plugged_back_is_reopened_by_resync(tmp_path):
+    fw = FirmwareProcess("host")
+    first = PtyProxy(fw.port)
+    second = drive = None
+    link = tmp_path / "ttyFOCUS"  # like /dev/serial/by-id/...: the name survives a replug
+    link.symlink_to(first.port)
+    try:
+        drive = open_drive(f"focuscam:{link}", limits=(-1000, 1000), steps_per_um=STEPS_PER_UM, timeout_s=0.4)
+        assert drive.move_to(100.0) == pytest.approx(100.0)
+        first.close()  # unplugged: the port is dead
+        with pytest.raises(DeviceError):
+            drive.move_to(200.0)
+        assert not drive.position_known
+        second = PtyProxy(fw.port)  # plugged back
+        link.unlink()
+        link.symlink_to(second.port)
+        assert drive.resync() == pytest.approx(100.0)  # same board, no reset: the count holds
+        assert drive.move_to(150.0) == pytest.approx(150.0)
+        assert fw.state()["phys"] == 300
+    finally:
+        if drive is not None:
+            drive.close()
+        for proxy in (first, second):
+            if proxy is not None:
+                proxy.close()
+        fw.close()

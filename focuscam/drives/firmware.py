@@ -17,6 +17,8 @@ template:
   call raises :class:`~focuscam.errors.PositionUnknownError`; so does a ``resync()`` that finds
   the session mark gone (a reset whose banner was lost). Only ``home()`` or
   :meth:`FirmwareDrive.declare_position` make the position known after a reset;
+- ``resync()``, ``home()`` and ``declare_position()`` handshake again, and reopen the port first
+  when it died (a board unplugged and plugged back under the same name);
 - ``stop()`` writes the realtime byte 0x18 from any thread, without waiting for a move.
 """
 

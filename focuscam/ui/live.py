@@ -206,6 +206,8 @@ def autofocus_window(
         on_measure=lambda name: setattr(af, "measure_name", name),
         on_roi=lambda roi: setattr(af, "roi", roi),
         autofocus=run_once,
+        lock=af.start_lock,  # `l`: hold focus on a background thread (needs a focused run first)
+        unlock=af.unlock,
         start_recording=_recording_factory(Path.cwd()),
         snapshot_dir=Path.cwd(),
         close_drive=False,  # the command closes its drive and source

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from ..rig import add_rig_argument
+
 EPILOG = """\
 examples:
   focuscam autofocus --source replay:../shared/stacks/fpd_webcam_rep1 --drive sim --json
@@ -45,8 +47,12 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--source", required=True, metavar="SPEC", help="camera:0, replay:STACK, video:FILE")
-    parser.add_argument("--drive", required=True, metavar="SPEC", help="sim, grbl:PORT, sangaboard:PORT, ...")
+    parser.add_argument(
+        "--source", metavar="SPEC", help="camera:0, replay:STACK, video:FILE (required here or in --rig)"
+    )
+    parser.add_argument(
+        "--drive", metavar="SPEC", help="sim, grbl:PORT, sangaboard:PORT, ... (required here or in --rig)"
+    )
     parser.add_argument("--strategy", metavar="NAME", help="search strategy (default coarse-fine)")
     parser.add_argument("--measure", metavar="NAME", help="focus measure (default lapv; glvn in brightfield)")
     parser.add_argument("--roi", metavar="x,y,w,h", help="region of interest in pixels (default whole frame)")
@@ -67,6 +73,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--record", metavar="DIR", help="record every scored frame as a stack in DIR")
     parser.add_argument("--plot", metavar="CURVE.png", help="write the sampled focus curve as a PNG")
+    add_rig_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -90,7 +97,10 @@ def _open(args: argparse.Namespace):
         raise InputError("--range LO,HI (um) is required with real hardware: give the search range")
     from ..sources import open_source
 
-    drive = open_drive(args.drive, limits=args.range)
+    rig = getattr(args, "rig_config", None)
+    settings: dict[str, Any] = dict(rig.drive.settings()) if rig is not None else {}
+    settings.setdefault("limits", args.range)  # soft limits: the rig's, else the search range
+    drive = open_drive(args.drive, **settings)
     try:
         src = open_source(args.source)
     except BaseException:
@@ -102,8 +112,14 @@ def _open(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from ..autofocus import Autofocus
     from ..errors import Aborted, InputError
+    from ..rig import apply_rig
     from ..search import DEFAULT_STRATEGY
 
+    args = apply_rig(args)
+    if args.source is None:
+        raise InputError("no source: give --source SPEC (e.g. camera:0) or [camera] source in the --rig file")
+    if args.drive is None:
+        raise InputError("no drive: give --drive SPEC (e.g. sim) or [drive] spec in the --rig file")
     if args.plot is not None and not str(args.plot).lower().endswith(".png"):
         raise InputError(f"--plot {args.plot!r} must name a .png file, e.g. --plot curve.png")
     src, drive, twin = _open(args)

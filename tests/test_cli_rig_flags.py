@@ -1,0 +1,66 @@
+"""``--rig RIG.toml`` on the CLI: unset flags come from the file, given flags beat it, a value that
+is neither given nor in the file is one clear line (exit 2). Run as processes on the simulated drive
+over the bundled ``recordings/target_color`` replay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+TARGET = Path(__file__).resolve().parents[1] / "recordings" / "target_color"
+
+
+def write_rig(tmp_path: Path, *, drive: bool = True, autofocus: str = "") -> Path:
+    text = f'[camera]\nsource = "replay:{TARGET.as_posix()}"\n'
+    if drive:
+        text += '[drive]\nspec = "sim"\n'
+    if autofocus:
+        text += f"[autofocus]\n{autofocus}\n"
+    path = tmp_path / "rig.toml"
+    path.write_text(text)
+    return path
+
+
+def one_line_error(proc, *words):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for w in words:
+        assert w in lines[0]
+
+
+def test_autofocus_takes_source_drive_and_defaults_from_the_rig(run_cli, tmp_path):
+    rig = write_rig(tmp_path, autofocus='measure = "teng"\nstrategy = "sweep"')
+    proc = run_cli("autofocus", "--rig", rig, "--json", "--no-window")
+    assert proc.returncode in (0, 1), proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["strategy"] == "sweep"
+    assert out["measure"] == "teng"
+
+
+def test_autofocus_flags_beat_the_rig(run_cli, tmp_path):
+    rig = write_rig(tmp_path, autofocus='measure = "teng"\nstrategy = "sweep"')
+    proc = run_cli(
+        "autofocus", "--rig", rig, "--json", "--no-window", "--measure", "lapv", "--strategy", "golden"
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["strategy"] == "golden"
+    assert out["measure"] == "lapv"
+
+
+def test_autofocus_without_a_drive_anywhere_is_one_line(run_cli, tmp_path):
+    rig = write_rig(tmp_path, drive=False)
+    one_line_error(run_cli("autofocus", "--rig", rig, "--json"), "--drive", "rig")
+
+
+def test_autofocus_without_source_or_rig_is_one_line(run_cli):
+    one_line_error(run_cli("autofocus", "--drive", "sim", "--json"), "--source")
+
+
+@pytest.mark.parametrize("cmd", ["autofocus"])
+def test_a_missing_rig_file_is_one_line(run_cli, tmp_path, cmd):
+    one_line_error(run_cli(cmd, "--rig", tmp_path / "nope.toml"), "nope.toml")

@@ -61,6 +61,63 @@ def test_autofocus_without_source_or_rig_is_one_line(run_cli):
     one_line_error(run_cli("autofocus", "--drive", "sim", "--json"), "--source")
 
 
-@pytest.mark.parametrize("cmd", ["autofocus"])
+@pytest.mark.parametrize("cmd", ["autofocus", "monitor", "record"])
 def test_a_missing_rig_file_is_one_line(run_cli, tmp_path, cmd):
-    one_line_error(run_cli(cmd, "--rig", tmp_path / "nope.toml"), "nope.toml")
+    extra = ["--out", tmp_path / "o"] if cmd == "record" else []
+    one_line_error(run_cli(cmd, "--rig", tmp_path / "nope.toml", *extra), "nope.toml")
+
+
+def test_monitor_takes_source_and_measure_from_the_rig(run_cli, tmp_path):
+    rig = write_rig(tmp_path, autofocus='measure = "teng"')
+    proc = run_cli("monitor", "--rig", rig, "--frames", "2", "--json", "--no-window")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 2
+    assert {r["measure"] for r in rows} == {"teng"}
+
+
+def test_monitor_measure_flag_beats_the_rig(run_cli, tmp_path):
+    rig = write_rig(tmp_path, autofocus='measure = "teng"')
+    proc = run_cli("monitor", "--rig", rig, "--frames", "1", "--json", "--no-window", "--measure", "glvn")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["measure"] == "glvn"
+
+
+@pytest.mark.parametrize("cmd", ["monitor", "record"])
+def test_no_source_anywhere_is_one_line(run_cli, tmp_path, cmd):
+    rig = tmp_path / "empty.toml"
+    rig.write_text('[drive]\nspec = "sim"\n')
+    extra = ["--out", tmp_path / "o"] if cmd == "record" else ["--no-window"]
+    one_line_error(run_cli(cmd, "--rig", rig, "--frames", "1", *extra), "--source", "rig")
+
+
+def test_record_from_the_rig_prints_one_json_object(run_cli, tmp_path):
+    from focuscam.stacks import load_stack
+
+    rig = write_rig(tmp_path)
+    proc = run_cli("record", "--rig", rig, "--out", tmp_path / "rec", "--frames", "3", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["frames"] == 3 and out["reason"] == "frames" and out["dropped"] == 0
+    assert Path(tmp_path / out["out"]).resolve() == (tmp_path / "rec").resolve()
+    assert len(load_stack(tmp_path / "rec")) == 3
+    assert proc.stderr == ""  # no progress bar or summary when piped with --json
+
+
+def test_record_source_flag_beats_the_rig(run_cli, tmp_path):
+    rig = tmp_path / "bad.toml"
+    rig.write_text('[camera]\nsource = "replay:/nonexistent/stack"\n')
+    proc = run_cli(
+        "record",
+        "--rig",
+        rig,
+        "--source",
+        f"replay:{TARGET}",
+        "--out",
+        tmp_path / "r",
+        "--frames",
+        "2",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["frames"] == 2

@@ -10,6 +10,8 @@ import math
 import sys
 import time
 
+from ..rig import add_rig_argument
+
 NAME = "monitor"
 
 EPILOG = """\
@@ -81,8 +83,10 @@ def register(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--source", required=True, metavar="SPEC", help="frame source (see below)")
-    parser.add_argument("--measure", default="lapv", help="focus measure (default lapv)")
+    parser.add_argument(
+        "--source", metavar="SPEC", help="frame source (see below; required here or in --rig)"
+    )
+    parser.add_argument("--measure", help="focus measure (default lapv)")
     parser.add_argument("--roi", type=_roi, metavar="x,y,w,h", help="region scored (default: whole frame)")
     parser.add_argument("--grid", type=_grid, metavar="RxC", help="also report a focus map on this grid")
     parser.add_argument("--json", action="store_true", help="print one JSON object per frame (ndjson)")
@@ -105,6 +109,7 @@ def register(subparsers) -> None:
         default="async",
         help="blur verdict: async (<= 5/s on its own thread, default), sync (every frame), off",
     )
+    add_rig_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -146,8 +151,14 @@ class _StatusLine:
 
 def run(args: argparse.Namespace) -> int:
     from ..monitor import Monitor
+    from ..rig import apply_rig
     from ..sources import open_source
-    from .record import source_options
+    from .record import require_source, source_options
+
+    args = apply_rig(args)
+    require_source(args)
+    if args.measure is None:
+        args.measure = "lapv"
 
     hook = None
     if not args.no_window:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+
+from ..rig import add_rig_argument
 
 NAME = "record"
 
@@ -52,6 +55,14 @@ def source_options(args: argparse.Namespace) -> dict:
     return opts
 
 
+def require_source(args: argparse.Namespace) -> None:
+    """Refuse, in one line, a run with no source from --source or the --rig file."""
+    from ..errors import InputError
+
+    if getattr(args, "source", None) is None:
+        raise InputError("no source: give --source SPEC (e.g. camera:0) or [camera] source in the --rig file")
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         NAME,
@@ -61,7 +72,9 @@ def register(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--source", required=True, metavar="SPEC", help="frame source (see below)")
+    parser.add_argument(
+        "--source", metavar="SPEC", help="frame source (see below; required here or in --rig)"
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="new stack folder (must not exist)")
     limit = parser.add_mutually_exclusive_group()
     limit.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N frames")
@@ -77,14 +90,23 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--name", help="stack name (default: the folder name)")
     parser.add_argument("--description", default="", help="what the camera saw (stored in stack.json)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (out, frames, seconds, dropped, reason) instead of a summary",
+    )
+    add_rig_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..recorder import record
+    from ..rig import apply_rig
     from ._progress import Progress
 
-    with Progress(total=args.frames, label="recording") as bar:
+    args = apply_rig(args)
+    require_source(args)
+    with Progress(total=args.frames, label="recording", enabled=not args.json) as bar:
         result = record(
             args.source,
             args.out,
@@ -95,6 +117,16 @@ def run(args: argparse.Namespace) -> int:
             on_frame=lambda count, frame: bar.update(count),
             source_opts=source_options(args),
         )
+    if args.json:
+        out = {
+            "out": str(result.path),
+            "frames": result.frames,
+            "seconds": result.seconds,
+            "dropped": result.dropped,
+            "reason": result.reason,
+        }
+        sys.stdout.write(json.dumps(out, allow_nan=False) + "\n")
+        return 0
     how = {"frames": "", "seconds": " (time limit)", "ended": " (the source ended)"}[result.reason]
     dropped = ""
     if result.dropped:

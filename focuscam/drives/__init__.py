@@ -18,6 +18,7 @@ from .clock import VirtualClock, WallClock
 from .spec import open_drive
 
 __all__ = [
+    "FirmwareDrive",
     "FocusDrive",
     "GrblDrive",
     "SangaboardDrive",
@@ -33,6 +34,7 @@ _LAZY = {
     "GrblDrive": "focuscam.drives.grbl",
     "SangaboardDrive": "focuscam.drives.sangaboard",
     "UvcFocusDrive": "focuscam.drives.uvc",
+    "FirmwareDrive": "focuscam.drives.firmware",
 }
 
 

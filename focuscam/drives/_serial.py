@@ -29,6 +29,12 @@ __all__ = ["SerialLine", "printable"]
 MAX_LINE = 1024
 
 
+try:  # a vanished pty makes pyserial's tcflush raise termios.error (POSIX only)
+    from termios import error as _TERMIOS_ERROR
+except ImportError:  # pragma: no cover - Windows
+    _TERMIOS_ERROR = OSError
+
+
 def printable(data: bytes | str, limit: int = 60) -> str:
     """A short, printable rendering of device bytes for error messages."""
     if isinstance(data, bytes):
@@ -174,7 +180,7 @@ class SerialLine:
         self._buf.clear()
         try:
             self._port.reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, _TERMIOS_ERROR) as exc:
             raise self._fail(exc, "discarding input") from exc
 
     def _check_open(self) -> None:

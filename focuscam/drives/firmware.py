@@ -320,11 +320,10 @@ class FirmwareDrive(FocusDrive):
         except (DeviceTimeout, ProtocolError):
             raise
         except DeviceError as exc:
-            if self._line.closed or not isinstance(exc.__cause__, OSError):
-                raise  # not an I/O failure of the port (serial.SerialException is an OSError)
-            # the port itself failed (I/O error): open it again below
-        except _TTY_ERRORS:
-            pass  # flushing a vanished tty fails with termios.error: open it again below
+            if self._line.closed or not isinstance(exc.__cause__, _TTY_ERRORS):
+                raise  # not an I/O failure of the port (serial.SerialException is an OSError;
+                # flushing a vanished tty raises termios.error)
+            # the port itself failed: open it again below
         self._line.close()
         self._line = SerialLine(self.port, name="focuscam motor", poll_s=0.01)
         self._handshake(deadline=time.monotonic() + self._boot_wait)

@@ -10,6 +10,7 @@ examples:
   focuscam synth --out target_stack
   focuscam synth --out cells16 --kind cells --gray16 --planes 21 --size 256x192 --seed 3
   focuscam synth --out noisy --photons 300 --read-noise 8 --z-focus 4.5
+  focuscam synth --out small --planes 9 --size 64x48 --json
 
 The scene is blurred by a defocus PSF whose radius grows with |z - z_focus| and gets Poisson
 shot noise and Gaussian read noise. z is in um, centred on 0. stack.json records the exact
@@ -78,6 +79,11 @@ def register(subparsers: Any) -> None:
         "--read-noise", type=float, default=3.0, metavar="E", help="read noise in e- (default 3)"
     )
     parser.add_argument("--name", default=None, help="stack name (default: the folder name)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (out, planes, truth, size [w, h], dtype, bytes) instead of a summary",
+    )
     parser.set_defaults(func=run)
 
 
@@ -105,6 +111,17 @@ def run(args: argparse.Namespace) -> int:
     meta = json.loads((out / "stack.json").read_text(encoding="utf-8"))
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     truth = meta["truth"]
+    if args.json:
+        doc = {
+            "out": str(out),
+            "planes": params.planes,
+            "truth": truth,
+            "size": [width, height],
+            "dtype": "uint8" if params.color else "uint16",
+            "bytes": size,
+        }
+        print(json.dumps(doc, allow_nan=False))
+        return 0
     print(
         f"wrote {out}: {params.planes} planes {width}x{height} "
         f"{'8-bit colour' if params.color else '16-bit gray'} {params.kind}, "

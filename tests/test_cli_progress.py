@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +87,81 @@ def test_bad_total_is_refused():
         Progress(-1)
     with pytest.raises(InputError, match="total"):
         Progress(2.5)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- the commands, run as processes
+def drain(fd: int) -> str:
+    """Everything written to a pty whose slave side is closed (EIO marks the end on Linux)."""
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks).decode(errors="replace")
+
+
+TARGET = Path(__file__).resolve().parents[1] / "recordings" / "target_color"
+SHOWS_PROGRESS = {
+    "autofocus": ["autofocus", "--source", f"replay:{TARGET}", "--drive", "sim", "--no-window"],
+    "evaluate": ["evaluate", str(TARGET), "--strategy", "sweep", "--starts", "2"],
+    "record": ["record", "--source", f"replay:{TARGET}", "--frames", "3", "--out", "{tmp}/rec"],
+}
+
+
+def run_with_stderr_on(argv, stderr, tmp_path):
+    env = dict(os.environ, PYTHONWARNINGS="error")
+    args = [a.format(tmp=tmp_path) for a in argv]
+    return subprocess.run(
+        [sys.executable, "-m", "focuscam", *args],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SHOWS_PROGRESS))
+def test_piped_stderr_gets_no_progress(tmp_path, name):
+    proc = run_with_stderr_on(SHOWS_PROGRESS[name], subprocess.PIPE, tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr
+    err = proc.stderr.decode()
+    assert "\r" not in err and "\x1b[K" not in err
+    assert f"{name} [" not in err and "recording [" not in err
+
+
+@pytest.mark.parametrize("name", sorted(SHOWS_PROGRESS))
+def test_a_terminal_stderr_gets_a_bar(tmp_path, name):
+    master, slave = os.openpty()
+    try:
+        proc = run_with_stderr_on(SHOWS_PROGRESS[name], slave, tmp_path)
+        os.close(slave)
+        slave = -1
+        err = drain(master)
+    finally:
+        if slave != -1:
+            os.close(slave)
+        os.close(master)
+    assert proc.returncode in (0, 1), err
+    label = "recording" if name == "record" else name
+    assert "\r\x1b[K" + label in err
+
+
+def test_json_silences_the_bar_on_a_terminal(tmp_path):
+    master, slave = os.openpty()
+    try:
+        proc = run_with_stderr_on([*SHOWS_PROGRESS["autofocus"], "--json"], slave, tmp_path)
+        os.close(slave)
+        slave = -1
+        err = drain(master)
+    finally:
+        if slave != -1:
+            os.close(slave)
+        os.close(master)
+    assert proc.returncode in (0, 1), err
+    assert "autofocus" not in err and "\x1b[K" not in err

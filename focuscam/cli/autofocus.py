@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         )
         try:
             if args.no_window or args.json:
-                result = af.run()
+                result = _run_with_progress(af, enabled=not args.json)
             else:
                 from ..ui.live import autofocus_window
 
@@ -157,6 +157,26 @@ def run(args: argparse.Namespace) -> int:
         drive.close()
     _report(args, result, twin)
     return 0 if result.focused else 1
+
+
+def _run_with_progress(af: Any, *, enabled: bool) -> Any:
+    """``af.run()`` with a progress bar counting scored samples (a terminal only, never piped)."""
+    from ._progress import Progress
+
+    with Progress(label="autofocus", enabled=enabled) as bar:
+        previous = af.on_event
+
+        def on_event(kind: str, data: dict[str, Any]) -> None:
+            if kind == "sample":
+                bar.advance(note=f"z {data['z_um']:.4g} um")
+            if previous is not None:
+                previous(kind, data)
+
+        af.on_event = on_event
+        try:
+            return af.run()
+        finally:
+            af.on_event = previous
 
 
 def _report(args: argparse.Namespace, result: Any, twin: Any) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 EPILOG = """examples:
   focuscam bench                 full table (several minutes; frames cycled cold, >= 96 MB each)
@@ -36,11 +35,10 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..bench import format_table, run_benchmark
+    from ._progress import Progress
 
-    def progress(message: str) -> None:
-        print(f"bench: {message}", file=sys.stderr, flush=True)
-
-    result = run_benchmark(quick=args.quick, progress=None if args.json else progress)
+    with Progress(label="bench", enabled=not args.json) as bar:  # a terminal only, never piped
+        result = run_benchmark(quick=args.quick, progress=lambda message: bar.advance(note=message))
     if args.json:
         print(json.dumps(result))
     else:

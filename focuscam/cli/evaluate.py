@@ -63,16 +63,19 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate, format_table
     from ..stacks import load_stack
+    from ._progress import Progress
 
     stacks = [load_stack(path) for path in args.stacks]
     skipped: list[tuple[str, str]] = []
     rows = []
-    for row in evaluate(stacks, args.strategy, starts=args.starts, skipped=skipped):
-        rows.append(row)
-        if args.json:
-            json.dump(row.to_dict(), sys.stdout, allow_nan=False)
-            sys.stdout.write("\n")
-            sys.stdout.flush()
+    with Progress(label="evaluate", enabled=not args.json) as bar:  # a terminal only, never piped
+        for row in evaluate(stacks, args.strategy, starts=args.starts, skipped=skipped):
+            rows.append(row)
+            bar.advance()
+            if args.json:
+                json.dump(row.to_dict(), sys.stdout, allow_nan=False)
+                sys.stdout.write("\n")
+                sys.stdout.flush()
     for stack_name, strategy in skipped:
         print(
             f"focuscam: note: {strategy} skipped on {stack_name}: it needs a single maximum, "

@@ -121,3 +121,20 @@ def test_record_source_flag_beats_the_rig(run_cli, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["frames"] == 2
+
+
+def test_move_takes_its_drive_and_limits_from_the_rig(run_cli, tmp_path):
+    rig = tmp_path / "d.toml"
+    rig.write_text('[drive]\nspec = "sim"\nlimits = [-20, 20]\n')
+    proc = run_cli("move", "--rig", rig, "--to", "5", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["drive"] == "sim" and out["z"] == 5.0 and out["limits"] == [-20.0, 20.0]
+    one_line_error(run_cli("move", "--rig", rig, "--to", "50"), "limits")  # the rig's limits apply
+    wider = run_cli("move", "--rig", rig, "--limits", "-100,100", "--to", "50", "--json")
+    assert wider.returncode == 0, wider.stderr  # the flag beats the file
+    assert json.loads(wider.stdout)["limits"] == [-100.0, 100.0]
+
+
+def test_move_without_a_drive_anywhere_is_one_line(run_cli):
+    one_line_error(run_cli("move", "--to", "1"), "--drive")

@@ -6,6 +6,8 @@ import argparse
 import json
 import re
 
+from ..rig import add_rig_argument
+
 EPILOG = """\
 examples:
   focuscam move --drive sim --to 120
@@ -43,9 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--drive",
-        required=True,
         metavar="SPEC",
-        help="sim, grbl:PORT, sangaboard:PORT, uvc:CAMERA or focuscam:PORT",
+        help="sim, grbl:PORT, sangaboard:PORT, uvc:CAMERA or focuscam:PORT (required here or in --rig)",
     )
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--to", type=float, metavar="Z", help="absolute target in um")
@@ -62,6 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     # let "--limits -500,500" through: argparse would take "-500,500" for an option otherwise
     # (its private negative-number matcher; without it, "--limits=-500,500" still works)
     parser._negative_number_matcher = re.compile(r"^-\d*\.?\d+(?:[eE][-+]?\d+)?$|^-[\d.eE+-]*,[-\d.eE+]*$")
+    add_rig_argument(parser)  # its [drive] table fills --drive, --limits, --backlash, --steps-per-um, --speed
     parser.set_defaults(func=run)
 
 
@@ -71,7 +73,7 @@ def _settings(args: argparse.Namespace, scheme: str) -> dict:
 
     settings: dict = {}
     if args.limits is not None:
-        lim = ZLimits.parse(args.limits)
+        lim = args.limits if isinstance(args.limits, ZLimits) else ZLimits.parse(args.limits)
         settings["limits"] = (lim.lo, lim.hi)
     elif scheme in MOTOR_SCHEMES:
         raise InputError(
@@ -95,7 +97,11 @@ def run(args: argparse.Namespace) -> int:
     from ..drives import open_drive
     from ..drives.spec import driver_settings, parse_spec
     from ..errors import InputError, LimitError
+    from ..rig import apply_rig
 
+    args = apply_rig(args)
+    if args.drive is None:
+        raise InputError("no drive: give --drive SPEC (e.g. sim) or [drive] spec in the --rig file")
     scheme, _ = parse_spec(args.drive)
     settings = _settings(args, scheme)
     accepted = driver_settings(scheme)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,6 +140,7 @@ def select_plane(
     roi: Any = None,
     bin: int | str = "auto",
     mode: str | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
 ) -> PlaneResult:
     """Find the sharpest plane of a focus stack.
 
@@ -166,6 +168,9 @@ def select_plane(
         ``"max"``: sharpest = highest score. ``"brightfield"``: contrast minimum between two maxima.
         None (default): ``"brightfield"`` when the stack's ``modality`` is ``"brightfield"``,
         else ``"max"``.
+    on_frame : callable or None
+        Called as ``on_frame(done, total)`` after every frame scored (a progress bar); a
+        binning retry scores the frames again and calls it again from ``done = 1``.
 
     Returns
     -------
@@ -199,7 +204,11 @@ def select_plane(
         z_unit = "index"
 
     def curve(k: int, min_snr: float = 5.0) -> tuple[list[float], PeakFit]:
-        scores = [float(measure(img, name, roi, bin=k)) for img in st.images()]
+        scores = []
+        for img in st.images():
+            scores.append(float(measure(img, name, roi, bin=k)))
+            if on_frame is not None:
+                on_frame(len(scores), len(st))
         return scores, fit_peak(z, scores, mode=mode, min_snr=min_snr)
 
     if bin == "auto":

@@ -109,6 +109,7 @@ SHOWS_PROGRESS = {
     "autofocus": ["autofocus", "--source", f"replay:{TARGET}", "--drive", "sim", "--no-window"],
     "evaluate": ["evaluate", str(TARGET), "--strategy", "sweep", "--starts", "2"],
     "record": ["record", "--source", f"replay:{TARGET}", "--frames", "3", "--out", "{tmp}/rec"],
+    "select": ["select", str(TARGET)],
 }
 
 

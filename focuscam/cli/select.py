@@ -82,13 +82,22 @@ def run(args: argparse.Namespace) -> int:
     from ..select import select_plane
     from ..stacks import load_stack
     from ..types import ROI
+    from ._progress import Progress
 
     roi = ROI.parse(args.roi) if args.roi is not None else None
     if args.plot is not None and not str(args.plot).lower().endswith(".png"):
         raise InputError(f"--plot {args.plot!r} must name a .png file, e.g. --plot curve.png")
     stack = load_stack(args.path)
     try:
-        result = select_plane(stack, name=args.measure, roi=roi, bin=args.bin, mode=args.mode)
+        with Progress(len(stack), label="select", enabled=not args.json) as bar:
+            result = select_plane(
+                stack,
+                name=args.measure,
+                roi=roi,
+                bin=args.bin,
+                mode=args.mode,
+                on_frame=lambda done, _total: bar.update(done),
+            )
     except InputError as exc:
         msg = str(exc)
         if msg.startswith("roi "):

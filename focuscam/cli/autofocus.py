@@ -96,13 +96,14 @@ def _open(args: argparse.Namespace):
     if args.range is None:
         raise InputError("--range LO,HI (um) is required with real hardware: give the search range")
     from ..sources import open_source
+    from .record import source_options
 
     rig = getattr(args, "rig_config", None)
     settings: dict[str, Any] = dict(rig.drive.settings()) if rig is not None else {}
     settings.setdefault("limits", args.range)  # soft limits: the rig's, else the search range
     drive = open_drive(args.drive, **settings)
     try:
-        src = open_source(args.source)
+        src = open_source(args.source, **source_options(args))
     except BaseException:
         drive.close()
         raise

@@ -46,13 +46,31 @@ def _positive_float(text: str) -> float:
 
 
 def source_options(args: argparse.Namespace) -> dict:
-    """Options for open_source from --fps and --loop (only given ones, so others are not refused)."""
+    """Options for open_source: --fps and --loop (only given ones, so others are not refused),
+    and for a live camera the ``[camera]`` size, exposure, gain and fps of the --rig file."""
     opts: dict = {}
-    if args.fps is not None:
+    if getattr(args, "fps", None) is not None:
         opts["fps"] = args.fps
-    if args.loop:
+    if getattr(args, "loop", False):
         opts["loop"] = True
+    rig = getattr(args, "rig_config", None)
+    if rig is not None and _is_live_camera(args.source):
+        cam = rig.camera
+        if cam.size is not None:
+            opts["width"], opts["height"] = cam.size
+        if cam.exposure is not None:
+            opts["exposure"] = cam.exposure
+        if cam.gain is not None:
+            opts["gain"] = cam.gain
+        if cam.fps is not None:
+            opts.setdefault("fps", cam.fps)
     return opts
+
+
+def _is_live_camera(spec: object) -> bool:
+    """True for ``camera:...``, a bare camera index and a stream URL (not files or replays)."""
+    text = str(spec or "").strip()
+    return text.startswith("camera:") or text.isdigit() or "://" in text
 
 
 def require_source(args: argparse.Namespace) -> None:

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from ._args import positive_int
+
 EPILOG = """\
 examples:
   focuscam evaluate ../shared/stacks/fpd_webcam_rep1 ../shared/stacks/maars_bf_yeast
@@ -22,16 +24,6 @@ frames, moves, travel and simulated time are means per run.
 mean_error_steps, max_error_steps, frames, sweep_frames, frame_fraction, moves, travel,
 time_s, z_unit, tolerance, runs, failures.
 """
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -54,7 +46,7 @@ def register(subparsers: Any) -> None:
         help="strategy to evaluate (repeatable; default: the default strategy, coarse-fine)",
     )
     parser.add_argument(
-        "--starts", type=_positive_int, default=8, metavar="N", help="start positions per stack (default 8)"
+        "--starts", type=positive_int, default=8, metavar="N", help="start positions per stack (default 8)"
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     parser.set_defaults(func=run)

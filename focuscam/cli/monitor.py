@@ -11,6 +11,7 @@ import sys
 import time
 
 from ..rig import add_rig_argument
+from ._args import positive_float, positive_int
 
 NAME = "monitor"
 
@@ -31,26 +32,6 @@ A video or replay ends the monitor (exit 0), unless it ends before --frames or -
 (exit 3). The blur verdict is computed at most 5 times a second on its own thread (--blur async);
 --blur sync computes it for every frame.
 """
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number > 0")
-    return value
 
 
 def _grid(text: str) -> tuple[int, int]:
@@ -92,11 +73,11 @@ def register(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object per frame (ndjson)")
     parser.add_argument("--no-window", action="store_true", help="headless: no live window")
     limit = parser.add_argument_group("limits (default: until the source ends or Ctrl-C)")
-    limit.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N frames")
-    limit.add_argument("--seconds", type=_positive_float, metavar="S", help="stop after S seconds")
+    limit.add_argument("--frames", type=positive_int, metavar="N", help="stop after N frames")
+    limit.add_argument("--seconds", type=positive_float, metavar="S", help="stop after S seconds")
     parser.add_argument(
         "--fps",
-        type=_positive_float,
+        type=positive_float,
         metavar="F",
         help="replay sources: play at F frames/s (default: recorded times)",
     )

@@ -7,6 +7,7 @@ import json
 import sys
 
 from ..rig import add_rig_argument
+from ._args import positive_float, positive_int
 
 NAME = "record"
 
@@ -23,26 +24,6 @@ examples:
 The stack (kind "sequence", PNG frames, per-frame t) is valid at every moment: Ctrl-C
 (exit 130), a full disk or a dying camera (exit 3) keep every frame recorded so far.
 """
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number > 0")
-    return value
 
 
 def source_options(args: argparse.Namespace) -> dict:
@@ -95,11 +76,11 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="new stack folder (must not exist)")
     limit = parser.add_mutually_exclusive_group()
-    limit.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N frames")
-    limit.add_argument("--seconds", type=_positive_float, metavar="S", help="stop after S seconds")
+    limit.add_argument("--frames", type=positive_int, metavar="N", help="stop after N frames")
+    limit.add_argument("--seconds", type=positive_float, metavar="S", help="stop after S seconds")
     parser.add_argument(
         "--fps",
-        type=_positive_float,
+        type=positive_float,
         metavar="F",
         help="replay sources: play at F frames/s (default: recorded times)",
     )

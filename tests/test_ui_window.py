@@ -361,6 +361,11 @@ MONITOR_KEYS_SCRIPT = textwrap.dedent(
                 state.on_mouse(cv2.EVENT_MOUSEMOVE, *b, cv2.EVENT_FLAG_LBUTTON)
                 state.on_mouse(cv2.EVENT_LBUTTONUP, *b, 0)
             elif count["n"] > 3 and state.view().focus_map is not None and "png" not in seen:
+                # the canvas handed in was drawn from the view before this call: save the one
+                # drawn after a focus map was already there, not the first one that has it
+                count["map"] = count.get("map", 0) + 1
+                if count["map"] < 2:
+                    return
                 cv2.imwrite(str(out / "grid.png"), canvas)
                 seen["png"] = True
                 seen["viewport"] = [vp.scale, vp.ox, vp.oy, vp.frame_w, vp.frame_h]

@@ -589,19 +589,37 @@ def lapv_u16_gray(img, nch, geo, ring, cells, xs, ys):
 
 
 @njit(cache=True, nogil=True)
+def _q15_gray(b, g, r):
+    """cv2 BGR2GRAY of one pixel from int32 channel values (Q15 weights, bit-exact)."""
+    return (b * _QB + g * _QG + r * _QR + 16384) >> 15
+
+
+@njit(cache=True, nogil=True)
 def _gray_row_u8(img, r, c0, c1, dst):
-    """``dst[c0:c1]`` = cv2 BGR2GRAY of row ``r`` (uint8 BGR, Q15 weights in int32 lanes)."""
+    """``dst[c0:c1]`` = cv2 BGR2GRAY of row ``r`` (uint8 BGR, Q15 weights in int32 lanes).
+
+    Four pixels (12 bytes) are read as three uint32 words and their grays stored as one word:
+    unit-stride-friendly word loads vectorise far better than a stride-3 byte deinterleave.
+    Assumes a little-endian host (byte 0 of a word is its low byte).
+    """
+    n = c1 - c0
+    m = n // 4
+    s = img[r, 3 * c0 : 3 * c0 + 12 * m].view(np.uint32)
+    o = dst[c0 : c0 + 4 * m].view(np.uint32)
+    mk = np.uint32(255)
+    for q in range(m):
+        w0 = s[3 * q]
+        w1 = s[3 * q + 1]
+        w2 = s[3 * q + 2]
+        p0 = _q15_gray(np.int32(w0 & mk), np.int32((w0 >> 8) & mk), np.int32((w0 >> 16) & mk))
+        p1 = _q15_gray(np.int32(w0 >> 24), np.int32(w1 & mk), np.int32((w1 >> 8) & mk))
+        p2 = _q15_gray(np.int32((w1 >> 16) & mk), np.int32(w1 >> 24), np.int32(w2 & mk))
+        p3 = _q15_gray(np.int32((w2 >> 8) & mk), np.int32((w2 >> 16) & mk), np.int32(w2 >> 24))
+        o[q] = np.uint32(p0 | (p1 << 8) | (p2 << 16) | (p3 << 24))
     src = img[r, 3 * c0 : 3 * c1]
-    out = dst[c0:c1]
-    for t in range(c1 - c0):
-        out[t] = np.uint8(
-            (
-                np.int32(src[3 * t]) * _QB
-                + np.int32(src[3 * t + 1]) * _QG
-                + np.int32(src[3 * t + 2]) * _QR
-                + 16384
-            )
-            >> 15
+    for t in range(4 * m, n):
+        dst[c0 + t] = np.uint8(
+            _q15_gray(np.int32(src[3 * t]), np.int32(src[3 * t + 1]), np.int32(src[3 * t + 2]))
         )
 
 

@@ -34,17 +34,10 @@ def sim_rig(*, backlash_um: float = 0.0, mech_backlash_um: float = 0.0, clock: s
     )
 
 
-def grbl_rig(*, backlash_um: float = 0.0, mech_backlash_um: float = 0.0, **emu) -> tuple[Rig, GrblEmulator]:
-    emu.setdefault("lose_bytes", 0)
-    peer = GrblEmulator(mech_backlash_um=mech_backlash_um, **emu)
+def _emulated_rig(peer, spec: str, resolution_um: float, **settings) -> Rig:
+    """Open ``spec`` on an emulator's pty (closing the emulator if that fails) and wrap both."""
     try:
-        drive = open_drive(
-            f"grbl:{peer.port}",
-            limits=DriveContract.LIMITS,
-            backlash_um=backlash_um,
-            speed_um_s=1000.0,
-            timeout_s=0.5,
-        )
+        drive = open_drive(spec, limits=DriveContract.LIMITS, timeout_s=0.5, **settings)
     except BaseException:
         peer.close()
         raise
@@ -52,14 +45,26 @@ def grbl_rig(*, backlash_um: float = 0.0, mech_backlash_um: float = 0.0, **emu) 
     def fail(on: bool) -> None:
         peer.silent = on
 
-    rig = Rig(
+    return Rig(
         drive=drive,
-        resolution_um=1000.0 / peer.steps_per_mm,
+        resolution_um=resolution_um,
         targets_um=lambda: list(peer.targets_um),
         mechanical_um=lambda: peer.mechanical_um,
         moving=lambda: peer.moving,
         fail_replies=fail,
         close=peer.close,
+    )
+
+
+def grbl_rig(*, backlash_um: float = 0.0, mech_backlash_um: float = 0.0, **emu) -> tuple[Rig, GrblEmulator]:
+    emu.setdefault("lose_bytes", 0)
+    peer = GrblEmulator(mech_backlash_um=mech_backlash_um, **emu)
+    rig = _emulated_rig(
+        peer,
+        f"grbl:{peer.port}",
+        1000.0 / peer.steps_per_mm,
+        backlash_um=backlash_um,
+        speed_um_s=1000.0,
     )
     return rig, peer
 
@@ -73,29 +78,12 @@ def sangaboard_rig(
     **emu,
 ) -> tuple[Rig, SangaboardEmulator]:
     peer = SangaboardEmulator(mech_backlash_um=mech_backlash_um, style=style, **emu)
-    try:
-        drive = open_drive(
-            f"sangaboard:{peer.port}",
-            limits=DriveContract.LIMITS,
-            backlash_um=backlash_um,
-            steps_per_um=peer.steps_per_um,
-            blocking=blocking,
-            timeout_s=0.5,
-        )
-    except BaseException:
-        peer.close()
-        raise
-
-    def fail(on: bool) -> None:
-        peer.silent = on
-
-    rig = Rig(
-        drive=drive,
-        resolution_um=1.0 / peer.steps_per_um,
-        targets_um=lambda: list(peer.targets_um),
-        mechanical_um=lambda: peer.mechanical_um,
-        moving=lambda: peer.moving,
-        fail_replies=fail,
-        close=peer.close,
+    rig = _emulated_rig(
+        peer,
+        f"sangaboard:{peer.port}",
+        1.0 / peer.steps_per_um,
+        backlash_um=backlash_um,
+        steps_per_um=peer.steps_per_um,
+        blocking=blocking,
     )
     return rig, peer

@@ -22,8 +22,9 @@ Integer frames accumulate exactly in int64; sums of squares, which can exceed in
 16-bit frames, are kept as two int64 words (``cell[i]`` low 62 bits, ``cell[i + 1]`` the carry)
 by :func:`_acc`. Float frames accumulate in float64.
 
-Hot paths: :func:`lapv_u8` (uint8 gray or BGR, ``bin=1``: int16 lanes, int32 partial sums
-flushed every 2048 columns, BGR rows converted once into a 3-row uint8 ring) and
+Hot paths: :func:`lapv_u8` (uint8 gray or BGR, ``bin=1``: int16 lanes, squares summed pairwise
+into int32 partial sums flushed every 2048 columns, sum(L) from the tile edges because it
+telescopes, BGR rows converted once into a 3-row uint8 ring) and
 :func:`lapv_u16_gray` (uint16 gray, ``bin=1``, read in place).
 """
 
@@ -480,16 +481,43 @@ def read_floor(img, y0, y1, x0, x1):
 
 
 @njit(cache=True, nogil=True)
-def _lap_row_u8(up, mid, dn, gw, rx, rw, out):
-    """Add sum(L) and sum(L**2) of ROI columns ``[rx, rx + rw)`` of one row to ``out[0:2]``.
+def _row_sum_u8(row, a, b):
+    """``sum(row[a:b])`` of a uint8 row, in uint32 lanes (exact for rows of up to 16.8 M pixels)."""
+    seg = row[a:b]
+    s = np.uint32(0)
+    for c in range(b - a):
+        s = np.uint32(s + seg[c])
+    return np.int64(s)
 
-    ``up``, ``mid``, ``dn`` are full-width uint8 gray rows. Interior columns run in int16 lanes
-    (``|L| <= 1020``) with int32 partial sums flushed every 2048 columns (``2048 * 1020**2 <
-    2**31``); the first and last frame columns use the reflected neighbour.
+
+@njit(cache=True, nogil=True)
+def _lap_row_u8(up, mid, dn, gw, rx, rw, out, first, last):
+    """Add one row's share of sum(L) and sum(L**2) over ROI columns ``[rx, rx + rw)`` to ``out``.
+
+    ``up``, ``mid``, ``dn`` are full-width uint8 gray rows. sum(L**2): interior columns run in
+    int16 lanes (``|L| <= 1020``) whose squares are summed pairwise in int32 (on x86 LLVM emits
+    ``pmaddwd``), flushed every 2048 columns (``2048 * 1020**2 < 2**31``); the first and last
+    frame columns use the reflected neighbour.
+
+    sum(L) telescopes, so it is not summed per pixel: over a tile, the vertical half of L
+    ``up + dn - 2 mid`` sums to (row above the tile - its first row) + (row below - its last
+    row), and the horizontal half of each row sums to its four end pixels. ``first`` / ``last``
+    say whether this row opens / closes its tile (both for a one-row tile).
     """
-    c_lo = max(rx, 1)
-    c_hi = max(min(rx + rw, gw - 1), c_lo)
-    for c in range(rx, min(c_lo, rx + rw)):
+    a, b = rx, rx + rw
+    out[0] += (
+        np.int64(mid[_reflect(a - 1, gw)])
+        - np.int64(mid[a])
+        + np.int64(mid[_reflect(b, gw)])
+        - np.int64(mid[b - 1])
+    )
+    if first:
+        out[0] += _row_sum_u8(up, a, b) - _row_sum_u8(mid, a, b)
+    if last:
+        out[0] += _row_sum_u8(dn, a, b) - _row_sum_u8(mid, a, b)
+    c_lo = max(a, 1)
+    c_hi = max(min(b, gw - 1), c_lo)
+    for c in range(a, min(c_lo, b)):
         v = (
             np.int64(up[c])
             + dn[c]
@@ -497,9 +525,8 @@ def _lap_row_u8(up, mid, dn, gw, rx, rw, out):
             + mid[_reflect(c + 1, gw)]
             - 4 * np.int64(mid[c])
         )
-        out[0] += v
         out[1] += v * v
-    for c in range(c_hi, rx + rw):
+    for c in range(c_hi, b):
         v = (
             np.int64(up[c])
             + dn[c]
@@ -507,12 +534,10 @@ def _lap_row_u8(up, mid, dn, gw, rx, rw, out):
             + mid[_reflect(c + 1, gw)]
             - 4 * np.int64(mid[c])
         )
-        out[0] += v
         out[1] += v * v
     c = c_lo
     while c < c_hi:
         end = min(c + 2048, c_hi)
-        s1 = np.int32(0)
         s2 = np.int32(0)
         u, d, m0, ml, mr = up[c:end], dn[c:end], mid[c:end], mid[c - 1 : end - 1], mid[c + 1 : end + 1]
         for j in range(end - c):
@@ -523,9 +548,7 @@ def _lap_row_u8(up, mid, dn, gw, rx, rw, out):
                 + np.int16(mr[j])
                 - np.int16(4) * np.int16(m0[j])
             )
-            s1 = np.int32(s1 + np.int32(v))
             s2 = np.int32(s2 + np.int32(v) * np.int32(v))
-        out[0] += s1
         out[1] += s2
         c = end
 
@@ -650,8 +673,10 @@ def lapv_u8(img, nch, geo, ring, cells, xs, ys):
                     _gray_row_u8(img, q, c0, c1, ring[q % 3])
                     held[q % 3] = q
             up, mid, dn = ring[ru % 3], ring[r % 3], ring[rd % 3]
+        first = i == ys[ti]
+        last = i == ys[ti + 1] - 1
         for tj in range(ntc):
-            _lap_row_u8(up, mid, dn, gw, rx + xs[tj], xs[tj + 1] - xs[tj], cells[ti, tj])
+            _lap_row_u8(up, mid, dn, gw, rx + xs[tj], xs[tj + 1] - xs[tj], cells[ti, tj], first, last)
 
 
 KERNELS = {

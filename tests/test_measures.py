@@ -231,6 +231,30 @@ def test_lapv_focus_map_of_one_row_tiles_matches_opencv(dtype, ch):
                 assert close(fmap[r, c], ref, dtype, scale=full.var()), (roi, r, c)
 
 
+def test_two_word_accumulator_carries_past_62_bits():
+    """Sums of squares that outgrow int64 (huge 16-bit frames) carry into a second word.
+
+    A frame big enough to reach 2**62 would take gigabytes, so the accumulator is driven directly.
+    """
+    from numba import njit
+
+    from focuscam.measures._kernels import _acc
+    from focuscam.measures._run import _word
+
+    @njit
+    def add(out, v):
+        _acc(out, 1, v)
+
+    out = np.zeros(4, np.int64)
+    total = 0
+    for v in ((1 << 62) - 5, 7, (1 << 62) - 1, (1 << 61) + 3):
+        add(out, np.int64(v))
+        total += v
+        assert 0 <= out[1] < (1 << 62)
+        assert _word(out, 1) == total
+    assert out[2] == 2
+
+
 def test_focus_map_with_bin_equals_measure_per_tile():
     rng = np.random.default_rng(8)
     frame = rng.integers(0, 65536, (64, 64), dtype=np.uint16)

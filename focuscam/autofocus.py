@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ._threads import Worker
 from .errors import Aborted, InputError
 from .search import DEFAULT_STRATEGY, make_strategy
 from .types import ROI, FocusState
@@ -268,7 +269,7 @@ class Autofocus:
         self._abort = threading.Event()
         self.last_result: AutofocusResult | None = None
         self._unlock = threading.Event()
-        self._lock_thread: threading.Thread | None = None
+        self._lock_thread: Worker | None = None
         #: The report of the last lock run in the background (:meth:`start_lock`), or its error.
         self.lock_report: LockReport | BaseException | None = None
         self._writer = None
@@ -350,13 +351,13 @@ class Autofocus:
                 except BaseException as exc:  # re-raised in the calling thread below
                     error.append(exc)
 
-            worker = threading.Thread(target=mover, name="focuscam-stream-move", daemon=True)
+            worker = Worker(mover, "focuscam-stream-move")
             worker.start()
-            while worker.is_alive():
+            while worker.running:
                 frame = self.source.read(timeout=self.timeout_s)
                 if frame.t >= t0:
                     frames.append(frame)
-            worker.join()
+            worker.wait()
             if error:
                 raise error[0]
         t_end = self.clock.now()
@@ -633,7 +634,7 @@ class Autofocus:
         The options are those of :meth:`lock`; they are checked before the thread starts. The
         outcome (a :class:`LockReport` or the error) lands in :attr:`lock_report`.
         """
-        if self._lock_thread is not None and self._lock_thread.is_alive():
+        if self._lock_thread is not None and self._lock_thread.running:
             raise InputError("the focus lock is already running: unlock() first")
         if self.last_result is None or not self.last_result.focused:
             raise InputError("lock needs a focused run first: run autofocus and check that it focused")
@@ -646,7 +647,7 @@ class Autofocus:
                 self._emit("state", state="lock-error", error=str(exc))
 
         self.lock_report = None
-        self._lock_thread = threading.Thread(target=body, name="focuscam-lock", daemon=True)
+        self._lock_thread = Worker(body, "focuscam-lock")
         self._lock_thread.start()
 
     def unlock(self, timeout_s: float = 10.0) -> LockReport | BaseException | None:
@@ -654,7 +655,7 @@ class Autofocus:
         self._unlock.set()
         thread = self._lock_thread
         if thread is not None:
-            thread.join(timeout_s)
+            thread.wait(timeout_s)
         return self.lock_report
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ._threads import Worker
 from .errors import InputError, SourceError
 from .sources.base import FrameSource, StreamEnded
 from .types import ROI, Frame
@@ -222,8 +223,8 @@ class Monitor:
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._error_lock = threading.Lock()
-        self._worker: threading.Thread | None = None
-        self._blur_thread: threading.Thread | None = None
+        self._worker: Worker | None = None
+        self._blur_thread: Worker | None = None
         self._blur_slot: Frame | None = None
         self._blur_cond = threading.Condition()
         self._blur_latest: tuple[int, dict[str, Any]] | None = None
@@ -248,13 +249,9 @@ class Monitor:
         """Start the scoring worker (and the blur worker with ``blur="async"``)."""
         if self._worker is not None:
             raise InputError("this Monitor was already started: create a new one")
-        self._worker = threading.Thread(target=self._guard, args=(self._score_loop,), name="focuscam-score")
-        self._worker.daemon = True
+        self._worker = Worker(self._guard, "focuscam-score", args=(self._score_loop,))
         if self.blur_mode == "async":
-            self._blur_thread = threading.Thread(
-                target=self._guard, args=(self._blur_loop,), name="focuscam-blur"
-            )
-            self._blur_thread.daemon = True
+            self._blur_thread = Worker(self._guard, "focuscam-blur", args=(self._blur_loop,))
             self._blur_thread.start()
         self._worker.start()
         return self
@@ -262,10 +259,10 @@ class Monitor:
     @property
     def running(self) -> bool:
         """True while the scoring worker runs."""
-        return self._worker is not None and self._worker.is_alive()
+        return self._worker is not None and self._worker.running
 
     @property
-    def threads(self) -> list[threading.Thread]:
+    def threads(self) -> list[Worker]:
         """The monitor's own threads (the scoring worker and, if any, the blur worker)."""
         return [t for t in (self._worker, self._blur_thread) if t is not None]
 
@@ -284,8 +281,7 @@ class Monitor:
         """
         if self._worker is None:
             raise InputError("the Monitor was not started: call start() first")
-        self._worker.join(timeout)
-        if self._worker.is_alive():
+        if not self._worker.wait(timeout):
             return False
         self.stop()
         if self._error is not None:
@@ -301,7 +297,7 @@ class Monitor:
             self.source.close()
         for thread in self.threads:
             if thread is not threading.current_thread():
-                thread.join()
+                thread.wait()
 
     def __enter__(self) -> Monitor:
         if self._worker is None:

@@ -41,6 +41,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from .._threads import Worker
 from ..errors import InputError, SourceError
 from ..types import Frame
 from .base import FrameSource, SourceWarning, StreamEnded, check_timeout
@@ -158,7 +159,7 @@ class CameraSource(FrameSource):
         api: int | None = None,
     ) -> None:
         self._closed = True  # until the device is open, close() has nothing to do
-        self._thread: threading.Thread | None = None
+        self._thread: Worker | None = None
         if isinstance(device, bool) or not isinstance(device, int | str | Path):
             raise InputError(f"device {device!r} must be a camera index, a device path, a URL or a file")
         if isinstance(device, int) and device < 0:
@@ -236,7 +237,7 @@ class CameraSource(FrameSource):
         if self.realtime and not self._nominal_fps:
             self.close()
             raise InputError(f"{self.name} reports no frame rate, so realtime=True cannot pace it")
-        self._thread = threading.Thread(target=self._run, name=f"focuscam-grab {self.name}", daemon=True)
+        self._thread = Worker(self._run, f"focuscam-grab {self.name}")
         self._thread.start()
 
     # ------------------------------------------------------------------ properties
@@ -268,7 +269,7 @@ class CameraSource(FrameSource):
     @property
     def alive(self) -> bool:
         """True while the grab thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and self._thread.running
 
     def _get(self, const: str) -> float:
         import cv2
@@ -458,7 +459,7 @@ class CameraSource(FrameSource):
         with self._cond:
             self._cond.notify_all()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.wait()
         with self._cap_lock:
             self._cap.release()
         with self._cond:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._threads import Worker
 from ..errors import FocuscamError, InputError
 from ..types import ROI
 
@@ -113,7 +114,7 @@ class EngineActions:
         self._snapshot_dir = Path(snapshot_dir)
         self._on_quit = on_quit
         self._close_drive = close_drive
-        self._worker: threading.Thread | None = None
+        self._worker: Worker | None = None
         self._notify: Callable[[str], Any] = lambda msg: None
         self._status: Callable[..., Any] = lambda **kw: None
         self._rec_lock = threading.Lock()
@@ -127,7 +128,7 @@ class EngineActions:
     @property
     def busy(self) -> bool:
         """True while a jog or an autofocus runs on the worker thread."""
-        return self._worker is not None and self._worker.is_alive()
+        return self._worker is not None and self._worker.running
 
     def _start(self, name: str, job: Callable[[], Any], done: Callable[[Any], str | None]) -> None:
         if self.busy:
@@ -143,15 +144,13 @@ class EngineActions:
                 if msg:
                     self._notify(msg)
 
-        self._worker = threading.Thread(target=run, name=f"focuscam-ui-{name}", daemon=True)
+        self._worker = Worker(run, f"focuscam-ui-{name}")
         self._worker.start()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the worker's job; True when none is running any more."""
         worker = self._worker
-        if worker is not None:
-            worker.join(timeout)
-        return not self.busy
+        return worker is None or worker.wait(timeout)
 
     # ------------------------------------------------------------------ UiActions
     def autofocus(self) -> str | None:

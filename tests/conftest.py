@@ -24,21 +24,55 @@ def shared_stack(name: str) -> Path:
     return path
 
 
+def _cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PYTHONWARNINGS", "error")
+    return env
+
+
 @pytest.fixture
 def run_cli(tmp_path):
     """Run ``python -m focuscam ARGS`` as a process; returns the CompletedProcess."""
 
     def run(*args: str, timeout: float = 300, cwd: Path | None = None, input: str | None = None):
-        env = dict(os.environ)
-        env.setdefault("PYTHONWARNINGS", "error")
         return subprocess.run(
             [sys.executable, "-m", "focuscam", *map(str, args)],
             capture_output=True,
             text=True,
             timeout=timeout,
             cwd=cwd or tmp_path,
-            env=env,
+            env=_cli_env(),
             input=input,
         )
 
     return run
+
+
+@pytest.fixture
+def spawn_cli(tmp_path):
+    """Start ``python -m focuscam ARGS`` in the background (text pipes); returns the Popen.
+
+    For tests that interact with a running command (Ctrl-C, unplugging its camera). Whatever
+    still runs when the test ends is killed, so the tests need no try/finally of their own.
+    """
+    procs: list[subprocess.Popen] = []
+
+    def spawn(*args: str, cwd: Path | None = None) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "focuscam", *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=cwd or tmp_path,
+            env=_cli_env(),
+        )
+        procs.append(proc)
+        return proc
+
+    yield spawn
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()

@@ -234,18 +234,6 @@ def test_record_frames_and_seconds_are_exclusive(run_cli, tmp_path):
     assert "not allowed with" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def _start(args, cwd):
-    env = dict(os.environ, PYTHONWARNINGS="error")
-    return subprocess.Popen(
-        [sys.executable, "-m", "focuscam", *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        env=env,
-    )
-
-
 def _frames_on_disk(out):
     try:
         return len(json.loads((out / "stack.json").read_text())["frames"])
@@ -254,21 +242,16 @@ def _frames_on_disk(out):
 
 
 @pytest.mark.shared
-def test_record_ctrl_c_exits_130_with_a_valid_stack_of_every_frame(tmp_path):
+def test_record_ctrl_c_exits_130_with_a_valid_stack_of_every_frame(tmp_path, spawn_cli):
     src = shared_stack("scorpion_lapse")
     out = tmp_path / "rec"
-    proc = _start(["record", "--source", f"replay:{src}", "--loop", "--fps", "30", "--out", out], tmp_path)
-    try:
-        deadline = time.monotonic() + 60
-        while _frames_on_disk(out) < 12 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-        assert _frames_on_disk(out) >= 12, "the recording did not start"
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    proc = spawn_cli("record", "--source", f"replay:{src}", "--loop", "--fps", "30", "--out", out)
+    deadline = time.monotonic() + 60
+    while _frames_on_disk(out) < 12 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert _frames_on_disk(out) >= 12, "the recording did not start"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     line = [x for x in err.splitlines() if "interrupted" in x]
@@ -284,20 +267,13 @@ def test_record_ctrl_c_exits_130_with_a_valid_stack_of_every_frame(tmp_path):
 
 
 @pytest.mark.shared
-def test_monitor_ctrl_c_exits_130(tmp_path):
+def test_monitor_ctrl_c_exits_130(spawn_cli):
     src = shared_stack("scorpion_lapse")
-    proc = _start(
-        ["monitor", "--source", f"replay:{src}", "--loop", "--fps", "30", "--json", "--no-window"], tmp_path
-    )
-    try:
-        first = proc.stdout.readline()
-        assert json.loads(first)["seq"] == 0
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    proc = spawn_cli("monitor", "--source", f"replay:{src}", "--loop", "--fps", "30", "--json", "--no-window")
+    first = proc.stdout.readline()
+    assert json.loads(first)["seq"] == 0
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err  # -6 was an orphaned worker aborting (see focuscam._threads)
     assert "Traceback" not in err and "interrupted" in err
 
@@ -362,20 +338,15 @@ def _wait_for(predicate, proc, seconds=60):
     return predicate()
 
 
-def test_record_from_a_live_stream_that_dies_exits_3_with_a_valid_stack(tmp_path):
+def test_record_from_a_live_stream_that_dies_exits_3_with_a_valid_stack(tmp_path, spawn_cli):
     # a file:// URL is opened as a live stream: at its end it is reopened (reconnect), and once
     # the file is gone the reconnect attempts fail: the "camera" was unplugged mid-recording
     path = write_video(tmp_path / "cam.avi", _small_frames(10))
     out = tmp_path / "rec"
-    proc = _start(["record", "--source", f"camera:file://{path}", "--out", out], tmp_path)
-    try:
-        assert _wait_for(lambda: _frames_on_disk(out) >= 15, proc), "the recording did not start"
-        path.unlink()
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    proc = spawn_cli("record", "--source", f"camera:file://{path}", "--out", out)
+    assert _wait_for(lambda: _frames_on_disk(out) >= 15, proc), "the recording did not start"
+    path.unlink()
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
     line = one_error_line(subprocess.CompletedProcess([], 3, "", err))
     assert "did not come back after 3 reconnect attempts" in line
@@ -383,19 +354,14 @@ def test_record_from_a_live_stream_that_dies_exits_3_with_a_valid_stack(tmp_path
     assert len(load_stack(out)) == saved >= 15
 
 
-def test_monitor_frame_size_change_of_a_live_stream_exits_3(tmp_path):
+def test_monitor_frame_size_change_of_a_live_stream_exits_3(tmp_path, spawn_cli):
     path = write_video(tmp_path / "cam.avi", _small_frames(10))
-    proc = _start(["monitor", "--source", f"camera:file://{path}", "--json", "--no-window"], tmp_path)
-    try:
-        first = proc.stdout.readline()
-        assert "seq" in json.loads(first)  # a live source: it may have dropped frames already
-        # the camera comes back from its next reconnect with another resolution
-        os.replace(write_video(tmp_path / "other.avi", _small_frames(10, size=(32, 24))), path)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    proc = spawn_cli("monitor", "--source", f"camera:file://{path}", "--json", "--no-window")
+    first = proc.stdout.readline()
+    assert "seq" in json.loads(first)  # a live source: it may have dropped frames already
+    # the camera comes back from its next reconnect with another resolution
+    os.replace(write_video(tmp_path / "other.avi", _small_frames(10, size=(32, 24))), path)
+    out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
     line = one_error_line(subprocess.CompletedProcess([], 3, "", err))
     assert "changed its size mid-stream" in line and "(24, 32, 3)" in line

@@ -139,23 +139,12 @@ def test_ports_lists_or_says_none(run_cli):
     assert sorted(r["device"] for r in rows) == sorted(p.device for p in list_ports.comports())
 
 
-def test_ctrl_c_stops_the_motor(grbl, tmp_path):
-    import os
+def test_ctrl_c_stops_the_motor(grbl, spawn_cli):
     import signal
-    import subprocess
-    import sys
     import time
 
-    env = dict(os.environ, PYTHONWARNINGS="error")
     args = ["move", "--drive", f"grbl:{grbl.port}", "--limits", "-1000,1000", "--to", "900", "--speed", "200"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "focuscam", *args, "--timeout", "0.5"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
+    proc = spawn_cli(*args, "--timeout", "0.5")
     deadline = time.monotonic() + 20
     while not grbl.moving and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -4,11 +4,8 @@ host build on a pty."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -51,32 +48,19 @@ def test_a_port_that_is_not_a_focuscam_motor_is_exit_3(run_cli, tmp_path):
     assert res.stderr.startswith("focuscam: error:") and res.stderr.count("\n") == 1
 
 
-def test_ctrl_c_during_autofocus_stops_the_motor_where_it_says(fw, tmp_path):
+def test_ctrl_c_during_autofocus_stops_the_motor_where_it_says(fw, spawn_cli):
     """Ctrl-C in the middle of a move: exit 130, one line naming the position, motor stopped there."""
     recording = Path(__file__).resolve().parents[2] / "recordings" / "target_color"
     argv = ["autofocus", "--source", f"replay:{recording}", "--drive", f"focuscam:{fw.port}"]
     argv += ["--range=-300,300", "--no-window", "--json"]
-    env = dict(os.environ, PYTHONWARNINGS="error")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "focuscam", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while fw.state()["moving"] == 0:
-            assert proc.poll() is None and time.monotonic() < deadline, "the motor never started moving"
-            time.sleep(0.01)
-        time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    proc = spawn_cli(*argv)
+    deadline = time.monotonic() + 60
+    while fw.state()["moving"] == 0:
+        assert proc.poll() is None and time.monotonic() < deadline, "the motor never started moving"
+        time.sleep(0.01)
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert out == "" and err.count("\n") == 1 and "Traceback" not in err
     z = float(re.search(r"stopped at (-?[0-9.]+) um", err).group(1))

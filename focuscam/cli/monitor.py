@@ -11,7 +11,7 @@ import sys
 import time
 
 from ..rig import add_rig_argument
-from ._args import positive_float, positive_int
+from ._args import add_source_arguments
 
 NAME = "monitor"
 
@@ -64,26 +64,13 @@ def register(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--source", metavar="SPEC", help="frame source (see below; required here or in --rig)"
-    )
+    limits = parser.add_argument_group("limits (default: until the source ends or Ctrl-C)")
+    add_source_arguments(parser, limits)
     parser.add_argument("--measure", help="focus measure (default lapv)")
     parser.add_argument("--roi", type=_roi, metavar="x,y,w,h", help="region scored (default: whole frame)")
     parser.add_argument("--grid", type=_grid, metavar="RxC", help="also report a focus map on this grid")
     parser.add_argument("--json", action="store_true", help="print one JSON object per frame (ndjson)")
     parser.add_argument("--no-window", action="store_true", help="headless: no live window")
-    limit = parser.add_argument_group("limits (default: until the source ends or Ctrl-C)")
-    limit.add_argument("--frames", type=positive_int, metavar="N", help="stop after N frames")
-    limit.add_argument("--seconds", type=positive_float, metavar="S", help="stop after S seconds")
-    parser.add_argument(
-        "--fps",
-        type=positive_float,
-        metavar="F",
-        help="replay sources: play at F frames/s (default: recorded times)",
-    )
-    parser.add_argument(
-        "--loop", action="store_true", help="replay sources: start again after the last frame"
-    )
     parser.add_argument(
         "--blur",
         choices=("async", "sync", "off"),

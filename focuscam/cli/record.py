@@ -7,7 +7,7 @@ import json
 import sys
 
 from ..rig import add_rig_argument
-from ._args import positive_float, positive_int
+from ._args import add_source_arguments
 
 NAME = "record"
 
@@ -71,22 +71,8 @@ def register(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--source", metavar="SPEC", help="frame source (see below; required here or in --rig)"
-    )
+    add_source_arguments(parser, parser.add_mutually_exclusive_group())
     parser.add_argument("--out", required=True, metavar="DIR", help="new stack folder (must not exist)")
-    limit = parser.add_mutually_exclusive_group()
-    limit.add_argument("--frames", type=positive_int, metavar="N", help="stop after N frames")
-    limit.add_argument("--seconds", type=positive_float, metavar="S", help="stop after S seconds")
-    parser.add_argument(
-        "--fps",
-        type=positive_float,
-        metavar="F",
-        help="replay sources: play at F frames/s (default: recorded times)",
-    )
-    parser.add_argument(
-        "--loop", action="store_true", help="replay sources: start again after the last frame"
-    )
     parser.add_argument("--name", help="stack name (default: the folder name)")
     parser.add_argument("--description", default="", help="what the camera saw (stored in stack.json)")
     parser.add_argument(

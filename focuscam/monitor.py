@@ -35,7 +35,7 @@ import numpy as np
 
 from ._threads import Worker
 from .errors import InputError, SourceError
-from .sources.base import FrameSource, StreamEnded
+from .sources.base import FrameSource, StreamEnded, check_limits
 from .types import ROI, Frame
 
 __all__ = ["BLUR_MODES", "Monitor", "MonitorSample"]
@@ -197,15 +197,7 @@ class Monitor:
             or blur_rate <= 0
         ):
             raise InputError(f"blur_rate {blur_rate!r} must be a number of verdicts per second > 0")
-        if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
-            raise InputError(f"frames {frames!r} must be an integer >= 1 (or None for no limit)")
-        if seconds is not None and (
-            isinstance(seconds, bool)
-            or not isinstance(seconds, int | float)
-            or not math.isfinite(seconds)
-            or seconds <= 0
-        ):
-            raise InputError(f"seconds {seconds!r} must be a number > 0 (or None for no limit)")
+        frames, seconds = check_limits(frames, seconds)
         if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
             raise InputError(f"queue_size {queue_size!r} must be an integer >= 1")
         self.source = source
@@ -216,7 +208,7 @@ class Monitor:
         self.blur_mode = blur
         self.blur_rate = float(blur_rate)
         self.max_frames = frames
-        self.max_seconds = None if seconds is None else float(seconds)
+        self.max_seconds = seconds
         self.close_source = bool(close_source)
         self._callbacks: list[Callable[[MonitorSample], None]] = []
         self._queue: queue.Queue[MonitorSample | None] = queue.Queue(maxsize=queue_size)

@@ -10,7 +10,6 @@ captured so far, and the error says what happened and how many frames were saved
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Aborted, InputError, SourceError, StackError
-from .sources.base import FrameSource, StreamEnded
+from .sources.base import FrameSource, StreamEnded, check_limits
 from .types import Frame
 
 __all__ = ["RecordResult", "record"]
@@ -49,19 +48,6 @@ class RecordResult:
     seconds: float
     reason: str
     dropped: int = 0
-
-
-def _check_limits(frames: object, seconds: object) -> tuple[int | None, float | None]:
-    if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
-        raise InputError(f"frames {frames!r} must be an integer >= 1 (or None for no limit)")
-    if seconds is not None and (
-        isinstance(seconds, bool)
-        or not isinstance(seconds, int | float)
-        or not math.isfinite(seconds)
-        or seconds <= 0
-    ):
-        raise InputError(f"seconds {seconds!r} must be a number > 0 (or None for no limit)")
-    return frames, None if seconds is None else float(seconds)
 
 
 def record(
@@ -120,7 +106,7 @@ def record(
     """
     from .stacks import StackWriter
 
-    frames, seconds = _check_limits(frames, seconds)
+    frames, seconds = check_limits(frames, seconds)
     out = Path(out)
     if not isinstance(source, FrameSource | str):
         raise InputError(f"source {source!r} must be a FrameSource or a source spec such as camera:0")

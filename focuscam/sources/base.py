@@ -59,6 +59,21 @@ def check_timeout(timeout: object, param: str = "timeout") -> float | None:
     return float(timeout)
 
 
+def check_limits(frames: object, seconds: object) -> tuple[int | None, float | None]:
+    """Validate how much of a stream to take: ``frames`` (an integer >= 1) and ``seconds`` (> 0),
+    each None for no limit; returns them as ``(int | None, float | None)``."""
+    if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
+        raise InputError(f"frames {frames!r} must be an integer >= 1 (or None for no limit)")
+    if seconds is not None and (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
+        raise InputError(f"seconds {seconds!r} must be a number > 0 (or None for no limit)")
+    return frames, None if seconds is None else float(seconds)
+
+
 class FrameSource(ABC):
     """Base of every frame source: context manager, iterator, ``read``, ``fresh_frame``, ``close``.
 

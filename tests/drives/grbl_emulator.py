@@ -29,19 +29,16 @@ Z) in :attr:`targets_um`.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import select
-import threading
 import time
-import tty
+
+from .pty_board import PtyBoard, backlash
 
 BANNER = "Grbl 1.1h ['$' for help]"
 REALTIME = {ord("?"), ord("!"), ord("~"), 0x18, 0x85}
 
 
-class GrblEmulator:
+class GrblEmulator(PtyBoard):
     """A GRBL 1.1 board behind a pseudo-terminal; positions in mm like GRBL."""
 
     def __init__(
@@ -56,28 +53,19 @@ class GrblEmulator:
         wco_mm: float = 0.0,
         boot_alarm: bool = False,
     ) -> None:
+        super().__init__("grbl-emulator", lose_bytes)
         self.steps_per_mm = steps_per_mm
         self.play_mm = mech_backlash_um / 1000.0
         self.time_scale = time_scale
         self.wpos_reports = wpos_reports
         self.wco_mm = wco_mm
-        self.master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        tty.setraw(self.master)
-        self.port = os.ttyname(self._slave)
-        self.received: list[str] = []
         self.realtime: list[int] = []
-        self.dropped = bytearray()  # bytes lost while booting
         self.targets_um: list[float] = []
-        self.silent = False
-        self.fragment = False
         self.reset_mid_move = False
         self.alarm_mid_move: int | None = None
         self.refuse_next: int | None = None
         self.start_delay = 0.0  # s between a move's ok and its start (status still says Idle)
         self._not_before = 0.0
-        self._garbage = b""
-        self._lock = threading.RLock()
         self._z = start_mm  # motor position, mm
         self._mech = start_mm
         self._state = "Alarm" if boot_alarm else "Idle"
@@ -85,14 +73,9 @@ class GrblEmulator:
         self._queue: list[tuple[float, float, str]] = []  # z1, speed, kind
         self._pending_dwell: list[float] = []
         self._hold = False
-        self._drop = lose_bytes
-        self._buf = bytearray()
         self._reports = 0
-        self._stop = threading.Event()
-        self._vanished = False
         self._write(f"\r\n{BANNER}\r\n")  # sent at power-up: nobody listens yet, it is lost
-        self._thread = threading.Thread(target=self._run, name="grbl-emulator", daemon=True)
-        self._thread.start()
+        self._start()
 
     # ------------------------------------------------------------------ test API
     @property
@@ -124,11 +107,6 @@ class GrblEmulator:
             self._advance()
             return self._motion is not None or bool(self._queue)
 
-    def garbage(self, data: bytes) -> None:
-        """Send ``data`` (noise) before the next reply."""
-        with self._lock:
-            self._garbage += data
-
     def alarm(self, code: int) -> None:
         """Raise ``ALARM:code`` now (e.g. 1 = hard limit): motion stops, state Alarm."""
         with self._lock:
@@ -141,79 +119,17 @@ class GrblEmulator:
         with self._lock:
             self._realtime(0x18)
 
-    def vanish(self) -> None:
-        """The port disappears (USB unplugged): close both pty fds."""
-        with self._lock:
-            self._vanished = True
-            self._stop.set()
-            for fd in (self.master, self._slave):
-                with contextlib.suppress(OSError):  # already closed
-                    os.close(fd)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        if not self._vanished:
-            self.vanish()
-
     # ------------------------------------------------------------------ plumbing
-    def _write(self, text: str | bytes) -> None:
-        data = text.encode("ascii") if isinstance(text, str) else text
-        if self._vanished:
-            return
-        try:
-            if self.fragment and len(data) > 1:
-                for i in range(0, len(data), 3):
-                    os.write(self.master, data[i : i + 3])
-                    time.sleep(0.003)
-            else:
-                os.write(self.master, data)
-        except OSError:
-            pass
-
-    def _reply(self, line: str) -> None:
-        if self.silent:
-            return
-        if self._garbage:
-            self._write(self._garbage)
-            self._garbage = b""
-        self._write(line + "\r\n")
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                ready, _, _ = select.select([self.master], [], [], 0.002)
-            except (OSError, ValueError):
-                return
-            if ready:
-                try:
-                    data = os.read(self.master, 1024)
-                except OSError:
-                    data = b""
-                with self._lock:
-                    for b in data:
-                        if self._drop > 0:
-                            self._drop -= 1
-                            self.dropped.append(b)
-                            continue
-                        self._byte(b)
-            with self._lock:
-                self._advance()
-                self._check_dwell()
+    def _tick(self) -> None:
+        self._advance()
+        self._check_dwell()
 
     def _byte(self, b: int) -> None:
-        if b in REALTIME:
+        if b in REALTIME:  # realtime bytes act at once, even in the middle of a line
             self.realtime.append(b)
             self._realtime(b)
             return
-        if b == ord("\n"):
-            line = self._buf.decode("ascii", "replace").strip()
-            self._buf.clear()
-            self.received.append(line)
-            if line:
-                self._line(line)
-        elif b != ord("\r"):
-            self._buf.append(b)
+        super()._byte(b)
 
     # ------------------------------------------------------------------ motion model
     def _quant(self, z: float) -> float:
@@ -228,13 +144,6 @@ class GrblEmulator:
         if s >= d:
             return z1
         return z0 + (s if z1 >= z0 else -s)
-
-    def _update_mech(self, z: float, direction: float) -> None:
-        half = self.play_mm / 2
-        if direction > 0:
-            self._mech = max(self._mech, z - half)
-        elif direction < 0:
-            self._mech = min(self._mech, z + half)
 
     def _advance(self) -> None:
         if self._hold:
@@ -252,7 +161,7 @@ class GrblEmulator:
                 self._state = kind
             _t0, z0, z1, v = self._motion
             z = self._pos_now()
-            self._update_mech(z, z1 - z0)
+            self._mech = backlash(self._mech, z, z1 - z0, self.play_mm)
             half_done = abs(z - z0) >= abs(z1 - z0) / 2 and z1 != z0
             if half_done and self.reset_mid_move:
                 self.reset_mid_move = False
@@ -278,7 +187,7 @@ class GrblEmulator:
     def _halt(self) -> None:
         z = self._quant(self._pos_now())
         if self._motion is not None:
-            self._update_mech(z, self._motion[2] - self._motion[1])
+            self._mech = backlash(self._mech, z, self._motion[2] - self._motion[1], self.play_mm)
         self._z = z
         self._motion = None
         self._queue.clear()
@@ -298,7 +207,7 @@ class GrblEmulator:
             if self._motion is not None:
                 _t0, z0, z1, v = self._motion
                 z = self._pos_now()
-                self._update_mech(z, z1 - z0)
+                self._mech = backlash(self._mech, z, z1 - z0, self.play_mm)
                 self._queue.insert(0, (z1, v, self._state))
                 self._z = z
                 self._motion = None

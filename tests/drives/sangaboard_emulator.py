@@ -21,15 +21,12 @@ Every line received is logged in :attr:`received`; every absolute target (um) in
 
 from __future__ import annotations
 
-import contextlib
-import os
-import select
-import threading
 import time
-import tty
+
+from .pty_board import PtyBoard, backlash
 
 
-class SangaboardEmulator:
+class SangaboardEmulator(PtyBoard):
     """A Sangaboard behind a pseudo-terminal; positions in steps like the board."""
 
     def __init__(
@@ -43,32 +40,19 @@ class SangaboardEmulator:
     ) -> None:
         if style not in ("0.5", "1.0"):
             raise ValueError(f"style {style!r}: give '0.5' or '1.0'")
+        super().__init__("sangaboard-emulator", lose_bytes)
         self.style = style
         self.steps_per_um = steps_per_um
         self.steps_per_s = steps_per_s
         self.play_steps = mech_backlash_um * steps_per_um
-        self.master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        tty.setraw(self.master)
-        self.port = os.ttyname(self._slave)
-        self.received: list[str] = []
         self.targets_um: list[float] = []
-        self.silent = False
-        self.fragment = False
         self.reset_mid_move = False
-        self._garbage = b""
-        self._lock = threading.RLock()
         self._z = 0  # steps
         self._mech = 0.0
         self._motion: tuple[float, int, int] | None = None  # t0, z0, z1
         self._blocking = True
         self._reply_when_done = False
-        self._drop = lose_bytes
-        self._buf = bytearray()
-        self._stop = threading.Event()
-        self._vanished = False
-        self._thread = threading.Thread(target=self._run, name="sangaboard-emulator", daemon=True)
-        self._thread.start()
+        self._start()
 
     @property
     def version_line(self) -> str:
@@ -96,70 +80,9 @@ class SangaboardEmulator:
             self._advance()
             return self._motion is not None
 
-    def garbage(self, data: bytes) -> None:
-        with self._lock:
-            self._garbage += data
-
-    def vanish(self) -> None:
-        with self._lock:
-            self._vanished = True
-            self._stop.set()
-            for fd in (self.master, self._slave):
-                with contextlib.suppress(OSError):  # already closed
-                    os.close(fd)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        if not self._vanished:
-            self.vanish()
-
     # ------------------------------------------------------------------ plumbing
-    def _write(self, data: bytes) -> None:
-        if self._vanished:
-            return
-        with contextlib.suppress(OSError):  # the reader went away: the bytes are lost, as on a wire
-            if self.fragment and len(data) > 1:
-                for i in range(0, len(data), 3):
-                    os.write(self.master, data[i : i + 3])
-                    time.sleep(0.003)
-            else:
-                os.write(self.master, data)
-
-    def _reply(self, line: str) -> None:
-        if self.silent:
-            return
-        if self._garbage:
-            self._write(self._garbage)
-            self._garbage = b""
-        self._write((line + "\r\n").encode("ascii"))
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                ready, _, _ = select.select([self.master], [], [], 0.002)
-            except (OSError, ValueError):
-                return
-            if ready:
-                try:
-                    data = os.read(self.master, 1024)
-                except OSError:
-                    data = b""
-                with self._lock:
-                    for b in data:
-                        if self._drop > 0:
-                            self._drop -= 1
-                            continue
-                        if b == ord("\n"):
-                            line = self._buf.decode("ascii", "replace").strip()
-                            self._buf.clear()
-                            self.received.append(line)
-                            if line:
-                                self._line(line)
-                        elif b != ord("\r"):
-                            self._buf.append(b)
-            with self._lock:
-                self._advance()
+    def _tick(self) -> None:
+        self._advance()
 
     # ------------------------------------------------------------------ motion model
     def _pos_now(self) -> int:
@@ -171,19 +94,12 @@ class SangaboardEmulator:
             return z1
         return z0 + (s if z1 > z0 else -s)
 
-    def _update_mech(self, z: float, direction: int) -> None:
-        half = self.play_steps / 2
-        if direction > 0:
-            self._mech = max(self._mech, z - half)
-        elif direction < 0:
-            self._mech = min(self._mech, z + half)
-
     def _advance(self) -> None:
         if self._motion is None:
             return
         _t0, z0, z1 = self._motion
         z = self._pos_now()
-        self._update_mech(z, z1 - z0)
+        self._mech = backlash(self._mech, z, z1 - z0, self.play_steps)
         if self.reset_mid_move and abs(z - z0) >= abs(z1 - z0) / 2:
             self.reset_mid_move = False
             self._motion = None
@@ -202,7 +118,7 @@ class SangaboardEmulator:
     def _halt(self) -> None:
         if self._motion is not None:
             z = self._pos_now()
-            self._update_mech(z, self._motion[2] - self._motion[1])
+            self._mech = backlash(self._mech, z, self._motion[2] - self._motion[1], self.play_steps)
             self._z = z
             self._motion = None
 

@@ -19,6 +19,21 @@ import select
 import threading
 import time
 import tty
+from collections.abc import Callable, Iterator
+
+
+def boards(cls: type[PtyBoard]) -> Iterator[Callable[..., PtyBoard]]:
+    """Body of a fixture that makes boards of ``cls`` on demand and closes them all afterwards."""
+    made: list[PtyBoard] = []
+
+    def make(**kw) -> PtyBoard:
+        board = cls(**kw)
+        made.append(board)
+        return board
+
+    yield make
+    for board in made:
+        board.close()
 
 
 def backlash(mech: float, motor: float, direction: float, play: float) -> float:

@@ -13,22 +13,14 @@ from focuscam.drives.grbl import parse_status
 from focuscam.errors import DeviceError, DeviceTimeout, PositionUnknownError, ProtocolError
 
 from .grbl_emulator import GrblEmulator
+from .pty_board import boards
 
 LIMITS = (-1000.0, 1000.0)
 
 
 @pytest.fixture
 def emulators():
-    made = []
-
-    def make(**kw):
-        emu = GrblEmulator(**kw)
-        made.append(emu)
-        return emu
-
-    yield make
-    for emu in made:
-        emu.close()
+    yield from boards(GrblEmulator)
 
 
 def _open(emu, **kw):

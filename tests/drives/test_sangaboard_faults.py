@@ -11,6 +11,7 @@ import pytest
 from focuscam.drives import open_drive
 from focuscam.errors import DeviceError, DeviceTimeout, InputError, PositionUnknownError, ProtocolError
 
+from .pty_board import boards
 from .sangaboard_emulator import SangaboardEmulator
 
 LIMITS = (-1000.0, 1000.0)
@@ -18,16 +19,7 @@ LIMITS = (-1000.0, 1000.0)
 
 @pytest.fixture
 def emulators():
-    made = []
-
-    def make(**kw):
-        emu = SangaboardEmulator(**kw)
-        made.append(emu)
-        return emu
-
-    yield make
-    for emu in made:
-        emu.close()
+    yield from boards(SangaboardEmulator)
 
 
 def _open(emu, **kw):

@@ -16,9 +16,15 @@ Move completion:
   motion has ended.
 - Whatever ``blocking_moves`` answers (or nothing) is skipped up to the next ``p?`` reply.
 
-The v0.5 and v1.0 reply styles are handled by accepting each variant above; the exact wording
-of each firmware release was not available to check, so the tests run the driver against an
-emulator of both styles.
+The v1.0 wording was checked against the source of the refactored Sangaboard firmware (v1.0,
+2021): a blocking move ends with ``stopped``, a non-blocking one answers ``done.`` at once,
+``moving`` answers ``true``/``false``, ``blocking_moves`` answers ``done.``, and ``stop``
+answers ``Move aborted`` even when nothing moved (so a stray one can arrive later: the next reply
+read skips it) and an aborted blocking move never says ``stopped``. Commands are
+matched by prefix there, so ``p?`` and ``moving?`` work. Older firmware (v0.5) wording was not
+available to check: ``done.`` at the end of a blocking move, ``1``/``0`` for ``moving?`` and a
+silent ``blocking_moves`` are accepted too. The tests run the driver against an emulator of
+both styles.
 
 Stop sends the ``stop`` line at once under the realtime lock (the firmware reads its serial
 port between steps). Opening sends ``version`` (retried: bytes sent right after the port opens

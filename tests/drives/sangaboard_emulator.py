@@ -4,19 +4,24 @@ Sangaboard serial protocol (see ../shared/notes/anchors.md).
 Text lines in, text lines out (``\\r\\n``): ``version`` -> ``Sangaboard Firmware v...``,
 ``p?`` -> ``x y z``, ``mrz N`` / ``mr dx dy dz`` relative moves at ``steps_per_s``,
 ``blocking_moves true|false``, ``moving?``, ``stop`` -> ``Move aborted``, ``zero``, ``release``.
-Blocking moves answer when finished (``done.`` in the v0.5 style, ``stopped`` in the v1.0
-style); non-blocking moves answer ``done.`` at once and ``moving?`` says ``true``/``false``
-(``1``/``0`` in the v0.5 style); ``blocking_moves`` answers ``done.`` in the v1.0 style and
-nothing in the v0.5 style. (These style differences are modelled so the driver is exercised
-against each variant; they were not verified against the firmware sources.) Unknown commands
-get an error line.
+
+Two reply styles. ``style="1.0"`` follows the refactored Sangaboard firmware (v1.0, 2021; its
+stage module was read): commands are matched by prefix (``p?`` is ``p``, ``moving?`` is
+``moving``) and handled between steps, also during a blocking move; a blocking move answers
+``stopped`` when it ends, a non-blocking one ``done.`` at once; ``moving`` -> ``true``/``false``;
+``stop`` -> ``Move aborted`` whether or not anything moved (and an aborted blocking move never
+says ``stopped``); ``blocking_moves`` -> ``done.``; ``release`` -> ``done``; unknown commands ->
+``Type 'help' for a list of commands.``. ``style="0.5"`` models an older firmware whose wording
+was not available to check: blocking moves answer ``done.``, the board reads nothing else until
+a blocking move ends (except ``stop``), ``moving?`` -> ``1``/``0``, ``blocking_moves`` answers
+nothing and ``stop`` answers only when something moved. The driver must cope with both.
 
 The board drops the first ``lose_bytes`` bytes it receives (booting after the port opened).
 A mechanical backlash dead band: :attr:`mechanical_um` lags the motor on reversal.
 Faults: :attr:`silent`, :meth:`garbage`, :attr:`fragment`, :attr:`reset_mid_move` (reboot
 half-way: position back to 0, version printed), :meth:`vanish`.
 Every line received is logged in :attr:`received`; every absolute target (um) in
-:attr:`targets_um`.
+:attr:`targets_um`; every ``stop`` answered in :attr:`stops`.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class SangaboardEmulator(PtyBoard):
         self.steps_per_s = steps_per_s
         self.play_steps = mech_backlash_um * steps_per_um
         self.targets_um: list[float] = []
+        self.stops = 0
         self.reset_mid_move = False
         self._z = 0  # steps
         self._mech = 0.0
@@ -56,7 +62,7 @@ class SangaboardEmulator(PtyBoard):
 
     @property
     def version_line(self) -> str:
-        return "Sangaboard Firmware v0.5.1" if self.style == "0.5" else "Sangaboard Firmware v1.0.1-dev"
+        return "Sangaboard Firmware v0.5.1" if self.style == "0.5" else "Sangaboard Firmware v1.0-beta"
 
     # ------------------------------------------------------------------ test API
     @property
@@ -126,17 +132,21 @@ class SangaboardEmulator(PtyBoard):
     def _line(self, line: str) -> None:
         words = line.split()
         cmd, args = words[0], words[1:]
+        v1 = self.style == "1.0"
         if cmd == "stop":
-            if self._motion is not None:
+            if self._motion is not None or v1:
                 self._halt()
                 self._reply_when_done = False
+                self.stops += 1
                 self._reply("Move aborted")
             return
-        if self._motion is not None and self._blocking:
-            return  # a blocking board executes nothing else until the move ends
+        if self._motion is not None and self._blocking and not v1:
+            return  # the older board executes nothing else until a blocking move ends
+        if v1 and cmd.endswith("?") and cmd in ("p?", "moving?"):
+            cmd = cmd[:-1]  # v1.0 matches command names by prefix: the "?" is ignored
         if cmd == "version":
             self._reply(self.version_line)
-        elif cmd == "p?":
+        elif cmd in ("p?", "p"):
             z = self._pos_now()
             self._reply(f"0 0 {z}")
         elif cmd in ("mrz", "mr") and args:
@@ -153,22 +163,24 @@ class SangaboardEmulator(PtyBoard):
                 self._reply_when_done = True
             else:
                 self._reply("done.")
-        elif cmd == "moving?":
+        elif cmd in ("moving?", "moving"):
             self._advance()
             moving = self._motion is not None
-            if self.style == "0.5":
-                self._reply("1" if moving else "0")
-            else:
+            if v1:
                 self._reply("true" if moving else "false")
+            else:
+                self._reply("1" if moving else "0")
         elif cmd == "blocking_moves" and args:
             self._blocking = args[0].lower() in ("true", "1")
-            if self.style == "1.0":
+            if v1:
                 self._reply("done.")  # the v0.5 style says nothing (the driver must cope with both)
         elif cmd == "zero":
             self._z = 0
             self._mech = 0.0
             self._reply("position reset to 0 0 0")
         elif cmd == "release":
-            self._reply("motors released")
+            self._reply("done" if v1 else "motors released")
+        elif v1:
+            self._reply("Type 'help' for a list of commands.")
         else:
-            self._reply(f"Type 'help' for a list of commands. Unknown: {line}")
+            self._reply(f"Error: unknown command {line!r}")

@@ -143,3 +143,18 @@ def test_zero_and_release(emulators):
             drive.move_to(1.0)
         drive.resync()
         assert drive.move_to(1.0) == pytest.approx(1.0)
+
+
+def test_a_stop_while_idle_answers_later_and_is_skipped(emulators):
+    """The v1.0 firmware answers every ``stop`` with ``Move aborted``, moving or not."""
+    emu = emulators(style="1.0")
+    with _open(emu) as drive:
+        assert drive.move_to(10.0) == pytest.approx(10.0)
+        drive.stop()
+        deadline = time.monotonic() + 5
+        while emu.stops == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert emu.stops == 1  # the stray "Move aborted" is on the wire now
+        assert drive.position == pytest.approx(10.0)
+        assert drive.move_to(20.0) == pytest.approx(20.0)
+        assert emu.z_um == pytest.approx(20.0)

@@ -493,12 +493,20 @@ def _row_sum(row, a, b):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _lap_at(up, mid, dn, gw, c):
+    """L at column ``c`` of the ``mid`` row in int64, the row's ends reflected (BORDER_REFLECT_101)."""
+    return (
+        np.int64(up[c]) + dn[c] + mid[_reflect(c - 1, gw)] + mid[_reflect(c + 1, gw)] - 4 * np.int64(mid[c])
+    )
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _lap_row_rim(up, mid, dn, gw, a, b, out, first, last):
-    """The parts of one row's LAPV sums that are not per-pixel work.
+    """The parts of one row's LAPV sums that are not per-pixel work; return the interior run.
 
     Adds to ``out`` this row's share of sum(L) over ROI columns ``[a, b)``, and sum(L**2) of
-    the first and last frame columns (reflected neighbour) if the ROI holds them; the caller's
-    vector loop adds the squares of the interior columns ``[max(a, 1), min(b, gw - 1))``.
+    the first and last frame columns (reflected neighbour) if the ROI holds them. Returns
+    ``(c_lo, c_hi)``: the interior columns, whose squares the caller's vector loop adds.
 
     sum(L) telescopes, so it is never summed per pixel: over a tile, the vertical half of L
     ``up + dn - 2 mid`` sums to (row above the tile - its first row) + (row below - its last
@@ -517,24 +525,11 @@ def _lap_row_rim(up, mid, dn, gw, a, b, out, first, last):
         out[0] += _row_sum(dn, a, b) - _row_sum(mid, a, b)
     c_lo = max(a, 1)
     c_hi = max(min(b, gw - 1), c_lo)
-    for c in range(a, min(c_lo, b)):
-        v = (
-            np.int64(up[c])
-            + dn[c]
-            + mid[_reflect(c - 1, gw)]
-            + mid[_reflect(c + 1, gw)]
-            - 4 * np.int64(mid[c])
-        )
-        _acc(out, 1, v * v)
-    for c in range(c_hi, b):
-        v = (
-            np.int64(up[c])
-            + dn[c]
-            + mid[_reflect(c - 1, gw)]
-            + mid[_reflect(c + 1, gw)]
-            - 4 * np.int64(mid[c])
-        )
-        _acc(out, 1, v * v)
+    for c in range(a, min(c_lo, b)):  # column 0, if the ROI holds it
+        _acc(out, 1, _lap_at(up, mid, dn, gw, c) ** 2)
+    for c in range(c_hi, b):  # column gw - 1, if the ROI holds it
+        _acc(out, 1, _lap_at(up, mid, dn, gw, c) ** 2)
+    return c_lo, c_hi
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -546,9 +541,7 @@ def _lap_row_u8(up, mid, dn, gw, rx, rw, out, first, last):
     squares are summed pairwise in int32 (on x86 LLVM emits ``pmaddwd``), flushed every 2048
     columns (``2048 * 1020**2 < 2**31``).
     """
-    _lap_row_rim(up, mid, dn, gw, rx, rx + rw, out, first, last)
-    c_lo = max(rx, 1)
-    c_hi = max(min(rx + rw, gw - 1), c_lo)
+    c_lo, c_hi = _lap_row_rim(up, mid, dn, gw, rx, rx + rw, out, first, last)
     c = c_lo
     while c < c_hi:
         end = min(c + 2048, c_hi)
@@ -570,9 +563,7 @@ def _lap_row_u8(up, mid, dn, gw, rx, rw, out, first, last):
 @njit(cache=True, nogil=True, inline="always")
 def _lap_row_u16(up, mid, dn, gw, rx, rw, out, first, last):
     """As :func:`_lap_row_u8` for uint16 gray rows: int32 lanes (``|L| <= 262140``), int64 squares."""
-    _lap_row_rim(up, mid, dn, gw, rx, rx + rw, out, first, last)
-    c_lo = max(rx, 1)
-    c_hi = max(min(rx + rw, gw - 1), c_lo)
+    c_lo, c_hi = _lap_row_rim(up, mid, dn, gw, rx, rx + rw, out, first, last)
     if c_hi > c_lo:
         u, d, m0, ml, mr = (
             up[c_lo:c_hi],

@@ -10,6 +10,9 @@ small hooks. The public methods
 - validate the request (a finite number), refuse it when the drive is closed or its position
   is unknown (:class:`~focuscam.errors.PositionUnknownError`), and check the soft limits
   *before anything is sent* (:class:`~focuscam.errors.LimitError`; never a silent clamp),
+- quantise every target (and backlash overshoot) to the drive's step grid
+  (:attr:`FocusDrive.resolution_um`) at a grid point INSIDE the soft limits, so no rounding step
+  ever passes a limit; a grid with no point inside the limits is a LimitError,
 - compensate backlash: every final approach comes from the configured direction (``approach``,
   default ``"up"``): when the move would end in the other direction, or the mechanism was last
   driven the other way, the drive first overshoots to ``z -+ backlash_um`` and comes back,
@@ -58,7 +61,7 @@ from ..errors import Aborted, DeviceError, InputError, LimitError, PositionUnkno
 from ..types import ZLimits
 from .clock import make_clock
 
-__all__ = ["FocusDrive", "as_limits"]
+__all__ = ["FocusDrive", "as_limits", "grid_span"]
 
 #: Maximum number of (t, z) samples a drive keeps in its trajectory.
 TRAJECTORY_MAX = 100_000
@@ -79,6 +82,17 @@ def as_limits(limits: Any, *, param: str = "limits") -> ZLimits:
             f"{param} {limits!r} is not MIN,MAX: give two numbers in um, e.g. (-500, 500)"
         ) from None
     return ZLimits(lo, hi)
+
+
+def grid_span(lo_um: float, hi_um: float, res_um: float) -> tuple[int, int]:
+    """The first and last grid index ``k`` (``k * res_um``) inside ``[lo_um, hi_um]``.
+
+    A grid point counts as inside when it is within 1e-9 of a step of the limit (float
+    round-off of a point that is exactly on it); ``first > last`` when none is inside.
+    """
+    kmin = math.ceil(lo_um / res_um - 1e-9)
+    kmax = math.floor(hi_um / res_um + 1e-9)
+    return kmin, kmax
 
 
 def _finite(value: Any, name: str) -> float:
@@ -115,6 +129,11 @@ class FocusDrive(ABC):
         Seconds to wait after a move has finished before the position is read back.
     clock : "wall", "virtual" or a clock object
         The time base for waits and the trajectory (default: wall time, ``time.monotonic()``).
+    resolution_um : float
+        The pitch in um of the drive's step grid (grid points are whole multiples of it, from
+        z = 0); 0 means continuous. Every target is quantised once to the nearest grid point
+        inside the soft limits. Drivers that learn their grid from the device call
+        :meth:`_set_resolution`.
     """
 
     #: The spec scheme of this drive (``"sim"``, ``"grbl"``, ...); set by subclasses.
@@ -129,8 +148,11 @@ class FocusDrive(ABC):
         settle_s: float = 0.0,
         clock: Any = None,
         clock_default: str = "wall",
+        resolution_um: float = 0.0,
     ) -> None:
         self._limits = as_limits(limits)
+        self._resolution = 0.0
+        self._set_resolution(resolution_um)
         self._backlash = _finite(backlash_um, "backlash_um")
         if self._backlash < 0:
             raise InputError(f"backlash_um {backlash_um!r} is negative: give 0 or a positive number of um")
@@ -151,6 +173,9 @@ class FocusDrive(ABC):
         self._closed = False
         self._last_dir = 0  # direction the mechanism was last driven: +1, -1, 0 = unknown
         self._commanded: float | None = None
+        # the last requested (unquantised) target: relative moves add to it, so rounding to the
+        # step grid never accumulates (issue 12 item 6)
+        self._intended: float | None = None
         self._traj: deque[tuple[float, float]] = deque(maxlen=TRAJECTORY_MAX)
         self._traj_lock = threading.Lock()
 
@@ -159,6 +184,48 @@ class FocusDrive(ABC):
     def limits(self) -> ZLimits:
         """The soft limits in um."""
         return self._limits
+
+    @property
+    def resolution_um(self) -> float:
+        """The step-grid pitch in um (0.0 = continuous); targets are quantised to it."""
+        return self._resolution
+
+    def quantise(self, z_um: float) -> float:
+        """The grid point (um) a move to ``z_um`` would be sent to.
+
+        ``z_um`` must lie inside the soft limits; the result is the nearest whole multiple of
+        :attr:`resolution_um` that also lies inside them (never past a limit by a rounding
+        step). Raises LimitError when ``z_um`` is outside the limits or no grid point is inside.
+        """
+        z = _finite(z_um, "z_um")
+        return self._quantise(z, f"a move to {z:g} um")
+
+    def _quantise(self, z: float, what: str) -> float:
+        lim = self._limits
+        if not lim.contains(z):
+            raise LimitError(
+                f"{what} is outside the soft limits [{lim.lo:g}, {lim.hi:g}] um: "
+                f"choose a z inside them or widen the limits"
+            )
+        res = self._resolution
+        if res <= 0:
+            return z
+        kmin, kmax = grid_span(lim.lo, lim.hi, res)
+        if kmin > kmax:
+            raise LimitError(
+                f"no step of the {res:g} um grid of {self.spec} lies inside the soft limits "
+                f"[{lim.lo:g}, {lim.hi:g}] um: widen the limits to at least one step"
+            )
+        k = min(max(round(z / res), kmin), kmax)
+        # k * res may differ from a limit that is exactly on the grid by float round-off only
+        return min(max(k * res, lim.lo), lim.hi)
+
+    def _set_resolution(self, resolution_um: float) -> None:
+        """Set the step-grid pitch in um (0 = continuous); for drivers that learn it late."""
+        res = _finite(resolution_um, "resolution_um")
+        if res < 0:
+            raise InputError(f"resolution_um {resolution_um!r} is negative: give 0 or the step in um")
+        self._resolution = res
 
     @property
     def backlash_um(self) -> float:
@@ -243,14 +310,16 @@ class FocusDrive(ABC):
     def move_by(self, dz_um: float) -> float:
         """Move by ``dz_um`` (um) from the current position; return the read-back z (um).
 
-        The target is the last commanded (or read-back) position plus ``dz_um``; the same
-        checks as :meth:`move_to` apply.
+        The target is the last requested target (before quantisation to the step grid, so
+        repeated relative moves never accumulate rounding), else the read-back position, plus
+        ``dz_um``; the same checks as :meth:`move_to` apply.
         """
         dz = _finite(dz_um, "dz_um")
         with self._move_lock:
             self._check_ready()
             current = self._current()
-            return self._execute(current, current + dz, f"move_by({dz:g} um) to {current + dz:g} um")
+            base = self._intended if self._intended is not None else current
+            return self._execute(current, base + dz, f"move_by({dz:g} um) to {base + dz:g} um")
 
     def _current(self) -> float:
         """The last commanded position, or the read-back one (a failed read: position unknown)."""
@@ -276,11 +345,7 @@ class FocusDrive(ABC):
 
     def _plan(self, current: float | None, z: float, what: str) -> list[float]:
         lim = self._limits
-        if not lim.contains(z):
-            raise LimitError(
-                f"{what} is outside the soft limits [{lim.lo:g}, {lim.hi:g}] um: "
-                f"choose a z inside them or widen the limits"
-            )
+        z = self._quantise(z, what)
         steps = [z]
         if self._backlash > 0:
             a = self._approach
@@ -300,11 +365,12 @@ class FocusDrive(ABC):
                         f"[{lim.lo:g}, {lim.hi:g}] um: widen the limits by the backlash "
                         f"({self._backlash:g} um) or reduce backlash_um"
                     )
-                steps = [over, z]
+                steps = [self._quantise(over, what), z]
         return steps
 
     def _execute(self, current: float, z: float, what: str) -> float:
         steps = self._plan(current, z, what)
+        self._intended = None
         self._stop_event.clear()
         self._record(self._now(), current)
         prev = current
@@ -334,6 +400,7 @@ class FocusDrive(ABC):
         if self._stop_event.is_set():
             self._after_stop()
             raise Aborted(f"{what} was stopped; the drive halted at about {self._commanded_str()}")
+        self._intended = z
         if self._settle > 0:
             self.clock.sleep(self._settle)
         reached = self._guarded_read("reading back the reached position")
@@ -343,6 +410,7 @@ class FocusDrive(ABC):
     def _after_stop(self) -> None:
         """After a stop: re-read where the motion halted (position stays known if readable)."""
         self._commanded = None
+        self._intended = None
         self._last_dir = 0
         if self._known:
             try:
@@ -407,6 +475,7 @@ class FocusDrive(ABC):
         self._known = True
         self._unknown_reason = ""
         self._commanded = z
+        self._intended = None
         self._last_dir = 0
         self._record(self._now(), z)
 
@@ -437,6 +506,7 @@ class FocusDrive(ABC):
         self._known = False
         self._unknown_reason = reason
         self._commanded = None
+        self._intended = None
         self._last_dir = 0
 
     def _check_open(self) -> None:

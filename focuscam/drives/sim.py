@@ -110,6 +110,9 @@ class SimulatedDrive(FocusDrive):
         The time base.
     approach : {"up", "down"}
         Direction of every final approach.
+    resolution_um : float
+        Step-grid pitch in um (0 = continuous, the default); every target is quantised to it
+        inside the limits, as on a stepper drive.
     """
 
     scheme = "sim"
@@ -126,6 +129,7 @@ class SimulatedDrive(FocusDrive):
         start_um: float = 0.0,
         clock: Any = None,
         approach: str = "up",
+        resolution_um: float = 0.0,
     ) -> None:
         super().__init__(
             limits=limits,
@@ -134,6 +138,7 @@ class SimulatedDrive(FocusDrive):
             settle_s=settle_s,
             clock=clock,
             clock_default="virtual",
+            resolution_um=resolution_um,
         )
         self._speed = _finite(speed_um_s, "speed_um_s")
         if self._speed <= 0:

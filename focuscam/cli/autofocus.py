@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from ..rig import add_rig_argument
+from ._args import RANGE_UM, Z_UM, roi_type
 
 EPILOG = """\
 examples:
@@ -24,15 +25,6 @@ Positions are printed in um (and in the stack's unit on the twin).
 Exit codes: 0 focused, 1 failed to focus, 2 bad input, 3 device error, 130 interrupted (the
 drive was stopped and its position printed).
 """
-
-
-def _range(text: str) -> tuple[float, float]:
-    from ..types import ZLimits
-
-    lim = ZLimits.parse(text, param="--range")
-    if not lim.lo < lim.hi:
-        raise argparse.ArgumentTypeError(f"{text!r} is not LO,HI with LO < HI (um)")
-    return lim.lo, lim.hi
 
 
 def register(subparsers: Any) -> None:
@@ -55,9 +47,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--strategy", metavar="NAME", help="search strategy (default coarse-fine)")
     parser.add_argument("--measure", metavar="NAME", help="focus measure (default lapv; glvn in brightfield)")
-    parser.add_argument("--roi", metavar="x,y,w,h", help="region of interest in pixels (default whole frame)")
-    parser.add_argument("--range", type=_range, metavar="LO,HI", help="search range in um")
-    parser.add_argument("--start", type=float, metavar="Z", help="twin only: where the drive starts, in um")
+    parser.add_argument(
+        "--roi", type=roi_type, metavar="x,y,w,h", help="region of interest in pixels (default whole frame)"
+    )
+    parser.add_argument("--range", type=RANGE_UM, metavar="LO,HI", help=f"search range ({RANGE_UM.bounds})")
+    parser.add_argument("--start", type=Z_UM, metavar="Z", help="twin only: where the drive starts, in um")
     parser.add_argument(
         "--mode",
         choices=("max", "brightfield"),

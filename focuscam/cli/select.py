@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from ._args import bin_type, roi_type
+
 EPILOG = """\
 examples:
   focuscam select recordings/target_color
@@ -18,18 +20,6 @@ PATH is a focuscam-stack/1 folder (stack.json + frames/), a plain folder of imag
 (natural sort, z = index), a multi-page TIFF or a video file (z = frame index).
 Exit codes: 0 focused, 1 no clear focus peak (state "failed"), 2 bad input.
 """
-
-
-def _bin_arg(text: str) -> int | str:
-    if text == "auto":
-        return "auto"
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a bin factor: give a whole number >= 1 or 'auto'")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -52,11 +42,11 @@ def register(subparsers: Any) -> None:
         help="focus measure (default lapv; see focuscam.MEASURES)",
     )
     parser.add_argument(
-        "--roi", metavar="x,y,w,h", help="region of interest in pixels (default: whole frame)"
+        "--roi", type=roi_type, metavar="x,y,w,h", help="region of interest in pixels (default: whole frame)"
     )
     parser.add_argument(
         "--bin",
-        type=_bin_arg,
+        type=bin_type,
         default="auto",
         metavar="N|auto",
         help="k x k binning before measuring (default auto: chosen from the frame size, "
@@ -81,10 +71,9 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..select import select_plane
     from ..stacks import load_stack
-    from ..types import ROI
     from ._progress import Progress
 
-    roi = ROI.parse(args.roi) if args.roi is not None else None
+    roi = args.roi
     if args.plot is not None and not str(args.plot).lower().endswith(".png"):
         raise InputError(f"--plot {args.plot!r} must name a .png file, e.g. --plot curve.png")
     stack = load_stack(args.path)
@@ -138,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         u = _unit(result.z_unit)
-        where = "the whole frame" if roi is None else f"ROI x={roi.x} y={roi.y} w={roi.w} h={roi.h}"
+        where = "the whole frame" if roi is None else f"ROI {roi}"
         print(f"stack:   {args.path} ({stack.name}: {len(stack)} frames, {stack.kind}, z in {result.z_unit})")
         print(f"measure: {result.measure} on {where}, bin {result.bin}, {result.mode} mode")
         if result.focused:

@@ -34,29 +34,36 @@ def _subparsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
         yield from _subparsers(sub, (*path, name))
 
 
+def _takes_numbers(action: argparse.Action) -> bool:
+    """An option whose value is numbers: a numeric type, or a comma list like LO,HI or x,y,w,h."""
+    if not action.option_strings or action.nargs is not None or action.const is not None:
+        return False
+    return bool(
+        getattr(action.type, "numeric", False) or action.type in (int, float) or "," in str(action.metavar)
+    )
+
+
 def numeric_options():
-    """(command path, option string, type) of every option that takes numbers."""
+    """(command path, option string, metavar) of every option that takes numbers."""
     out = []
     for path, parser in _subparsers(build_parser()):
         for action in parser._actions:
-            if action.option_strings and getattr(action.type, "numeric", False):
-                out.append((path, action.option_strings[-1], action.type))
+            if _takes_numbers(action):
+                out.append((path, action.option_strings[-1], str(action.metavar)))
     return out
 
 
 NUMERIC = numeric_options()
 
 
-def _negative(kind) -> str:
+def _negative(metavar: str) -> str:
     """A value of this option's syntax that starts with a minus sign."""
-    if isinstance(kind, _args.Pair) or kind is _args.limits_type:
-        return "-5,5"
-    if kind is _args.roi_type:
+    if metavar.count(",") == 3:
         return "-1,2,30,40"
-    if kind is _args.grid_type:
+    if "," in metavar:
+        return "-5,5"
+    if "x" in metavar.lower() and len(metavar) == 3:  # RxC, WxH
         return "-2x3"
-    if getattr(kind, "__name__", "") == "_size_arg":
-        return "-64x64"
     return "-5"
 
 
@@ -105,7 +112,7 @@ def test_every_numeric_option_takes_a_value_starting_with_a_minus_sign():
     is allowed, else exit 2 with one line naming the option's bounds, never "expected one
     argument".
     """
-    argvs = [(*path, opt, _negative(kind), "--help") for path, opt, kind in NUMERIC]
+    argvs = [(*path, opt, _negative(metavar), "--help") for path, opt, metavar in NUMERIC]
     for argv, proc in zip(argvs, _many(argvs), strict=True):
         assert "expected one argument" not in proc.stderr, (argv, proc.stderr)
         assert "unknown option" not in proc.stderr, (argv, proc.stderr)
@@ -178,7 +185,12 @@ def test_a_mistyped_flag_names_the_subcommand_help_and_keeps_the_next_word():
 # --- the argument types, over arbitrary number strings -----------------------------------------
 
 NUMBER_TYPES = sorted(
-    {id(t): t for _, _, t in NUMERIC if isinstance(t, _args.Number | _args.Pair)}.values(),
+    {
+        id(a.type): a.type
+        for _, parser in _subparsers(build_parser())
+        for a in parser._actions
+        if isinstance(a.type, _args.Number | _args.Pair)
+    }.values(),
     key=lambda t: (type(t).__name__, t.bounds, getattr(t, "strict", False)),
 )
 NUMBER_TEXT = st.one_of(

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from ._args import bin_type, roi_type
+from ._regions import add_grid_arguments, print_regions, stack_regions
 
 EPILOG = """\
 examples:
@@ -15,6 +16,7 @@ examples:
   focuscam select ../shared/stacks/dfnn_mitochondria --json
   focuscam select frames/ --measure teng --roi 100,80,320,240 --plot curve.png
   focuscam select sweep.tif --bin 2
+  focuscam select ../shared/stacks/pcb_slanted --grid 3x3
 
 PATH is a focuscam-stack/1 folder (stack.json + frames/), a plain folder of images
 (natural sort, z = index), a multi-page TIFF or a video file (z = frame index).
@@ -60,6 +62,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     parser.add_argument("--plot", metavar="CURVE.png", help="write a labelled PNG of the focus curve")
+    add_grid_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -93,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             msg = "--" + msg
         raise InputError(msg) from None
 
+    regions = stack_regions(stack, result, args) if args.grid is not None else None
     truth = stack.truth
     within = None
     if truth is not None and result.z_unit == stack.z_unit:
@@ -123,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
             within_tolerance=within,
             plot=str(args.plot) if args.plot else None,
         )
+        if regions is not None:
+            out.update(regions.to_dict())
         json.dump(out, sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
@@ -149,4 +155,6 @@ def run(args: argparse.Namespace) -> int:
             )
         if args.plot:
             print(f"plot:    {args.plot}")
+        if regions is not None:
+            print_regions(regions)
     return 0 if result.focused else 1

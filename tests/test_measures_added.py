@@ -8,7 +8,6 @@ import naive
 import numpy as np
 import pytest
 
-from focuscam.errors import InputError
 from focuscam.measures import MEASURES, focus_map, measure, spectral
 
 
@@ -32,11 +31,21 @@ def test_fftb_is_the_energy_of_its_band_only():
     assert measure(np.full((40, 50), 7, np.uint16), "fftb") == 0.0
 
 
-def test_fftb_refuses_a_region_beyond_its_memory_bound():
-    frame = np.zeros((1, spectral.MAX_PIXELS + 1), np.uint8)
-    with pytest.raises(InputError, match=r"fftb .* smaller ROI or a bin factor"):
-        measure(frame, "fftb")
-    assert measure(frame, "fftb", roi=(0, 0, 1000, 1)) == 0.0
+def test_fftb_of_a_large_roi_is_the_mean_over_bounded_blocks(monkeypatch):
+    """Beyond BLOCK pixels a side, blocks are measured one at a time and averaged by pixels."""
+    rng = np.random.default_rng(3)
+    frame = cv2.GaussianBlur(rng.random((40, 70)), (0, 0), 1.5).astype(np.float32)
+    monkeypatch.setattr(spectral, "BLOCK", 32)  # 40 x 70 -> 2 x 3 blocks of 20 x 23..24
+    blocks = [
+        (0, 0, 23, 20),
+        (23, 0, 23, 20),
+        (46, 0, 24, 20),
+        (0, 20, 23, 20),
+        (23, 20, 23, 20),
+        (46, 20, 24, 20),
+    ]
+    want = sum(naive.fftb(frame, b) * b[2] * b[3] for b in blocks) / frame.size
+    assert measure(frame, "fftb") == pytest.approx(want, rel=1e-9)
 
 
 def test_fftb_and_vol5_discount_pixel_noise_more_than_the_variance():

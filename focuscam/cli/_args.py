@@ -52,6 +52,26 @@ class OneLineParser(argparse.ArgumentParser):
             f"{self.prog}: error: {message} (see '{self.prog} --help')\n",
         )
 
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            prog = self._leaf(ns).prog
+            self.exit(
+                EXIT_CODES["usage"],
+                f"{prog}: unexpected argument {extras[0]!r}; see {prog} --help\n",
+            )
+        return ns
+
+    def _leaf(self, ns: argparse.Namespace) -> argparse.ArgumentParser:
+        """The parser of the (sub)subcommand that ``ns`` was parsed for."""
+        parser: argparse.ArgumentParser = self
+        while True:
+            subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+            name = getattr(ns, subs[0].dest, None) if subs else None
+            if name not in (subs[0].choices if subs else {}):
+                return parser
+            parser = subs[0].choices[name]
+
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
         strings = list(sys.argv[1:] if args is None else args)
         self._refuse_unknown_options(strings)

@@ -24,7 +24,7 @@ def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
         "--grid",
         type=grid_type,
         metavar="RxC",
-        help="also find the best plane of every region of an RxC grid over the ROI and fit the "
+        help="also find the best plane of every region of an RxC grid (1..64 each) over the ROI and fit the "
         "focal plane through them (tilt; JSON keys regions, tilt), for slanted samples",
     )
     parser.add_argument(

@@ -53,7 +53,9 @@ def register(subparsers: Any) -> None:
         "--roi", type=roi_type, metavar="x,y,w,h", help="region of interest in pixels (default whole frame)"
     )
     parser.add_argument("--range", type=RANGE_UM, metavar="LO,HI", help=f"search range ({RANGE_UM.bounds})")
-    parser.add_argument("--start", type=Z_UM, metavar="Z", help="twin only: where the drive starts, in um")
+    parser.add_argument(
+        "--start", type=Z_UM, metavar="Z", help=f"twin only: where the drive starts ({Z_UM.bounds})"
+    )
     parser.add_argument(
         "--mode",
         choices=("max", "brightfield"),

@@ -49,10 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="sim, grbl:PORT, sangaboard:PORT, uvc:CAMERA or focuscam:PORT (required here or in --rig)",
     )
     target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--to", type=Z_UM, metavar="Z", help="absolute target in um")
-    target.add_argument("--by", type=Z_UM, metavar="DZ", help="relative move in um")
+    target.add_argument("--to", type=Z_UM, metavar="Z", help=f"absolute target ({Z_UM.bounds})")
+    target.add_argument("--by", type=Z_UM, metavar="DZ", help=f"relative move ({Z_UM.bounds})")
     parser.add_argument(
-        "--limits", type=limits_type, metavar="MIN,MAX", help="soft limits in um (required for motor drives)"
+        "--limits",
+        type=limits_type,
+        metavar="MIN,MAX",
+        help=f"soft limits ({Z_UM.bounds}; required for motor drives)",
     )
     parser.add_argument(
         "--backlash", type=BACKLASH_UM, metavar="UM", help=f"backlash compensation ({BACKLASH_UM.bounds})"

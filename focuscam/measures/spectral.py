@@ -3,17 +3,19 @@
 The gray region (block sums with ``bin > 1``) is loaded by a numba kernel
 (:func:`focuscam.measures._kernels_ext.gray_region`, the same fused BGR->gray as every measure);
 the transform is ``numpy.fft.rfft2`` in float64 (a streaming numba kernel cannot beat a tuned
-FFT here, and the FFT needs the whole region anyway). Memory is bounded: the region may have at
-most :data:`MAX_PIXELS` (binned) pixels, and the temporaries are the float64 region, its
-real-to-complex spectrum and one block of :data:`ROWS_PER_BLOCK` spectrum rows at a time, about
-24 bytes per pixel (some 200 MB at the limit, a 4K UHD frame).
+FFT here, and the FFT needs a whole block at once). Memory is bounded whatever the ROI: a region
+with a side longer than :data:`BLOCK` pixels is cut into near-equal blocks of at most
+``BLOCK x BLOCK`` whose band energies are averaged, weighted by their pixels (Welch's method of
+averaged periodograms); the temporaries of one block (float64 gray, its half spectrum, one
+slab of :data:`ROWS_PER_BLOCK` spectrum rows) take about 24 bytes per pixel, some 25 MB.
 """
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
-from ..errors import InputError
 from . import _doc
 from ._run import compute
 
@@ -23,8 +25,9 @@ from ._run import compute
 #: The band's edges as 1/N (an exact integer test decides which frequencies are inside it).
 BAND_DIVISORS = (32, 4)
 BAND = (1.0 / BAND_DIVISORS[0], 1.0 / BAND_DIVISORS[1])
-#: The largest region (in binned pixels) ``fftb`` transforms: 2**23, a 3840 x 2160 frame.
-MAX_PIXELS = 1 << 23
+#: The longest block side transformed at once (1024: the band's resolution is far finer than
+#: its width of 1/32 cycles/pixel, and one block's temporaries stay near 25 MB).
+BLOCK = 1024
 #: Spectrum rows summed per block (bounds the mask and power temporaries).
 ROWS_PER_BLOCK = 256
 
@@ -72,23 +75,41 @@ def band_energy(tile: np.ndarray) -> float:
     return total / norm
 
 
-def band_energy_tiles(flat: np.ndarray, nch: int, geo: tuple[int, ...], xs, ys) -> np.ndarray:
-    """``cells[ti, tj, 0]`` = :func:`band_energy` of every tile of the region (float64 cells)."""
+def _splits(n: int) -> list[int]:
+    """Boundaries cutting ``n`` pixels into ceil(n / BLOCK) near-equal blocks."""
+    m = -(-n // BLOCK)
+    return [i * n // m for i in range(m + 1)]
+
+
+def region_energy(
+    flat: np.ndarray, nch: int, geo: tuple[int, ...], y0: int, x0: int, h: int, w: int
+) -> float:
+    """Band energy of the ``h x w`` box at ``(y0, x0)`` of the kernel region (blocks averaged)."""
     from ._kernels_ext import gray_region
 
-    rh, rw = geo[7], geo[8]
-    if rh * rw > MAX_PIXELS:
-        raise InputError(
-            f"fftb on a {rw}x{rh} region needs more than {MAX_PIXELS} pixels of spectrum: "
-            "use a smaller ROI or a bin factor (e.g. bin 2)"
-        )
-    gray = np.empty((rh, rw), np.float64)
-    gray_region(flat, nch, geo, gray)
+    ys, xs = _splits(h), _splits(w)
+    total = 0.0
+    for b0, b1 in itertools.pairwise(ys):
+        for c0, c1 in itertools.pairwise(xs):
+            sub = (*geo[:5], geo[5] + y0 + b0, geo[6] + x0 + c0, b1 - b0, c1 - c0)
+            gray = np.empty((b1 - b0, c1 - c0), np.float64)
+            gray_region(flat, nch, sub, gray)
+            energy = band_energy(gray)
+            if len(ys) == 2 and len(xs) == 2:
+                return energy
+            total += energy * gray.size
+    return total / (h * w)
+
+
+def band_energy_tiles(flat: np.ndarray, nch: int, geo: tuple[int, ...], xs, ys) -> np.ndarray:
+    """``cells[ti, tj, 0]`` = :func:`region_energy` of every tile of the region (float64 cells)."""
     cells = np.zeros((len(ys) - 1, len(xs) - 1, 4), np.float64)
     for ti in range(len(ys) - 1):
         for tj in range(len(xs) - 1):
-            tile = np.ascontiguousarray(gray[ys[ti] : ys[ti + 1], xs[tj] : xs[tj + 1]])
-            cells[ti, tj, 0] = band_energy(tile)
+            y0, x0 = int(ys[ti]), int(xs[tj])
+            cells[ti, tj, 0] = region_energy(
+                flat, nch, geo, y0, x0, int(ys[ti + 1]) - y0, int(xs[tj + 1]) - x0
+            )
     return cells
 
 
@@ -102,8 +123,9 @@ def fftb(frame, roi=None, bin=1) -> float:
     own pixels are used (no neighbours); homogeneous of degree 2 in the gray levels; ignores
     an offset. The band leaves out the lowest frequencies (illumination gradients, which focus
     barely changes) and the top half of the spectrum (pixel noise), which makes it robust on
-    noisy, low-contrast frames. At most :data:`MAX_PIXELS` binned pixels (bounded memory,
-    about 24 bytes per pixel).
+    noisy, low-contrast frames. ROIs with a side above :data:`BLOCK` pixels are measured as the
+    pixel-weighted mean over near-equal blocks of at most ``BLOCK x BLOCK`` (Welch's method), so
+    memory stays bounded (about 25 MB).
     {params}
     Returns
     -------

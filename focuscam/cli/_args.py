@@ -279,6 +279,13 @@ TIMEOUT_S = Number(float, 0.01, 3600, "s")
 PIXEL_UM = Number(float, 1e-4, 1e4, "um/px")
 
 
+def measure_names() -> list[str]:
+    """The registered focus measures (``--measure`` choices), in registry order."""
+    from ..measures import MEASURES
+
+    return list(MEASURES)
+
+
 def add_source_arguments(parser: argparse.ArgumentParser, limits: argparse._ActionsContainer) -> None:
     """The frame-source flags of ``monitor`` and ``record``.
 

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..rig import add_rig_argument
-from ._args import RANGE_UM, Z_UM, roi_type
+from ._args import RANGE_UM, Z_UM, measure_names, roi_type
 from ._regions import RegionTap, add_grid_arguments, print_regions
 
 EPILOG = """\
@@ -48,7 +48,11 @@ def register(subparsers: Any) -> None:
         "--drive", metavar="SPEC", help="sim, grbl:PORT, sangaboard:PORT, ... (required here or in --rig)"
     )
     parser.add_argument("--strategy", metavar="NAME", help="search strategy (default coarse-fine)")
-    parser.add_argument("--measure", metavar="NAME", help="focus measure (default lapv; glvn in brightfield)")
+    parser.add_argument(
+        "--measure",
+        metavar="NAME",
+        help=f"focus measure: {', '.join(measure_names())} (default lapv; glvn in brightfield)",
+    )
     parser.add_argument(
         "--roi", type=roi_type, metavar="x,y,w,h", help="region of interest in pixels (default whole frame)"
     )

@@ -11,7 +11,7 @@ import sys
 import time
 
 from ..rig import add_rig_argument
-from ._args import add_source_arguments, grid_type, roi_type
+from ._args import add_source_arguments, grid_type, measure_names, roi_type
 
 NAME = "monitor"
 
@@ -45,7 +45,11 @@ def register(subparsers) -> None:
     )
     limits = parser.add_argument_group("limits (default: until the source ends or Ctrl-C)")
     add_source_arguments(parser, limits)
-    parser.add_argument("--measure", help="focus measure (default lapv)")
+    parser.add_argument(
+        "--measure",
+        metavar="NAME",
+        help=f"focus measure: {', '.join(measure_names())} (default lapv)",
+    )
     parser.add_argument(
         "--roi", type=roi_type, metavar="x,y,w,h", help="region scored (default: whole frame)"
     )

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ._args import bin_type, roi_type
+from ._args import bin_type, measure_names, roi_type
 from ._regions import add_grid_arguments, print_regions, stack_regions
 
 EPILOG = """\
@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
         "--measure",
         default="lapv",
         metavar="NAME",
-        help="focus measure (default lapv; see focuscam.MEASURES)",
+        help=f"focus measure: {', '.join(measure_names())} (default lapv)",
     )
     parser.add_argument(
         "--roi", type=roi_type, metavar="x,y,w,h", help="region of interest in pixels (default: whole frame)"

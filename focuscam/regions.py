@@ -212,7 +212,10 @@ def fit_plane(
     z_unit: str,
     lateral: str,
 ) -> Tilt | None:
-    """Least-squares plane through ``(x, y, z)`` points; None when fewer than 3 or one point only.
+    """Least-squares plane through ``(x, y, z)`` points; None when it is not determined.
+
+    Not determined: fewer than 3 points, all at one place, or all on one slanted line. Points on
+    one row (or column) of the grid determine the slope along it only (the other is None).
 
     Parameters
     ----------
@@ -241,6 +244,8 @@ def fit_plane(
     if not axes:
         return None
     a = np.stack(columns, axis=1)
+    if np.linalg.matrix_rank(a) < a.shape[1]:
+        return None  # the points lie on one slanted line: a plane through them is not determined
     coef, *_ = np.linalg.lstsq(a, pts[:, 2], rcond=None)
     resid = pts[:, 2] - a @ coef
     rms = float(np.sqrt(np.mean(resid**2)))

@@ -91,6 +91,8 @@ def test_fit_plane_recovers_an_exact_plane_and_refuses_a_line():
     row = [(x, 0.0, 0.5 * x) for x in range(5)]  # one grid row: only the x slope is estimable
     line = fit_plane(row, centre=(2, 0), size=(5, 1), z_floor=0.01, z_unit="um", lateral="px")
     assert line.x == pytest.approx(0.5) and line.y is None
+    diagonal = [(t, t, 0.2 * t) for t in range(4)]  # slanted line: the plane is not determined
+    assert fit_plane(diagonal, centre=(0, 0), size=(4, 4), z_floor=0.01, z_unit="um", lateral="px") is None
 
 
 def test_tile_boxes_are_the_focus_map_tiles():

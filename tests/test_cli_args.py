@@ -208,9 +208,8 @@ def _within(number: _args.Number, value) -> bool:
     return ok and math.isfinite(value) and number.lo <= value <= number.hi
 
 
-@settings(max_examples=400, deadline=None, derandomize=True)
-@given(st.sampled_from(NUMBER_TYPES), NUMBER_TEXT)
-def test_number_types_return_a_bounded_value_or_refuse_in_one_line(kind, text):
+def check_number_type(kind, text):
+    """A number type returns a finite value inside its bounds, or refuses in one short line."""
     try:
         value = kind(text)
     except argparse.ArgumentTypeError as exc:
@@ -224,6 +223,19 @@ def test_number_types_return_a_bounded_value_or_refuse_in_one_line(kind, text):
         assert lo < hi if kind.strict else lo <= hi
     else:
         assert _within(kind, value)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.sampled_from(NUMBER_TYPES), NUMBER_TEXT)
+def test_number_types_return_a_bounded_value_or_refuse_in_one_line(kind, text):
+    check_number_type(kind, text)
+
+
+@pytest.mark.slow
+@settings(max_examples=10_000, deadline=None, derandomize=True)
+@given(st.sampled_from(NUMBER_TYPES), NUMBER_TEXT)
+def test_number_types_ten_thousand_strings(kind, text):
+    check_number_type(kind, text)
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)

@@ -40,6 +40,10 @@ class ROI(NamedTuple):
             )
         return cls(*values)
 
+    def __str__(self) -> str:
+        """``"x,y,w,h"``: the command line's own syntax (messages print ROIs this way)."""
+        return f"{self.x},{self.y},{self.w},{self.h}"
+
 
 class FocusState:
     """The two states a focus search ends in."""

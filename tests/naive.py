@@ -142,6 +142,48 @@ def wavs(frame, roi=None, k=1):
     return float((lh**2).sum() + (hl**2).sum() + (hh**2).sum())
 
 
+def vol5(frame, roi=None, k=1):
+    """Vollath F5 both axes: mean(c * right) + mean(c * down) - 2 mean(c)**2."""
+    P, h, w = context(frame, roi, k)
+    s = lambda dy, dx: _shift(P, h, w, dy, dx)  # noqa: E731
+    c = s(0, 0)
+    return float((c * s(0, 1)).mean() + (c * s(1, 0)).mean() - 2 * c.mean() ** 2)
+
+
+def _dft_matrix(n):
+    k = np.arange(n)
+    return np.exp(-2j * np.pi * np.outer(k, k) / n)
+
+
+def _hann(n):
+    if n == 1:
+        return np.ones(1)
+    k = np.arange(n)
+    return 0.5 - 0.5 * np.cos(2 * np.pi * k / (n - 1))
+
+
+def fftb(frame, roi=None, k=1, band=(32, 4)):
+    """Band energy by the definition: the full DFT as matrix products, an explicit radial mask.
+
+    Frequency (a/h, b/w) cycles/pixel is in the band 1/32..1/4 when 1/32 <= |f| <= 1/4, tested
+    with Fractions (exactly).
+    """
+    from fractions import Fraction
+
+    P, h, w = context(frame, roi, k, pad=0)
+    win = np.outer(_hann(h), _hann(w))
+    X = _dft_matrix(h) @ ((P - P.mean()) * win) @ _dft_matrix(w).T
+    mask = np.zeros((h, w), bool)
+    for a in range(h):
+        for b in range(w):
+            fa = Fraction(min(a, h - a), h)
+            fb = Fraction(min(b, w - b), w)
+            r2 = fa * fa + fb * fb
+            mask[a, b] = Fraction(1, band[0] ** 2) <= r2 <= Fraction(1, band[1] ** 2)
+    norm = h * w * (win**2).sum()
+    return 0.0 if norm == 0 else float((np.abs(X) ** 2 * mask).sum() / norm)
+
+
 ORACLES = {
     "lapv": lapv,
     "lapm": lapm,
@@ -152,4 +194,6 @@ ORACLES = {
     "glvn": glvn,
     "vola": vola,
     "wavs": wavs,
+    "vol5": vol5,
+    "fftb": fftb,
 }

@@ -40,7 +40,19 @@ def test_more_blur_gives_a_lower_score(name, dtype, ch):
     assert all(a > b for a, b in itertools.pairwise(scores)), scores
 
 
-DEGREES = {"lapv": 2, "lapm": 1, "lapd": 1, "teng": 2, "tenv": 4, "bren": 2, "glvn": 1, "vola": 2, "wavs": 2}
+DEGREES = {
+    "lapv": 2,
+    "lapm": 1,
+    "lapd": 1,
+    "teng": 2,
+    "tenv": 4,
+    "bren": 2,
+    "glvn": 1,
+    "vola": 2,
+    "wavs": 2,
+    "vol5": 2,
+    "fftb": 2,
+}
 
 
 @pytest.mark.parametrize(("name", "degree"), sorted(DEGREES.items()))

@@ -17,6 +17,7 @@ import importlib.util
 import sys
 
 from ..errors import EXIT_CODES, FocuscamError, exit_code_for
+from ._args import OneLineParser
 
 #: Subcommands in the order ``--help`` lists them.
 SUBCOMMANDS = (
@@ -32,16 +33,6 @@ SUBCOMMANDS = (
     "bench",
     "rig",
 )
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line and exit with code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(
-            EXIT_CODES["usage"],
-            f"{self.prog}: error: {message} (see '{self.prog} --help')\n",
-        )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,8 @@ import sys
 from typing import Any
 
 from ..rig import add_rig_argument
+from ._args import RANGE_UM, Z_UM, measure_names, roi_type
+from ._regions import RegionTap, add_grid_arguments, print_regions
 
 EPILOG = """\
 examples:
@@ -15,6 +17,7 @@ examples:
   focuscam autofocus --source replay:recordings/target_color --drive sim --strategy continuous
   focuscam autofocus --source replay:recordings/cells_gray16 --drive sim --plot curve.png --record run1
   focuscam autofocus --source camera:0 --drive grbl:/dev/ttyUSB0 --range -500,500 --roi 200,150,240,180
+  focuscam autofocus --source replay:../shared/stacks/pcb_slanted --drive sim --grid 3x3
 
 replay:STACK with --drive sim runs the digital twin: the frame served is the recorded plane
 nearest to the simulated drive's position, on a simulated clock (no hardware; times are
@@ -24,15 +27,6 @@ Positions are printed in um (and in the stack's unit on the twin).
 Exit codes: 0 focused, 1 failed to focus, 2 bad input, 3 device error, 130 interrupted (the
 drive was stopped and its position printed).
 """
-
-
-def _range(text: str) -> tuple[float, float]:
-    from ..types import ZLimits
-
-    lim = ZLimits.parse(text, param="--range")
-    if not lim.lo < lim.hi:
-        raise argparse.ArgumentTypeError(f"{text!r} is not LO,HI with LO < HI (um)")
-    return lim.lo, lim.hi
 
 
 def register(subparsers: Any) -> None:
@@ -54,10 +48,18 @@ def register(subparsers: Any) -> None:
         "--drive", metavar="SPEC", help="sim, grbl:PORT, sangaboard:PORT, ... (required here or in --rig)"
     )
     parser.add_argument("--strategy", metavar="NAME", help="search strategy (default coarse-fine)")
-    parser.add_argument("--measure", metavar="NAME", help="focus measure (default lapv; glvn in brightfield)")
-    parser.add_argument("--roi", metavar="x,y,w,h", help="region of interest in pixels (default whole frame)")
-    parser.add_argument("--range", type=_range, metavar="LO,HI", help="search range in um")
-    parser.add_argument("--start", type=float, metavar="Z", help="twin only: where the drive starts, in um")
+    parser.add_argument(
+        "--measure",
+        metavar="NAME",
+        help=f"focus measure: {', '.join(measure_names())} (default lapv; glvn in brightfield)",
+    )
+    parser.add_argument(
+        "--roi", type=roi_type, metavar="x,y,w,h", help="region of interest in pixels (default whole frame)"
+    )
+    parser.add_argument("--range", type=RANGE_UM, metavar="LO,HI", help=f"search range ({RANGE_UM.bounds})")
+    parser.add_argument(
+        "--start", type=Z_UM, metavar="Z", help=f"twin only: where the drive starts ({Z_UM.bounds})"
+    )
     parser.add_argument(
         "--mode",
         choices=("max", "brightfield"),
@@ -73,6 +75,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--record", metavar="DIR", help="record every scored frame as a stack in DIR")
     parser.add_argument("--plot", metavar="CURVE.png", help="write the sampled focus curve as a PNG")
+    add_grid_arguments(parser)
     add_rig_argument(parser)
     parser.set_defaults(func=run)
 
@@ -131,8 +134,9 @@ def run(args: argparse.Namespace) -> int:
             if mode is None and (twin.stack.modality or "").lower() == "brightfield":
                 mode = "brightfield"
             options["resolution_um"] = twin.spacing_um
+        tap = None if args.grid is None else RegionTap(src, args.grid, args.roi)
         af = Autofocus(
-            src,
+            src if tap is None else tap.source,
             drive,
             strategy=args.strategy or DEFAULT_STRATEGY,
             range_um=args.range,
@@ -142,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
             record=args.record,
             **options,
         )
+        if tap is not None:
+            tap.measure, af.on_event = af.measure_name, tap.on_event
         try:
             if args.no_window or args.json:
                 result = _run_with_progress(af, enabled=not args.json)
@@ -156,7 +162,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         src.close()
         drive.close()
-    _report(args, result, twin)
+    regions = None if tap is None else tap.result(mode or "max", args.pixel_um)
+    _report(args, result, twin, regions)
     return 0 if result.focused else 1
 
 
@@ -180,8 +187,10 @@ def _run_with_progress(af: Any, *, enabled: bool) -> Any:
             af.on_event = previous
 
 
-def _report(args: argparse.Namespace, result: Any, twin: Any) -> None:
+def _report(args: argparse.Namespace, result: Any, twin: Any, regions: Any = None) -> None:
     out = result.to_dict()
+    if args.grid is not None:
+        out.update(regions.to_dict() if regions is not None else {"regions": [], "tilt": None})
     unit, scale = "um", 1.0
     if twin is not None:
         unit = twin.stack.z_unit or "index"
@@ -232,3 +241,5 @@ def _report(args: argparse.Namespace, result: Any, twin: Any) -> None:
         print(f"recorded: {args.record}")
     if args.plot:
         print(f"plot:  {args.plot}")
+    if args.grid is not None:
+        print_regions(regions, label="regions:")

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ._args import positive_int
+from ._args import STARTS
 
 EPILOG = """\
 examples:
@@ -46,7 +46,11 @@ def register(subparsers: Any) -> None:
         help="strategy to evaluate (repeatable; default: the default strategy, coarse-fine)",
     )
     parser.add_argument(
-        "--starts", type=positive_int, default=8, metavar="N", help="start positions per stack (default 8)"
+        "--starts",
+        type=STARTS,
+        default=8,
+        metavar="N",
+        help=f"start positions per stack ({STARTS.bounds}; default 8)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     parser.set_defaults(func=run)

@@ -11,7 +11,7 @@ import sys
 import time
 
 from ..rig import add_rig_argument
-from ._args import add_source_arguments
+from ._args import add_source_arguments, grid_type, measure_names, roi_type
 
 NAME = "monitor"
 
@@ -34,27 +34,6 @@ A video or replay ends the monitor (exit 0), unless it ends before --frames or -
 """
 
 
-def _grid(text: str) -> tuple[int, int]:
-    parts = text.lower().replace("*", "x").split("x")
-    try:
-        rows, cols = (int(p) for p in parts)
-    except ValueError:
-        rows = cols = 0
-    if rows < 1 or cols < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not RxC (rows x columns), e.g. 3x3")
-    return rows, cols
-
-
-def _roi(text: str):
-    from ..errors import InputError
-    from ..types import ROI
-
-    try:
-        return ROI.parse(text)
-    except InputError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--roi ")) from None
-
-
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         NAME,
@@ -66,9 +45,15 @@ def register(subparsers) -> None:
     )
     limits = parser.add_argument_group("limits (default: until the source ends or Ctrl-C)")
     add_source_arguments(parser, limits)
-    parser.add_argument("--measure", help="focus measure (default lapv)")
-    parser.add_argument("--roi", type=_roi, metavar="x,y,w,h", help="region scored (default: whole frame)")
-    parser.add_argument("--grid", type=_grid, metavar="RxC", help="also report a focus map on this grid")
+    parser.add_argument(
+        "--measure",
+        metavar="NAME",
+        help=f"focus measure: {', '.join(measure_names())} (default lapv)",
+    )
+    parser.add_argument(
+        "--roi", type=roi_type, metavar="x,y,w,h", help="region scored (default: whole frame)"
+    )
+    parser.add_argument("--grid", type=grid_type, metavar="RxC", help="also report a focus map on this grid")
     parser.add_argument("--json", action="store_true", help="print one JSON object per frame (ndjson)")
     parser.add_argument("--no-window", action="store_true", help="headless: no live window")
     parser.add_argument(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 
 from ..rig import add_rig_argument
+from ._args import BACKLASH_UM, SPEED_UM_S, STEPS_PER_UM, TIMEOUT_S, Z_UM, limits_type
 
 EPILOG = """\
 examples:
@@ -49,20 +49,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="sim, grbl:PORT, sangaboard:PORT, uvc:CAMERA or focuscam:PORT (required here or in --rig)",
     )
     target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--to", type=float, metavar="Z", help="absolute target in um")
-    target.add_argument("--by", type=float, metavar="DZ", help="relative move in um")
-    parser.add_argument("--limits", metavar="MIN,MAX", help="soft limits in um (required for motor drives)")
-    parser.add_argument("--backlash", type=float, metavar="UM", help="backlash compensation in um")
+    target.add_argument("--to", type=Z_UM, metavar="Z", help=f"absolute target ({Z_UM.bounds})")
+    target.add_argument("--by", type=Z_UM, metavar="DZ", help=f"relative move ({Z_UM.bounds})")
     parser.add_argument(
-        "--steps-per-um", type=float, metavar="N", help="motor steps per um (sangaboard, focuscam)"
+        "--limits",
+        type=limits_type,
+        metavar="MIN,MAX",
+        help=f"soft limits ({Z_UM.bounds}; required for motor drives)",
     )
-    parser.add_argument("--speed", type=float, metavar="UM_S", help="speed in um/s (sim, grbl)")
-    parser.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for a device reply")
+    parser.add_argument(
+        "--backlash", type=BACKLASH_UM, metavar="UM", help=f"backlash compensation ({BACKLASH_UM.bounds})"
+    )
+    parser.add_argument(
+        "--steps-per-um",
+        type=STEPS_PER_UM,
+        metavar="N",
+        help=f"motor steps per um (sangaboard, focuscam; {STEPS_PER_UM.bounds})",
+    )
+    parser.add_argument(
+        "--speed", type=SPEED_UM_S, metavar="UM_S", help=f"speed (sim, grbl; {SPEED_UM_S.bounds})"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=TIMEOUT_S,
+        metavar="S",
+        help=f"seconds to wait for a device reply ({TIMEOUT_S.bounds})",
+    )
     parser.add_argument("--unlock", action="store_true", help="GRBL: allow clearing an alarm with $X")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    # let "--limits -500,500" through: argparse would take "-500,500" for an option otherwise
-    # (its private negative-number matcher; without it, "--limits=-500,500" still works)
-    parser._negative_number_matcher = re.compile(r"^-\d*\.?\d+(?:[eE][-+]?\d+)?$|^-[\d.eE+-]*,[-\d.eE+]*$")
     add_rig_argument(parser)  # its [drive] table fills --drive, --limits, --backlash, --steps-per-um, --speed
     parser.set_defaults(func=run)
 

@@ -7,29 +7,21 @@ import json
 import sys
 from typing import Any
 
+from ._args import bin_type, measure_names, roi_type
+from ._regions import add_grid_arguments, print_regions, stack_regions
+
 EPILOG = """\
 examples:
   focuscam select recordings/target_color
   focuscam select ../shared/stacks/dfnn_mitochondria --json
   focuscam select frames/ --measure teng --roi 100,80,320,240 --plot curve.png
   focuscam select sweep.tif --bin 2
+  focuscam select ../shared/stacks/pcb_slanted --grid 3x3
 
 PATH is a focuscam-stack/1 folder (stack.json + frames/), a plain folder of images
 (natural sort, z = index), a multi-page TIFF or a video file (z = frame index).
 Exit codes: 0 focused, 1 no clear focus peak (state "failed"), 2 bad input.
 """
-
-
-def _bin_arg(text: str) -> int | str:
-    if text == "auto":
-        return "auto"
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a bin factor: give a whole number >= 1 or 'auto'")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -49,14 +41,14 @@ def register(subparsers: Any) -> None:
         "--measure",
         default="lapv",
         metavar="NAME",
-        help="focus measure (default lapv; see focuscam.MEASURES)",
+        help=f"focus measure: {', '.join(measure_names())} (default lapv)",
     )
     parser.add_argument(
-        "--roi", metavar="x,y,w,h", help="region of interest in pixels (default: whole frame)"
+        "--roi", type=roi_type, metavar="x,y,w,h", help="region of interest in pixels (default: whole frame)"
     )
     parser.add_argument(
         "--bin",
-        type=_bin_arg,
+        type=bin_type,
         default="auto",
         metavar="N|auto",
         help="k x k binning before measuring (default auto: chosen from the frame size, "
@@ -70,6 +62,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     parser.add_argument("--plot", metavar="CURVE.png", help="write a labelled PNG of the focus curve")
+    add_grid_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -81,10 +74,9 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..select import select_plane
     from ..stacks import load_stack
-    from ..types import ROI
     from ._progress import Progress
 
-    roi = ROI.parse(args.roi) if args.roi is not None else None
+    roi = args.roi
     if args.plot is not None and not str(args.plot).lower().endswith(".png"):
         raise InputError(f"--plot {args.plot!r} must name a .png file, e.g. --plot curve.png")
     stack = load_stack(args.path)
@@ -104,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             msg = "--" + msg
         raise InputError(msg) from None
 
+    regions = stack_regions(stack, result, args) if args.grid is not None else None
     truth = stack.truth
     within = None
     if truth is not None and result.z_unit == stack.z_unit:
@@ -134,11 +127,13 @@ def run(args: argparse.Namespace) -> int:
             within_tolerance=within,
             plot=str(args.plot) if args.plot else None,
         )
+        if regions is not None:
+            out.update(regions.to_dict())
         json.dump(out, sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
         u = _unit(result.z_unit)
-        where = "the whole frame" if roi is None else f"ROI x={roi.x} y={roi.y} w={roi.w} h={roi.h}"
+        where = "the whole frame" if roi is None else f"ROI {roi}"
         print(f"stack:   {args.path} ({stack.name}: {len(stack)} frames, {stack.kind}, z in {result.z_unit})")
         print(f"measure: {result.measure} on {where}, bin {result.bin}, {result.mode} mode")
         if result.focused:
@@ -160,4 +155,6 @@ def run(args: argparse.Namespace) -> int:
             )
         if args.plot:
             print(f"plot:    {args.plot}")
+        if regions is not None:
+            print_regions(regions)
     return 0 if result.focused else 1

@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._args import BLUR_PER_UM, PHOTONS, PLANES, READ_NOISE, SEED, Z_STEP_UM, Z_UM
+
+#: The largest side of a synthetic frame in pixels (the whole frame is also capped at 40 MP).
+MAX_SIDE = 20_000
+
 EPILOG = """\
 examples:
   focuscam synth --out target_stack
@@ -19,14 +24,17 @@ command that regenerates the stack and the true focus (truth.z, tolerance = one 
 
 
 def _size_arg(text: str) -> tuple[int, int]:
-    parts = text.lower().split("x")
+    parts = str(text).lower().split("x")
     try:
-        w, h = (int(p) for p in parts)
+        w, h = (int(p) for p in parts) if len(text) <= 40 else (0, 0, 0)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not WxH: give e.g. 640x480") from None
-    if w < 32 or h < 32:
-        raise argparse.ArgumentTypeError(f"{text!r} is too small: give at least 32x32")
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not WxH: give e.g. 640x480") from None
+    if not (32 <= w <= MAX_SIDE and 32 <= h <= MAX_SIDE):
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range: give 32x32 to {MAX_SIDE}x{MAX_SIDE}")
     return w, h
+
+
+_size_arg.numeric = True  # type: ignore[attr-defined]
 
 
 def register(subparsers: Any) -> None:
@@ -48,35 +56,47 @@ def register(subparsers: Any) -> None:
     depth = parser.add_mutually_exclusive_group()
     depth.add_argument("--color", dest="color", action="store_true", default=True, help="8-bit BGR (default)")
     depth.add_argument("--gray16", dest="color", action="store_false", help="16-bit gray")
-    parser.add_argument("--planes", type=int, default=41, metavar="N", help="focus planes (default 41)")
-    parser.add_argument("--size", type=_size_arg, default=(640, 480), metavar="WxH", help="default 640x480")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     parser.add_argument(
-        "--z-step", type=float, default=1.0, metavar="UM", help="plane spacing in um (default 1)"
+        "--planes", type=PLANES, default=41, metavar="N", help=f"focus planes ({PLANES.bounds}; default 41)"
+    )
+    parser.add_argument("--size", type=_size_arg, default=(640, 480), metavar="WxH", help="default 640x480")
+    parser.add_argument(
+        "--seed", type=SEED, default=0, metavar="S", help=f"random seed ({SEED.bounds}; default 0)"
+    )
+    parser.add_argument(
+        "--z-step",
+        type=Z_STEP_UM,
+        default=1.0,
+        metavar="UM",
+        help=f"plane spacing ({Z_STEP_UM.bounds}; default 1)",
     )
     parser.add_argument(
         "--z-focus",
-        type=float,
+        type=Z_UM,
         default=None,
         metavar="UM",
-        help="true focus in um (default: drawn from the seed)",
+        help=f"true focus ({Z_UM.bounds}; default: drawn from the seed)",
     )
     parser.add_argument(
         "--blur-per-um",
-        type=float,
+        type=BLUR_PER_UM,
         default=0.6,
         metavar="PX",
-        help="blur radius per um of defocus (default 0.6)",
+        help=f"blur radius per um of defocus ({BLUR_PER_UM.bounds}; default 0.6)",
     )
     parser.add_argument(
         "--photons",
-        type=float,
+        type=PHOTONS,
         default=4000.0,
         metavar="E",
-        help="electrons at full-scale white (default 4000)",
+        help=f"electrons at full-scale white ({PHOTONS.bounds}; default 4000)",
     )
     parser.add_argument(
-        "--read-noise", type=float, default=3.0, metavar="E", help="read noise in e- (default 3)"
+        "--read-noise",
+        type=READ_NOISE,
+        default=3.0,
+        metavar="E",
+        help=f"read noise ({READ_NOISE.bounds}; default 3)",
     )
     parser.add_argument("--name", default=None, help="stack name (default: the folder name)")
     parser.add_argument(

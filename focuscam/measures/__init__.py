@@ -14,7 +14,8 @@ from .autobin import resolve_bin
 from .blur import BlurReport, blur_report
 from .gradient import bren, teng, tenv
 from .laplacian import lapd, lapm, lapv
-from .statistics import glvn, vola
+from .spectral import fftb
+from .statistics import glvn, vol5, vola
 from .wavelet import wavs
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "BlurReport",
     "blur_report",
     "bren",
+    "fftb",
     "focus_map",
     "glvn",
     "lapd",
@@ -31,6 +33,7 @@ __all__ = [
     "resolve_bin",
     "teng",
     "tenv",
+    "vol5",
     "vola",
     "wavs",
 ]
@@ -46,6 +49,8 @@ MEASURES = {
     "glvn": "normalised gray-level variance: var / mean (no neighbours)",
     "vola": "Vollath F4 autocorrelation, both axes",
     "wavs": "energy of the level-1 Haar detail bands (= pywt.dwt2 LH+HL+HH energy)",
+    "vol5": "Vollath F5: lag-1 autocorrelation less the squared mean, both axes",
+    "fftb": "FFT band-pass energy: Hann-windowed spectrum power at 1/32..1/4 cycles/pixel",
 }
 
 _FUNCS = {
@@ -58,6 +63,8 @@ _FUNCS = {
     "glvn": glvn,
     "vola": vola,
     "wavs": wavs,
+    "vol5": vol5,
+    "fftb": fftb,
 }
 
 
@@ -117,7 +124,7 @@ def focus_map(frame, name: str = "lapv", grid=(3, 3), roi=None, bin=1) -> np.nda
     rows, cols = _validate.check_grid(grid, w, h)
     k = _validate.check_bin(bin)
     if k == "auto":
-        k = resolve_bin(img, (x, y, w, h))
+        k = resolve_bin(frame, (x, y, w, h))  # the frame as given: img is a 3-D view
     result = np.empty((rows, cols), np.float64)
     ys = [r * h // rows for r in range(rows + 1)]
     xs = [c * w // cols for c in range(cols + 1)]

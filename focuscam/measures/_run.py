@@ -18,6 +18,8 @@ from . import _validate
 from .autobin import resolve_bin_for
 
 SQRT2 = math.sqrt(2.0)
+#: Measures computed from a spectrum of the gray region (numpy FFT), not by a streaming kernel.
+SPECTRAL = ("fftb",)
 
 
 def geometry(height: int, width: int, roi: tuple[int, int, int, int], k: int) -> tuple[int, ...]:
@@ -69,6 +71,7 @@ def run(name: str, img: np.ndarray, geo: tuple[int, ...], xs=None, ys=None) -> n
     Returns the raw accumulators, shape ``(len(ys) - 1, len(xs) - 1, 4)``.
     """
     from ._kernels import KERNELS, lapv_u8, lapv_u16_gray
+    from ._kernels_ext import KERNELS as EXT_KERNELS
 
     height, width, nch = img.shape
     flat = img.reshape(height, width * nch)
@@ -77,6 +80,10 @@ def run(name: str, img: np.ndarray, geo: tuple[int, ...], xs=None, ys=None) -> n
     ys = np.array([0, rh] if ys is None else ys, np.int64)
     is_float = img.dtype.kind == "f"
     wide = is_float or name == "tenv"
+    if name in SPECTRAL:
+        from .spectral import band_energy_tiles
+
+        return band_energy_tiles(flat, nch, geo, xs, ys)
     cells = np.zeros((len(ys) - 1, len(xs) - 1, 4), np.float64 if wide else np.int64)
     if name == "lapv" and geo[2] == 1 and img.dtype == np.uint8:
         lapv_u8(flat, nch, geo, np.empty((3, width if nch == 3 else 1), np.uint8), cells, xs, ys)
@@ -86,7 +93,8 @@ def run(name: str, img: np.ndarray, geo: tuple[int, ...], xs=None, ys=None) -> n
         return cells
     ring = np.empty((5, rw + 4), np.float64 if is_float else np.int32)
     vals = np.empty((2, rw), np.float64 if wide else np.int64)
-    KERNELS[name](flat, nch, geo, ring, vals, cells, xs, ys)
+    kernel = KERNELS[name] if name in KERNELS else EXT_KERNELS[name]
+    kernel(flat, nch, geo, ring, vals, cells, xs, ys)
     return cells
 
 
@@ -127,6 +135,13 @@ def finish(name: str, out: np.ndarray, n: int, k: int) -> float:
         return total / n / (k2 * k2)
     if name == "wavs":
         return _word(out, 0) / 4 / (k2 * k2)
+    if name == "vol5":
+        s1, sp = _word(out, 0), _word(out, 2)
+        if isinstance(s1, int) and isinstance(sp, int):
+            return (n * sp - 2 * s1 * s1) / (n * n) / (k2 * k2)  # exact integers, one rounding
+        return (sp / n - 2 * (s1 / n) ** 2) / (k2 * k2)
+    if name in SPECTRAL:
+        return float(out[0]) / (k2 * k2)  # block sums -> block means: the energy scales by k**4
     raise AssertionError(f"no finish rule for {name}")  # pragma: no cover - names are validated
 
 

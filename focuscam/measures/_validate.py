@@ -54,30 +54,38 @@ def check_frame(frame: object, param: str = "frame") -> np.ndarray:
     return frame
 
 
+def show_roi(roi: object) -> str:
+    """A ROI as messages print it: ``x,y,w,h`` (the command line's syntax) for four values."""
+    if isinstance(roi, tuple | list) and len(roi) == 4:
+        return ",".join(str(v) for v in roi)
+    return repr(roi)
+
+
 def check_roi(roi: object, height: int, width: int, param: str = "roi") -> tuple[int, int, int, int]:
     """Return ``(x, y, w, h)`` inside a ``height x width`` frame; ``None`` means the whole frame."""
     if roi is None:
         return 0, 0, width, height
     if isinstance(roi, str) or not isinstance(roi, Iterable):
         raise InputError(
-            f"{param} {roi!r} is not (x, y, w, h): give a tuple of four non-negative integers "
+            f"{param} {show_roi(roi)} is not (x, y, w, h): give a tuple of four non-negative integers "
             "or focuscam.ROI(x, y, w, h)"
         )
     values = list(roi)
+    shown = show_roi(roi)
     if len(values) != 4:
         raise InputError(
-            f"{param} {roi!r} has {len(values)} values: give exactly four, (x, y, w, h) in pixels"
+            f"{param} {shown} has {len(values)} values: give exactly four, (x, y, w, h) in pixels"
         )
     if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
-        raise InputError(f"{param} {roi!r} has non-integer values: give x, y, w, h as integers in pixels")
+        raise InputError(f"{param} {shown} has non-integer values: give x, y, w, h as integers in pixels")
     x, y, w, h = (int(v) for v in values)
     if x < 0 or y < 0:
-        raise InputError(f"{param} {roi!r} has a negative origin: x and y must be >= 0")
+        raise InputError(f"{param} {shown} has a negative origin: x and y must be >= 0")
     if w <= 0 or h <= 0:
-        raise InputError(f"{param} {roi!r} is empty: width and height must be >= 1 pixel")
+        raise InputError(f"{param} {shown} is empty: width and height must be >= 1 pixel")
     if x + w > width or y + h > height:
         raise InputError(
-            f"{param} {roi!r} leaves the {width}x{height} frame (x + w <= {width}, y + h <= {height}): "
+            f"{param} {shown} leaves the {width}x{height} frame (x + w <= {width}, y + h <= {height}): "
             "shrink or move it"
         )
     return x, y, w, h

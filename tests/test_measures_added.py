@@ -1,0 +1,68 @@
+"""The two measures added for issue 11 (vol5, fftb) beyond the shared oracle/property tests, and
+focus_map with bin="auto" on gray frames."""
+
+from __future__ import annotations
+
+import cv2
+import naive
+import numpy as np
+import pytest
+
+from focuscam.measures import MEASURES, focus_map, measure, spectral
+
+
+def test_at_least_eleven_measures_each_with_an_oracle():
+    assert len(MEASURES) >= 11
+    assert {"vol5", "fftb"} <= set(MEASURES)
+    assert set(MEASURES) <= set(naive.ORACLES)
+
+
+def test_fftb_is_the_energy_of_its_band_only():
+    """A sine inside the band scores its variance; one outside it (or a constant) scores ~0."""
+    h, w = 64, 64
+    _yy, xx = np.mgrid[0:h, 0:w]
+    inside = 1000 + 100 * np.sin(2 * np.pi * xx / 8)  # 1/8 cycles/px: in [1/32, 1/4]
+    outside = 1000 + 100 * np.sin(2 * np.pi * xx / 2.5)  # 0.4 cycles/px: above the band
+    score_in = measure(inside.astype(np.float32), "fftb")
+    score_out = measure(outside.astype(np.float32), "fftb")
+    # the windowed sine's variance is 100**2 / 2; the Hann window leaks a little out of the band
+    assert score_in == pytest.approx(100**2 / 2, rel=0.05)
+    assert score_out < 1e-3 * score_in
+    assert measure(np.full((40, 50), 7, np.uint16), "fftb") == 0.0
+
+
+def test_fftb_of_a_large_roi_is_the_mean_over_bounded_blocks(monkeypatch):
+    """Beyond BLOCK pixels a side, blocks are measured one at a time and averaged by pixels."""
+    rng = np.random.default_rng(3)
+    frame = cv2.GaussianBlur(rng.random((40, 70)), (0, 0), 1.5).astype(np.float32)
+    monkeypatch.setattr(spectral, "BLOCK", 32)  # 40 x 70 -> 2 x 3 blocks of 20 x 23..24
+    blocks = [
+        (0, 0, 23, 20),
+        (23, 0, 23, 20),
+        (46, 0, 24, 20),
+        (0, 20, 23, 20),
+        (23, 20, 23, 20),
+        (46, 20, 24, 20),
+    ]
+    want = sum(naive.fftb(frame, b) * b[2] * b[3] for b in blocks) / frame.size
+    assert measure(frame, "fftb") == pytest.approx(want, rel=1e-9)
+
+
+def test_fftb_and_vol5_discount_pixel_noise_more_than_the_variance():
+    """Pixel noise adds to the gray-level variance in full; F5 and the band-pass discount most of it."""
+    rng = np.random.default_rng(4)
+    scene = cv2.GaussianBlur(rng.random((128, 128)), (0, 0), 3.0) * 200 + 20
+    noisy = scene + rng.normal(0, 5, scene.shape)
+
+    def gain(name):
+        return measure(noisy.astype(np.float32), name) / measure(scene.astype(np.float32), name)
+
+    variance_gain = noisy.var() / scene.var()
+    assert gain("vol5") < variance_gain and gain("fftb") < variance_gain
+
+
+def test_focus_map_auto_bin_takes_gray_frames():
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 65536, (300, 400), dtype=np.uint16)
+    fmap = focus_map(frame, "lapv", (2, 2), bin="auto")
+    assert fmap.shape == (2, 2) and np.all(np.isfinite(fmap))

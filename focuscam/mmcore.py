@@ -115,22 +115,66 @@ def acquire_core(cfg: Path) -> tuple[Any, Callable[[], None]]:
     return core, release
 
 
+def _missing_adapter(core: Any, cfg: Path) -> str:
+    """A problem line for the first ``Device`` line whose adapter is neither installed nor a
+    Python module, else "" (checked before loading: a failed C++ load followed by the core's
+    clean-up can abort the interpreter at exit)."""
+    import importlib.util
+
+    try:
+        text = cfg.read_text(errors="replace")
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"
+    installed = set(core.getDeviceAdapterNames())
+    for number, line in enumerate(text.splitlines(), start=1):
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) != 4 or parts[0] != "Device" or parts[2] in installed:
+            continue
+        try:
+            found = importlib.util.find_spec(parts[2]) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return f"line {number}: device adapter {parts[2]!r} is not installed"
+    return ""
+
+
+def _quiet_core(cls: Any) -> Any:
+    """``cls()`` without pymmcore-plus's log line about a missing Micro-Manager installation
+    (a configuration of Python devices needs none; a C++ adapter that is missing makes the
+    configuration fail to load, and that message says how to install Micro-Manager)."""
+    import logging
+
+    log = logging.getLogger("pymmcore-plus")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        return cls()
+    finally:
+        log.setLevel(level)
+
+
 def _load(cfg: Path) -> Any:
     from pymmcore_plus.experimental.unicore import UniMMCore
 
     from . import mm_devices
 
-    core = UniMMCore()
+    core = _quiet_core(UniMMCore)
+    problem = _missing_adapter(core, cfg)
     try:
+        if problem:
+            raise RuntimeError(problem)
         with mm_devices.config_dir(cfg.parent):
             core.loadSystemConfiguration(str(cfg))
     except Exception as exc:
         cause = first_line(exc.__cause__) if exc.__cause__ is not None else ""
-        text = first_line(exc) + (f" ({cause})" if cause and cause not in first_line(exc) else "")
+        problem = first_line(exc) + (f" ({cause})" if cause and cause not in first_line(exc) else "")
+    if problem:
+        del core  # unloaded now, not at the interpreter's exit
         raise DeviceError(
-            f"Micro-Manager configuration {cfg} does not load: {text}; check the file, and for "
+            f"Micro-Manager configuration {cfg} does not load: {problem}; check the file, and for "
             f"C++ device adapters install Micro-Manager (mmcore install) or set MICROMANAGER_PATH"
-        ) from None
+        )
     failed = [
         label
         for label in core.getLoadedDevices()

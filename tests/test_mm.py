@@ -34,6 +34,7 @@ def twin_core(stack=TARGET, *, blend=1, **stage_props):
     core.setProperty("Camera", "Blend", blend)
     core.setCameraDevice("Camera")
     core.setFocusDevice("Z")
+    core.setAutoShutter(False)  # no shutter in the twin
     core.setProperty("Z", "Speed", 5000.0)
     for name, value in stage_props.items():
         core.setProperty("Z", name, value)

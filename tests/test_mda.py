@@ -1,0 +1,72 @@
+"""focuscam as the autofocus of a pymmcore-plus MDA: a useq MDASequence with an autofocus plan
+run on a real MMCore (UniMMCore with the twin devices) through FocuscamEngine."""
+
+from __future__ import annotations
+
+import pytest
+from test_mm import TARGET, twin_core
+
+from focuscam.errors import InputError
+from focuscam.stacks import load_stack
+
+useq = pytest.importorskip("useq")
+pytest.importorskip("pymmcore_plus.experimental.unicore")
+
+
+@pytest.fixture
+def core():
+    c = twin_core(TARGET)
+    yield c
+    c.unloadAllDevices()
+
+
+def _run(core, engine, seq):
+    frames = []
+    core.mda.set_engine(engine)
+    core.mda.events.frameReady.connect(lambda img, event, meta: frames.append((img, event, meta)))
+    core.mda.run(seq)
+    return frames
+
+
+def test_an_mda_with_three_positions_is_focused_by_focuscam_at_each(core):
+    from focuscam.mda import FocuscamEngine
+
+    truth = load_stack(TARGET).truth
+    starts = [-15.0, 0.0, 12.0]
+    seq = useq.MDASequence(
+        stage_positions=[useq.Position(z=z) for z in starts],
+        time_plan={"interval": 0, "loops": 2},
+        autofocus_plan=useq.AxesBasedAF(autofocus_device_name="Z", axes=("p",)),
+        axis_order="ptcz",
+    )
+    # the twin's planes are 1.5 um apart: finer steps only see blends of two planes
+    engine = FocuscamEngine(core, limits=(-18.0, 18.0), backlash_um=3.0, resolution_um=1.5)
+    frames = _run(core, engine, seq)
+    assert len(frames) == 6  # 3 positions x 2 time points; autofocus actions give no frame
+    assert sorted(engine.results) == [0, 1, 2]
+    for img, event, meta in frames:
+        focus = meta["focuscam"]
+        assert focus["state"] == "focused"
+        assert abs(focus["z_um"] - truth["z"]) <= truth["tolerance"], focus
+        # the frame was taken at focuscam's z: the position's nominal z plus the correction
+        p = event.index["p"]
+        assert focus["correction_um"] == pytest.approx(focus["z_um"] - starts[p])
+        assert meta["position"]["z"] == pytest.approx(focus["z_um"], abs=1e-6)
+        assert img.shape == (240, 320, 3)
+
+
+def test_without_an_autofocus_plan_nothing_is_corrected(core):
+    from focuscam.mda import FocuscamEngine
+
+    seq = useq.MDASequence(stage_positions=[useq.Position(z=5.0)])
+    frames = _run(core, FocuscamEngine(core, limits=(-18.0, 18.0)), seq)
+    assert len(frames) == 1
+    assert "focuscam" not in frames[0][2]
+    assert frames[0][2]["position"]["z"] == pytest.approx(5.0)
+
+
+def test_the_engine_refuses_missing_limits_before_any_acquisition(core):
+    from focuscam.mda import FocuscamEngine
+
+    with pytest.raises(InputError):
+        FocuscamEngine(core, limits=None)

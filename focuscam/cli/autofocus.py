@@ -71,7 +71,9 @@ def register(subparsers: Any) -> None:
         help="run headless: no live window (the window opens by default when a display is "
         "available, except with --json)",
     )
-    parser.add_argument("--record", metavar="DIR", help="record every scored frame as a stack in DIR")
+    parser.add_argument(
+        "--record", metavar="DIR", help="record every scored frame as a stack in DIR (or into X.ome.tif)"
+    )
     parser.add_argument("--plot", metavar="CURVE.png", help="write the sampled focus curve as a PNG")
     add_rig_argument(parser)
     parser.set_defaults(func=run)

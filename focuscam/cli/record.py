@@ -72,7 +72,15 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_source_arguments(parser, parser.add_mutually_exclusive_group())
-    parser.add_argument("--out", required=True, metavar="DIR", help="new stack folder (must not exist)")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="new stack folder, or X.ome.tif (must not exist)"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("stack", "ome-tiff"),
+        help="stack = focuscam-stack/1 folder of PNGs (default); ome-tiff = one OME-TIFF file "
+        "(default for an --out ending in .ome.tif)",
+    )
     parser.add_argument("--name", help="stack name (default: the folder name)")
     parser.add_argument("--description", default="", help="what the camera saw (stored in stack.json)")
     parser.add_argument(
@@ -101,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
             description=args.description,
             on_frame=lambda count, frame: bar.update(count),
             source_opts=source_options(args),
+            format=args.format,
         )
     if args.json:
         out = {

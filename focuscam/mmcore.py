@@ -17,19 +17,18 @@ pymmcore-plus is optional (``pip install 'focuscam[mm]'``) and imported only her
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ._shared import SharedDevices
 from .errors import DeviceError, InputError
 
 __all__ = ["acquire_core", "first_line", "is_core", "require_pymmcore_plus", "split_target"]
 
 INSTALL_HINT = "pip install 'focuscam[mm]'"
 
-_lock = threading.Lock()
-_shared: dict[str, Any] = {}  # {"path": Path, "core": core, "users": int}
+_cores = SharedDevices()  # one key at most: the configuration's path
 
 
 def first_line(exc: BaseException) -> str:
@@ -82,37 +81,21 @@ def acquire_core(cfg: Path) -> tuple[Any, Callable[[], None]]:
         The configuration does not load (a device adapter missing, a device that fails).
     """
     require_pymmcore_plus()
-    with _lock:
-        if _shared:
-            if _shared["path"] != cfg:
-                raise InputError(
-                    f"a Micro-Manager core for {_shared['path']} is already open in this process: "
-                    f"use the same configuration for the source and the drive (one core per process)"
-                )
-            _shared["users"] += 1
-            core = _shared["core"]
-        else:
-            core = _load(cfg)
-            _shared.update(path=cfg, core=core, users=1)
-    released = threading.Event()
 
-    def release() -> None:
-        if released.is_set():
-            return
-        released.set()
-        with _lock:
-            if not _shared or _shared["core"] is not core:
-                return
-            _shared["users"] -= 1
-            if _shared["users"] > 0:
-                return
-            _shared.clear()
-        try:
-            core.unloadAllDevices()
-        except Exception:  # unloading at exit; the devices are released either way
-            pass
+    def conflict(other: Any) -> InputError:
+        return InputError(
+            f"a Micro-Manager core for {other} is already open in this process: use the same "
+            f"configuration for the source and the drive (one core per process)"
+        )
 
-    return core, release
+    return _cores.acquire(cfg, lambda: _load(cfg), _unload, conflict=conflict)
+
+
+def _unload(core: Any) -> None:
+    try:
+        core.unloadAllDevices()
+    except Exception:  # unloading at exit; the devices are released either way
+        pass
 
 
 def _missing_adapter(core: Any, cfg: Path) -> str:

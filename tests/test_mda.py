@@ -40,7 +40,7 @@ def test_an_mda_with_three_positions_is_focused_by_focuscam_at_each(core):
         axis_order="ptcz",
     )
     # the twin's planes are 1.5 um apart: finer steps only see blends of two planes
-    engine = FocuscamEngine(core, limits=(-18.0, 18.0), backlash_um=3.0, resolution_um=1.5)
+    engine = FocuscamEngine(core, limits=(-18.0, 18.0), backlash_um=3.0, search_um=20.0, resolution_um=1.5)
     frames = _run(core, engine, seq)
     assert len(frames) == 6  # 3 positions x 2 time points; autofocus actions give no frame
     assert sorted(engine.results) == [0, 1, 2]

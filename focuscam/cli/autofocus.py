@@ -15,6 +15,7 @@ examples:
   focuscam autofocus --source replay:recordings/target_color --drive sim --strategy continuous
   focuscam autofocus --source replay:recordings/cells_gray16 --drive sim --plot curve.png --record run1
   focuscam autofocus --source camera:0 --drive grbl:/dev/ttyUSB0 --range -500,500 --roi 200,150,240,180
+  focuscam autofocus --source mm:MMConfig.cfg --drive mm:MMConfig.cfg --range=-50,50 --record af.ome.tif
 
 replay:STACK with --drive sim runs the digital twin: the frame served is the recorded plane
 nearest to the simulated drive's position, on a simulated clock (no hardware; times are

@@ -4,7 +4,7 @@ run on a real MMCore (UniMMCore with the twin devices) through FocuscamEngine.""
 from __future__ import annotations
 
 import pytest
-from test_mm import TARGET, twin_core
+from mm_twin import TARGET, twin_core
 
 from focuscam.errors import InputError
 from focuscam.stacks import load_stack

@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 from conftest import REPO
+from mm_twin import CELLS16, CFG, TARGET, twin_core
 
 from focuscam.autofocus import Autofocus
 from focuscam.drives import open_drive
@@ -15,30 +16,7 @@ from focuscam.errors import DeviceError, InputError, PositionUnknownError
 from focuscam.sources import open_source
 from focuscam.stacks import load_stack
 
-unicore = pytest.importorskip("pymmcore_plus.experimental.unicore")
-
-TARGET = REPO / "recordings" / "target_color"
-CELLS16 = REPO / "recordings" / "cells_gray16"
-CFG = REPO / "recordings" / "mm_twin.cfg"
-
-
-def twin_core(stack=TARGET, *, blend=1, **stage_props):
-    """A UniMMCore with a TwinCamera on ``stack`` and a TwinStage "Z" (focus device)."""
-    from focuscam.mm_devices import TwinCamera, TwinStage
-
-    core = unicore.UniMMCore()
-    core.loadPyDevice("Camera", TwinCamera())
-    core.loadPyDevice("Z", TwinStage())
-    core.setProperty("Camera", "Stack", str(stack))
-    core.initializeAllDevices()
-    core.setProperty("Camera", "Blend", blend)
-    core.setCameraDevice("Camera")
-    core.setFocusDevice("Z")
-    core.setAutoShutter(False)  # no shutter in the twin
-    core.setProperty("Z", "Speed", 5000.0)
-    for name, value in stage_props.items():
-        core.setProperty("Z", name, value)
-    return core
+pytest.importorskip("pymmcore_plus.experimental.unicore")
 
 
 @pytest.fixture
@@ -168,6 +146,14 @@ def _try(fn, *args):
         return fn(*args)
     except Exception as exc:
         return exc
+
+
+def test_a_drive_and_source_on_your_core_leave_it_loaded(core):
+    with open_drive(core, limits=(-5, 5)) as drive, open_source(core) as src:
+        drive.move_to(1.0)
+        src.read()
+    assert {"Camera", "Z"} <= set(core.getLoadedDevices())
+    assert core.getPosition("Z") == pytest.approx(1.0)
 
 
 def test_limits_are_required_and_checked_before_anything_is_sent(core):

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import tifffile
 from conftest import REPO
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from focuscam.errors import InputError, StackError
 from focuscam.ometiff import OmeTiffWriter, load_tiff, open_writer
@@ -236,3 +238,38 @@ def test_record_and_autofocus_write_ome_tiff(run_cli, tmp_path):
     assert len(swept) == result["frames"] == len(swept.meta["autofocus"]["scores"])
     np.testing.assert_allclose(swept.z, [z for z, _ in result["samples"]])
     assert swept.z_unit == "um"
+
+
+# ---------------------------------------------------------------------- property
+@st.composite
+def _recordings(draw):
+    n = draw(st.integers(1, 5))
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    colour = draw(st.booleans())
+    dtype = draw(st.sampled_from([np.uint8, np.uint16]))
+    shape = (h, w, 3) if colour else (h, w)
+    seed = draw(st.integers(0, 2**31 - 1))
+    frames = _frames(n, shape=shape, dtype=dtype, seed=seed)
+    finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+    z = draw(st.lists(finite, min_size=n, max_size=n))
+    t = sorted(draw(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=n, max_size=n)))
+    kind = draw(st.sampled_from(["z-sweep", "sequence"]))
+    unit = draw(st.sampled_from(["um", "mm", "step"]))
+    return frames, z, t, kind, unit
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(_recordings())
+def test_any_recording_round_trips_through_ome_tiff(tmp_path_factory, rec):
+    frames, z, t, kind, unit = rec
+    path = tmp_path_factory.mktemp("ome") / "r.ome.tif"
+    with OmeTiffWriter(path, name="r", kind=kind, z_unit=unit) as w:
+        for img, zv, tv in zip(frames, z, t, strict=True):
+            w.append(img, z=zv, t=tv)
+    stack = load_stack(path)
+    assert len(stack) == len(frames) and stack.kind == kind and stack.z_unit == unit
+    np.testing.assert_array_equal(stack.z, z)
+    np.testing.assert_allclose(stack.t, t, rtol=1e-12, atol=1e-6)
+    for a, b in zip(frames, stack.images(), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)

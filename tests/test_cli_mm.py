@@ -82,3 +82,22 @@ def test_mm_errors_are_one_line_with_the_documented_exit_code(run_cli, cfg, tmp_
     assert proc.returncode == 3
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "mmcore install" in lines[0] and "MICROMANAGER_PATH" in lines[0], proc.stderr
+
+
+def test_a_rig_camera_exposure_reaches_the_mm_camera_in_ms_and_others_are_refused(tmp_path):
+    import argparse
+
+    from focuscam.cli.record import source_options
+    from focuscam.errors import InputError
+    from focuscam.rig import parse_rig
+
+    rig = parse_rig({"camera": {"source": "mm:x.cfg", "exposure": 25.0}})
+    args = argparse.Namespace(source="mm:x.cfg", fps=None, loop=False, rig_config=rig)
+    assert source_options(args) == {"exposure_ms": 25.0}
+    rig = parse_rig({"camera": {"source": "picamera:0", "size": [640, 480], "exposure": 9000, "gain": 2}})
+    args.source, args.rig_config = "picamera:0", rig
+    assert source_options(args) == {"width": 640, "height": 480, "exposure_us": 9000, "gain": 2}
+    args.rig_config = parse_rig({"camera": {"source": "mm:x.cfg", "fps": 10}})
+    args.source = "mm:x.cfg"
+    with pytest.raises(InputError, match=r"\[camera\] fps does not apply to mm"):
+        source_options(args)

@@ -3,6 +3,7 @@ run on a real MMCore (UniMMCore with the twin devices) through FocuscamEngine.""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from mm_twin import TARGET, twin_core
 
@@ -70,3 +71,25 @@ def test_the_engine_refuses_missing_limits_before_any_acquisition(core):
 
     with pytest.raises(InputError):
         FocuscamEngine(core, limits=None)
+
+
+def test_a_position_that_does_not_focus_keeps_its_z_and_says_failed(tmp_path):
+    from focuscam.mda import FocuscamEngine
+    from focuscam.stacks import save_stack
+
+    rng = np.random.default_rng(3)
+    flat = [rng.integers(100, 104, size=(32, 40), dtype=np.uint8) for _ in range(9)]  # no focus
+    stack = save_stack(tmp_path / "flat", flat, z=np.linspace(-8, 8, 9), z_unit="um")
+    core = twin_core(stack)
+    try:
+        seq = useq.MDASequence(
+            stage_positions=[useq.Position(z=2.0)],
+            autofocus_plan=useq.AxesBasedAF(autofocus_device_name="Z", axes=("p",)),
+        )
+        frames = _run(core, FocuscamEngine(core, limits=(-8.0, 8.0)), seq)
+        assert len(frames) == 1
+        meta = frames[0][2]
+        assert meta["focuscam"]["state"] == "failed" and meta["focuscam"]["correction_um"] == 0.0
+        assert meta["position"]["z"] == pytest.approx(2.0)  # acquired where the plan said
+    finally:
+        core.unloadAllDevices()

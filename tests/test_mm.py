@@ -187,8 +187,10 @@ def test_mm_specs_share_one_core_per_process_and_unload_it_at_the_end():
 
 
 def test_mm_spec_with_a_device_label(tmp_path):
-    with open_drive(f"mm:{CFG}#Z", limits=(-1, 1)) as drive:
-        assert drive.label == "Z"
+    with open_drive(f"mm:{CFG}#Z", limits=(-1, 1)) as drive, open_source(f"mm:{CFG}#Camera") as src:
+        assert drive.label == "Z" and src.camera == "Camera"
+    with pytest.raises(InputError, match="camera 'Z' is not loaded"):
+        open_source(f"mm:{CFG}#Z")
     with pytest.raises(InputError, match="is not loaded"):
         open_drive(f"mm:{CFG}#Piezo", limits=(-1, 1))
     with pytest.raises(InputError, match="is not a focus"):

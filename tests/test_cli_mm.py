@@ -9,6 +9,7 @@ import json
 import pytest
 from conftest import REPO
 
+from focuscam.cli import main
 from focuscam.stacks import load_stack
 
 pytest.importorskip("pymmcore_plus.experimental.unicore")
@@ -43,14 +44,15 @@ def test_the_bundled_config_resolves_its_stack_next_to_itself(run_cli, tmp_path)
     assert json.loads(proc.stdout)["z"] == pytest.approx(-3.5)
 
 
-def test_move_monitor_and_record_through_mm(run_cli, cfg, tmp_path):
+def test_move_monitor_and_record_through_mm(run_cli, cfg, tmp_path, capsys):
     proc = run_cli("move", "--drive", f"mm:{cfg}", "--limits=-20,20", "--to", "5", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["z"] == pytest.approx(5.0)
-    proc = run_cli("move", "--drive", f"mm:{cfg}", "--to", "5")
-    assert proc.returncode == 2 and "--limits is required" in proc.stderr
-    proc = run_cli("move", "--drive", f"mm:{cfg}", "--limits=-20,20", "--to", "25")
-    assert proc.returncode == 2 and "soft limits" in proc.stderr
+    # the refusals in this process (the same main() the command runs; no process start-up)
+    assert main(["move", "--drive", f"mm:{cfg}", "--to", "5"]) == 2
+    assert "--limits is required" in capsys.readouterr().err
+    assert main(["move", "--drive", f"mm:{cfg}", "--limits=-20,20", "--to", "25"]) == 2
+    assert "soft limits" in capsys.readouterr().err
 
     proc = run_cli("monitor", "--source", f"mm:{cfg}", "--frames", "3", "--json", "--no-window")
     assert proc.returncode == 0, proc.stderr

@@ -426,6 +426,10 @@ class OmeTiffWriter:
             md["Description"] = self.description
         if plane:
             md["Plane"] = plane
+        steps = np.diff(np.asarray(self._z, dtype=float)) if has_z and n > 1 else np.zeros(0)
+        if steps.size and unit in ("um", "mm") and steps[0] > 0 and np.allclose(steps, steps[0], rtol=1e-9):
+            # an evenly spaced sweep: the spacing that Fiji/Bio-Formats use for the voxel depth
+            md["PhysicalSizeZ"], md["PhysicalSizeZUnit"] = float(steps[0]), {"um": "µm", "mm": "mm"}[unit]
         return md
 
     def close(self) -> None:

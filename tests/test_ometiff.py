@@ -77,8 +77,12 @@ def test_round_trip_of_colour_frames_keeps_bgr(tmp_path):
         assert isinstance(w, OmeTiffWriter)
         for k in range(3):
             w.append(src.image(k), z=float(src.z[k]))
-    axes, _, _ = _ome(path)
+    axes, _, root = _ome(path)
     assert axes == "ZYXS"
+    pixels = _find(root, "Pixels")[0]  # evenly spaced planes: the voxel depth for Fiji
+    assert (
+        float(pixels.get("PhysicalSizeZ")) == pytest.approx(1.5) and pixels.get("PhysicalSizeZUnit") == "µm"
+    )
     back = load_stack(path)
     for k in range(3):
         np.testing.assert_array_equal(back.image(k), src.image(k))

@@ -211,3 +211,22 @@ def test_mm_spec_errors_are_one_line(tmp_path):
     )
     with pytest.raises(DeviceError, match="missing_stack"):
         open_source(f"mm:{stackless}")
+
+
+@pytest.mark.shared
+def test_a_real_microscope_stack_inside_mmcore_is_focused_within_its_truth():
+    """dfnn_mitochondria (16-bit widefield, 50 nm steps) served by the twin camera in MMCore."""
+    from conftest import shared_stack
+
+    path = shared_stack("dfnn_mitochondria")
+    stack = load_stack(path)
+    lo, hi = float(stack.z.min()), float(stack.z.max())
+    core = twin_core(path)
+    try:
+        with open_source(core) as src, open_drive(core, limits=(lo, hi)) as drive:
+            drive.move_to(hi)
+            result = Autofocus(src, drive).run()
+        assert result.focused, result.reason
+        assert abs(result.z - stack.truth["z"]) <= stack.truth["tolerance"], result.z
+    finally:
+        core.unloadAllDevices()

@@ -416,9 +416,9 @@ class Autofocus:
         self.travel_um = 0.0
         self._scores = []
         if self.record is not None:
-            from .stacks import StackWriter
+            from .ometiff import open_writer  # a stack folder, or OME-TIFF for X.ome.tif
 
-            self._writer = StackWriter(
+            self._writer = open_writer(
                 self.record,
                 name="autofocus",
                 kind="z-sweep",

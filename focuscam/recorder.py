@@ -61,6 +61,7 @@ def record(
     flush_every: int = 10,
     on_frame: Callable[[int, Frame], None] | None = None,
     source_opts: dict | None = None,
+    format: str | None = None,
 ) -> RecordResult:
     """Record frames from ``source`` into a new stack folder ``out``.
 
@@ -86,6 +87,9 @@ def record(
         Called as ``on_frame(count, frame)`` after each saved frame (e.g. a progress line).
     source_opts : dict, optional
         Options for :func:`~focuscam.sources.open_source` when ``source`` is a spec.
+    format : {"stack", "ome-tiff"}, optional
+        ``"stack"`` (a focuscam-stack/1 folder) or ``"ome-tiff"`` (one OME-TIFF file, see
+        :mod:`focuscam.ometiff`); default from ``out`` (``.ome.tif`` means OME-TIFF).
 
     Returns
     -------
@@ -104,16 +108,17 @@ def record(
     Aborted
         Ctrl-C (KeyboardInterrupt) during the recording; the stack holds every frame so far.
     """
-    from .stacks import StackWriter
+    from .ometiff import open_writer
 
     frames, seconds = check_limits(frames, seconds)
     out = Path(out)
     if not isinstance(source, FrameSource | str):
         raise InputError(f"source {source!r} must be a FrameSource or a source spec such as camera:0")
     own = isinstance(source, str)
-    writer = StackWriter(
+    writer = open_writer(
         out,
-        name=name or out.name,
+        format=format,
+        name=name or out.name.split(".")[0],
         kind="sequence",
         flush_every=flush_every,
         description=description,

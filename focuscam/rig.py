@@ -306,7 +306,7 @@ def _validate_value(table: str, key: str, value: Any, where: _Where) -> Any:
         value = value.strip()
         if key == "source":
             scheme, sep, target = value.partition(":")
-            known = scheme in ("camera", "video", "replay")
+            known = scheme in ("camera", "video", "replay", "mm", "picamera")
             if sep and "://" not in value and len(scheme) > 1 and not known:
                 raise fail("is not a known source spec")
             if known and not target.strip():
@@ -456,6 +456,8 @@ def parse_rig(data: dict[str, Any], *, source: str = "<rig>", path: Path | None 
                 )
             values[_SCHEMA[table][key][0]] = _validate_value(table, key, value, where)
         tables[table] = values
+    if path is not None and str(tables["drive"].get("spec", "")).startswith("mm:"):
+        tables["drive"]["spec"] = resolve_source_path(tables["drive"]["spec"], path.parent)
     drive = DriveConfig(**tables["drive"])
     autofocus = AutofocusConfig(**tables["autofocus"])
     if drive.limits is not None and autofocus.range_um is not None:
@@ -489,7 +491,7 @@ def parse_rig(data: dict[str, Any], *, source: str = "<rig>", path: Path | None 
 
 
 #: Source-spec schemes whose target is a file or folder.
-_PATH_SCHEMES = ("video", "replay")
+_PATH_SCHEMES = ("video", "replay", "mm")
 
 
 def resolve_source_path(spec: str, base: Path) -> str:

@@ -443,15 +443,9 @@ def _in_memory(path: Path, frames: list[np.ndarray], what: str, kind: str, t=Non
 
 
 def _load_tiff(path: Path) -> Stack:
-    import cv2
+    from .ometiff import load_tiff  # multi-page and OME-TIFF through tifffile (z from OME metadata)
 
-    try:
-        ok, pages = cv2.imreadmulti(str(path), flags=cv2.IMREAD_UNCHANGED)
-    except cv2.error:
-        ok, pages = False, []
-    if not ok or not pages:
-        raise StackError(f"TIFF {path} cannot be decoded: give a valid (multi-page) TIFF")
-    return _in_memory(path, [_normalise_pixels(p) for p in pages], "TIFF", "z-sweep")
+    return load_tiff(path)
 
 
 def _load_video(path: Path) -> Stack:

@@ -18,6 +18,7 @@ examples:
   focuscam autofocus --source replay:recordings/cells_gray16 --drive sim --plot curve.png --record run1
   focuscam autofocus --source camera:0 --drive grbl:/dev/ttyUSB0 --range -500,500 --roi 200,150,240,180
   focuscam autofocus --source replay:../shared/stacks/pcb_slanted --drive sim --grid 3x3
+  focuscam autofocus --source mm:MMConfig.cfg --drive mm:MMConfig.cfg --range -50,50 --record af.ome.tif
 
 replay:STACK with --drive sim runs the digital twin: the frame served is the recorded plane
 nearest to the simulated drive's position, on a simulated clock (no hardware; times are
@@ -73,7 +74,9 @@ def register(subparsers: Any) -> None:
         help="run headless: no live window (the window opens by default when a display is "
         "available, except with --json)",
     )
-    parser.add_argument("--record", metavar="DIR", help="record every scored frame as a stack in DIR")
+    parser.add_argument(
+        "--record", metavar="DIR", help="record every scored frame as a stack in DIR (or into X.ome.tif)"
+    )
     parser.add_argument("--plot", metavar="CURVE.png", help="write the sampled focus curve as a PNG")
     add_grid_arguments(parser)
     add_rig_argument(parser)

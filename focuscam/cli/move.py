@@ -23,7 +23,7 @@ motor did not move). Device failures exit 3; Ctrl-C stops the motor and exits 13
 A GRBL board in alarm is unlocked with $X only with --unlock (check the machine first).
 """
 
-MOTOR_SCHEMES = ("grbl", "sangaboard", "focuscam")
+MOTOR_SCHEMES = ("grbl", "sangaboard", "focuscam", "mm")
 FLAGS = {
     "limits": "--limits",
     "backlash_um": "--backlash",

@@ -35,6 +35,9 @@ def source_options(args: argparse.Namespace) -> dict:
     if getattr(args, "loop", False):
         opts["loop"] = True
     rig = getattr(args, "rig_config", None)
+    scheme = str(args.source or "").partition(":")[0]
+    if rig is not None and scheme in _NATIVE_UNITS:
+        return {**opts, **_native_camera_options(scheme, rig.camera)}
     if rig is not None and _is_live_camera(args.source):
         cam = rig.camera
         if cam.size is not None:
@@ -45,6 +48,36 @@ def source_options(args: argparse.Namespace) -> dict:
             opts["gain"] = cam.gain
         if cam.fps is not None:
             opts.setdefault("fps", cam.fps)
+    return opts
+
+
+#: source scheme -> {[camera] key: its option there} (exposure in the camera's own unit)
+_NATIVE_UNITS = {
+    "mm": {"exposure": "exposure_ms"},
+    "picamera": {"size": ("width", "height"), "exposure": "exposure_us", "gain": "gain"},
+}
+
+
+def _native_camera_options(scheme: str, cam) -> dict:
+    """The rig's [camera] settings for an mm: or picamera: source; one it cannot take is refused."""
+    from ..errors import InputError
+
+    names = _NATIVE_UNITS[scheme]
+    opts: dict = {}
+    for key in ("size", "exposure", "gain", "fps"):
+        value = getattr(cam, key)
+        if value is None:
+            continue
+        if key not in names:
+            raise InputError(
+                f"[camera] {key} does not apply to {scheme}: sources: drop it from the rig file "
+                f"(set it in the camera's own configuration)"
+            )
+        target = names[key]
+        if isinstance(target, tuple):
+            opts[target[0]], opts[target[1]] = value
+        else:
+            opts[target] = value
     return opts
 
 
@@ -72,7 +105,15 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_source_arguments(parser, parser.add_mutually_exclusive_group())
-    parser.add_argument("--out", required=True, metavar="DIR", help="new stack folder (must not exist)")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="new stack folder, or X.ome.tif (must not exist)"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("stack", "ome-tiff"),
+        help="stack = focuscam-stack/1 folder of PNGs (default); ome-tiff = one OME-TIFF file "
+        "(default for an --out ending in .ome.tif)",
+    )
     parser.add_argument("--name", help="stack name (default: the folder name)")
     parser.add_argument("--description", default="", help="what the camera saw (stored in stack.json)")
     parser.add_argument(
@@ -101,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
             description=args.description,
             on_frame=lambda count, frame: bar.update(count),
             source_opts=source_options(args),
+            format=args.format,
         )
     if args.json:
         out = {

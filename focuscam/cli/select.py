@@ -60,6 +60,8 @@ def register(subparsers: Any) -> None:
         help="max = sharpest is the highest score; brightfield = contrast minimum between two maxima "
         "(default: brightfield when stack.json says modality brightfield, else max)",
     )
+    parser.add_argument("--channel", type=int, metavar="C", help="OME-TIFF: the channel to read (0-based)")
+    parser.add_argument("--time", type=int, metavar="T", help="OME-TIFF: the time point to read (0-based)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     parser.add_argument("--plot", metavar="CURVE.png", help="write a labelled PNG of the focus curve")
     add_grid_arguments(parser)
@@ -79,7 +81,14 @@ def run(args: argparse.Namespace) -> int:
     roi = args.roi
     if args.plot is not None and not str(args.plot).lower().endswith(".png"):
         raise InputError(f"--plot {args.plot!r} must name a .png file, e.g. --plot curve.png")
-    stack = load_stack(args.path)
+    if args.channel is not None or args.time is not None:
+        from ..ometiff import load_tiff
+
+        if not str(args.path).lower().endswith((".tif", ".tiff")):
+            raise InputError("--channel and --time apply to (OME-)TIFF stacks only: drop them")
+        stack = load_tiff(args.path, channel=args.channel, time=args.time)
+    else:
+        stack = load_stack(args.path)
     try:
         with Progress(len(stack), label="select", enabled=not args.json) as bar:
             result = select_plane(

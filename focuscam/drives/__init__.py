@@ -21,6 +21,8 @@ __all__ = [
     "FirmwareDrive",
     "FocusDrive",
     "GrblDrive",
+    "MMCoreDrive",
+    "PicameraLensDrive",
     "SangaboardDrive",
     "SimulatedDrive",
     "UvcFocusDrive",
@@ -35,6 +37,8 @@ _LAZY = {
     "SangaboardDrive": "focuscam.drives.sangaboard",
     "UvcFocusDrive": "focuscam.drives.uvc",
     "FirmwareDrive": "focuscam.drives.firmware",
+    "MMCoreDrive": "focuscam.drives.mmcore",
+    "PicameraLensDrive": "focuscam.drives.picamera_lens",
 }
 
 

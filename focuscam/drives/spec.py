@@ -8,6 +8,9 @@ Specs (PORT is anything ``serial.serial_for_url`` accepts: ``/dev/ttyUSB0``, ``/
 - ``sangaboard:PORT`` -- :class:`~focuscam.drives.sangaboard.SangaboardDrive`
 - ``uvc:CAMERA`` -- :class:`~focuscam.drives.uvc.UvcFocusDrive` (CAMERA = index or device path)
 - ``focuscam:PORT`` -- :class:`~focuscam.drives.firmware.FirmwareDrive` (focuscam's own firmware)
+- ``mm:CFG`` or ``mm:CFG#Label`` -- :class:`~focuscam.drives.mmcore.MMCoreDrive` (a Micro-Manager
+  focus stage; ``open_drive(core, limits=...)`` also takes a ``pymmcore_plus.CMMCorePlus``)
+- ``picamera-lens:N`` -- :class:`~focuscam.drives.picamera_lens.PicameraLensDrive` (Pi camera lens)
 
 Settings (``limits``, ``backlash_um``, ``steps_per_um``, ``speed_um_s``, ``settle_s``,
 ``timeout_s``, ``allow_unlock``, ...) are passed on as keyword arguments; each driver documents
@@ -32,9 +35,15 @@ DRIVES: dict[str, tuple[str, str, bool]] = {
     "sangaboard": ("focuscam.drives.sangaboard", "SangaboardDrive", True),
     "uvc": ("focuscam.drives.uvc", "UvcFocusDrive", True),
     "focuscam": ("focuscam.drives.firmware", "FirmwareDrive", True),
+    "mm": ("focuscam.drives.mmcore", "MMCoreDrive", True),
+    "picamera-lens": ("focuscam.drives.picamera_lens", "PicameraLensDrive", True),
 }
 
-SPEC_FORMS = "sim, grbl:PORT, sangaboard:PORT, uvc:CAMERA, focuscam:PORT"
+SPEC_FORMS = "sim, grbl:PORT, sangaboard:PORT, uvc:CAMERA, focuscam:PORT, mm:CFG[#Label], picamera-lens:N"
+
+
+#: scheme -> (what follows the colon, an example) for the schemes that are not serial ports
+_TARGETS = {"uvc": ("CAMERA", "0"), "mm": ("CFG", "MMConfig.cfg"), "picamera-lens": ("CAMERA", "0")}
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -47,10 +56,8 @@ def parse_spec(spec: str) -> tuple[str, str]:
         raise InputError(f"drive spec {spec!r} is not known: give one of {SPEC_FORMS}")
     needs_target = DRIVES[scheme][2]
     if needs_target and not target:
-        raise InputError(
-            f"drive spec {spec!r} lacks its {'CAMERA' if scheme == 'uvc' else 'PORT'}: "
-            f"give e.g. {scheme}:{'0' if scheme == 'uvc' else '/dev/ttyUSB0'}"
-        )
+        what, example = _TARGETS.get(scheme, ("PORT", "/dev/ttyUSB0"))
+        raise InputError(f"drive spec {spec!r} lacks its {what}: give e.g. {scheme}:{example}")
     if not needs_target and sep and target:
         raise InputError(f"drive spec {spec!r}: '{scheme}' takes nothing after it; give just '{scheme}'")
     return scheme, target
@@ -73,6 +80,12 @@ def open_drive(spec: str, **settings: Any) -> FocusDrive:
     DeviceError
         The device could not be opened or did not answer as expected.
     """
+    from ..mmcore import is_core
+
+    if is_core(spec):  # a pymmcore_plus.CMMCorePlus: its focus device
+        cls = _driver_class("mm")
+        _check_settings(cls, "mm", settings)
+        return cls(spec, **settings)
     scheme, target = parse_spec(spec)
     needs_target = DRIVES[scheme][2]
     cls = _driver_class(scheme)

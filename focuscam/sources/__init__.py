@@ -4,6 +4,8 @@
 - :class:`CameraSource`: ``cv2.VideoCapture`` on a camera index, device path, URL or video file,
   grabbed on a background thread that keeps only the newest frames.
 - :class:`ReplaySource`: a recorded stack replayed at its recorded times or a given fps.
+- :class:`MMCoreSource`: a Micro-Manager camera (pymmcore-plus); :class:`PicameraSource`: a
+  Raspberry Pi camera (picamera2).
 - :func:`open_source`: a source from a command-line spec (``camera:0``, ``video:FILE``,
   ``replay:STACK_DIR``, ...).
 
@@ -17,11 +19,22 @@ from typing import Any
 
 from .base import FrameSource, SourceWarning, StreamEnded
 
-__all__ = ["CameraSource", "FrameSource", "ReplaySource", "SourceWarning", "StreamEnded", "open_source"]
+__all__ = [
+    "CameraSource",
+    "FrameSource",
+    "MMCoreSource",
+    "PicameraSource",
+    "ReplaySource",
+    "SourceWarning",
+    "StreamEnded",
+    "open_source",
+]
 
 _LAZY = {
     "CameraSource": ".camera",
     "ReplaySource": ".replay",
+    "MMCoreSource": ".mmcore",
+    "PicameraSource": ".picamera",
     "open_source": ".spec",
     "SPEC_FORMS": ".spec",
 }

@@ -6,6 +6,8 @@ Accepted forms:
 - ``camera:/dev/video2``: a camera device path; ``camera:rtsp://...`` (or a bare URL): a stream;
 - ``video:FILE``: a video file, decoded as fast as possible;
 - ``replay:STACK_DIR``: a recorded stack (a stack folder, image folder or multi-page TIFF);
+- ``mm:CFG`` or ``mm:CFG#Label``: a Micro-Manager camera (or pass a ``pymmcore_plus.CMMCorePlus``);
+- ``picamera:N``: a Raspberry Pi camera through picamera2;
 - a bare path: a video file when it is a file with a video suffix, a stack otherwise.
 """
 
@@ -24,7 +26,8 @@ __all__ = ["SPEC_FORMS", "open_source"]
 
 #: One line listing the accepted spec forms (used in error messages and --help).
 SPEC_FORMS = (
-    "camera:INDEX, camera:/dev/videoN, camera:URL, video:FILE, replay:STACK_DIR, a bare index or path"
+    "camera:INDEX, camera:/dev/videoN, camera:URL, video:FILE, replay:STACK_DIR, mm:CFG[#Label], "
+    "picamera:N, a bare index or path"
 )
 
 
@@ -78,7 +81,19 @@ def _replay(target: str, opts: dict[str, Any]) -> FrameSource:
     return _make(ReplaySource, load_stack(target), opts)
 
 
-_SCHEMES = {"camera": _camera, "video": _video, "replay": _replay}
+def _mm(target: str, opts: dict[str, Any]) -> FrameSource:
+    from .mmcore import MMCoreSource
+
+    return _make(MMCoreSource, target, opts)
+
+
+def _picamera(target: str, opts: dict[str, Any]) -> FrameSource:
+    from .picamera import PicameraSource
+
+    return _make(PicameraSource, target, opts)
+
+
+_SCHEMES = {"camera": _camera, "video": _video, "replay": _replay, "mm": _mm, "picamera": _picamera}
 
 
 def open_source(spec: str | int | os.PathLike[str], **opts: Any) -> FrameSource:
@@ -108,6 +123,10 @@ def open_source(spec: str | int | os.PathLike[str], **opts: Any) -> FrameSource:
     SourceError
         A camera or video that does not open.
     """
+    from ..mmcore import is_core
+
+    if is_core(spec):  # a pymmcore_plus.CMMCorePlus: its camera
+        return _mm(spec, opts)  # type: ignore[arg-type]
     if isinstance(spec, bool):
         raise InputError(f"source {spec!r} is not a spec: use one of {SPEC_FORMS}")
     if isinstance(spec, int):

@@ -10,8 +10,7 @@ does not pay for numba and OpenCV until a measure is really used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ._lazy import lazy_api
 
 __version__ = "0.1.0.dev0"
 
@@ -59,14 +58,4 @@ _API = {
 __all__ = ["__version__", *sorted(_API)]
 
 
-def __getattr__(name: str) -> Any:
-    module = _API.get(name)
-    if module is None:
-        raise AttributeError(f"module 'focuscam' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = lazy_api("focuscam", _API, globals(), extra=("__version__",))

@@ -16,7 +16,23 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["nice_ticks", "render_curve", "save_curve_png"]
+__all__ = ["format_z", "nice_ticks", "render_curve", "save_curve_png", "z_decimals"]
+
+
+def z_decimals(spacing: float) -> int:
+    """Decimals that show a z to about a tenth of the sample ``spacing`` (0..6)."""
+    if not (isinstance(spacing, int | float) and math.isfinite(spacing) and spacing > 0):
+        return 3
+    return int(min(6, max(0, math.ceil(-math.log10(spacing / 10.0) - 1e-9))))
+
+
+def format_z(z: float, spacing: float | None, unit: str | None = None) -> str:
+    """``z`` printed to the resolution of its samples (a tenth of ``spacing``), with its unit."""
+    text = f"{z:.{z_decimals(spacing if spacing is not None else math.nan)}f}"
+    if text.startswith("-") and float(text) == 0:
+        text = text[1:]
+    return f"{text} {unit}" if unit and unit != "index" else text
+
 
 _BG = (255, 255, 255)
 _AXIS = (40, 40, 40)
@@ -24,7 +40,8 @@ _GRID = (225, 225, 225)
 _CURVE = (180, 110, 30)  # blue-ish (BGR)
 _PEAK_OK = (40, 160, 40)  # green
 _PEAK_FAIL = (30, 30, 210)  # red
-_TRUTH = (200, 230, 200)
+_TRUTH = (235, 205, 225)  # light violet: unlike every line colour
+_MODEL = (0, 140, 250)  # orange
 _FONT = 0  # cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -78,6 +95,8 @@ def render_curve(
     measure: str | None = None,
     truth: dict[str, Any] | None = None,
     size: tuple[int, int] = (800, 500),
+    model: Any = None,
+    mode: str | None = None,
 ) -> np.ndarray:
     """Draw a focus curve into a BGR image.
 
@@ -100,6 +119,14 @@ def render_curve(
         ``{"z": float, "tolerance": float}`` in ``z_unit``: drawn as a shaded band.
     size : (width, height)
         Image size in pixels (at least 320 x 200).
+    model : callable or (array_like, array_like), optional
+        The fitted peak model, drawn as a line: ``model(z) -> score`` or ``(z, score)`` points.
+    mode : {"max", "brightfield"}, optional
+        ``"brightfield"`` labels the marked position as the contrast minimum, not a peak;
+        default: the ``mode`` of ``peak`` when it has one, else ``"max"``.
+
+    A legend names what is drawn (samples, model, peak or minimum, true focus band); z labels
+    are printed to a tenth of the median sample spacing.
 
     Returns
     -------
@@ -182,24 +209,86 @@ def render_curve(
     (tw, th), _ = cv2.getTextSize(title, _FONT, 0.6, 1)
     cv2.putText(img, title, (max(4, (width - tw) // 2), 28), _FONT, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
 
+    legend: list[tuple[str, tuple[int, int, int], str]] = []
+    if truth is not None and truth.get("z") is not None:
+        legend.append(("true focus +- tolerance", _TRUTH, "band"))
+
     # the curve and its samples
     if zs.size:
         pts = np.array([[px(a), py(b)] for a, b in zip(zs, ss, strict=True)], np.int32)
         cv2.polylines(img, [pts.reshape(-1, 1, 2)], False, _CURVE, 1, cv2.LINE_AA)
         for p in pts:
             cv2.circle(img, (int(p[0]), int(p[1])), 3, _CURVE, -1, cv2.LINE_AA)
+        legend.append((f"samples ({zs.size})", _CURVE, "dot"))
 
-    # the fitted peak
+    # the fitted model
+    mz, ms = _model_points(model, zlo, zhi)
+    if mz.size >= 2:
+        keep = np.isfinite(ms)
+        mpts = np.array(
+            [[px(a), py(min(max(b, slo), shi))] for a, b in zip(mz[keep], ms[keep], strict=True)], np.int32
+        )
+        if len(mpts) >= 2:
+            cv2.polylines(img, [mpts.reshape(-1, 1, 2)], False, _MODEL, 2, cv2.LINE_AA)
+            legend.append(("fitted model", _MODEL, "line"))
+
+    # the fitted peak (or, in brightfield, the contrast minimum)
+    if mode is None:
+        mode = getattr(peak, "mode", None) or "max"
+    what = "contrast minimum" if mode == "brightfield" else "peak"
     if pz is not None and math.isfinite(pz):
         colour = _PEAK_FAIL if pstate == "failed" else _PEAK_OK
         x = px(min(max(pz, zlo), zhi))
         cv2.line(img, (x, y0), (x, y1), colour, 2, cv2.LINE_AA)
-        unit = f" {z_unit}" if z_unit and z_unit != "index" else ""
-        label = f"peak z={pz:.4g}{unit}" + (f" ({pstate})" if pstate else "")
+        spacing = float(np.median(np.diff(np.unique(zs)))) if np.unique(zs).size >= 2 else None
+        label = f"{what} z={format_z(pz, spacing, z_unit)}" + (f" ({pstate})" if pstate else "")
         (tw, th), _ = cv2.getTextSize(label, _FONT, 0.45, 1)
         lx = x + 6 if x + 6 + tw < x1 else x - 6 - tw
         cv2.putText(img, label, (lx, y0 + th + 6), _FONT, 0.45, colour, 1, cv2.LINE_AA)
+        legend.append((f"fitted {what}" + (f" ({pstate})" if pstate else ""), colour, "line"))
+    _draw_legend(img, legend, x0 + 8, y0 + 26)
     return img
+
+
+def _model_points(model: Any, zlo: float, zhi: float) -> tuple[np.ndarray, np.ndarray]:
+    if model is None:
+        return np.empty(0), np.empty(0)
+    if callable(model):
+        mz = np.linspace(zlo, zhi, 200)
+        return mz, np.asarray([float(model(v)) for v in mz], dtype=np.float64)
+    try:
+        mz, ms = (np.asarray(a, dtype=np.float64).ravel() for a in model)
+    except (TypeError, ValueError):
+        raise InputError("model must be a callable z -> score or a (z, score) pair of arrays") from None
+    if mz.size != ms.size:
+        raise InputError(f"model has {mz.size} z values but {ms.size} scores: give one score per z")
+    order = np.argsort(mz, kind="stable")
+    return mz[order], ms[order]
+
+
+def _draw_legend(img: np.ndarray, items: list[tuple[str, tuple[int, int, int], str]], x: int, y: int) -> None:
+    """A boxed legend at (x, y) (top left): one row per drawn element."""
+    import cv2
+
+    if not items:
+        return
+    sizes = [cv2.getTextSize(text, _FONT, 0.42, 1)[0] for text, _, _ in items]
+    row = max(h for _, h in sizes) + 8
+    box_w = 34 + max(w for w, _ in sizes) + 8
+    box_h = row * len(items) + 6
+    sub = img[y - 4 : y - 4 + box_h, x - 4 : x - 4 + box_w]
+    sub[...] = (0.15 * sub + 0.85 * np.array(_BG)).astype(np.uint8)
+    cv2.rectangle(img, (x - 4, y - 4), (x - 4 + box_w, y - 4 + box_h), _GRID, 1)
+    for i, (text, colour, kind) in enumerate(items):
+        cy = y + i * row + row // 2
+        if kind == "band":
+            cv2.rectangle(img, (x, cy - 5), (x + 24, cy + 5), colour, -1)
+        elif kind == "dot":
+            cv2.line(img, (x, cy), (x + 24, cy), colour, 1, cv2.LINE_AA)
+            cv2.circle(img, (x + 12, cy), 3, colour, -1, cv2.LINE_AA)
+        else:
+            cv2.line(img, (x, cy), (x + 24, cy), colour, 2, cv2.LINE_AA)
+        cv2.putText(img, text, (x + 32, cy + 5), _FONT, 0.42, _AXIS, 1, cv2.LINE_AA)
 
 
 def save_curve_png(path: str | os.PathLike[str], z: Any, scores: Any, **kwargs: Any) -> Path:

@@ -13,6 +13,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_STACKS = Path(os.environ.get("FOCUSCAM_SHARED", REPO.parent / "shared")) / "stacks"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# a separate example project, run as its own pytest session by tests/test_testing.py
+collect_ignore = ["example_project"]
+
 
 def shared_stack(name: str) -> Path:
     """Path of a stack in ../shared/stacks; skips locally (fails in CI) when it is missing."""

@@ -13,11 +13,13 @@ EPILOG = """\
 examples:
   focuscam demo
   focuscam demo --json
+  focuscam demo --out recordings
 
 Uses recordings/target_color from the source checkout (a synthetic focus stack made with
-'focuscam synth'); when focuscam is installed without the checkout, it generates the same
-stack into a temporary folder first (FOCUSCAM_RECORDINGS=DIR points it at another
-recordings folder). Exit codes: 0 focused, 1 no clear focus.
+'focuscam synth'). Installed without the checkout (from a wheel), it generates the same stack
+into a temporary folder first; '--out recordings' writes the sample recordings and
+rig.example.toml into ./recordings instead and keeps them, so every README and --help example
+that names recordings/... runs in this folder. Exit codes: 0 focused, 1 no clear focus.
 """
 
 #: The bundled recording the demo uses, and the synth command that makes it when it is missing.
@@ -39,48 +41,46 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write the sample recordings (target_color, cells_gray16) and rig.example.toml into "
+        "DIR (created; nothing in it is overwritten) and run the demo on them",
+    )
     parser.set_defaults(func=run)
 
 
-def bundled_recordings() -> Path:
-    """The ``recordings/`` folder beside the package (present in a source checkout).
-
-    The environment variable ``FOCUSCAM_RECORDINGS`` overrides it (tests use it to exercise the
-    fallback that generates the stack).
-    """
+def _shown(path: Path) -> str:
+    """``path`` as a user would type it here: relative to the current folder when inside it."""
     import os
 
-    import focuscam
-
-    override = os.environ.get("FOCUSCAM_RECORDINGS")
-    if override:
-        return Path(override)
-    return Path(focuscam.__file__).resolve().parents[1] / "recordings"
-
-
-def _generate(folder: Path) -> Path:
-    from ..synth import SynthParams, synth_stack
-
-    params = SynthParams(
-        kind="target", color=True, planes=25, width=320, height=240, seed=1, z_step=1.5, photons=20000.0
-    )
-    return synth_stack(folder / DEMO_RECORDING, params)
+    try:
+        return os.path.relpath(path) if Path.cwd() in path.resolve().parents else str(path)
+    except ValueError:
+        return str(path)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..autofocus import Autofocus
+    from ..samples import checkout_recordings, write_samples
     from ..search import DEFAULT_STRATEGY
     from ..stacks import load_stack
     from ..twin import make_twin
 
-    path = bundled_recordings() / DEMO_RECORDING
+    recordings = checkout_recordings()
     with tempfile.TemporaryDirectory(prefix="focuscam-demo-") as tmp:
-        generated = not (path / "stack.json").is_file()
-        if generated:
+        generated = False
+        if args.out is not None:
+            recordings = write_samples(args.out)
             if not args.json:
-                print(f"focuscam demo: {path} is not here (installed without the source checkout);")
-                print("               generating the same synthetic stack with 'focuscam synth' first ...")
-            path = _generate(Path(tmp))
+                print(f"focuscam demo: wrote the sample recordings and rig.example.toml to {args.out}")
+        elif recordings is None:
+            generated = True
+            if not args.json:
+                print("focuscam demo: no sample recordings here (installed without the source checkout);")
+                print("               generating the same synthetic stack into a temporary folder first ...")
+            recordings = write_samples(tmp, names=(DEMO_RECORDING,))
+        path = recordings / DEMO_RECORDING
         stack = load_stack(path)
         # Start the simulated drive at the low end of the recording, far from focus, so the
         # search has real work to do.
@@ -140,6 +140,11 @@ def run(args: argparse.Namespace) -> int:
             f"  truth:      generated in focus at z = {truth['z']:g} um; the result is off by "
             f"{off:.3f} um, {verdict} the tolerance of {truth['tolerance']:g} um"
         )
-    print("  next:       focuscam autofocus --source replay:recordings/target_color --drive sim --plot c.png")
-    print("              focuscam select <stack> --plot curve.png   (see README)")
+    if generated:
+        print("  next:       focuscam demo --out recordings   (keeps the sample recordings in ./recordings;")
+        print("              then every README example that names recordings/... runs here)")
+    else:
+        shown = _shown(path)
+        print(f"  next:       focuscam autofocus --source replay:{shown} --drive sim --plot curve.png")
+        print(f"              focuscam select {shown} --plot curve.png   (see README)")
     return 0 if result.focused else 1

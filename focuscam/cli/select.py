@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from . import _batch
+
 EPILOG = """\
 examples:
   focuscam select recordings/target_color
@@ -17,6 +19,7 @@ examples:
 PATH is a focuscam-stack/1 folder (stack.json + frames/), a plain folder of images
 (natural sort, z = index), a multi-page TIFF or a video file (z = frame index).
 Exit codes: 0 focused, 1 no clear focus peak (state "failed"), 2 bad input.
+
 """
 
 
@@ -41,10 +44,12 @@ def register(subparsers: Any) -> None:
             "the focus curve (sub-step) and report the best plane, its z and whether the peak is "
             "clear (focused) or not (failed)."
         ),
-        epilog=EPILOG,
+        epilog=EPILOG + _batch.EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("path", metavar="PATH", help="stack folder, image folder, multi-page TIFF or video")
+    parser.add_argument(
+        "path", metavar="PATH", nargs="+", help="stack folder, image folder, multi-page TIFF or video"
+    )
     parser.add_argument(
         "--measure",
         default="lapv",
@@ -70,6 +75,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     parser.add_argument("--plot", metavar="CURVE.png", help="write a labelled PNG of the focus curve")
+    _batch.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -84,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
     from ..types import ROI
     from ._progress import Progress
 
+    if _batch.is_batch(args):
+        return _batch.run_batch(args)
+    args.path = args.path[0]
     roi = ROI.parse(args.roi) if args.roi is not None else None
     if args.plot is not None and not str(args.plot).lower().endswith(".png"):
         raise InputError(f"--plot {args.plot!r} must name a .png file, e.g. --plot curve.png")

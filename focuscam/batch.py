@@ -151,9 +151,9 @@ def _is_stack_dir(folder: Path) -> bool:
         return False
     if any(e.is_dir() for e in entries):
         return False
-    images = sorted((e for e in entries if e.suffix.lower() in IMAGE_EXTENSIONS), key=lambda e: e.name)
-    tiff = next((e for e in images if e.suffix.lower() in (".tif", ".tiff")), None)
-    return bool(images) and (tiff is None or _tiff_pages(tiff) <= 1)
+    images = [e for e in entries if e.suffix.lower() in IMAGE_EXTENSIONS]
+    tiffs = (e for e in images if e.suffix.lower() in (".tif", ".tiff"))
+    return bool(images) and not any(_tiff_pages(t) > 1 for t in tiffs)
 
 
 def _walk_archive(root: Path) -> Iterator[Path]:
@@ -187,7 +187,7 @@ def find_stacks(paths: Iterable[str | os.PathLike[str]], glob: str | None = None
     glob : str or None
         With a pattern (``Path.glob`` syntax, e.g. ``"*.tif"`` or ``"plate*/*/stack.json"``),
         every folder in ``paths`` is searched with it instead, and every match is a stack (a
-        matching ``stack.json`` stands for its folder).
+        matching ``stack.json`` stands for its folder; hidden entries are skipped, as a shell does).
 
     Returns
     -------
@@ -217,7 +217,8 @@ def find_stacks(paths: Iterable[str | os.PathLike[str]], glob: str | None = None
             add(p)
         elif glob is not None:
             for match in sorted(p.glob(glob), key=lambda m: _natural_key(str(m))):
-                add(match)
+                if not any(part.startswith(".") for part in match.relative_to(p).parts):
+                    add(match)
         elif _is_stack_dir(p):
             add(p)
         else:
@@ -498,6 +499,7 @@ class local_client:
             dashboard_address=":0",  # port 0: never "port 8787 in use" (no bokeh: no dashboard)
             memory_limit="auto",
             silence_logs=logging.ERROR,
+            env={"OPENCV_LOG_LEVEL": "SILENT"},  # a corrupt frame is reported in its result line
         )
         self.client = Client(self.cluster)
         return self.client
@@ -523,11 +525,11 @@ def connect(address: str, timeout_s: float = 10.0) -> Any:
     InputError
         When the scheduler cannot be reached within ``timeout_s`` seconds or has no worker.
     """
+    if not re.match(r"^[a-z]+://", address):
+        raise InputError(f"--scheduler {address!r} must be an address like tcp://host:8786")
     quiet_dask()
     from distributed import Client
 
-    if not re.match(r"^[a-z]+://", address):
-        raise InputError(f"--scheduler {address!r} must be an address like tcp://host:8786")
     try:
         client = Client(address, timeout=timeout_s)
     except (OSError, TimeoutError, ValueError) as exc:

@@ -68,7 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def is_batch(args: argparse.Namespace) -> bool:
     """True when ``select`` was asked for more than today's one stack."""
-    return len(args.path) > 1 or any(getattr(args, k) not in (None, False) for k in BATCH_OPTIONS)
+    given = [getattr(args, k) for k in BATCH_OPTIONS]
+    return len(args.path) > 1 or any(v is not None and v is not False for v in given)
 
 
 class LineFile:
@@ -150,6 +151,11 @@ def run_batch(args: argparse.Namespace) -> int:
     if args.resume and args.out is None:
         raise InputError("--resume continues an --out file: add --out results.ndjson")
     box = batch._check_options(args.measure, args.roi, args.bin, args.mode)
+    import cv2
+
+    # OpenCV's own stderr lines about corrupt frames would tear the bar: each such stack is
+    # reported in its result line instead (the local workers get OPENCV_LOG_LEVEL=SILENT).
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     stacks = [str(p) for p in batch.find_stacks(args.path, args.glob)]
     if not stacks:
         raise InputError(
@@ -169,10 +175,12 @@ def run_batch(args: argparse.Namespace) -> int:
     done = {os.path.abspath(r["path"]) for r in previous}
     todo = [p for p in stacks if os.path.abspath(p) not in done]
     counts = {"focused": 0, "failed": 0, "error": 0}
+    errors: list[tuple[str, str]] = []
     for rec in previous:
         state = rec.get("state")
         counts[state if state in counts else "error"] += 1
-    errors: list[tuple[str, str]] = []
+        if state not in ("focused", "failed"):
+            errors.append((rec["path"], str(rec.get("error"))))
     t0 = time.monotonic()
     client = ctx = None
     try:

@@ -30,7 +30,7 @@ _API = {
     "select_plane": "focuscam.select",
     "PlaneResult": "focuscam.select",
     "select_many": "focuscam.batch",
-    "find_stacks": "focuscam.batch",
+    "find_stacks": "focuscam.archive",
     "StackResult": "focuscam.batch",
     "ROI": "focuscam.types",
     "Frame": "focuscam.types",

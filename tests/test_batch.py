@@ -380,3 +380,31 @@ def test_select_many_on_a_client_of_that_cluster(dask_cluster, small_archive):
 def test_an_unreachable_scheduler_is_an_input_error_naming_the_fix():
     with pytest.raises(InputError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9 "):
         connect("tcp://127.0.0.1:9", timeout_s=1.0)
+
+
+def test_a_multi_page_tiff_is_selected_holding_a_few_frames_not_the_stack(tmp_path):
+    """open_stack reads a TIFF page by page: peak memory is a few frames, not all of them."""
+    import tracemalloc
+
+    from focuscam.archive import open_stack
+    from focuscam.select import select_plane
+    from focuscam.stacks import load_stack
+
+    rng = np.random.default_rng(5)
+    frames = [rng.integers(0, 4000, (256, 256), dtype=np.uint16) for _ in range(40)]
+    path = tmp_path / "deep.tif"
+    assert cv2.imwritemulti(str(path), frames)
+    frame_bytes = frames[0].nbytes
+    del frames
+
+    def peak(opener) -> int:
+        tracemalloc.start()
+        try:
+            select_plane(opener(path), bin=1)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    peak(open_stack)  # warm-up: imports and numba kernels allocate once
+    assert peak(open_stack) < 8 * frame_bytes
+    assert peak(load_stack) > 30 * frame_bytes  # the whole-stack reader, for contrast

@@ -30,9 +30,10 @@ many stacks (batch):
   focuscam select plate1/ --out plate1.ndjson --resume     continue a killed batch
   focuscam select plate1/ --export-best best/              selected planes + best/index.csv
 
-Several PATHs, an archive folder or any of the options below select the plane of every stack
-on a local Dask cluster (--workers N processes, default one per core; --workers 0 runs them
-one after another in this process) or on --scheduler. Each line has the keys of --json plus
+Several PATHs or any of the options below select the plane of every stack (an archive folder
+is taken apart into its stacks; alone it needs an option, e.g. --out) on a local Dask cluster
+(--workers N processes, default one per core; --workers 0 runs them one after another in this
+process) or on --scheduler. Each line has the keys of --json plus
 "error" (null, or why the stack could not be read: state "error"; the batch goes on).
 Batch exit codes: 0 every stack focused, 1 some failed or could not be read, 2 bad input.
 """

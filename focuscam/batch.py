@@ -168,6 +168,7 @@ def _one_line(text: str) -> str:
 def _check_options(measure: str, roi: Any, bin: Any, mode: str | None) -> tuple[int, int, int, int] | None:
     """Validate what applies to every stack once, on the client, before any work is sent."""
     from .measures import MEASURES
+    from .measures._validate import check_roi
     from .search.peak import MODES
     from .types import ROI
 
@@ -181,10 +182,7 @@ def _check_options(measure: str, roi: Any, bin: Any, mode: str | None) -> tuple[
         return None
     if isinstance(roi, str):
         roi = ROI.parse(roi)
-    box = tuple(int(v) for v in roi)
-    if len(box) != 4:
-        raise InputError(f"roi {roi!r} must be (x, y, w, h) in pixels")
-    return box  # type: ignore[return-value]
+    return check_roi(roi, 2**31 - 1, 2**31 - 1)  # the shape only: each frame is checked on its worker
 
 
 def chunk_size(n_stacks: int, n_threads: int) -> int:

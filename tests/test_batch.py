@@ -283,6 +283,8 @@ def test_export_best_keeps_16_bit_planes_with_a_csv_index(small_archive, tmp_pat
         (["--workers", "0", "--out", "exists.ndjson"], "--resume"),
         (["--workers", "0", "--glob", "*.nothing"], "no stacks found"),
         (["--workers", "-1"], "workers"),
+        (["--workers", "0", "--roi", "a,b"], "--roi"),
+        (["--workers", "0", "--measure", "nope"], "measure"),
         (["--scheduler", "nowhere:1"], "tcp://"),
         (["--workers", "1", "--scheduler", "tcp://127.0.0.1:9"], "not allowed with"),
     ],

@@ -309,7 +309,8 @@ class local_client:
     """
 
     def __init__(self, n: int | None = None) -> None:
-        self.n = n or os.cpu_count() or 1
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        self.n = n or cores or 1
         self.cluster: Any = None
         self.client: Any = None
 

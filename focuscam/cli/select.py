@@ -7,7 +7,8 @@ import json
 import sys
 from typing import Any
 
-from ._args import bin_type, measure_names, roi_type
+from . import _batch
+from ._args import Number, bin_type, measure_names, roi_type
 from ._regions import add_grid_arguments, print_regions, stack_regions
 
 EPILOG = """\
@@ -21,6 +22,7 @@ examples:
 PATH is a focuscam-stack/1 folder (stack.json + frames/), a plain folder of images
 (natural sort, z = index), a multi-page TIFF or a video file (z = frame index).
 Exit codes: 0 focused, 1 no clear focus peak (state "failed"), 2 bad input.
+
 """
 
 
@@ -33,10 +35,12 @@ def register(subparsers: Any) -> None:
             "the focus curve (sub-step) and report the best plane, its z and whether the peak is "
             "clear (focused) or not (failed)."
         ),
-        epilog=EPILOG,
+        epilog=EPILOG + _batch.EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("path", metavar="PATH", help="stack folder, image folder, multi-page TIFF or video")
+    parser.add_argument(
+        "path", metavar="PATH", nargs="+", help="stack folder, image folder, multi-page TIFF or video"
+    )
     parser.add_argument(
         "--measure",
         default="lapv",
@@ -60,11 +64,13 @@ def register(subparsers: Any) -> None:
         help="max = sharpest is the highest score; brightfield = contrast minimum between two maxima "
         "(default: brightfield when stack.json says modality brightfield, else max)",
     )
-    parser.add_argument("--channel", type=int, metavar="C", help="OME-TIFF: the channel to read (0-based)")
-    parser.add_argument("--time", type=int, metavar="T", help="OME-TIFF: the time point to read (0-based)")
+    index = Number(int, 0, 100_000)
+    parser.add_argument("--channel", type=index, metavar="C", help="OME-TIFF: the channel to read (0-based)")
+    parser.add_argument("--time", type=index, metavar="T", help="OME-TIFF: the time point to read (0-based)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     parser.add_argument("--plot", metavar="CURVE.png", help="write a labelled PNG of the focus curve")
     add_grid_arguments(parser)
+    _batch.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -78,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
     from ..stacks import load_stack
     from ._progress import Progress
 
+    if _batch.is_batch(args):
+        return _batch.run_batch(args)
+    args.path = args.path[0]
     roi = args.roi
     if args.plot is not None and not str(args.plot).lower().endswith(".png"):
         raise InputError(f"--plot {args.plot!r} must name a .png file, e.g. --plot curve.png")

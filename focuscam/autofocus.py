@@ -399,11 +399,13 @@ class Autofocus(ClosedLoop):
                     self._position(), FocusState.FAILED, res.reason, res.confidence, tuple(samples),
                     searches, target=res.z,
                 )  # fmt: skip
-            self._emit("state", state="verifying", target_um=res.z)
-            reached = self._move(res.z)
+            # on a stepped drive the peak is reached at its nearest grid point: verify there
+            target = self.drive.quantise(res.z) if self.grid_um > 0 else res.z
+            self._emit("state", state="verifying", target_um=target)
+            reached = self._move(target)
             verify = self._observe_frame(self._fresh(), reached)
             samples.append((reached, verify))
-            ref = self._peak_score(res, res.z)
+            ref = self._peak_score(res, target)
             common = {"samples": tuple(samples), "searches": searches, "target": res.z, "verify": verify}
             if self._verified(verify, ref):
                 return _Verdict(reached, FocusState.FOCUSED, res.reason, res.confidence, peak=ref, **common)

@@ -16,7 +16,7 @@ __all__ = ["HillClimb"]
 
 @register_strategy
 class HillClimb(SearchStrategy):
-    """Step toward higher scores; reverse and halve the step when the score falls.
+    """Step toward higher scores; on a fall try the other side, then halve the step.
 
     Parameters
     ----------
@@ -52,17 +52,22 @@ class HillClimb(SearchStrategy):
         s = self._last_score()
         budget -= 1
         direction = 1.0 if z + step <= whi else -1.0
+        # after a drop, try the other side at the same step before halving: a climb that starts
+        # on the top (the focus lock after a drift) must look both ways at its first step
+        other_tried = False
         while step >= 0.75 * self.resolution and budget > 0:
             zn = min(max(z + direction * step, wlo), whi)
-            if abs(zn - z) < 0.5 * self.resolution:
-                direction = -direction
-                step /= 2.0
+            improved = False
+            if abs(zn - z) >= 0.5 * self.resolution:
+                yield zn
+                sn = self._last_score()
+                budget -= 1
+                if sn > s:
+                    z, s, improved = zn, sn, True
+            if improved:
+                other_tried = False
                 continue
-            yield zn
-            sn = self._last_score()
-            budget -= 1
-            if sn > s:
-                z, s = zn, sn
-            else:
-                direction = -direction
+            direction = -direction
+            if other_tried:
                 step /= 2.0
+            other_tried = not other_tried

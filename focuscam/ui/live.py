@@ -208,6 +208,8 @@ def autofocus_window(
         autofocus=run_once,
         lock=af.start_lock,  # `l`: hold focus on a background thread (needs a focused run first)
         unlock=af.unlock,
+        is_locked=lambda: af.focus_lock.running,
+        jog=af.jog,  # as the drive's owner: a running lock pauses for the jog
         start_recording=_recording_factory(Path.cwd()),
         snapshot_dir=Path.cwd(),
         close_drive=False,  # the command closes its drive and source

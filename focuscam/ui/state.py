@@ -255,7 +255,8 @@ class UiState:
             state = data.get("state")
             if state == "searching":
                 self.curve_reset()
-            self.set_status(af_state=state, z_um=data.get("z_um"))
+            locked = {"locked": True, "unlocked": False, "lock-error": False}.get(state)
+            self.set_status(af_state=state, z_um=data.get("z_um"), locked=locked)
         elif kind == "sample":
             self.curve_add(data["z_um"], data["score"])
             self.set_status(z_um=data["z_um"])

@@ -126,9 +126,9 @@ def test_a_jog_while_locked_pauses_the_lock_and_it_holds_the_new_plane(stack):
     assert rep.pauses == 1 and rep.refocuses == 0
 
 
-def test_a_failed_search_ends_the_lock_with_a_report(stack, tmp_path):
+def test_a_failed_search_ends_the_lock_with_a_report(stack):
     events = Events()
-    src, drive, af, state, actions = window_over(stack, events)
+    src, _drive, af, state, actions = window_over(stack, events)
     try:
         assert state.on_key(ord("a")) and actions.wait(120)
         state.on_key(ord("l"))

@@ -286,9 +286,10 @@ def _report(args: argparse.Namespace, result: Any, twin: Any) -> None:
         where += f" ({result.z:.6g} um)"
     head = "focused" if result.focused else "FAILED"
     print(f"{head} at z = {where}, confidence {result.confidence:.2f} ({result.strategy})")
+    simulated = " (simulated)" if twin is not None else ""
     print(
-        f"cost:  {result.frames} frames scored, {result.moves} moves, travel {unit.format(result.travel_um)}, "
-        f"{result.elapsed_s:.2f} s{' (simulated)' if twin is not None else ''}"
+        f"cost:  {result.frames} frames scored, {result.moves} moves, "
+        f"travel {unit.format(result.travel_um)}, {result.elapsed_s:.2f} s{simulated}"
     )
     print(f"why:   {result.reason}")
     if "within_tolerance" in out:

@@ -214,7 +214,7 @@ def autofocus_window(
         snapshot_dir=Path.cwd(),
         close_drive=False,  # the command closes its drive and source
     )
-    state = UiState(actions, roi=af.roi)
+    state = UiState(actions, roi=af.roi, z_unit=af.z_unit)  # a twin shows its stack's unit
     actions.bind(state)
     tap = _FrameTap(af.source, state, actions)
     actions.latest_frame = tap

@@ -1,10 +1,18 @@
 """The focus lock: hold focus after a focused autofocus run while the sample drifts.
 
 This is the one place that tracks drift. :class:`FocusLock` watches the score of every frame;
-when it stays worse than ``threshold`` x the reference (the score verified after focusing) for
-``drop_frames`` frames in a row, it re-focuses locally with ``hill-climb`` within ``+-range_um``
-of the current position, and the score it reaches becomes the new reference.
+when it stays worse than the trigger level x the reference (the score verified after focusing)
+for ``drop_frames`` frames in a row, it re-focuses locally with ``hill-climb`` within
+``+-range_um`` of the current position, and the score it reaches becomes the new reference.
 
+- **Trigger level.** At most ``threshold`` (0.8) x the reference; sooner when the focus curve
+  of the run says so: the level is what the curve predicts half a step (the run's resolution,
+  at least one grid step) off the peak -- the smallest drift worth correcting, so a flat-topped
+  curve still triggers -- but never closer to the reference than 4 x the frame-to-frame noise
+  of the score (a robust estimate from the frames since the drive last moved).
+
+- **Small steps.** The climb starts with a step of the run's resolution and keeps going while
+  the score rises, so it follows a drift without wandering far from focus.
 - **On the drive's grid.** The climb's steps are whole steps of the drive's grid
   (``drive.resolution_um``; at least one step, never a step the drive would round away), so a
   stepped drive coarser than the default climb step still re-focuses.
@@ -24,8 +32,11 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from ._threads import Worker
 from .errors import Aborted, InputError
@@ -80,13 +91,45 @@ class FocusLock:
         g = self.af.grid_um
         lo_b, hi_b = self.af.bounds
         res = self.af.resolution_um or 2.0 * half / 50.0
-        step = half / 4.0
+        # a drift is followed step by step: the first step is the resolution (the climb keeps
+        # going while the score rises), so a small drift costs a few frames near focus
+        step = res
         if g > 0:
             res = max(res, g)
             step = g * max(1, math.ceil(step / g - 1e-9))
             half = max(half, 2.0 * step)
         lo, hi = max(lo_b, here - half), min(hi_b, here + half)
         return {"lo": lo, "hi": hi, "start": min(max(here, lo), hi), "step": step, "resolution": res}
+
+    def _step_ratio(self) -> float:
+        """The curve's quality half a step off the run's peak, over its quality at the peak."""
+        af, run = self.af, self.af.last_result
+        if run is None or run.target_z is None or len(run.samples) < 3:
+            return 0.0
+        z = np.array([p[0] for p in run.samples], dtype=float)
+        q = np.array([self._quality(p[1]) for p in run.samples], dtype=float)
+        uz, inv = np.unique(np.round(z, 9), return_inverse=True)
+        uq = np.bincount(inv, weights=q) / np.bincount(inv)
+        step = max(af.resolution_um or (af.hi - af.lo) / 200.0, af.grid_um)
+        peak = float(np.interp(run.target_z, uz, uq))
+        if not peak > 0:
+            return 0.0
+        off = max(np.interp(run.target_z - step / 2, uz, uq), np.interp(run.target_z + step / 2, uz, uq))
+        return float(np.clip(off / peak, 0.0, 0.99))
+
+    @staticmethod
+    def _noise(recent: deque) -> float | None:
+        """A robust frame-to-frame noise of the quality (MAD of differences), None below 5 frames."""
+        if len(recent) < 5:
+            return None
+        d = np.diff(np.asarray(recent, dtype=float))
+        return float(1.4826 * np.median(np.abs(d - np.median(d))) / math.sqrt(2.0))
+
+    def _level(self, threshold: float, step_ratio: float, recent: deque, ref: float) -> float:
+        sigma = self._noise(recent)
+        if sigma is None or not ref > 0:
+            return threshold
+        return max(threshold, min(step_ratio, 1.0 - 4.0 * sigma / ref))
 
     def _check(self, claim: Any) -> None:
         self.af._check_abort()
@@ -156,7 +199,8 @@ class FocusLock:
             Stop after this many seconds of the drive's clock. Without ``frames`` and
             ``duration_s`` the lock runs until :meth:`stop` (or the controller's ``abort``).
         threshold, rearm : float
-            Fractions of the reference score (0 < threshold < rearm <= 1).
+            Fractions of the reference score (0 < threshold < rearm <= 1): the least sensitive
+            trigger level (see the module docstring) and the re-arm level after a re-focus.
         drop_frames : int
             Consecutive low frames that trigger a re-focus.
         range_um : float, optional
@@ -181,6 +225,8 @@ class FocusLock:
         last_run = af.last_result
         seen = low = refocuses = failed = streak = pauses = wait = 0
         armed, ended = True, "unlocked"
+        step_ratio = self._step_ratio()
+        recent: deque[float] = deque(maxlen=30)
         moves = 0
         travel = 0.0
         claim = af.owner.acquire("focus lock", yielding=True)
@@ -211,24 +257,28 @@ class FocusLock:
                             ended = "search failed"
                             break
                         ref = self._quality(float(run.verify_score))
+                        step_ratio = self._step_ratio()
                     else:  # a jog: hold the plane the user chose
                         ref = self._quality(af.score(af._fresh().pixels))
                     armed, low, wait, streak = True, 0, 0, 0
+                    recent.clear()
                     af._emit("state", state="locked", reference=ref, z_um=af._position())
                     continue
                 frame = af.source.read(timeout=af.timeout_s)
                 score = af.score(frame.pixels)
                 q = self._quality(score)
                 seen += 1
+                recent.append(q)
                 af._emit("sample", z_um=af.drive.position, score=score, t=frame.t, seq=frame.seq, lock=True)
                 if wait > 0:
                     wait -= 1
                     armed = wait == 0
                     continue
+                level = self._level(threshold, step_ratio, recent, ref)
                 if not armed:
-                    armed = q >= rearm * ref
+                    armed = q >= max(rearm, 0.5 * (1.0 + level)) * ref
                     continue
-                low = low + 1 if q < threshold * ref else 0
+                low = low + 1 if q < level * ref else 0
                 if low < drop_frames:
                     continue
                 low, armed = 0, False
@@ -243,6 +293,7 @@ class FocusLock:
                     refocuses -= 1
                 moves += af.moves - m0
                 travel += af.travel_um - t0
+                recent.clear()  # the drive moved: the noise is measured at rest again
                 if claim.pause_requested.is_set():
                     continue
                 if improved:

@@ -136,6 +136,34 @@ class ClosedLoop:
         """The drive's step grid in um (0 = continuous)."""
         return float(getattr(self.drive, "resolution_um", 0.0) or 0.0)
 
+    def _open_writer(self, path: Any, description: str) -> None:
+        """Record every scored frame into a z-sweep stack at ``path`` (None: no recording)."""
+        if path is not None:
+            from .stacks import StackWriter
+
+            self._writer = StackWriter(
+                path, name="autofocus", kind="z-sweep", z_unit="um", description=description
+            )
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.extra["autofocus"] = {"measure": self.measure_name, "scores": self._scores}
+            self._writer.close()
+            self._writer = None
+
+    def _stopped(self) -> Aborted:
+        """Stop the drive after an abort or Ctrl-C; the Aborted error says where it stopped."""
+        self.drive.stop()
+        try:
+            where = self._position()
+        except Exception:  # the position may be unreadable after a fault; say so
+            where = math.nan
+        self._emit("state", state="aborted", z_um=where)
+        text = f"{where:.3f} um" if math.isfinite(where) else "an unknown position"
+        exc = Aborted(f"autofocus aborted; the drive stopped at {text}")
+        exc.position_um = where  # type: ignore[attr-defined]
+        return exc
+
     def _emit(self, kind: str, **data: Any) -> None:
         if self.on_event is not None:
             self.on_event(kind, data)

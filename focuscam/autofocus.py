@@ -335,34 +335,13 @@ class Autofocus(ClosedLoop):
         self.frames = self.moves = 0
         self.travel_um = 0.0
         self._scores = []
-        if self.record is not None:
-            from .stacks import StackWriter
-
-            self._writer = StackWriter(
-                self.record,
-                name="autofocus",
-                kind="z-sweep",
-                z_unit="um",
-                description=f"autofocus run: {self.strategy_name} with {self.measure_name}",
-            )
+        self._open_writer(self.record, f"autofocus run: {self.strategy_name} with {self.measure_name}")
         try:
             v = self._run()
         except (Aborted, KeyboardInterrupt):
-            self.drive.stop()
-            try:
-                where = self._position()
-            except Exception:  # the position may be unreadable after a fault; say so
-                where = math.nan
-            self._emit("state", state="aborted", z_um=where)
-            text = f"{where:.3f} um" if math.isfinite(where) else "an unknown position"
-            exc = Aborted(f"autofocus aborted; the drive stopped at {text}")
-            exc.position_um = where  # type: ignore[attr-defined]
-            raise exc from None
+            raise self._stopped() from None
         finally:
-            if self._writer is not None:
-                self._writer.extra["autofocus"] = {"measure": self.measure_name, "scores": self._scores}
-                self._writer.close()
-                self._writer = None
+            self._close_writer()
         out = AutofocusResult(
             z=v.z,
             state=v.state,

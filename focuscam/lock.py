@@ -69,6 +69,45 @@ class _Paused(Exception):
     """Internal: another owner asked for the drive; the lock lets go at the next move."""
 
 
+def _step_ratio(af: Any, quality: Any) -> float:
+    """The run's curve half a step off its peak, over the curve at the peak (in quality terms)."""
+    run = af.last_result
+    if run is None or run.target_z is None or len(run.samples) < 3:
+        return 0.0
+    z = np.array([p[0] for p in run.samples], dtype=float)
+    q = np.array([quality(p[1]) for p in run.samples], dtype=float)
+    uz, inv = np.unique(np.round(z, 9), return_inverse=True)
+    uq = np.bincount(inv, weights=q) / np.bincount(inv)
+    step = max(af.resolution_um or (af.hi - af.lo) / 200.0, af.grid_um)
+    peak = float(np.interp(run.target_z, uz, uq))
+    if not peak > 0:
+        return 0.0
+    off = max(np.interp(run.target_z - step / 2, uz, uq), np.interp(run.target_z + step / 2, uz, uq))
+    return float(np.clip(off / peak, 0.0, 0.99))
+
+
+def _noise(recent: deque) -> float | None:
+    """A robust frame-to-frame noise of the quality (MAD of differences), None below 5 frames."""
+    if len(recent) < 5:
+        return None
+    d = np.diff(np.asarray(recent, dtype=float))
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / math.sqrt(2.0))
+
+
+def _validate(af: Any, frames: Any, threshold: float, rearm: float, drop_frames: Any, half: float) -> None:
+    last = af.last_result
+    if last is None or not last.focused or last.verify_score is None:
+        raise InputError("lock() needs a focused run first: call run() and check that it focused")
+    if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
+        raise InputError(f"frames {frames!r} must be an integer >= 1")
+    if not 0.0 < float(threshold) < float(rearm) <= 1.0:
+        raise InputError(f"threshold {threshold!r} and rearm {rearm!r} need 0 < threshold < rearm <= 1")
+    if isinstance(drop_frames, bool) or not isinstance(drop_frames, int) or drop_frames < 1:
+        raise InputError(f"drop_frames {drop_frames!r} must be an integer >= 1")
+    if not (math.isfinite(half) and half > 0):
+        raise InputError(f"range_um {half!r} must be a positive number of um")
+
+
 class FocusLock:
     """Hold focus for a controller (an :class:`~focuscam.autofocus.Autofocus`) after a focused run."""
 
@@ -101,32 +140,8 @@ class FocusLock:
         lo, hi = max(lo_b, here - half), min(hi_b, here + half)
         return {"lo": lo, "hi": hi, "start": min(max(here, lo), hi), "step": step, "resolution": res}
 
-    def _step_ratio(self) -> float:
-        """The curve's quality half a step off the run's peak, over its quality at the peak."""
-        af, run = self.af, self.af.last_result
-        if run is None or run.target_z is None or len(run.samples) < 3:
-            return 0.0
-        z = np.array([p[0] for p in run.samples], dtype=float)
-        q = np.array([self._quality(p[1]) for p in run.samples], dtype=float)
-        uz, inv = np.unique(np.round(z, 9), return_inverse=True)
-        uq = np.bincount(inv, weights=q) / np.bincount(inv)
-        step = max(af.resolution_um or (af.hi - af.lo) / 200.0, af.grid_um)
-        peak = float(np.interp(run.target_z, uz, uq))
-        if not peak > 0:
-            return 0.0
-        off = max(np.interp(run.target_z - step / 2, uz, uq), np.interp(run.target_z + step / 2, uz, uq))
-        return float(np.clip(off / peak, 0.0, 0.99))
-
-    @staticmethod
-    def _noise(recent: deque) -> float | None:
-        """A robust frame-to-frame noise of the quality (MAD of differences), None below 5 frames."""
-        if len(recent) < 5:
-            return None
-        d = np.diff(np.asarray(recent, dtype=float))
-        return float(1.4826 * np.median(np.abs(d - np.median(d))) / math.sqrt(2.0))
-
     def _level(self, threshold: float, step_ratio: float, recent: deque, ref: float) -> float:
-        sigma = self._noise(recent)
+        sigma = _noise(recent)
         if sigma is None or not ref > 0:
             return threshold
         return max(threshold, min(step_ratio, 1.0 - 4.0 * sigma / ref))
@@ -163,19 +178,6 @@ class FocusLock:
             reached = af._move(best_z, lock=True)
             q = self._quality(af._observe_frame(af._fresh(), reached, lock=True))
         return q > q_here, q
-
-    def _validate(self, frames: Any, threshold: float, rearm: float, drop_frames: Any, half: float) -> None:
-        last = self.af.last_result
-        if last is None or not last.focused or last.verify_score is None:
-            raise InputError("lock() needs a focused run first: call run() and check that it focused")
-        if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
-            raise InputError(f"frames {frames!r} must be an integer >= 1")
-        if not 0.0 < float(threshold) < float(rearm) <= 1.0:
-            raise InputError(f"threshold {threshold!r} and rearm {rearm!r} need 0 < threshold < rearm <= 1")
-        if isinstance(drop_frames, bool) or not isinstance(drop_frames, int) or drop_frames < 1:
-            raise InputError(f"drop_frames {drop_frames!r} must be an integer >= 1")
-        if not (math.isfinite(half) and half > 0):
-            raise InputError(f"range_um {half!r} must be a positive number of um")
 
     # ------------------------------------------------------------------ public
     def hold(
@@ -215,7 +217,7 @@ class FocusLock:
         """
         af = self.af
         half = (af.hi - af.lo) / 10.0 if range_um is None else float(range_um)
-        self._validate(frames, threshold, rearm, drop_frames, half)
+        _validate(af, frames, threshold, rearm, drop_frames, half)
         if isinstance(holdoff_frames, bool) or not isinstance(holdoff_frames, int) or holdoff_frames < 1:
             raise InputError(f"holdoff_frames {holdoff_frames!r} must be an integer >= 1")
         af._abort.clear()
@@ -225,7 +227,7 @@ class FocusLock:
         last_run = af.last_result
         seen = low = refocuses = failed = streak = pauses = wait = 0
         armed, ended = True, "unlocked"
-        step_ratio = self._step_ratio()
+        step_ratio = _step_ratio(af, self._quality)
         recent: deque[float] = deque(maxlen=30)
         moves = 0
         travel = 0.0
@@ -257,7 +259,7 @@ class FocusLock:
                             ended = "search failed"
                             break
                         ref = self._quality(float(run.verify_score))
-                        step_ratio = self._step_ratio()
+                        step_ratio = _step_ratio(af, self._quality)
                     else:  # a jog: hold the plane the user chose
                         ref = self._quality(af.score(af._fresh().pixels))
                     armed, low, wait, streak = True, 0, 0, 0

@@ -10,7 +10,7 @@ from twin_helpers import defocus_stack
 
 from focuscam.autofocus import Autofocus
 from focuscam.drives.sim import SimulatedDrive
-from focuscam.twin import TwinSource
+from focuscam.twin import TwinSource, make_twin
 
 FOCUS = 23.0  # um; the stack's planes are 1 um apart, 0..40 um
 
@@ -107,3 +107,12 @@ def test_lock_beats_no_lock_under_slow_drift_on_a_coarse_grid(stack, rate):
     rms_nolock = math.sqrt(np.mean(np.square(nolock)))
     assert rms < rms_nolock
     assert abs(drive.position + src.drift_at(drive.clock.now()) - FOCUS) < 12.0 - 4.0
+
+
+def test_make_twin_models_a_stepped_drive(stack):
+    src, drive = make_twin(stack, start_um=0.0, resolution_um=5.0)
+    assert drive.resolution_um == 5.0
+    r = Autofocus(src, drive, resolution_um=src.spacing_um).run()
+    assert r.focused, r.reason
+    assert on_grid(r.z, 5.0) and abs(r.z - FOCUS) <= 2.5
+    assert all(on_grid(z, 5.0) for z, _ in r.samples)

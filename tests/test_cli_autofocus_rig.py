@@ -72,9 +72,32 @@ def test_a_motor_drive_needs_limits_not_a_range(run_cli):
 
 
 # ---------------------------------------------------------------- defect 8: every rig key
-def test_rig_steps_sets_the_planes_of_a_sweep(run_cli, tmp_path, syn):
-    out = rig_json(run_cli, tmp_path, syn, 'strategy = "sweep"\nsteps = 5')
-    assert out["frames"] == 5 + 1  # five planes and the verification frame
+SWEEP5 = 'strategy = "sweep"\nsteps = 5'
+
+
+@pytest.fixture(scope="module")
+def sweep5(tmp_path_factory, syn):
+    """One run with the rig's sweep of 5 planes, the reference of the key tests below."""
+    import subprocess
+    import sys
+
+    from conftest import _cli_env
+
+    tmp = tmp_path_factory.mktemp("sweep5")
+    proc = subprocess.run(
+        [sys.executable, "-m", "focuscam", "autofocus", "--rig", rig_file(tmp, syn, SWEEP5), "--json"],
+        capture_output=True, text=True, timeout=300, cwd=tmp, env=_cli_env(),
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)
+
+
+def search_scores(out):
+    return [s for _, s in out["samples"][:5]]
+
+
+def test_rig_steps_sets_the_planes_of_a_sweep(run_cli, syn, sweep5):
+    assert sweep5["frames"] == 5 + 1  # five planes and the verification frame
     flag = autofocus_json(run_cli, syn, "--strategy", "sweep", "--steps", "7")
     assert flag["frames"] == 7 + 1
 
@@ -84,18 +107,16 @@ def test_rig_steps_with_a_strategy_that_does_not_sweep_is_refused(run_cli, tmp_p
     one_line_exit_2(proc, "steps", "golden")
 
 
-def test_rig_bin_reaches_the_measure(run_cli, tmp_path, syn):
-    one = rig_json(run_cli, tmp_path, syn, 'strategy = "sweep"\nsteps = 5\nbin = 1')
-    four = rig_json(run_cli, tmp_path, syn, 'strategy = "sweep"\nsteps = 5\nbin = 4')
-    assert (one["bin"], four["bin"]) == (1, 4)
-    assert [z for z, _ in one["samples"][:5]] == [z for z, _ in four["samples"][:5]]
-    assert [s for _, s in one["samples"][:5]] != [s for _, s in four["samples"][:5]]
+def test_rig_bin_reaches_the_measure(run_cli, tmp_path, syn, sweep5):
+    four = rig_json(run_cli, tmp_path, syn, SWEEP5 + "\nbin = 4")
+    assert (sweep5["bin"], four["bin"]) == ("auto", 4)
+    assert [z for z, _ in sweep5["samples"][:5]] == [z for z, _ in four["samples"][:5]]
+    assert search_scores(sweep5) != search_scores(four)
 
 
-def test_rig_roi_reaches_the_measure(run_cli, tmp_path, syn):
-    whole = rig_json(run_cli, tmp_path, syn, 'strategy = "sweep"\nsteps = 5')
-    part = rig_json(run_cli, tmp_path, syn, 'strategy = "sweep"\nsteps = 5\nroi = [0, 0, 32, 32]')
-    assert [s for _, s in whole["samples"]] != [s for _, s in part["samples"]]
+def test_rig_roi_reaches_the_measure(run_cli, tmp_path, syn, sweep5):
+    part = rig_json(run_cli, tmp_path, syn, SWEEP5 + "\nroi = [0, 0, 32, 32]")
+    assert search_scores(sweep5) != search_scores(part)
 
 
 def test_rig_range_is_the_first_search_window(run_cli, tmp_path, syn):

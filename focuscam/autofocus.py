@@ -15,8 +15,18 @@
 
 :meth:`Autofocus.abort` (from another thread, or the CLI on Ctrl-C) stops the drive; the run
 raises :class:`~focuscam.errors.Aborted` whose message (and ``position_um``) tells where the
-drive stopped. :meth:`Autofocus.lock` keeps watching the score after focusing and re-focuses
-locally with ``hill-climb`` when it drops, with hysteresis.
+drive stopped. The focus lock (:mod:`focuscam.lock`, reached through :meth:`Autofocus.lock`,
+:meth:`Autofocus.start_lock` and :meth:`Autofocus.unlock`) holds focus after a focused run.
+
+One controller owns the drive at a time (:mod:`focuscam.ownership`): :meth:`Autofocus.run`
+claims it for the whole run; a running focus lock pauses first and resumes afterwards (or ends
+and reports when the run failed); a second run while one is running is refused
+(:class:`~focuscam.errors.DriveBusy`).
+
+The search plans on the drive's step grid (``drive.resolution_um``): strategies get it as
+``grid_um`` and every proposal is a grid point inside the search bounds. ``range_um`` is the
+first search *window*; a peak at its edge re-centres the window within the drive's limits
+(less the backlash overshoot), not within the window.
 
 Events go to ``on_event(kind, data)``: ``"sample"`` (z um, score, t, frame seq), ``"move"``
 (target um), ``"state"`` (searching / verifying / retrying / focused / failed / aborted /
@@ -26,21 +36,19 @@ locked / refocus-failed), ``"refocus"`` (z um, score, reference), ``"result"``.
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ._threads import Worker
+from ._loop import ClosedLoop, EventCallback, search_bounds, search_window
 from .errors import Aborted, InputError
-from .search import DEFAULT_STRATEGY, make_strategy
-from .types import ROI, FocusState
+from .lock import FocusLock, LockReport
+from .ownership import DriveOwner
+from .search import DEFAULT_STRATEGY, STRATEGIES, make_strategy
+from .types import FocusState, ZUnit
 
-__all__ = ["Autofocus", "AutofocusResult", "autofocus", "default_measure"]
-
-EventCallback = Callable[[str, dict[str, Any]], None]
+__all__ = ["Autofocus", "AutofocusResult", "FocusLock", "LockReport", "autofocus", "default_measure"]
 
 
 def default_measure(mode: str) -> str:
@@ -87,6 +95,8 @@ class AutofocusResult:
         Searches run (2 when the verification failed and the search was retried).
     measure : str
         The focus measure used.
+    bin : int or "auto"
+        The binning the measure used.
     """
 
     z: float | None
@@ -105,19 +115,29 @@ class AutofocusResult:
     searches: int = 1
     measure: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    bin: int | str = "auto"
 
     @property
     def focused(self) -> bool:
         """True when the state is ``"focused"``."""
         return self.state == FocusState.FOCUSED
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; positions in um, times in s."""
+    def to_dict(self, unit: ZUnit | None = None) -> dict[str, Any]:
+        """A JSON-ready dict; ``*_um`` positions and ``samples`` in um, times in s.
+
+        ``z``, ``target_z`` and ``travel`` are in ``unit`` (``z_unit``; default um): a twin's
+        stack unit, so a stack in mm reads in mm.
+        """
+        unit = ZUnit() if unit is None else unit
 
         def num(v: float | None) -> float | None:
             return None if v is None or not math.isfinite(v) else float(v)
 
         return {
+            "z": num(unit.from_um(self.z)),
+            "target_z": num(unit.from_um(self.target_z)),
+            "travel": num(unit.from_um(self.travel_um)),
+            "z_unit": unit.name,
             "z_um": num(self.z),
             "state": self.state,
             "confidence": round(float(self.confidence), 4),
@@ -131,12 +151,28 @@ class AutofocusResult:
             "peak_score": num(self.peak_score),
             "searches": self.searches,
             "measure": self.measure,
+            "bin": self.bin,
             "reason": self.reason,
             "samples": [[float(z), float(s)] for z, s in self.samples],
         }
 
 
-class Autofocus:
+@dataclass(frozen=True)
+class _Verdict:
+    """How one run ended (before the counters of the run are added): positions in um."""
+
+    z: float | None
+    state: str
+    reason: str
+    confidence: float
+    samples: tuple[tuple[float, float], ...]
+    searches: int
+    target: float | None = None
+    verify: float | None = None
+    peak: float | None = None
+
+
+class Autofocus(ClosedLoop):
     """Closed-loop autofocus: source + measure + strategy + drive.
 
     Parameters
@@ -146,21 +182,24 @@ class Autofocus:
         :class:`~focuscam.types.Frame`; a :class:`~focuscam.twin.TwinSource` also has
         ``frames_between(t0, t1)``, used for streaming moves on a virtual clock.
     drive : FocusDrive
-        The focus drive; positions in um. Its ``clock`` times the run.
+        The focus drive; positions in um. Its ``clock`` times the run; its step grid
+        (``resolution_um``) is the grid the search plans on.
     strategy : str
-        A name in :data:`focuscam.search.STRATEGIES` (default ``coarse-fine``).
+        A name in :data:`focuscam.search.STRATEGIES` (default :data:`~focuscam.search.DEFAULT_STRATEGY`).
     range_um : (float, float), optional
-        The search range in um, inside the drive's limits (default the limits, less the
-        backlash overshoot on the approach side).
+        The first search window in um, inside the drive's limits less the backlash overshoot
+        (default: all of that). A peak at the window's edge re-centres it within those limits.
     resolution_um : float, optional
-        The smallest useful step in um (default 1/200 of the range).
+        The smallest useful step in um (default 1/200 of the window; never below the drive's grid).
+    steps : int, optional
+        Planes of the (coarse) sweep, for strategies that sweep (``sweep``: ``points``;
+        ``coarse-fine``: ``coarse_points``); refused by the others.
     measure : str, optional
         Focus measure name (default :func:`default_measure` of ``mode``).
     roi : ROI or (x, y, w, h) or str, optional
         Region scored, in pixels.
     grid : (rows, cols), optional
-        Score the ROI as a grid of tiles and use the median tile score (robust against one
-        bright speck dominating the ROI).
+        Score the ROI as a grid of tiles and use the median tile score.
     bin : int or "auto"
         Binning of the measure: 1..16 or "auto" (default, see :func:`focuscam.measures.resolve_bin`).
     mode : {"max", "brightfield"}
@@ -169,8 +208,7 @@ class Autofocus:
         Extra frames skipped after the first fresh frame after each move (default 0).
     verify_fraction : float
         After arriving, the fresh score must be at least this fraction of the curve's score at
-        the peak, interpolated between the samples (in brightfield, where the focal plane is a
-        minimum: at most the curve's score divided by this fraction) (default 0.8).
+        the peak (in brightfield: at most the curve's score divided by it) (default 0.8).
     retry : bool
         Search once more when the verification fails (default True).
     strategy_options : dict, optional
@@ -178,9 +216,7 @@ class Autofocus:
     on_event : callable, optional
         ``on_event(kind, data)`` for every event.
     record : path, optional
-        Record every scored frame (pixels, z um, t s) as a z-sweep stack with
-        :class:`~focuscam.stacks.StackWriter`; the scores go into ``stack.json`` under
-        ``"autofocus"``.
+        Record every scored frame (pixels, z um, t s) as a z-sweep stack.
     timeout_s : float
         Timeout for one frame, in s (default 5).
     """
@@ -193,6 +229,7 @@ class Autofocus:
         strategy: str = DEFAULT_STRATEGY,
         range_um: tuple[float, float] | None = None,
         resolution_um: float | None = None,
+        steps: int | None = None,
         measure: str | None = None,
         roi: Any = None,
         grid: tuple[int, int] | None = None,
@@ -206,184 +243,56 @@ class Autofocus:
         record: Any = None,
         timeout_s: float = 5.0,
     ) -> None:
-        from .measures import MEASURES
-
-        self.source = source
-        self.drive = drive
-        self.clock = drive.clock
         if mode not in ("max", "brightfield"):
             raise InputError(f"mode {mode!r} is unknown: use max or brightfield")
         self.mode = mode
-        self.measure_name = default_measure(mode) if measure is None else measure
-        if self.measure_name not in MEASURES:
-            raise InputError(
-                f"measure {self.measure_name!r} is unknown: use one of {', '.join(sorted(MEASURES))}"
-            )
-        if isinstance(roi, str):
-            roi = ROI.parse(roi)
-        self.roi = roi
-        self.grid = grid
-        self.bin = bin
-        lim = drive.limits
-        if range_um is None:
-            # leave room for the backlash overshoot below (approach "up") or above the range
-            lo, hi = lim.lo, lim.hi
-            backlash = float(getattr(drive, "backlash_um", 0.0) or 0.0)
-            if getattr(drive, "approach", "up") == "up":
-                lo = min(lo + backlash, hi)
-            else:
-                hi = max(hi - backlash, lo)
-            if not lo < hi:
-                raise InputError(
-                    f"the drive limits [{lim.lo:g}, {lim.hi:g}] um leave no room for the backlash "
-                    f"overshoot ({backlash:g} um): widen the limits or reduce the backlash"
-                )
-        else:
-            try:
-                lo, hi = (float(v) for v in range_um)
-            except (TypeError, ValueError):
-                raise InputError(f"range {range_um!r} is not LO,HI: give two numbers in um") from None
-            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-                raise InputError(f"range {lo:g},{hi:g} um is not a range: give LO < HI in um")
-            if not (lim.contains(lo) and lim.contains(hi)):
-                raise InputError(
-                    f"range {lo:g},{hi:g} um leaves the drive limits [{lim.lo:g}, {lim.hi:g}] um: "
-                    "narrow the range"
-                )
-        self.lo, self.hi = lo, hi
+        super().__init__(
+            source,
+            drive,
+            measure=default_measure(mode) if measure is None else measure,
+            roi=roi,
+            grid=grid,
+            bin=bin,
+            settle_frames=settle_frames,
+            on_event=on_event,
+            timeout_s=timeout_s,
+        )
+        self.bounds = search_bounds(drive)
+        self.lo, self.hi = search_window(range_um, *self.bounds)
         self.resolution_um = resolution_um
         self.strategy_name = strategy
         self.strategy_options = dict(strategy_options or {})
+        if steps is not None:
+            self.strategy_options[_steps_option(strategy, steps)] = steps
         # build one strategy now so that a bad name or option fails before anything moves
-        make_strategy(strategy, **self._strategy_kwargs(0.5 * (lo + hi)))
-        if isinstance(settle_frames, bool) or not isinstance(settle_frames, int) or settle_frames < 0:
-            raise InputError(f"settle_frames {settle_frames!r} must be an integer >= 0")
-        self.settle_frames = settle_frames
+        self._strategy(0.5 * (self.lo + self.hi))
         if not 0.0 < float(verify_fraction) <= 1.0:
             raise InputError(f"verify_fraction {verify_fraction!r} must lie in (0, 1], e.g. 0.8")
         self.verify_fraction = float(verify_fraction)
         self.retry = bool(retry)
-        self.on_event = on_event
         self.record = record
-        self.timeout_s = float(timeout_s)
-        self._abort = threading.Event()
+        self.owner = DriveOwner.of(drive)
         self.last_result: AutofocusResult | None = None
-        self._unlock = threading.Event()
-        self._lock_thread: Worker | None = None
-        #: The report of the last lock run in the background (:meth:`start_lock`), or its error.
-        self.lock_report: LockReport | BaseException | None = None
-        self._writer = None
-        self._scores: list[float] = []
-        self.frames = 0
-        self.moves = 0
-        self.travel_um = 0.0
+        self.focus_lock = FocusLock(self)
 
     # ------------------------------------------------------------------ helpers
-    def _strategy_kwargs(self, start: float) -> dict[str, Any]:
-        kw: dict[str, Any] = {"lo": self.lo, "hi": self.hi, "mode": self.mode, "start": start}
-        if self.resolution_um is not None:
-            kw["resolution"] = self.resolution_um
+    def _strategy(self, start: float) -> Any:
+        """A fresh strategy over the search bounds, first searching the window, on the drive's grid."""
+        lo, hi = self.bounds
+        res = self.resolution_um if self.resolution_um is not None else (self.hi - self.lo) / 200.0
+        kw: dict[str, Any] = {
+            "lo": lo,
+            "hi": hi,
+            "window": (self.lo, self.hi),
+            "mode": self.mode,
+            "start": min(max(start, lo), hi),
+            "resolution": res,
+            "grid_um": self.grid_um,
+        }
         kw.update(self.strategy_options)
-        return kw
+        return make_strategy(self.strategy_name, **kw)
 
-    def _emit(self, kind: str, **data: Any) -> None:
-        if self.on_event is not None:
-            self.on_event(kind, data)
-
-    def score(self, pixels: np.ndarray) -> float:
-        """The focus score of a frame's pixels with this controller's measure, ROI, grid and bin."""
-        from .measures import focus_map, measure, resolve_bin
-
-        if self.grid is not None:
-            k = resolve_bin(pixels, self.roi) if self.bin == "auto" else self.bin
-            return float(np.median(focus_map(pixels, self.measure_name, self.grid, self.roi, k)))
-        return float(measure(pixels, self.measure_name, self.roi, self.bin))
-
-    def _check_abort(self) -> None:
-        if self._abort.is_set():
-            raise Aborted("autofocus aborted")
-
-    def _position(self) -> float:
-        return float(self.drive.position)
-
-    def _move(self, z: float) -> float:
-        self._check_abort()
-        try:
-            path = self.drive.plan(z)
-        except Exception:  # the move itself reports the problem with its own message
-            path = [z]
-        current = self._position()
-        for target in path:
-            self.travel_um += abs(target - current)
-            current = target
-        self.moves += 1
-        self._emit("move", target_um=z)
-        return float(self.drive.move_to(z))
-
-    def _observe_frame(self, frame: Any, z: float) -> float:
-        s = self.score(frame.pixels)
-        self.frames += 1
-        self._scores.append(s)
-        if self._writer is not None:
-            self._writer.append(frame.pixels, z=z, t=frame.t)
-        self._emit("sample", z_um=z, score=s, t=frame.t, seq=frame.seq)
-        return s
-
-    def _fresh(self) -> Any:
-        frame = self.source.fresh_frame(after=self.clock.now(), timeout=self.timeout_s)
-        for _ in range(self.settle_frames):
-            frame = self.source.read(timeout=self.timeout_s)
-        return frame
-
-    def _stream(self, target: float) -> list[tuple[Any, float]]:
-        """Move to ``target`` at the drive's speed and return every frame captured, with its z."""
-        t0 = self.clock.now()
-        if getattr(self.clock, "virtual", False) and hasattr(self.source, "frames_between"):
-            self._move(target)
-            frames = self.source.frames_between(t0, self.clock.now())
-        else:
-            frames = []
-            error: list[BaseException] = []
-
-            def mover() -> None:
-                try:
-                    self._move(target)
-                except BaseException as exc:  # re-raised in the calling thread below
-                    error.append(exc)
-
-            worker = Worker(mover, "focuscam-stream-move")
-            worker.start()
-            while worker.running:
-                frame = self.source.read(timeout=self.timeout_s)
-                if frame.t >= t0:
-                    frames.append(frame)
-            worker.wait()
-            if error:
-                raise error[0]
-        t_end = self.clock.now()
-        out = []
-        for f in frames:
-            if t0 <= f.t <= t_end:
-                out.append((f, float(self.drive.position_at(f.t))))
-        return out
-
-    def _search(self, start: float, strategy: Any = None):
-        if strategy is None:
-            strategy = make_strategy(self.strategy_name, **self._strategy_kwargs(start))
-        self._emit("state", state="searching", strategy=strategy.name)
-        while (z := strategy.propose()) is not None:
-            self._check_abort()
-            if strategy.streaming:
-                for frame, zf in self._stream(z):
-                    strategy.observe(zf, self._observe_frame(frame, zf))
-                strategy.end_stream()
-            else:
-                reached = self._move(z)
-                frame = self._fresh()
-                strategy.observe(reached, self._observe_frame(frame, reached))
-        return strategy.result()
-
-    def _peak_score(self, result, z: float) -> float:
+    def _peak_score(self, result: Any, z: float) -> float:
         zs = np.array([p[0] for p in result.samples])
         ss = np.array([p[1] for p in result.samples])
         order = np.argsort(zs)
@@ -397,279 +306,138 @@ class Autofocus:
 
     # ------------------------------------------------------------------ public
     def abort(self) -> None:
-        """Stop the run from another thread (or a signal handler): stops the drive at once."""
+        """Stop the run (and a running lock) from another thread or a signal handler."""
         self._abort.set()
         self.drive.stop()
 
     def run(self) -> AutofocusResult:
         """Search, move to the peak, verify; return the result.
 
+        A running focus lock pauses for the run (and resumes after a focused one).
+
         Raises
         ------
         Aborted
             :meth:`abort` was called (or Ctrl-C interrupted the run): the drive was stopped and
             ``exc.position_um`` is where it stopped (um).
+        DriveBusy
+            Another run or a jog owns the drive.
         """
+        claim = self.owner.acquire("autofocus")
+        try:
+            return self._claimed_run()
+        finally:
+            self.owner.release(claim)
+
+    def _claimed_run(self) -> AutofocusResult:
         self._abort.clear()
         t_start = self.clock.now()
         self.frames = self.moves = 0
         self.travel_um = 0.0
         self._scores = []
-        if self.record is not None:
-            from .ometiff import open_writer  # a stack folder, or OME-TIFF for X.ome.tif
-
-            self._writer = open_writer(
-                self.record,
-                name="autofocus",
-                kind="z-sweep",
-                z_unit="um",
-                description=f"autofocus run: {self.strategy_name} with {self.measure_name}",
-            )
+        self._open_writer(self.record, f"autofocus run: {self.strategy_name} with {self.measure_name}")
         try:
-            result = self._run()
+            v = self._run()
         except (Aborted, KeyboardInterrupt):
-            self.drive.stop()
-            try:
-                where = self._position()
-            except Exception:  # the position may be unreadable after a fault; say so
-                where = math.nan
-            self._emit("state", state="aborted", z_um=where)
-            text = f"{where:.3f} um" if math.isfinite(where) else "an unknown position"
-            exc = Aborted(f"autofocus aborted; the drive stopped at {text}")
-            exc.position_um = where  # type: ignore[attr-defined]
-            raise exc from None
+            raise self._stopped() from None
         finally:
-            if self._writer is not None:
-                self._writer.extra["autofocus"] = {"measure": self.measure_name, "scores": self._scores}
-                self._writer.close()
-                self._writer = None
-        elapsed = self.clock.now() - t_start
+            self._close_writer()
         out = AutofocusResult(
-            z=result["z"],
-            state=result["state"],
-            confidence=result["confidence"],
+            z=v.z,
+            state=v.state,
+            confidence=v.confidence,
             frames=self.frames,
             moves=self.moves,
             travel_um=self.travel_um,
-            elapsed_s=elapsed,
-            samples=result["samples"],
-            reason=result["reason"],
+            elapsed_s=self.clock.now() - t_start,
+            samples=v.samples,
+            reason=v.reason,
             strategy=self.strategy_name,
-            target_z=result["target"],
-            verify_score=result["verify"],
-            peak_score=result["peak"],
-            searches=result["searches"],
+            target_z=v.target,
+            verify_score=v.verify,
+            peak_score=v.peak,
+            searches=v.searches,
             measure=self.measure_name,
+            bin=self.bin,
         )
         self._emit("state", state=out.state, z_um=out.z)
         self._emit("result", result=out)
         self.last_result = out
         return out
 
-    def _run(self) -> dict[str, Any]:
-        start = min(max(self._position(), self.lo), self.hi)
+    def _run(self) -> _Verdict:
+        start = self._position()
         samples: list[tuple[float, float]] = []
         searches = 0
         while True:
             searches += 1
-            res = self._search(start)
+            res = self._search(self._strategy(start))
             samples.extend(res.samples)
-            base = {"samples": tuple(samples), "searches": searches, "confidence": res.confidence}
             if res.state != FocusState.FOCUSED or res.z is None:
-                here = self._position()
-                return {
-                    **base,
-                    "z": here,
-                    "state": FocusState.FAILED,
-                    "reason": res.reason,
-                    "target": res.z,
-                    "verify": None,
-                    "peak": None,
-                }
-            self._emit("state", state="verifying", target_um=res.z)
-            reached = self._move(res.z)
+                return _Verdict(
+                    self._position(), FocusState.FAILED, res.reason, res.confidence, tuple(samples),
+                    searches, target=res.z,
+                )  # fmt: skip
+            # on a stepped drive the peak is reached at its nearest grid point: verify there
+            target = self.drive.quantise(res.z) if self.grid_um > 0 else res.z
+            self._emit("state", state="verifying", target_um=target)
+            reached = self._move(target)
             verify = self._observe_frame(self._fresh(), reached)
             samples.append((reached, verify))
-            ref = self._peak_score(res, res.z)
-            base["samples"] = tuple(samples)
+            ref = self._peak_score(res, target)
+            common = {"samples": tuple(samples), "searches": searches, "target": res.z, "verify": verify}
             if self._verified(verify, ref):
-                return {
-                    **base,
-                    "z": reached,
-                    "state": FocusState.FOCUSED,
-                    "reason": res.reason,
-                    "target": res.z,
-                    "verify": verify,
-                    "peak": ref,
-                }
+                return _Verdict(reached, FocusState.FOCUSED, res.reason, res.confidence, peak=ref, **common)
             if not self.retry or searches >= 2:
-                return {
-                    **base,
-                    "z": reached,
-                    "state": FocusState.FAILED,
-                    "reason": (
-                        f"score after arriving ({verify:.4g}) is not within "
-                        f"{self.verify_fraction:g} of the peak's ({ref:.4g}): the scene changed or "
-                        "the drive did not reach the peak"
-                    ),
-                    "target": res.z,
-                    "verify": verify,
-                    "peak": ref,
-                    "confidence": 0.0,
-                }
+                reason = (
+                    f"score after arriving ({verify:.4g}) is not within {self.verify_fraction:g} of "
+                    f"the peak's ({ref:.4g}): the scene changed or the drive did not reach the peak"
+                )
+                return _Verdict(reached, FocusState.FAILED, reason, 0.0, peak=ref, **common)
             self._emit("state", state="retrying", reason="verification failed")
             start = reached
 
-    # ------------------------------------------------------------------ focus lock
-    def lock(
-        self,
-        *,
-        frames: int | None = None,
-        duration_s: float | None = None,
-        threshold: float = 0.8,
-        drop_frames: int = 3,
-        rearm: float = 0.9,
-        range_um: float | None = None,
-    ) -> LockReport:
-        """Hold focus after :meth:`run`: watch the score, re-focus locally when it drops.
-
-        Every frame is scored. When the score stays below ``threshold`` x the reference (the
-        score verified after focusing) for ``drop_frames`` frames in a row, a ``hill-climb``
-        search within ``+-range_um`` of the current position (inside the search range) re-focuses
-        and its verified score becomes the new reference. Hysteresis: after a re-focus the lock
-        re-arms only once the score is back above ``rearm`` x the reference, so a re-focus that
-        cannot help is not repeated frame after frame (no hunting).
-
-        Parameters
-        ----------
-        frames : int, optional
-            Stop after this many frames.
-        duration_s : float, optional
-            Stop after this many seconds of the drive's clock. Without ``frames`` and
-            ``duration_s`` the lock runs until :meth:`unlock` (or :meth:`abort`).
-        threshold, rearm : float
-            Fractions of the reference score (0 < threshold < rearm <= 1).
-        drop_frames : int
-            Consecutive low frames that trigger a re-focus.
-        range_um : float, optional
-            Half-width of the re-focus range in um (default a tenth of the search range).
-
-        Returns
-        -------
-        LockReport
-        """
-        if self.last_result is None or not self.last_result.focused or self.last_result.verify_score is None:
-            raise InputError("lock() needs a focused run first: call run() and check that it focused")
-        if self.mode != "max":
-            raise InputError("focus lock climbs to a maximum: it does not apply in brightfield mode")
-        if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
-            raise InputError(f"frames {frames!r} must be an integer >= 1")
-        if not 0.0 < float(threshold) < float(rearm) <= 1.0:
-            raise InputError(f"threshold {threshold!r} and rearm {rearm!r} need 0 < threshold < rearm <= 1")
-        if isinstance(drop_frames, bool) or not isinstance(drop_frames, int) or drop_frames < 1:
-            raise InputError(f"drop_frames {drop_frames!r} must be an integer >= 1")
-        half = (self.hi - self.lo) / 10.0 if range_um is None else float(range_um)
-        if not (math.isfinite(half) and half > 0):
-            raise InputError(f"range_um {range_um!r} must be a positive number of um")
-        self._abort.clear()
-        self._unlock.clear()
-        reference = float(self.last_result.verify_score)
-        t_end = None if duration_s is None else self.clock.now() + float(duration_s)
-        seen = low = refocuses = failed = 0
-        armed = True
-        moves0, travel0 = self.moves, self.travel_um
-        self._emit("state", state="locked", reference=reference)
-        try:
-            while (frames is None or seen < frames) and (t_end is None or self.clock.now() < t_end):
-                self._check_abort()
-                if self._unlock.is_set():
-                    break
-                frame = self.source.read(timeout=self.timeout_s)
-                s = self.score(frame.pixels)
-                seen += 1
-                self._emit("sample", z_um=self.drive.position, score=s, t=frame.t, seq=frame.seq, lock=True)
-                if not armed:
-                    armed = s >= rearm * reference
-                    continue
-                low = low + 1 if s < threshold * reference else 0
-                if low < drop_frames:
-                    continue
-                low, armed = 0, False
-                refocuses += 1
-                here = self._position()
-                lo, hi = max(self.lo, here - half), min(self.hi, here + half)
-                climb = make_strategy(
-                    "hill-climb",
-                    lo=lo,
-                    hi=hi,
-                    start=min(max(here, lo), hi),
-                    step=half / 4,
-                    resolution=self.resolution_um or (hi - lo) / 50,
-                )
-                self._emit("refocus", z_um=here, score=s, reference=reference)
-                res = self._search(here, climb)
-                if res.focused and res.z is not None:
-                    reached = self._move(res.z)
-                    reference = self._observe_frame(self._fresh(), reached)
-                    self._emit("state", state="locked", reference=reference, z_um=reached)
-                else:
-                    failed += 1
-                    self._emit("state", state="refocus-failed", reason=res.reason)
-        except (Aborted, KeyboardInterrupt):
-            self.drive.stop()
-            raise
-        return LockReport(
-            frames=seen,
-            refocuses=refocuses,
-            failed_refocuses=failed,
-            z=self._position(),
-            reference=reference,
-            moves=self.moves - moves0,
-            travel_um=self.travel_um - travel0,
-        )
+    # ------------------------------------------------------------------ focus lock (lock.py)
+    def lock(self, **options: Any) -> LockReport:
+        """Hold focus after :meth:`run` (see :meth:`focuscam.lock.FocusLock.hold` for the options)."""
+        return self.focus_lock.hold(**options)
 
     def start_lock(self, **options: Any) -> None:
-        """Run :meth:`lock` on a background thread (for the live window); stop it with :meth:`unlock`.
-
-        The options are those of :meth:`lock`; they are checked before the thread starts. The
-        outcome (a :class:`LockReport` or the error) lands in :attr:`lock_report`.
-        """
-        if self._lock_thread is not None and self._lock_thread.running:
-            raise InputError("the focus lock is already running: unlock() first")
-        if self.last_result is None or not self.last_result.focused:
-            raise InputError("lock needs a focused run first: run autofocus and check that it focused")
-
-        def body() -> None:
-            try:
-                self.lock_report = self.lock(**options)
-            except BaseException as exc:  # kept for the caller; the thread must not die silently
-                self.lock_report = exc
-                self._emit("state", state="lock-error", error=str(exc))
-
-        self.lock_report = None
-        self._lock_thread = Worker(body, "focuscam-lock")
-        self._lock_thread.start()
+        """Hold focus on a background thread (the options of :meth:`lock`); stop with :meth:`unlock`."""
+        self.focus_lock.start(**options)
 
     def unlock(self, timeout_s: float = 10.0) -> LockReport | BaseException | None:
-        """Stop a running focus lock (the current re-focus finishes first); return its outcome."""
-        self._unlock.set()
-        thread = self._lock_thread
-        if thread is not None:
-            thread.wait(timeout_s)
-        return self.lock_report
+        """Stop a running focus lock (a re-focus in progress finishes first); return its outcome."""
+        return self.focus_lock.stop(timeout_s)
+
+    @property
+    def lock_report(self) -> LockReport | BaseException | None:
+        """The report of the last background lock (:meth:`start_lock`), or its error."""
+        return self.focus_lock.report
+
+    @property
+    def _lock_thread(self) -> Any:
+        return self.focus_lock.thread
+
+    def jog(self, dz_um: float) -> float:
+        """Move the drive by ``dz_um`` (um) as its owner (a running lock pauses, then holds the new z)."""
+        with self.owner.claim("jog"):
+            return float(self.drive.move_by(dz_um))
 
 
-@dataclass(frozen=True)
-class LockReport:
-    """What a focus lock did: frames watched, re-focuses (and failed ones), final z in um."""
-
-    frames: int
-    refocuses: int
-    failed_refocuses: int
-    z: float
-    reference: float
-    moves: int
-    travel_um: float
+def _steps_option(strategy: str, steps: Any) -> str:
+    """The option of ``strategy`` that ``steps`` (planes of a sweep) sets; refuse the others."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 3:
+        raise InputError(f"steps {steps!r} must be an integer >= 3 (planes of a sweep)")
+    cls = STRATEGIES.get(strategy)
+    option = getattr(cls, "steps_option", None) if cls is not None else None
+    if option is None:
+        sweeping = sorted(n for n, c in STRATEGIES.items() if getattr(c, "steps_option", None))
+        raise InputError(
+            f"steps (planes of a sweep) does not apply to strategy {strategy!r}: "
+            f"use it with {' or '.join(sweeping)}, or leave it out"
+        )
+    return option
 
 
 def autofocus(source: Any, drive: Any, **options: Any) -> AutofocusResult:

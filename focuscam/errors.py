@@ -16,6 +16,7 @@ __all__ = [
     "Aborted",
     "DeviceError",
     "DeviceTimeout",
+    "DriveBusy",
     "FocuscamError",
     "InputError",
     "LimitError",
@@ -33,6 +34,10 @@ class FocuscamError(Exception):
 
 class InputError(FocuscamError, ValueError):
     """Bad input: a frame, ROI, parameter, file or flag that cannot be used as given."""
+
+
+class DriveBusy(InputError):
+    """Another controller owns the focus drive (an autofocus run, a jog): wait for it or stop it."""
 
 
 class StackError(InputError):

@@ -28,7 +28,7 @@ import numpy as np
 
 from .errors import InputError, SourceError
 from .sources.base import FrameSource
-from .types import Frame
+from .types import Frame, ZUnit
 
 __all__ = ["Z_SCALE_UM", "TwinSource", "make_twin", "z_scale_um"]
 
@@ -77,6 +77,10 @@ class TwinSource(FrameSource):
         ``optics(t) -> um``: where the optics really are at clock time ``t`` (e.g. the
         mechanical position of a drive peer on a pseudo-terminal). Default: the SimulatedDrive's
         optics position for a frame captured now, the drive's ``position_at(t)`` for older ones.
+    drift : callable, optional
+        ``drift(t) -> um``: a drifting sample. The plane seen at clock time ``t`` is the one at
+        the drive's position plus ``drift(t)`` (plus the constant :attr:`drift_um`), so the true
+        focus, in drive coordinates, is ``truth - drift(t)``: it moves with time.
     """
 
     def __init__(
@@ -89,6 +93,7 @@ class TwinSource(FrameSource):
         blend: bool = False,
         cache: dict | None = None,
         optics: Any = None,
+        drift: Any = None,
     ):
         stack = _as_stack(stack)
         if stack.kind != "z-sweep":
@@ -122,6 +127,9 @@ class TwinSource(FrameSource):
         if optics is not None and not callable(optics):
             raise InputError("optics must be a callable t -> um (or None)")
         self._optics = optics
+        if drift is not None and not callable(drift):
+            raise InputError("drift must be a callable t -> um (or None)")
+        self.drift = drift
         self._t0 = self.clock.now()
         self._next = 1  # index of the next frame tick not delivered yet
         self._seq = 0
@@ -166,15 +174,24 @@ class TwinSource(FrameSource):
             self._cache[k] = img
         return img
 
+    @property
+    def z_unit(self) -> ZUnit:
+        """The stack's own z unit, for display (positions stay um inside focuscam)."""
+        return ZUnit(self.stack.z_unit or "index", self.scale_um)
+
+    def drift_at(self, t: float) -> float:
+        """How far (um) the sample has drifted at clock time ``t``: the plane seen is drive + this."""
+        return self.drift_um + (float(self.drift(t)) if self.drift is not None else 0.0)
+
     def _optics_z(self, t: float) -> float:
         if self._optics is not None:
-            return float(self._optics(t)) + self.drift_um
+            return float(self._optics(t)) + self.drift_at(t)
         now = self.clock.now()
         if t >= now and hasattr(self.drive, "mechanical_position"):
             z = float(self.drive.mechanical_position)
         else:
             z = float(self.drive.position_at(t))
-        return z + self.drift_um
+        return z + self.drift_at(t)
 
     def render(self, z_um: float) -> tuple[np.ndarray, int]:
         """The pixels seen at optics position ``z_um`` (um) and the index of the nearest plane."""
@@ -281,6 +298,9 @@ def make_twin(
     blend: bool = False,
     clock: Any = "virtual",
     cache: dict | None = None,
+    resolution_um: float = 0.0,
+    limits: Any = None,
+    drift: Any = None,
 ):
     """Build a simulated drive over a stack's z range and a :class:`TwinSource` on it.
 
@@ -307,6 +327,14 @@ def make_twin(
         The shared time base.
     cache : dict, optional
         Decoded-plane cache shared between twins of the same stack.
+    resolution_um : float
+        The simulated drive's step grid in um (0 = continuous; e.g. 5 for a UVC focus that
+        moves in steps of 5, see :attr:`~focuscam.drives.base.FocusDrive.resolution_um`).
+    limits : (float, float), optional
+        The simulated drive's soft limits in um (default the stack's z range, widened by the
+        backlash compensation); beyond the stack the twin shows its end planes.
+    drift : callable, optional
+        ``drift(t) -> um``: a drifting sample (see :class:`TwinSource`).
 
     Returns
     -------
@@ -325,8 +353,11 @@ def make_twin(
     speed = (hi - lo) / sweep_s
     # the limits leave room for the backlash overshoot, so the whole stack can be searched
     margin = float(backlash_um) if isinstance(backlash_um, int | float) else 0.0
+    if limits is None:
+        limits = (lo - max(margin, 0.0), hi + max(margin, 0.0))
     drive = SimulatedDrive(
-        limits=(lo - max(margin, 0.0), hi + max(margin, 0.0)),
+        limits=limits,
+        resolution_um=resolution_um,
         backlash_um=backlash_um,
         mechanical_backlash_um=mechanical_backlash_um,
         speed_um_s=speed,
@@ -335,4 +366,5 @@ def make_twin(
         start_um=0.5 * (lo + hi) if start_um is None else start_um,
         clock=clock,
     )
-    return TwinSource(stack, drive, fps=fps, buffer=buffer, blend=blend, cache=cache), drive
+    twin = TwinSource(stack, drive, fps=fps, buffer=buffer, blend=blend, cache=cache, drift=drift)
+    return twin, drive

@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["ROI", "FocusState", "Frame", "ZLimits"]
+__all__ = ["ROI", "FocusState", "Frame", "ZLimits", "ZUnit"]
 
 
 class ROI(NamedTuple):
@@ -107,3 +107,32 @@ class ZLimits:
                 f"{param} {text!r} is not MIN,MAX: give two numbers in um, e.g. -500,500"
             ) from None
         return cls(lo, hi)
+
+
+@dataclass(frozen=True)
+class ZUnit:
+    """The unit a z is *shown* in (positions stay um inside focuscam; the display converts).
+
+    Attributes
+    ----------
+    name : str
+        ``"um"``, ``"mm"``, ``"step"``, ``"index"``: a stack's own ``z_unit``.
+    um_per_unit : float
+        um in one unit (``mm``: 1000).
+    """
+
+    name: str = "um"
+    um_per_unit: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.um_per_unit) and self.um_per_unit > 0):
+            raise InputError(f"um_per_unit {self.um_per_unit!r} must be a positive number of um")
+
+    def from_um(self, z_um: float | None) -> float | None:
+        """``z_um`` (um) in this unit; None stays None."""
+        return None if z_um is None else float(z_um) / self.um_per_unit
+
+    def format(self, z_um: float | None, spec: str = ".6g") -> str:
+        """``z_um`` (um) as text in this unit, e.g. ``"-50 mm"``; ``"unknown"`` for None."""
+        z = self.from_um(z_um)
+        return "unknown" if z is None or not math.isfinite(z) else f"{z:{spec}} {self.name}"

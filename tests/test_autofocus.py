@@ -194,8 +194,11 @@ def test_lock_refocuses_after_drift(stack):
 def test_lock_does_not_hunt_when_a_refocus_cannot_help(stack):
     src, _drive, af = _focused(stack)
     src.drift_um = 30.0  # far beyond the re-focus range: the score stays low
-    rep = af.lock(frames=120, range_um=3.0)
-    assert rep.refocuses == 1  # hysteresis: no re-arm until the score recovers
+    rep = af.lock(frames=120, range_um=3.0, holdoff_frames=30)
+    # every re-focus fails; the lock re-arms after a hold-off that doubles (30, 60 frames ...):
+    # it keeps trying (defect 5: it never re-armed) but never hunts frame after frame
+    assert rep.failed_refocuses == rep.refocuses
+    assert 2 <= rep.refocuses <= 3
 
 
 def test_lock_needs_a_focused_run(stack):

@@ -92,7 +92,7 @@ def test_bad_input_is_one_line_exit_2(run_cli, args, match):
     assert "Traceback" not in proc.stderr
 
 
-def test_hardware_needs_a_range(run_cli):
-    proc = run_cli("autofocus", "--source", "camera:0", "--drive", "sim")
+def test_a_motor_drive_needs_limits(run_cli):
+    proc = run_cli("autofocus", "--source", "camera:0", "--drive", "grbl:/dev/null")
     assert proc.returncode == 2
-    assert "--range" in proc.stderr
+    assert "--limits" in proc.stderr

@@ -64,7 +64,7 @@ CASES = [
             "replay:{target}",
             "--drive",
             "grbl:/dev/nonexistent-focuscam",
-            "--range",
+            "--limits",
             "0,1",
             "--json",
         ],

@@ -267,6 +267,7 @@ STARTS = Number(int, 1, 1000, "starts")
 BIN = Number(int, 1, 16)
 SEED = Number(int, 0, 2**32 - 1)
 PLANES = Number(int, 3, 2000, "planes")
+SWEEP_STEPS = Number(int, 3, 2000, "planes")
 Z_STEP_UM = Number(float, 1e-3, 1e4, "um")
 BLUR_PER_UM = Number(float, 1e-4, 100, "px/um")
 PHOTONS = Number(float, 1, 1e9, "e-")
@@ -277,6 +278,7 @@ STEPS_PER_UM = Number(float, 1e-4, 1e4, "steps/um")
 SPEED_UM_S = Number(float, 0.1, 1e6, "um/s")
 TIMEOUT_S = Number(float, 0.01, 3600, "s")
 PIXEL_UM = Number(float, 1e-4, 1e4, "um/px")
+DRIFT_UM_S = Number(float, 1e-6, 1e6, "um/s")
 
 
 def measure_names() -> list[str]:

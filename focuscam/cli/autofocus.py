@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..rig import add_rig_argument
-from ._args import RANGE_UM, Z_UM, measure_names, roi_type
+from ._args import LIMITS_UM, RANGE_UM, SWEEP_STEPS, Z_UM, bin_type, limits_type, measure_names, roi_type
 from ._regions import RegionTap, add_grid_arguments, print_regions
 
 EPILOG = """\
@@ -16,15 +16,17 @@ examples:
   focuscam autofocus --source replay:../shared/stacks/fpd_webcam_rep1 --drive sim --json
   focuscam autofocus --source replay:recordings/target_color --drive sim --strategy continuous
   focuscam autofocus --source replay:recordings/cells_gray16 --drive sim --plot curve.png --record run1
-  focuscam autofocus --source camera:0 --drive grbl:/dev/ttyUSB0 --range -500,500 --roi 200,150,240,180
+  focuscam autofocus --source camera:0 --drive grbl:/dev/ttyUSB0 --limits -500,500 --range -200,200
   focuscam autofocus --source replay:../shared/stacks/pcb_slanted --drive sim --grid 3x3
-  focuscam autofocus --source mm:MMConfig.cfg --drive mm:MMConfig.cfg --range -50,50 --record af.ome.tif
+  focuscam autofocus --source mm:MMConfig.cfg --drive mm:MMConfig.cfg --limits -50,50 --record af.ome.tif
 
 replay:STACK with --drive sim runs the digital twin: the frame served is the recorded plane
 nearest to the simulated drive's position, on a simulated clock (no hardware; times are
-simulated seconds). With real hardware, --range LO,HI (um) is required: it is the search range
-and the drive's soft limits.
-Positions are printed in um (and in the stack's unit on the twin).
+simulated seconds). --limits MIN,MAX (um) are the drive's soft limits (required for motor
+drives, here or in the rig's [drive] limits; on the twin: default the stack's z range);
+--range LO,HI (um) is the first search window (default: the limits). A peak at the edge of the
+window re-centres the search within the limits. A --range outside the --limits is refused.
+Positions are shown in the stack's own unit on the twin (mm, um, ...), else in um.
 Exit codes: 0 focused, 1 failed to focus, 2 bad input, 3 device error, 130 interrupted (the
 drive was stopped and its position printed).
 """
@@ -57,7 +59,27 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--roi", type=roi_type, metavar="x,y,w,h", help="region of interest in pixels (default whole frame)"
     )
-    parser.add_argument("--range", type=RANGE_UM, metavar="LO,HI", help=f"search range ({RANGE_UM.bounds})")
+    parser.add_argument(
+        "--range",
+        type=RANGE_UM,
+        metavar="LO,HI",
+        help=f"first search window ({RANGE_UM.bounds}; default: the limits)",
+    )
+    parser.add_argument(
+        "--limits",
+        type=limits_type,
+        metavar="MIN,MAX",
+        help=f"the drive's soft limits ({LIMITS_UM.bounds}); re-centring stays inside",
+    )
+    parser.add_argument(
+        "--steps",
+        type=SWEEP_STEPS,
+        metavar="N",
+        help=f"planes of the (coarse) sweep (sweep, coarse-fine; {SWEEP_STEPS.bounds})",
+    )
+    parser.add_argument(
+        "--bin", type=bin_type, metavar="N|auto", help="bin N x N before measuring (default auto)"
+    )
     parser.add_argument(
         "--start", type=Z_UM, metavar="Z", help=f"twin only: where the drive starts ({Z_UM.bounds})"
     )
@@ -83,11 +105,29 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _check_range(args: argparse.Namespace) -> None:
+    """A --range outside the --limits: one line, before any device opens."""
+    from ..errors import InputError
+
+    if args.range is None or args.limits is None:
+        return
+    (lo, hi), lim = args.range, args.limits
+    if not (lim.contains(lo) and lim.contains(hi)):
+        raise InputError(
+            f"--range {lo:g},{hi:g} um leaves the drive limits [{lim.lo:g}, {lim.hi:g}] um: "
+            "give a --range inside the --limits"
+        )
+
+
 def _open(args: argparse.Namespace):
     """(source, drive, twin-or-None) for the specs given."""
     from ..drives import open_drive
+    from ..drives.spec import parse_spec
     from ..errors import InputError
+    from .move import MOTOR_SCHEMES
 
+    _check_range(args)
+    limits = None if args.limits is None else (args.limits.lo, args.limits.hi)
     scheme = args.source.partition(":")[0].lower()
     if scheme == "replay" and args.drive.strip().lower() == "sim":
         from ..twin import make_twin
@@ -95,18 +135,23 @@ def _open(args: argparse.Namespace):
         path = args.source.partition(":")[2]
         if not path:
             raise InputError("--source replay: names no stack: give replay:STACK_DIR")
-        src, drive = make_twin(path, start_um=args.start)
+        src, drive = make_twin(path, start_um=args.start, limits=limits)
         return src, drive, src
     if args.start is not None:
         raise InputError("--start applies to the twin only (--source replay:STACK --drive sim)")
-    if args.range is None:
-        raise InputError("--range LO,HI (um) is required with real hardware: give the search range")
+    drive_scheme, _ = parse_spec(args.drive)
+    if limits is None and drive_scheme in MOTOR_SCHEMES:
+        raise InputError(
+            f"--limits MIN,MAX (um) is required for {drive_scheme} drives (or [drive] limits in the "
+            "rig): the range the optics may travel safely, e.g. --limits=-500,500"
+        )
     from ..sources import open_source
     from .record import source_options
 
     rig = getattr(args, "rig_config", None)
     settings: dict[str, Any] = dict(rig.drive.settings()) if rig is not None else {}
-    settings.setdefault("limits", args.range)  # soft limits: the rig's, else the search range
+    if limits is not None:
+        settings["limits"] = limits
     drive = open_drive(args.drive, **settings)
     try:
         src = open_source(args.source, **source_options(args))
@@ -146,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
             measure=args.measure,
             roi=args.roi,
             mode=mode or "max",
+            steps=args.steps,
+            bin=args.bin if args.bin is not None else "auto",
             record=args.record,
             **options,
         )
@@ -153,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
             tap.measure, af.on_event = af.measure_name, tap.on_event
         try:
             if args.no_window or args.json:
-                result = _run_with_progress(af, enabled=not args.json)
+                result = _run_with_progress(af, enabled=not args.json, unit=af.z_unit)
             else:
                 from ..ui.live import autofocus_window
 
@@ -170,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result.focused else 1
 
 
-def _run_with_progress(af: Any, *, enabled: bool) -> Any:
+def _run_with_progress(af: Any, *, enabled: bool, unit: Any) -> Any:
     """``af.run()`` with a progress bar counting scored samples (a terminal only, never piped)."""
     from ._progress import Progress
 
@@ -179,7 +226,7 @@ def _run_with_progress(af: Any, *, enabled: bool) -> Any:
 
         def on_event(kind: str, data: dict[str, Any]) -> None:
             if kind == "sample":
-                bar.advance(note=f"z {data['z_um']:.4g} um")
+                bar.advance(note=f"z {unit.format(data['z_um'], '.4g')}")
             if previous is not None:
                 previous(kind, data)
 
@@ -191,32 +238,27 @@ def _run_with_progress(af: Any, *, enabled: bool) -> Any:
 
 
 def _report(args: argparse.Namespace, result: Any, twin: Any, regions: Any = None) -> None:
-    out = result.to_dict()
+    from ..types import ZUnit
+
+    unit = twin.z_unit if twin is not None else ZUnit()
+    out = result.to_dict(unit)
     if args.grid is not None:
         out.update(regions.to_dict() if regions is not None else {"regions": [], "tilt": None})
-    unit, scale = "um", 1.0
     if twin is not None:
-        unit = twin.stack.z_unit or "index"
-        scale = twin.scale_um
         out["stack"] = twin.stack.name
-        out["z_unit"] = unit
-        out["z"] = None if result.z is None else result.z / scale
         truth = twin.stack.truth
         if truth is not None and result.z is not None:
             out["truth"] = truth
-            out["within_tolerance"] = bool(abs(result.z / scale - truth["z"]) <= truth["tolerance"])
+            out["within_tolerance"] = bool(abs(unit.from_um(result.z) - truth["z"]) <= truth["tolerance"])
     if args.plot:
         from ..plot import save_curve_png
 
-        zs = [z / scale for z, _ in result.samples]
-        ss = [s for _, s in result.samples]
-        peak = None if result.target_z is None else result.target_z / scale
         save_curve_png(
             args.plot,
-            zs,
-            ss,
-            z_unit=unit,
-            peak=peak,
+            [unit.from_um(z) for z, _ in result.samples],
+            [s for _, s in result.samples],
+            z_unit=unit.name,
+            peak=unit.from_um(result.target_z),
             measure=result.measure,
             truth=twin.stack.truth if twin is not None else None,
             title=f"autofocus ({result.strategy}): {result.state}",
@@ -226,20 +268,21 @@ def _report(args: argparse.Namespace, result: Any, twin: Any, regions: Any = Non
         json.dump(out, sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
         return
-    where = "unknown" if result.z is None else f"{result.z:.6g} um"
-    if twin is not None and result.z is not None and unit != "um":
-        where += f" ({result.z / scale:.6g} {unit})"
+    where = unit.format(result.z)
+    if result.z is not None and unit.name != "um":
+        where += f" ({result.z:.6g} um)"
     head = "focused" if result.focused else "FAILED"
     print(f"{head} at z = {where}, confidence {result.confidence:.2f} ({result.strategy})")
+    simulated = " (simulated)" if twin is not None else ""
     print(
-        f"cost:  {result.frames} frames scored, {result.moves} moves, travel {result.travel_um:.6g} um, "
-        f"{result.elapsed_s:.2f} s{' (simulated)' if twin is not None else ''}"
+        f"cost:  {result.frames} frames scored, {result.moves} moves, "
+        f"travel {unit.format(result.travel_um)}, {result.elapsed_s:.2f} s{simulated}"
     )
     print(f"why:   {result.reason}")
     if "within_tolerance" in out:
         t = out["truth"]
         verdict = "within" if out["within_tolerance"] else "OUTSIDE"
-        print(f"truth: z = {t['z']:.6g} {unit} +- {t['tolerance']:.6g}: {verdict} tolerance")
+        print(f"truth: z = {t['z']:.6g} {unit.name} +- {t['tolerance']:.6g}: {verdict} tolerance")
     if args.record:
         print(f"recorded: {args.record}")
     if args.plot:

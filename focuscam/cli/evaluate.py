@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ._args import STARTS
+from ._args import DRIFT_UM_S, SECONDS, STARTS
 
 EPILOG = """\
 examples:
@@ -23,6 +23,9 @@ frames, moves, travel and simulated time are means per run.
 --json prints one JSON object per line: stack, strategy, success_rate, mean_error, max_error,
 mean_error_steps, max_error_steps, frames, sweep_frames, frame_fraction, moves, travel,
 time_s, z_unit, tolerance, runs, failures.
+--drift UM_PER_S [--seconds S]: focus, then hold with the focus lock for S seconds (default 30)
+while the sample drifts at +UM_PER_S, at -UM_PER_S, and with one sudden bump; reports
+lock_rms_error beside nolock_rms_error (the drive left where focusing put it), in the stack's unit.
 """
 
 
@@ -53,10 +56,26 @@ def register(subparsers: Any) -> None:
         help=f"start positions per stack ({STARTS.bounds}; default 8)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+    parser.add_argument(
+        "--drift",
+        type=DRIFT_UM_S,
+        metavar="UM_PER_S",
+        help=f"hold with the focus lock while the sample drifts ({DRIFT_UM_S.bounds})",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=SECONDS,
+        metavar="S",
+        help=f"with --drift: seconds of each hold ({SECONDS.bounds}; default 30)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.drift is not None or args.seconds is not None:
+        from ..evaluate_drift import run_cli
+
+        return run_cli(args)
     from ..evaluate import evaluate, format_table
     from ..stacks import load_stack
     from ._progress import Progress

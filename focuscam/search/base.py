@@ -119,6 +119,9 @@ class SearchStrategy(ABC):
     min_snr : float
         In ``max`` mode, the least height of the peak over the noise of the curve, both from a
         peak-model fit (:mod:`focuscam.search.significance`), for ``focused`` (default 6).
+    grid_um : float
+        The drive's step grid in um (0 = continuous): every proposal is snapped to a grid point
+        inside ``[lo, hi]``, and ``resolution`` is at least one grid step.
     """
 
     #: Registry name, set by subclasses.
@@ -129,6 +132,8 @@ class SearchStrategy(ABC):
     modes: tuple[str, ...] = MODES
     #: True when the samples are evenly spaced (a noise estimate from neighbours is valid).
     uniform_samples = False
+    #: The option that ``steps`` (planes of a sweep, a rig/CLI setting) sets, if the strategy sweeps.
+    steps_option: str | None = None
 
     def __init__(
         self,
@@ -141,6 +146,7 @@ class SearchStrategy(ABC):
         window: tuple[float, float] | None = None,
         max_recentre: int = 2,
         min_snr: float = 6.0,
+        grid_um: float = 0.0,
     ) -> None:
         lo = _check_number(lo, "lo")
         hi = _check_number(hi, "hi")
@@ -155,7 +161,10 @@ class SearchStrategy(ABC):
         resolution = _check_number(resolution, "resolution")
         if resolution <= 0:
             raise InputError(f"resolution {resolution} um must be > 0: give the smallest useful step")
-        self.resolution = min(resolution, hi - lo)
+        self.grid_um = _check_number(grid_um, "grid_um")
+        if self.grid_um < 0:
+            raise InputError(f"grid_um {grid_um!r} must be >= 0 (0 = a continuous drive)")
+        self.resolution = min(max(resolution, self.grid_um), hi - lo)
         if start is None:
             start = 0.5 * (lo + hi)
         start = _check_number(start, "start")
@@ -214,6 +223,11 @@ class SearchStrategy(ABC):
             return None
         # numerical safety only: plans are built inside the limits, rounding may step 1 ulp out
         z = min(max(float(z), self.lo), self.hi)
+        if self.grid_um > 0:  # a stepped drive: plan on its grid, inside the limits
+            g = self.grid_um
+            kmin, kmax = math.ceil(self.lo / g - 1e-9), math.floor(self.hi / g + 1e-9)
+            if kmin <= kmax:
+                z = min(max(min(max(round(z / g), kmin), kmax) * g, self.lo), self.hi)
         self._pending = z
         self.streaming = self._pending_streaming
         return z

@@ -51,6 +51,7 @@ class CoarseFine(SearchStrategy):
     """
 
     name = "coarse-fine"
+    steps_option = "coarse_points"
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ __all__ = ["HillClimb"]
 
 @register_strategy
 class HillClimb(SearchStrategy):
-    """Step toward higher scores; reverse and halve the step when the score falls.
+    """Score both neighbours, climb toward the better; on a fall try the other side, then halve.
 
     Parameters
     ----------
@@ -51,18 +51,42 @@ class HillClimb(SearchStrategy):
         yield z
         s = self._last_score()
         budget -= 1
-        direction = 1.0 if z + step <= whi else -1.0
-        while step >= 0.75 * self.resolution and budget > 0:
-            zn = min(max(z + direction * step, wlo), whi)
-            if abs(zn - z) < 0.5 * self.resolution:
-                direction = -direction
-                step /= 2.0
+        # the first step scores both neighbours and climbs toward the better one: a climb that
+        # starts on the top (the focus lock after a drift) must not follow the first side blindly
+        best_z, best_s = z, s
+        for zn in (z - step, z + step):
+            zn = min(max(zn, wlo), whi)
+            if abs(zn - z) < 0.5 * self.resolution or budget <= 0:
                 continue
             yield zn
             sn = self._last_score()
             budget -= 1
-            if sn > s:
-                z, s = zn, sn
-            else:
-                direction = -direction
+            if sn > best_s:
+                best_z, best_s = zn, sn
+        direction = 1.0 if best_z >= z else -1.0
+        if best_z == z:
+            step /= 2.0
+        z, s = best_z, best_s
+        # then: go on while the score rises; on a fall try the other side at the same step,
+        # then halve the step
+        other_tried = False
+        while step >= 0.75 * self.resolution and budget > 0:
+            zn = min(max(z + direction * step, wlo), whi)
+            improved = False
+            if abs(zn - z) >= 0.5 * self.resolution and self._score_at(zn) is None:
+                yield zn
+                sn = self._last_score()
+                budget -= 1
+                if sn > s:
+                    z, s, improved = zn, sn, True
+            elif abs(zn - z) >= 0.5 * self.resolution:
+                sn = self._score_at(zn)
+                if sn is not None and sn > s:
+                    z, s, improved = zn, sn, True
+            if improved:
+                other_tried = False
+                continue
+            direction = -direction
+            if other_tried:
                 step /= 2.0
+            other_tried = not other_tried

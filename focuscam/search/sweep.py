@@ -34,6 +34,7 @@ class Sweep(SearchStrategy):
 
     name = "sweep"
     uniform_samples = True
+    steps_option = "points"
 
     def __init__(self, *, points: int | None = None, **common) -> None:
         super().__init__(**common)

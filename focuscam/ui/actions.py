@@ -58,6 +58,12 @@ class EngineActions:
         Runs one autofocus (blocking; called on the worker thread).
     lock, unlock : callable, optional
         Start and stop the focus lock.
+    is_locked : callable, optional
+        Whether the focus lock runs now (it may end by itself, e.g. after a failed search).
+    jog : callable, optional
+        ``jog(dz_um) -> z_um``: a relative move as the drive's owner (the controller's
+        :meth:`~focuscam.autofocus.Autofocus.jog`: a running lock pauses first). Default: a
+        claim on the drive's :class:`~focuscam.ownership.DriveOwner`, then ``move_by``.
     start_recording : callable, optional
         Returns a writer with ``append(pixels, z=, t=)`` and ``close()`` (a StackWriter).
     latest_frame : callable, optional
@@ -83,6 +89,8 @@ class EngineActions:
         autofocus: Callable[[], Any] | None = None,
         lock: Callable[[], Any] | None = None,
         unlock: Callable[[], Any] | None = None,
+        is_locked: Callable[[], bool] | None = None,
+        jog: Callable[[float], Any] | None = None,
         start_recording: Callable[[], Any] | None = None,
         latest_frame: Callable[[], Any] | None = None,
         snapshot_dir: str | Path = ".",
@@ -102,7 +110,9 @@ class EngineActions:
         self.drive = drive
         self.jog_um = float(jog_um)
         self.grid = False
-        self.locked = False
+        self._locked = False
+        self._is_locked = is_locked
+        self._jog = jog
         self.roi: ROI | None = None
         self.writer: Any = None
         self.snapshots: list[Path] = []
@@ -118,6 +128,17 @@ class EngineActions:
         self._notify: Callable[[str], Any] = lambda msg: None
         self._status: Callable[..., Any] = lambda **kw: None
         self._rec_lock = threading.Lock()
+
+    @property
+    def locked(self) -> bool:
+        """True while the focus lock runs (as the controller says, when it can tell)."""
+        if self._is_locked is not None:
+            return bool(self._is_locked())
+        return self._locked
+
+    @locked.setter
+    def locked(self, value: bool) -> None:
+        self._locked = bool(value)
 
     def bind(self, state: Any) -> None:
         """Send worker messages and lock/recording flags to a :class:`UiState`."""
@@ -171,8 +192,9 @@ class EngineActions:
         else:
             self._lock()
             self.locked = True
-        self._status(locked=self.locked)
-        return "focus locked" if self.locked else "focus unlocked"
+        locked = self.locked
+        self._status(locked=locked)
+        return "focus locked" if locked else "focus unlocked"
 
     def next_measure(self) -> str | None:
         if not self.measures:
@@ -241,8 +263,17 @@ class EngineActions:
         dz = direction * self.jog_um
         if not self.busy:
             self.drive.plan(self.drive.position + dz)  # LimitError now, before anything is sent
-        self._start("jog", lambda: self.drive.move_by(dz), lambda z: f"z = {z:.2f} um")
+        self._start("jog", lambda: self._owned_jog(dz), lambda z: f"z = {z:.2f} um")
         return None
+
+    def _owned_jog(self, dz: float) -> Any:
+        """A jog as the drive's owner: never beside a search or a lock that moves the stage."""
+        if self._jog is not None:
+            return self._jog(dz)
+        from ..ownership import DriveOwner
+
+        with DriveOwner.of(self.drive).claim("jog"):
+            return self.drive.move_by(dz)
 
     def set_roi(self, roi: ROI | None) -> str | None:
         self.roi = roi

@@ -208,11 +208,13 @@ def autofocus_window(
         autofocus=run_once,
         lock=af.start_lock,  # `l`: hold focus on a background thread (needs a focused run first)
         unlock=af.unlock,
+        is_locked=lambda: af.focus_lock.running,
+        jog=af.jog,  # as the drive's owner: a running lock pauses for the jog
         start_recording=_recording_factory(Path.cwd()),
         snapshot_dir=Path.cwd(),
         close_drive=False,  # the command closes its drive and source
     )
-    state = UiState(actions, roi=af.roi)
+    state = UiState(actions, roi=af.roi, z_unit=af.z_unit)  # a twin shows its stack's unit
     actions.bind(state)
     tap = _FrameTap(af.source, state, actions)
     actions.latest_frame = tap

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..types import ROI
+from ..types import ROI, ZUnit
 
 __all__ = [
     "KEY_HELP",
@@ -347,6 +347,8 @@ class ViewModel:
         The autofocus curve so far (z in um).
     peak_z, peak_state
         The chosen peak (um) and its state, once found.
+    z_unit : ZUnit
+        The unit z is shown in (a twin's stack unit, e.g. mm); positions above stay um.
     t, scores : list of float
         Score history (monotonic seconds).
     """
@@ -373,6 +375,15 @@ class ViewModel:
     curve_scores: list[float] = field(default_factory=list)
     peak_z: float | None = None
     peak_state: str | None = None
+    z_unit: ZUnit = field(default_factory=ZUnit)
+
+
+def curve_in_unit(view: ViewModel) -> tuple[list[float], _Peak | None, str]:
+    """The focus curve's z and its peak converted to the view's unit, and the unit's name."""
+    unit = view.z_unit
+    zs = [float(unit.from_um(z)) for z in view.curve_z]
+    peak = None if view.peak_z is None else _Peak(float(unit.from_um(view.peak_z)), view.peak_state)
+    return zs, peak, unit.name
 
 
 @dataclass(frozen=True)
@@ -412,7 +423,7 @@ def status_lines(view: ViewModel) -> list[str]:
         f"blur     {view.verdict or '-'}",
         f"fps      {_fmt(view.fps, '.1f')}   ({_fmt(view.measure_ms, '.2f', ' ms')} to score)",
         f"dropped  {view.dropped if view.dropped is not None else '-'}",
-        f"z        {_fmt(view.z_um, '.2f', ' um')}",
+        f"z        {_fmt(view.z_unit.from_um(view.z_um), '.6g', ' ' + view.z_unit.name)}",
     ]
     flags = []
     if view.af_state:
@@ -459,8 +470,8 @@ def render_view(view: ViewModel, layout: Layout | None = None) -> tuple[np.ndarr
         view.t, view.scores, (layout.side_w, layout.plot_h)
     )
     cy = plot_y + layout.plot_h
-    peak = _Peak(view.peak_z, view.peak_state) if view.peak_z is not None else None
+    zs, peak, unit = curve_in_unit(view)
     canvas[cy:, sx:] = render_focus_curve(
-        view.curve_z, view.curve_scores, (layout.side_w, height - cy), peak=peak, measure=view.measure
+        zs, view.curve_scores, (layout.side_w, height - cy), peak=peak, z_unit=unit, measure=view.measure
     )
     return canvas, vp

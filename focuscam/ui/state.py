@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import FocuscamError
-from ..types import ROI
+from ..types import ROI, ZUnit
 from .render import ViewModel, Viewport
 
 __all__ = [
@@ -144,12 +144,21 @@ class UiState:
         Whether the focus-map grid starts visible.
     history : int
         Number of (t, score) samples kept for the scrolling plot.
+    z_unit : ZUnit, optional
+        The unit z is shown in (default um; a twin's stack unit, e.g. mm).
     """
 
     def __init__(
-        self, actions: UiActions, *, roi: ROI | None = None, show_grid: bool = False, history: int = 2000
+        self,
+        actions: UiActions,
+        *,
+        roi: ROI | None = None,
+        show_grid: bool = False,
+        history: int = 2000,
+        z_unit: ZUnit | None = None,
     ) -> None:
         self.actions = actions
+        self.z_unit = ZUnit() if z_unit is None else z_unit
         self._lock = threading.Lock()
         self.roi = roi
         self.show_grid = bool(show_grid)
@@ -255,7 +264,8 @@ class UiState:
             state = data.get("state")
             if state == "searching":
                 self.curve_reset()
-            self.set_status(af_state=state, z_um=data.get("z_um"))
+            locked = {"locked": True, "unlocked": False, "lock-error": False}.get(state)
+            self.set_status(af_state=state, z_um=data.get("z_um"), locked=locked)
         elif kind == "sample":
             self.curve_add(data["z_um"], data["score"])
             self.set_status(z_um=data["z_um"])
@@ -305,6 +315,7 @@ class UiState:
                 curve_scores=[p[1] for p in self._curve],
                 peak_z=self._peak[0] if self._peak else None,
                 peak_state=self._peak[1] if self._peak else None,
+                z_unit=self.z_unit,
             )
 
     # ------------------------------------------------------------------ keys

@@ -31,6 +31,7 @@ SUBCOMMANDS = (
     "synth",
     "bench",
     "rig",
+    "serve",
 )
 
 

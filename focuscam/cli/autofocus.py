@@ -180,19 +180,26 @@ def _run_with_progress(af: Any, *, enabled: bool) -> Any:
             af.on_event = previous
 
 
-def _report(args: argparse.Namespace, result: Any, twin: Any) -> None:
+def result_json(result: Any, twin: Any) -> dict[str, Any]:
+    """The ``autofocus --json`` object of a result (on the twin: in the stack's unit too, with truth)."""
     out = result.to_dict()
-    unit, scale = "um", 1.0
     if twin is not None:
-        unit = twin.stack.z_unit or "index"
         scale = twin.scale_um
         out["stack"] = twin.stack.name
-        out["z_unit"] = unit
+        out["z_unit"] = twin.stack.z_unit or "index"
         out["z"] = None if result.z is None else result.z / scale
         truth = twin.stack.truth
         if truth is not None and result.z is not None:
             out["truth"] = truth
             out["within_tolerance"] = bool(abs(result.z / scale - truth["z"]) <= truth["tolerance"])
+    return out
+
+
+def _report(args: argparse.Namespace, result: Any, twin: Any) -> None:
+    out = result_json(result, twin)
+    unit, scale = "um", 1.0
+    if twin is not None:
+        unit, scale = out["z_unit"], twin.scale_um
     if args.plot:
         from ..plot import save_curve_png
 

@@ -155,12 +155,12 @@ def run(args: argparse.Namespace) -> int:
     from ..rig import apply_rig
     from .record import require_source
 
-    args = apply_rig(args)
-    require_source(args)
-    _require_web()
     token = args.token
     if token is not None and not token.strip():
         raise InputError("--token is empty: give a secret word, or leave --token out to get one generated")
+    args = apply_rig(args)
+    require_source(args)
+    _require_web()
     if token is None and not _is_loopback(args.host):
         token = secrets.token_urlsafe(16)
     sock = _bind(args.host, args.port)
@@ -184,8 +184,10 @@ def run(args: argparse.Namespace) -> int:
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{port}/" + (f"?token={token}" if token is not None else "")
         print(url, flush=True)
-        where = server.run(sock)
+        try:
+            server.run(sock)
+        finally:
+            print(f"serve: stopped; {server.close()}", file=sys.stderr, flush=True)
     finally:
         sock.close()
-    print(f"serve: stopped; {where}", file=sys.stderr)
     return 0

@@ -79,20 +79,13 @@ class WebServer:
         self.bus.close()
         self.jpeg.end()
 
-    def run(self, sock: socket.socket) -> str:
-        """Serve on ``sock`` until Ctrl-C (raised again after the clean-up) or :meth:`stop`.
+    def run(self, sock: socket.socket) -> None:
+        """Serve on ``sock`` in this (the main) thread until Ctrl-C; then call :meth:`close`.
 
-        Returns
-        -------
-        str
-            Where the drive stopped and that the camera was released (one line).
+        Uvicorn raises the Ctrl-C again (KeyboardInterrupt) once every connection is closed.
         """
         self.scope.start()
-        try:
-            self._server(sock).run(sockets=[sock])
-        finally:
-            where = self.close()
-        return where
+        self._server(sock).run(sockets=[sock])
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve from a background thread; returns the URL once the server listens."""

@@ -25,7 +25,7 @@ def server():
     from focuscam.twin import make_twin
     from focuscam.web.server import WebServer
 
-    src, drive = make_twin(shared_stack("fpd_webcam_rep1"), clock="wall")
+    src, drive = make_twin(shared_stack("fpd_webcam_rep1"), clock="wall", sweep_s=0.5)
     web = WebServer(src, drive, twin=src, jog_um=src.spacing_um)
     web.start()
     yield web
@@ -82,24 +82,6 @@ def test_autofocus_over_http_finds_the_truth_and_streams_every_sample(api):
         assert key in state
 
 
-def test_stop_mid_run_stops_the_drive_and_frees_it(server, api):
-    a = api()
-    events = Events(a)
-    try:
-        code, _ = a.post("/api/autofocus", {})
-        assert code == 202
-        events.wait_for("curve")  # the run is under way
-        code, out = a.post("/api/stop")
-        assert code == 200
-        stopped = events.wait_for("state", lambda d: d["state"] == "stopped" and d["owner"] is None)
-    finally:
-        events.close()
-    assert "stopped at" in stopped["reason"]
-    assert not server.scope.drive.moving
-    code, out = a.post("/api/move", {"by_um": 1000.0})  # the drive is free again
-    assert code == 202, out
-
-
 def test_lock_holds_the_drive_until_unlock(api):
     a = api()
     code, out = a.post("/api/lock")
@@ -122,6 +104,24 @@ def test_lock_holds_the_drive_until_unlock(api):
     assert code == 200 and not out["lock"]["on"] and out["owner"] is None
     code, out = a.post("/api/unlock")
     assert code == 409 and "not on" in out["error"]
+
+
+def test_stop_mid_run_stops_the_drive_and_frees_it(server, api):
+    a = api()
+    events = Events(a)
+    try:
+        code, _ = a.post("/api/autofocus", {})
+        assert code == 202
+        events.wait_for("curve")  # the run is under way
+        code, out = a.post("/api/stop")
+        assert code == 200
+        stopped = events.wait_for("state", lambda d: d["state"] == "stopped" and d["owner"] is None)
+    finally:
+        events.close()
+    assert "stopped at" in stopped["reason"]
+    assert not server.scope.drive.moving
+    code, out = a.post("/api/move", {"by_um": 1000.0})  # the drive is free again
+    assert code == 202, out
 
 
 def test_a_move_outside_the_limits_is_refused_and_nothing_moves(server, api):

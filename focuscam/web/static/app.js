@@ -256,7 +256,7 @@ function drawCurve() {
   if (r) {
     series.push({ points: (r.model || []).map((p) => [toUnit(p[0]), p[1]]), color: "#ffb74d", line: true });
     if (r.target_z_um !== null) { marks.push({ x: toUnit(r.target_z_um), color: "#66bb6a", label: "peak", dash: true }); }
-    if (r.truth) { marks.push({ x: r.truth.z, color: "#ce93d8", label: "truth", row: 1 }); }
+    if (r.truth) { marks.push({ x: r.truth.z, color: "#ce93d8", label: "truth", row: 1, left: true }); }
   }
   $("curve-info").textContent = pts.length + " samples" + (r ? " · " + r.state + " at " + fmtZ(r.z_um) : "");
   $("curve").dataset.points = String(pts.length);

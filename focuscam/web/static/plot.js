@@ -74,8 +74,8 @@ function drawPlot(canvas, series, opts) {
     ctx.beginPath(); ctx.moveTo(px(k.x), m.t); ctx.lineTo(px(k.x), H - m.b); ctx.stroke();
     ctx.setLineDash([]);
     ctx.fillStyle = k.color;
-    ctx.textAlign = "left";
-    ctx.fillText(k.label || "", px(k.x) + 3, m.t + 11 + (k.row || 0) * 12);
+    ctx.textAlign = k.left ? "right" : "left";
+    ctx.fillText(k.label || "", px(k.x) + (k.left ? -3 : 3), m.t + 11 + (k.row || 0) * 12);
   });
   series.forEach((s) => {
     const pts = s.points.filter((p) => isFinite(p[0]) && isFinite(p[1]));

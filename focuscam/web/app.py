@@ -34,7 +34,8 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import ConflictError, DeviceError, FocuscamError, InputError, LimitError, SourceError
 from ..types import ROI
-from .engine import Client, Microscope
+from .clients import Client
+from .engine import Microscope
 from .stream import BOUNDARY, EventBus, JpegStream, sse
 
 __all__ = ["BadRequest", "create_app"]

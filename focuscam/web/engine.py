@@ -22,36 +22,21 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .._threads import Worker
 from ..errors import Aborted, ConflictError, FocuscamError, InputError
 from ..types import ROI
+from .clients import Client, ControlDesk
 from .control import FocusController, model_curve
 from .hub import FrameHub
 
-__all__ = ["Client", "Microscope"]
+__all__ = ["Microscope"]
 
-#: Seconds a controlling client keeps control after its last request when no page of it is open.
-CONTROL_TIMEOUT_S = 30.0
+
 _SCANNING = {"searching": "searching", "verifying": "verifying", "retrying": "retrying"}
-
-
-@dataclass(frozen=True)
-class Client:
-    """Who sent a request: an id (the page's, or the peer address) and a name shown to others."""
-
-    id: str
-    name: str
-
-
-def _utc() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _num(value: Any) -> float | None:
@@ -137,10 +122,7 @@ class Microscope:
         self.reason = ""
         self.confidence: float | None = None
         self.phase: str | None = None
-        self._client: Client | None = None
-        self._since = ""
-        self._seen: dict[str, float] = {}
-        self._present: dict[str, int] = {}
+        self.desk = ControlDesk(lambda: self.owner is not None, self._publish_state)
         self._sample: dict[str, Any] | None = None
         self._result_json: dict[str, Any] | None = None
         self._stopped_by: str | None = None
@@ -184,51 +166,20 @@ class Microscope:
 
     # ------------------------------------------------------------------ clients
     def seen(self, client: Client) -> None:
-        """A request of ``client`` arrived (keeps its control alive)."""
-        self._seen[client.id] = time.monotonic()
+        """A request of ``client`` arrived."""
+        self.desk.seen(client)
 
     def connected(self, client: Client, delta: int) -> None:
         """A page of ``client`` opened (+1) or closed (-1) its events stream."""
-        with self._lock:
-            n = self._present.get(client.id, 0) + delta
-            if n > 0:
-                self._present[client.id] = n
-            else:
-                self._present.pop(client.id, None)
-            self.seen(client)
-
-    def _holder(self) -> Client | None:
-        c = self._client
-        if c is None:
-            return None
-        idle = time.monotonic() - self._seen.get(c.id, 0.0)
-        if c.id not in self._present and idle > CONTROL_TIMEOUT_S and self.owner is None:
-            self._client = None  # gone: its page closed and it has not asked anything for a while
-            self._publish_state()
-            return None
-        return c
+        self.desk.connected(client, delta)
 
     def claim(self, client: Client) -> None:
-        """Take control for ``client``, or refuse (409) when another client holds it."""
-        with self._lock:
-            holder = self._holder()
-            if holder is not None and holder.id != client.id:
-                raise ConflictError(
-                    f"{holder.name} controls the microscope since {self._since}: watch, or ask them to "
-                    "release control"
-                )
-            if holder is None:
-                self._client, self._since = client, _utc()
-                self._publish_state()
+        """Take control for ``client`` (409 when another client holds it)."""
+        self.desk.claim(client)
 
     def release(self, client: Client) -> None:
-        """Give up control (409 when ``client`` does not hold it)."""
-        with self._lock:
-            holder = self._holder()
-            if holder is not None and holder.id != client.id:
-                raise ConflictError(f"{holder.name} controls the microscope, not you: nothing to release")
-            self._client = None
-            self._publish_state()
+        """Give up control."""
+        self.desk.release(client)
 
     # ------------------------------------------------------------------ drive jobs
     def _need_drive(self, what: str) -> FocusController:
@@ -484,7 +435,6 @@ class Microscope:
             except FocuscamError:
                 z = None
         roi = self.monitor.roi
-        holder = self._client
         last = self.controller.last_result if self.controller is not None else None
         out: dict[str, Any] = {
             "state": self.state,
@@ -503,9 +453,7 @@ class Microscope:
             "dropped": s.get("dropped"),
             "lock": {"on": self.owner == "lock", "available": bool(last is not None and last.focused)},
             "owner": self.owner,
-            "controller": None
-            if holder is None
-            else {"client": holder.id, "name": holder.name, "since": self._since},
+            "controller": self.desk.to_json(),
             "recording": self.actions.writer is not None,
             "drive": None
             if drive is None

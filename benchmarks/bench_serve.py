@@ -1,0 +1,218 @@
+"""Benchmark ``focuscam serve``: live-view latency, and the CPU the server adds to ``monitor``.
+
+A 1280x720 JPEG stack is made in a temporary folder (the frames of a ../shared stack, resized,
+repeated) and replayed at 30 fps in a loop, as a webcam would deliver MJPEG frames. For each
+round, one after the other, as real processes:
+
+- ``monitor``: ``focuscam monitor --source replay:STACK --fps 30 --loop --no-window`` (lapv on
+  every frame, async blur verdict: the defaults);
+- ``serve``: ``focuscam serve --source replay:STACK --fps 30 --loop --port 0`` (the same monitor
+  inside) with one ``/stream.mjpg`` watcher and one ``/api/events`` listener in this process,
+  like one open page.
+
+After a warm-up, each process's CPU time (user + system, ``/proc/PID/stat``) is read over the
+same window: CPU % of one core = CPU seconds / wall seconds. The server's addition is reported
+in points of one core and relative to ``monitor``. Latency: every MJPEG part carries its frame's
+capture time (``X-Capture-T``, ``time.monotonic()`` of the server; CLOCK_MONOTONIC is one clock
+for every process of this machine); latency = ``time.monotonic()`` when the whole part has been
+received here - that capture time. The targets: latency under 150 ms; the server adds < 10 %.
+
+Usage: python benchmarks/bench_serve.py [--rounds 3] [--seconds 10] [--warmup 6] [--stack NAME] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import cv2
+
+from focuscam.stacks import load_stack
+
+SHARED = Path(os.environ.get("FOCUSCAM_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "stacks"
+SIZE = (1280, 720)
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def make_stack(folder: Path, name: str, frames: int = 30) -> Path:
+    stack = load_stack(SHARED / name)
+    out = folder / "bench_720p"
+    (out / "frames").mkdir(parents=True)
+    entries = []
+    for k in range(frames):
+        img = cv2.resize(stack.image(k % len(stack)), SIZE, interpolation=cv2.INTER_AREA)
+        file = f"frames/{k:04d}.jpg"
+        cv2.imwrite(str(out / file), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        entries.append({"file": file, "z": None})
+    meta = {"format": "focuscam-stack/1", "name": "bench_720p", "kind": "sequence", "z_unit": None,
+            "description": f"{name} resized to 1280x720 JPEG", "frames": entries, "truth": None}  # fmt: skip
+    (out / "stack.json").write_text(json.dumps(meta))
+    return out
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def spawn(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "focuscam", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def window(proc: subprocess.Popen, warmup: float, seconds: float) -> float:
+    """CPU % of one core over ``seconds`` after ``warmup`` seconds."""
+    time.sleep(warmup)
+    c0, t0 = cpu_s(proc.pid), time.monotonic()
+    time.sleep(seconds)
+    c1, t1 = cpu_s(proc.pid), time.monotonic()
+    return 100.0 * (c1 - c0) / (t1 - t0)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class Watcher:
+    """One /stream.mjpg watcher: latency of every part received while ``measuring`` is set."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port
+        self.latencies: list[float] = []
+        self.measuring = threading.Event()
+        self.received = 0
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        conn.request("GET", "/stream.mjpg")
+        resp = conn.getresponse()
+        try:
+            while True:
+                line = resp.readline()
+                if not line:
+                    return
+                if not line.startswith(b"--"):
+                    continue
+                head = {}
+                while (line := resp.readline().strip()) != b"":
+                    key, _, value = line.decode().partition(":")
+                    head[key.strip().lower()] = value.strip()
+                resp.read(int(head["content-length"]))
+                now = time.monotonic()
+                self.received += 1
+                if self.measuring.is_set():
+                    self.latencies.append(1000.0 * (now - float(head["x-capture-t"])))
+        except (OSError, http.client.HTTPException, ValueError):
+            return
+        finally:
+            conn.close()
+
+
+def listen_events(url: str) -> None:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn.request("GET", "/api/events?client=bench")
+    resp = conn.getresponse()
+    try:
+        while resp.readline():
+            pass
+    except (OSError, http.client.HTTPException):
+        pass
+    finally:
+        conn.close()
+
+
+def round_monitor(stack: Path, warmup: float, seconds: float) -> float:
+    proc = spawn(["monitor", "--source", f"replay:{stack}", "--fps", "30", "--loop", "--no-window"])
+    try:
+        return window(proc, warmup, seconds)
+    finally:
+        stop(proc)
+
+
+def round_serve(stack: Path, warmup: float, seconds: float) -> tuple[float, list[float], float]:
+    proc = spawn(["serve", "--source", f"replay:{stack}", "--fps", "30", "--loop", "--port", "0"])
+    try:
+        url = proc.stdout.readline().strip()
+        watcher = Watcher(url)
+        threading.Thread(target=listen_events, args=(url,), daemon=True).start()
+        time.sleep(warmup)
+        watcher.measuring.set()
+        n0 = watcher.received
+        cpu = window(proc, 0.0, seconds)
+        watcher.measuring.clear()
+        fps = (watcher.received - n0) / seconds
+        return cpu, list(watcher.latencies), fps
+    finally:
+        stop(proc)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=6.0)
+    parser.add_argument("--stack", default="pcb_depthmap")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = make_stack(Path(tmp), args.stack)
+        for r in range(args.rounds):
+            mon = round_monitor(stack, args.warmup, args.seconds)
+            srv, lat, fps = round_serve(stack, args.warmup, args.seconds)
+            lat.sort()
+            row = {
+                "round": r + 1,
+                "monitor_cpu_pct": round(mon, 1),
+                "serve_cpu_pct": round(srv, 1),
+                "added_points": round(srv - mon, 1),
+                "added_relative_pct": round(100.0 * (srv - mon) / mon, 1) if mon > 0 else None,
+                "frames_received_fps": round(fps, 1),
+                "latency_ms_median": round(statistics.median(lat), 1) if lat else None,
+                "latency_ms_p95": round(lat[int(0.95 * (len(lat) - 1))], 1) if lat else None,
+                "latency_ms_max": round(lat[-1], 1) if lat else None,
+            }
+            rows.append(row)
+            if not args.json:
+                print(row, flush=True)
+    load = os.getloadavg()[0]
+    summary = {
+        "size": list(SIZE),
+        "fps": 30,
+        "load_average_1min": round(load, 2),
+        "rounds": rows,
+        "latency_target_ms": 150,
+        "latency_ms_p95_worst": max((r["latency_ms_p95"] or 0) for r in rows),
+        "added_relative_pct_median": statistics.median(r["added_relative_pct"] or 0 for r in rows),
+        "added_points_median": statistics.median(r["added_points"] for r in rows),
+    }
+    print(json.dumps(summary, indent=None if args.json else 1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,11 +11,15 @@ round, one after the other, as real processes:
   like one open page.
 
 After a warm-up, each process's CPU time (user + system, ``/proc/PID/stat``) is read over the
-same window: CPU % of one core = CPU seconds / wall seconds. The server's addition is reported
-in points of one core and relative to ``monitor``. Latency: every MJPEG part carries its frame's
-capture time (``X-Capture-T``, ``time.monotonic()`` of the server; CLOCK_MONOTONIC is one clock
-for every process of this machine); latency = ``time.monotonic()`` when the whole part has been
-received here - that capture time. The targets: latency under 150 ms; the server adds < 10 %.
+same window: CPU % of one core = CPU seconds / wall seconds, and the frames each scored in it
+(``monitor --json`` lines; the server's ``sample`` events), so that CPU per scored frame can be
+compared when a loaded machine lets one of them score fewer frames. The server's addition is
+reported in points of one core, relative to ``monitor``, and per scored frame.
+
+Latency: every MJPEG part carries its frame's capture time (``X-Capture-T``, the server's
+``time.monotonic()``; CLOCK_MONOTONIC is one clock for every process of this machine); latency =
+``time.monotonic()`` when the whole part has been received here - that capture time.
+The targets: latency under 150 ms; the server adds < 10 %.
 
 Usage: python benchmarks/bench_serve.py [--rounds 3] [--seconds 10] [--warmup 6] [--stack NAME] [--json]
 """
@@ -131,41 +135,66 @@ class Watcher:
             conn.close()
 
 
-def listen_events(url: str) -> None:
+class Counter:
+    """Counts lines of a stream on a thread: ndjson samples of monitor, or sample events of serve."""
+
+    def __init__(self, lines, prefix: str) -> None:
+        self.n = 0
+        self.prefix = prefix
+        self.thread = threading.Thread(target=self.run, args=(lines,), daemon=True)
+        self.thread.start()
+
+    def run(self, lines) -> None:
+        try:
+            for line in lines:
+                if line.startswith(self.prefix):
+                    self.n += 1
+        except (OSError, ValueError, http.client.HTTPException):
+            return
+
+
+def events_lines(url: str):
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     conn.request("GET", "/api/events?client=bench")
     resp = conn.getresponse()
     try:
-        while resp.readline():
-            pass
-    except (OSError, http.client.HTTPException):
-        pass
+        for raw in resp:
+            yield raw.decode()
     finally:
         conn.close()
 
 
-def round_monitor(stack: Path, warmup: float, seconds: float) -> float:
-    proc = spawn(["monitor", "--source", f"replay:{stack}", "--fps", "30", "--loop", "--no-window"])
+def measured(proc: subprocess.Popen, counter: Counter, warmup: float, seconds: float) -> tuple[float, float]:
+    """(CPU % of one core, frames scored per second) over the window."""
+    time.sleep(warmup)
+    n0 = counter.n
+    cpu = window(proc, 0.0, seconds)
+    return cpu, (counter.n - n0) / seconds
+
+
+def round_monitor(stack: Path, warmup: float, seconds: float) -> tuple[float, float]:
+    args = ["monitor", "--source", f"replay:{stack}", "--fps", "30", "--loop", "--no-window", "--json"]
+    proc = spawn(args)
     try:
-        return window(proc, warmup, seconds)
+        return measured(proc, Counter(proc.stdout, "{"), warmup, seconds)
     finally:
         stop(proc)
 
 
-def round_serve(stack: Path, warmup: float, seconds: float) -> tuple[float, list[float], float]:
+def round_serve(stack: Path, warmup: float, seconds: float) -> tuple[float, float, list[float], float]:
     proc = spawn(["serve", "--source", f"replay:{stack}", "--fps", "30", "--loop", "--port", "0"])
     try:
         url = proc.stdout.readline().strip()
         watcher = Watcher(url)
-        threading.Thread(target=listen_events, args=(url,), daemon=True).start()
+        counter = Counter(events_lines(url), "event: sample")
         time.sleep(warmup)
         watcher.measuring.set()
         n0 = watcher.received
-        cpu = window(proc, 0.0, seconds)
+        cpu, scored = measured(proc, counter, 0.0, seconds)
         watcher.measuring.clear()
         fps = (watcher.received - n0) / seconds
-        return cpu, list(watcher.latencies), fps
+        return cpu, scored, list(watcher.latencies), fps
     finally:
         stop(proc)
 
@@ -182,13 +211,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         stack = make_stack(Path(tmp), args.stack)
         for r in range(args.rounds):
-            mon = round_monitor(stack, args.warmup, args.seconds)
-            srv, lat, fps = round_serve(stack, args.warmup, args.seconds)
+            mon, mon_fps = round_monitor(stack, args.warmup, args.seconds)
+            srv, srv_fps, lat, fps = round_serve(stack, args.warmup, args.seconds)
             lat.sort()
             row = {
                 "round": r + 1,
                 "monitor_cpu_pct": round(mon, 1),
+                "monitor_scored_fps": round(mon_fps, 1),
+                "monitor_cpu_ms_per_frame": round(10.0 * mon / mon_fps, 2) if mon_fps else None,
                 "serve_cpu_pct": round(srv, 1),
+                "serve_scored_fps": round(srv_fps, 1),
+                "serve_cpu_ms_per_frame": round(10.0 * srv / srv_fps, 2) if srv_fps else None,
                 "added_points": round(srv - mon, 1),
                 "added_relative_pct": round(100.0 * (srv - mon) / mon, 1) if mon > 0 else None,
                 "frames_received_fps": round(fps, 1),
@@ -200,6 +233,11 @@ def main() -> int:
             if not args.json:
                 print(row, flush=True)
     load = os.getloadavg()[0]
+    per_frame = [
+        100.0 * (r["serve_cpu_ms_per_frame"] / r["monitor_cpu_ms_per_frame"] - 1.0)
+        for r in rows
+        if r["serve_cpu_ms_per_frame"] and r["monitor_cpu_ms_per_frame"]
+    ]
     summary = {
         "size": list(SIZE),
         "fps": 30,
@@ -209,6 +247,7 @@ def main() -> int:
         "latency_ms_p95_worst": max((r["latency_ms_p95"] or 0) for r in rows),
         "added_relative_pct_median": statistics.median(r["added_relative_pct"] or 0 for r in rows),
         "added_points_median": statistics.median(r["added_points"] for r in rows),
+        "added_per_frame_pct_median": round(statistics.median(per_frame), 1) if per_frame else None,
     }
     print(json.dumps(summary, indent=None if args.json else 1))
     return 0

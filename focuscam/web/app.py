@@ -381,32 +381,57 @@ def bus_clean(data: Any) -> Any:
 
 
 class TokenMiddleware:
-    """Refuse (401) every HTTP request and WebSocket without the server's token (when it has one)."""
+    """Refuse (401) every HTTP request and WebSocket without the server's token (when it has one).
+
+    The token is read from ``Authorization: Bearer``, ``X-Focuscam-Token``, ``?token=`` or the
+    ``focuscam_token`` cookie; a request that brought it in the query gets the cookie set
+    (HttpOnly, SameSite=Strict), so the page's own scripts, styles and streams carry it.
+    """
+
+    COOKIE = "focuscam_token"
 
     def __init__(self, app: Any, token: str | None) -> None:
         self.app = app
         self.token = token
 
-    def _given(self, scope: dict) -> str | None:
+    def _given(self, scope: dict) -> tuple[str | None, bool]:
+        """(the token given, whether it came in the query string)."""
+        from http.cookies import CookieError, SimpleCookie
+        from urllib.parse import parse_qs
+
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         auth = headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
-            return auth[7:].strip()
+            return auth[7:].strip(), False
         if "x-focuscam-token" in headers:
-            return headers["x-focuscam-token"].strip()
-        from urllib.parse import parse_qs
-
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        values = query.get("token")
-        return values[0] if values else None
+            return headers["x-focuscam-token"].strip(), False
+        values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+        if values:
+            return values[0], True
+        try:
+            cookie = SimpleCookie(headers.get("cookie", ""))
+        except CookieError:
+            return None, False
+        morsel = cookie.get(self.COOKIE)
+        return (morsel.value if morsel is not None else None), False
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if self.token is None or scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        given = self._given(scope)
+        given, in_query = self._given(scope)
         if given is not None and hmac.compare_digest(given.encode(), self.token.encode()):
-            await self.app(scope, receive, send)
+            if not in_query or scope["type"] != "http":
+                await self.app(scope, receive, send)
+                return
+            cookie = f"{self.COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict".encode("latin-1")
+
+            async def send_with_cookie(message: dict) -> None:
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
+                await send(message)
+
+            await self.app(scope, receive, send_with_cookie)
             return
         message = (
             "this server needs its token: open the URL it printed (with ?token=...) or send "

@@ -1,7 +1,9 @@
 """The page of ``focuscam serve`` in a real headless Chromium (Debian's chromium + chromium-driver,
 driven by Selenium), against a real uvicorn serving the twin (fpd_webcam_rep1 + the simulated drive).
 
-Every wait is for a condition in the page or the server (WebDriverWait), never a fixed sleep.
+The server has a token, given in the page's URL as ``focuscam serve`` prints it: the page's
+scripts, styles, API calls and streams must all get through with it. Every wait is for a
+condition in the page or the server (WebDriverWait), never a fixed sleep.
 ``FOCUSCAM_SCREENSHOTS=DIR`` keeps the screenshot the test takes (the README's is
 ``recordings/screenshots/serve.png``); without it, it goes to the test's temporary folder.
 """
@@ -22,6 +24,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 REQUIRE = os.environ.get("FOCUSCAM_REQUIRE_TOOLCHAIN", "") == "1"
 WAIT_S = 120
+TOKEN = "browser-test-token"  # the page gets it from its URL, as a user's browser would
 
 
 def _need_browser() -> None:
@@ -40,7 +43,7 @@ def server():
     from focuscam.web.server import WebServer
 
     src, drive = make_twin(shared_stack("fpd_webcam_rep1"), clock="wall", sweep_s=0.5)
-    web = WebServer(src, drive, twin=src, jog_um=src.spacing_um)
+    web = WebServer(src, drive, twin=src, jog_um=src.spacing_um, token=TOKEN)
     web.start()
     yield web
     web.stop()
@@ -87,7 +90,7 @@ def test_the_page_shows_the_live_view_autofocuses_draws_the_curve_and_stops(serv
     from selenium.webdriver.common.by import By
 
     d = browser
-    d.get(server.url)
+    d.get(server.url + f"?token={TOKEN}")
     # the live image arrives and keeps changing (new frames, then new content while the drive moves)
     _until(d, lambda d: _page(d, "window.focuscam.frames") >= 2, "no live frame reached the page")
     seq0 = _page(d, "window.focuscam.seq")

@@ -89,8 +89,14 @@ def test_token_is_checked_on_every_request_and_stream(served):
     assert code == 409 and "--drive" in out["error"]
     assert len(mjpeg_parts(url, 1, token="s3cret")) == 1
     base = url.split("?")[0]
-    with urllib.request.urlopen(base + "api/state?token=s3cret") as resp:  # the query form works too
+    with urllib.request.urlopen(base + "?token=s3cret") as resp:  # the page's URL, as printed
         assert resp.status == 200
+        cookie = resp.headers["Set-Cookie"].split(";")[0]
+    assert cookie == "focuscam_token=s3cret"  # so the page's own files and streams carry it
+    request = urllib.request.Request(base + "static/app.js", headers={"Cookie": cookie})
+    with urllib.request.urlopen(request) as resp:
+        assert resp.status == 200
+    assert Api(url).call("GET", "/static/app.js")[0] == 401
 
 
 def test_other_address_without_token_gets_one_generated(served):

@@ -21,12 +21,13 @@ RESULT_KEYS = {  # what `focuscam autofocus --json` prints on the twin
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     from focuscam.twin import make_twin
     from focuscam.web.server import WebServer
 
     src, drive = make_twin(shared_stack("fpd_webcam_rep1"), clock="wall", sweep_s=0.5)
-    web = WebServer(src, drive, twin=src, jog_um=src.spacing_um)
+    out = tmp_path_factory.mktemp("serve-out")
+    web = WebServer(src, drive, twin=src, jog_um=src.spacing_um, out_dir=out)
     web.start()
     yield web
     web.stop()
@@ -205,14 +206,26 @@ def test_roi_measure_and_grid_reach_the_monitor(server, api):
     assert server.scope.monitor.roi is None
 
 
-def test_snapshot_and_recording(server, api, tmp_path, monkeypatch):
+def test_snapshot_and_recording(server, api):
+    from focuscam.stacks import load_stack
+
     a = api()
-    server.scope.actions._snapshot_dir = tmp_path
     code, out = a.post("/api/snapshot")
-    assert code == 200 and out["snapshot"].startswith(str(tmp_path))
-    assert cv2.imread(out["snapshot"]) is not None
+    assert code == 200 and cv2.imread(out["snapshot"]) is not None
     code, out = a.post("/api/record", {"on": False})
     assert code == 409 and "already off" in out["error"]
+    events = Events(a)
+    try:
+        code, out = a.post("/api/record", {"on": True})
+        assert code == 200 and out["recording"] and "recording to" in out["message"]
+        first = events.wait_for("sample")["seq"]
+        events.wait_for("sample", lambda d: d["seq"] >= first + 5)  # frames go by while recording
+    finally:
+        events.close()
+    code, out = a.post("/api/record", {"on": False})
+    assert code == 200 and not out["recording"]
+    folder = out["message"].split(" to ", 1)[1]
+    assert len(load_stack(folder)) >= 5
 
 
 def test_mjpeg_parts_carry_capture_time_and_sequence(server):

@@ -125,7 +125,7 @@ def _open(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
     if args.drive is not None:
         rig = getattr(args, "rig_config", None)
         settings: dict[str, Any] = dict(rig.drive.settings()) if rig is not None else {}
-        if args.limits is not None:
+        if isinstance(args.limits, str):  # given here (the rig's are in its settings already)
             lim = ZLimits.parse(args.limits)
             settings["limits"] = (lim.lo, lim.hi)
         drive = open_drive(args.drive, **settings)

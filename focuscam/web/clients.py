@@ -64,6 +64,12 @@ class ControlDesk:
             else:
                 self._present.pop(client.id, None)
             self.seen(client)
+        self._changed()
+
+    @property
+    def watchers(self) -> int:
+        """Open pages (events streams) of every client."""
+        return sum(self._present.values())
 
     @property
     def holder(self) -> Client | None:

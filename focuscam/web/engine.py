@@ -454,6 +454,7 @@ class Microscope:
             "lock": {"on": self.owner == "lock", "available": bool(last is not None and last.focused)},
             "owner": self.owner,
             "controller": self.desk.to_json(),
+            "watchers": self.desk.watchers,
             "recording": self.actions.writer is not None,
             "drive": None
             if drive is None

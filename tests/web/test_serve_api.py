@@ -250,3 +250,24 @@ def test_page_static_files_and_openapi(server):
     assert code == 200
     for path in ("/api/state", "/api/autofocus", "/api/stop", "/api/move", "/api/result", "/api/events"):
         assert path in spec["paths"]
+
+
+def test_control_passes_on_when_the_holder_has_gone(api, monkeypatch):
+    import focuscam.web.clients as clients
+
+    monkeypatch.setattr(clients, "CONTROL_TIMEOUT_S", 0.0)
+    a, b = api("carol"), api("dave")
+    watch = Events(b)
+    page = Events(a)  # carol's page is open: she keeps control however long she is silent
+    try:
+        watch.wait_for("state", lambda d: d["watchers"] == 2)
+        assert a.post("/api/roi", {"roi": None})[0] == 200
+        code, out = b.post("/api/roi", {"roi": None})
+        assert code == 409 and "carol controls" in out["error"]
+        page.close()  # her page closes, and she asks nothing more
+        watch.wait_for("state", lambda d: d["watchers"] == 1)
+    finally:
+        page.close()
+        watch.close()
+    code, out = b.post("/api/roi", {"roi": None})
+    assert code == 200 and out["controller"]["name"] == "dave"

@@ -214,7 +214,8 @@ function showState(st) {
   $("confidence").textContent = st.confidence !== null && st.confidence !== undefined
     ? "confidence " + st.confidence.toFixed(2) : "";
   const c = st.controller;
-  $("controller").textContent = !c ? "nobody controls" : (c.client === CLIENT ? "you control" : c.name + " controls");
+  $("controller").textContent = (!c ? "nobody controls" : (c.client === CLIENT ? "you control" : c.name + " controls")) +
+    (st.watchers > 1 ? " · " + st.watchers + " pages open" : "");
   $("controller").dataset.mine = c && c.client === CLIENT ? "1" : "0";
   $("lock").textContent = st.lock && st.lock.on ? "Unlock" : "Lock";
   $("lock").classList.toggle("on", !!(st.lock && st.lock.on));

@@ -21,7 +21,11 @@ Latency: every MJPEG part carries its frame's capture time (``X-Capture-T``, the
 ``time.monotonic()`` when the whole part has been received here - that capture time.
 The targets: latency under 150 ms; the server adds < 10 %.
 
-Usage: python benchmarks/bench_serve.py [--rounds 3] [--seconds 10] [--warmup 6] [--stack NAME] [--json]
+``--width W``: the watcher asks for frames W pixels wide, as the page does (the width it shows
+the frame at; 818 in a 1400x900 browser window); without it, full-size frames.
+
+Usage: python benchmarks/bench_serve.py [--rounds 3] [--seconds 10] [--warmup 6] [--stack NAME]
+       [--width W] [--json]
 """
 
 from __future__ import annotations
@@ -100,9 +104,10 @@ def stop(proc: subprocess.Popen) -> None:
 class Watcher:
     """One /stream.mjpg watcher: latency of every part received while ``measuring`` is set."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, width: int | None = None) -> None:
         parts = urlsplit(url)
         self.host, self.port = parts.hostname, parts.port
+        self.path = "/stream.mjpg" + ("" if width is None else f"?width={width}")
         self.latencies: list[float] = []
         self.measuring = threading.Event()
         self.received = 0
@@ -111,7 +116,7 @@ class Watcher:
 
     def run(self) -> None:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        conn.request("GET", "/stream.mjpg")
+        conn.request("GET", self.path)
         resp = conn.getresponse()
         try:
             while True:
@@ -182,11 +187,13 @@ def round_monitor(stack: Path, warmup: float, seconds: float) -> tuple[float, fl
         stop(proc)
 
 
-def round_serve(stack: Path, warmup: float, seconds: float) -> tuple[float, float, list[float], float]:
+def round_serve(
+    stack: Path, warmup: float, seconds: float, width: int | None
+) -> tuple[float, float, list[float], float]:
     proc = spawn(["serve", "--source", f"replay:{stack}", "--fps", "30", "--loop", "--port", "0"])
     try:
         url = proc.stdout.readline().strip()
-        watcher = Watcher(url)
+        watcher = Watcher(url, width)
         counter = Counter(events_lines(url), "event: sample")
         time.sleep(warmup)
         watcher.measuring.set()
@@ -205,6 +212,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=6.0)
     parser.add_argument("--stack", default="pcb_depthmap")
+    parser.add_argument(
+        "--width", type=int, help="the watcher asks for frames this wide (a page does: its view's width)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rows = []
@@ -212,7 +222,7 @@ def main() -> int:
         stack = make_stack(Path(tmp), args.stack)
         for r in range(args.rounds):
             mon, mon_fps = round_monitor(stack, args.warmup, args.seconds)
-            srv, srv_fps, lat, fps = round_serve(stack, args.warmup, args.seconds)
+            srv, srv_fps, lat, fps = round_serve(stack, args.warmup, args.seconds, args.width)
             lat.sort()
             row = {
                 "round": r + 1,
@@ -241,6 +251,7 @@ def main() -> int:
     summary = {
         "size": list(SIZE),
         "fps": 30,
+        "view_width": args.width,
         "load_average_1min": round(load, 2),
         "rounds": rows,
         "latency_target_ms": 150,

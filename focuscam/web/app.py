@@ -326,9 +326,16 @@ def create_app(scope: Microscope, bus: EventBus, jpeg: JpegStream, *, token: str
     async def mjpeg(request: Request) -> Response:
         """
         summary: the live view as multipart MJPEG; each part has X-Frame-Seq and X-Capture-T
+        description: "?width=N scales the frames down to N display pixels (a multiple of 64)"
         """
+        text = request.query_params.get("width")
+        width = None
+        if text is not None:
+            width = int(text) if text.isdigit() else 0
+            if width < 1:
+                return _error(400, f"width {text!r} is not a whole number of pixels >= 1")
         return StreamingResponse(
-            jpeg.parts(),
+            jpeg.parts(width),
             media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
             headers={"Cache-Control": "no-store"},
         )

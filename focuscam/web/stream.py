@@ -1,14 +1,15 @@
 """The live streams of the server: MJPEG frames and the events (server-sent events).
 
 Both are fed from engine threads and read by asyncio tasks of the server: a thread calls
-:meth:`EventBus.publish` or :meth:`JpegStream._encode_latest`, and each waiting response is
+:meth:`EventBus.publish` or :meth:`JpegStream.offer`, and each waiting response is
 woken with ``loop.call_soon_threadsafe``, so the server's event loop is never blocked.
 
 - :class:`EventBus`: every sample and state change, to every ``/api/events`` client
   (``text/event-stream``: ``event: KIND`` + ``data: JSON``). A slow client loses its oldest
   events (counted), never slows the engine.
 - :class:`JpegStream`: one encoder thread turns the newest frame into a JPEG at most once per
-  captured frame, only while somebody watches, whatever the number of watchers; each part of
+  captured frame and view width, only while somebody watches, whatever the number of watchers
+  (a page asks for the width it shows the frame at; frames are scaled down to it); each part of
   ``/stream.mjpg`` carries the frame's capture time (``X-Capture-T``, ``time.monotonic()`` s,
   which the latency benchmark compares with the receipt time) and sequence number
   (``X-Frame-Seq``).
@@ -29,7 +30,7 @@ import numpy as np
 from .._threads import Worker
 from ..types import Frame
 
-__all__ = ["BOUNDARY", "EventBus", "JpegStream", "sse"]
+__all__ = ["BOUNDARY", "EventBus", "JpegStream", "sse", "view_width"]
 
 #: The multipart boundary of ``/stream.mjpg``.
 BOUNDARY = "focuscamframe"
@@ -122,8 +123,20 @@ class EventBus:
                 self._subs.discard(sub)
 
 
+def view_width(width: int | None) -> int | None:
+    """A watcher's asked width (display pixels), rounded up to a multiple of 64; None = full size."""
+    if width is None:
+        return None
+    return min(8192, max(64, -(-int(width) // 64) * 64))
+
+
 class JpegStream:
-    """The MJPEG live view: the newest frame as JPEG, encoded once for every watcher.
+    """The MJPEG live view: the newest frame as JPEG, encoded once per captured frame and size.
+
+    A watcher may ask for a width (the page asks for the width it shows the frame at): the frame
+    is then scaled down to it (never up) before encoding, which costs far less than encoding
+    every frame at full size for a smaller view. Widths are rounded up to multiples of 64 so
+    that pages of similar sizes share one encoding.
 
     Parameters
     ----------
@@ -133,11 +146,13 @@ class JpegStream:
 
     def __init__(self, quality: int = 80) -> None:
         self.quality = int(quality)
-        self.latest: tuple[int, float, bytes] | None = None  # (seq, capture t, jpeg)
+        #: width (None = full size) -> (seq, capture t, jpeg) of the newest encoded frame
+        self.latest: dict[int | None, tuple[int, float, bytes]] = {}
         self.encoded = 0
         self._frame: Frame | None = None
         self._cond = threading.Condition()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._widths: dict[int | None, int] = {}
         self._watchers = 0
         self._stop = False
         self._worker = Worker(self._loop, "focuscam-jpeg")
@@ -168,11 +183,19 @@ class JpegStream:
         pixels = frame.pixels
         if pixels.dtype != np.uint8 or (pixels.ndim == 3 and pixels.shape[2] != 3):
             pixels = to_display(pixels)
-        ok, buf = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-        if not ok:
-            return
-        self.latest = (frame.seq, frame.t, buf.tobytes())
-        self.encoded += 1
+        with self._cond:
+            widths = list(self._widths)
+        h, w = pixels.shape[:2]
+        for width in widths:
+            image = pixels
+            if width is not None and width < w:
+                image = cv2.resize(
+                    pixels, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA
+                )
+            ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+            if ok:
+                self.latest[width] = (frame.seq, frame.t, buf.tobytes())
+                self.encoded += 1
         self._wake()
 
     def _wake(self) -> None:
@@ -196,18 +219,23 @@ class JpegStream:
         self.end()
         self._worker.wait(5.0)
 
-    async def parts(self) -> AsyncIterator[bytes]:
-        """The multipart body of ``/stream.mjpg`` for one watcher; ends on :meth:`close`."""
+    async def parts(self, width: int | None = None) -> AsyncIterator[bytes]:
+        """The multipart body of ``/stream.mjpg`` for one watcher; ends on :meth:`close`.
+
+        ``width``: the display width in pixels (see :func:`view_width`); None = full size.
+        """
+        width = view_width(width)
         event = asyncio.Event()
         key = (asyncio.get_running_loop(), event)
         with self._cond:
             self._waiters.add(key)
             self._watchers += 1
+            self._widths[width] = self._widths.get(width, 0) + 1
             if self._frame is not None:
                 self._cond.notify_all()
         sent = -1
         try:
-            latest = self.latest
+            latest = self.latest.get(width)
             while not self._stop:
                 if latest is not None and latest[0] != sent:
                     seq, t, jpeg = latest
@@ -219,8 +247,12 @@ class JpegStream:
                     yield head.encode("ascii") + jpeg + b"\r\n"
                 await event.wait()
                 event.clear()
-                latest = self.latest
+                latest = self.latest.get(width)
         finally:
             with self._cond:
                 self._waiters.discard(key)
                 self._watchers -= 1
+                self._widths[width] -= 1
+                if not self._widths[width]:
+                    del self._widths[width]
+                    self.latest.pop(width, None)

@@ -94,12 +94,12 @@ class Events:
         self._thread.join(WAIT_S) if self._thread.is_alive() else None
 
 
-def mjpeg_parts(base: str, n: int, token: str | None = None) -> list[tuple[dict, bytes]]:
-    """The first ``n`` parts of ``/stream.mjpg``: (headers, jpeg bytes)."""
+def mjpeg_parts(base: str, n: int, token: str | None = None, query: str = "") -> list[tuple[dict, bytes]]:
+    """The first ``n`` parts of ``/stream.mjpg`` (``query``: e.g. ``?width=320``): (headers, jpeg)."""
     parts = urlsplit(base)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=WAIT_S)
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-    conn.request("GET", "/stream.mjpg", headers=headers)
+    conn.request("GET", "/stream.mjpg" + query, headers=headers)
     resp = conn.getresponse()
     assert resp.status == 200, resp.status
     assert resp.getheader("Content-Type").startswith("multipart/x-mixed-replace; boundary=")

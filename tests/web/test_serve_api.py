@@ -235,6 +235,12 @@ def test_mjpeg_parts_carry_capture_time_and_sequence(server):
     assert all(float(h["x-capture-t"]) > 0 for h, _ in parts)
     image = cv2.imdecode(np.frombuffer(parts[-1][1], np.uint8), cv2.IMREAD_COLOR)
     assert image.shape[:2] == (400, 400)
+    # a page that shows the frame 300 px wide gets it scaled down (to a multiple of 64), never up
+    for query, size in (("?width=300", (320, 320)), ("?width=5000", (400, 400))):
+        ((_, jpeg),) = mjpeg_parts(server.url, 1, query=query)
+        assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape[:2] == size
+    code, out = Api(server.url).get("/stream.mjpg?width=wide")
+    assert code == 400 and "width" in out["error"]
 
 
 def test_page_static_files_and_openapi(server):

@@ -65,11 +65,18 @@ function indexOf(buf, pat, from) {
   return -1;
 }
 
+function viewWidth() {
+  // the width the frame is shown at, in device pixels: the server scales frames down to it
+  const box = $("view"), f = (fc.state && fc.state.frame) || [box.clientWidth, box.clientHeight];
+  const shown = Math.min(box.clientWidth, box.clientHeight * f[0] / f[1]) * (window.devicePixelRatio || 1);
+  return Math.max(64, Math.ceil(shown));
+}
+
 async function readStream() {
   const sep = new TextEncoder().encode("\r\n\r\n");
   for (;;) {
     try {
-      const resp = await fetch(url("stream.mjpg"), { cache: "no-store" });
+      const resp = await fetch(url("stream.mjpg", { width: viewWidth() }), { cache: "no-store" });
       if (!resp.ok) { message("live view: HTTP " + resp.status, true); await sleep(2000); continue; }
       const reader = resp.body.getReader();
       let buf = new Uint8Array(0);
@@ -224,7 +231,7 @@ function showState(st) {
   $("source").textContent = st.source + (st.source_ended ? " (ended)" : "") +
     (st.source_error ? " — " + st.source_error : "");
   document.querySelectorAll(".unit").forEach((el) => { el.textContent = unit().name; });
-  if (first) { fillControls(st); }
+  if (first) { fillControls(st); readStream(); }
   if (st.measure) { $("measure").value = st.measure; $("measure-now").textContent = st.measure; }
   if (st.z_um !== null && st.z_um !== undefined) { $("z").textContent = fmtZ(st.z_um); }
   if (st.last_result && !fc.result) { fc.result = st.last_result; drawCurve(); }
@@ -365,8 +372,7 @@ function setup() {
   window.addEventListener("resize", drawOverlay);
   setupDrag();
   drawCurve();
-  listen();
-  readStream();
+  listen(); // the live view starts with the first state (see showState)
 }
 
 setup();

@@ -108,7 +108,6 @@ class Microscope:
             close_drive=False,
         )
         self.actions.grid = grid is not None
-        self.hub.listen(self.actions.record)
         self.controller: FocusController | None = None
         if drive is not None:
             options: dict[str, Any] = {"mode": mode}
@@ -134,6 +133,8 @@ class Microscope:
     def start(self) -> Microscope:
         """Start the pump and the monitor."""
         self.hub.start()
+        # the recording's own thread: slow PNG writes never hold up the live view
+        self.hub.consume(self._record, "focuscam-web-record")
         self.monitor.start()
         return self
 
@@ -366,6 +367,13 @@ class Microscope:
         return str(self.actions.snapshots[-1])
 
     # ------------------------------------------------------------------ engine events
+    def _record(self, frame: Any) -> None:
+        writer = self.actions.writer
+        if writer is None:
+            return
+        self.actions.record(frame)
+        self.publish("recorded", {"frames": len(writer), "seq": frame.seq})
+
     def _on_sample(self, sample: Any) -> None:
         data = sample.to_dict()
         data["z_um"] = data.pop("z")

@@ -118,6 +118,7 @@ class FrameHub:
         self.error: BaseException | None = None
         self._taps: list[HubTap] = []
         self._listeners: list[Callable[[Frame], Any]] = []
+        self._consumers: list[Worker] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._worker: Worker | None = None
@@ -133,6 +134,29 @@ class FrameHub:
         """Call ``callback(frame)`` on the pump thread for every frame (keep it short)."""
         with self._lock:
             self._listeners.append(callback)
+
+    def consume(self, callback: Callable[[Frame], Any], name: str, buffer: int = 8) -> Worker:
+        """Call ``callback(frame)`` for every frame on a thread of its own (a slow consumer, such
+        as a recording writing PNG files, never holds up the pump; frames it cannot keep up with
+        are dropped from its tap and counted). The thread ends when the hub closes or ends."""
+        tap = self.tap(buffer)
+
+        def body() -> None:
+            while not self._stop.is_set():
+                try:
+                    frame = tap.read(timeout=1.0)
+                except StreamEnded:
+                    return
+                except SourceError:
+                    if self._stop.is_set() or self.ended or self.error is not None or tap.closed:
+                        return
+                    continue
+                callback(frame)
+
+        worker = Worker(body, name)
+        self._consumers.append(worker)
+        worker.start()
+        return worker
 
     def _remove(self, tap: HubTap) -> None:
         with self._lock:
@@ -196,3 +220,6 @@ class FrameHub:
             taps = list(self._taps)
         for tap in taps:
             tap._wake()
+        for worker in self._consumers:
+            if worker is not threading.current_thread():
+                worker.wait(5.0)

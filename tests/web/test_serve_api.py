@@ -218,14 +218,13 @@ def test_snapshot_and_recording(server, api):
     try:
         code, out = a.post("/api/record", {"on": True})
         assert code == 200 and out["recording"] and "recording to" in out["message"]
-        first = events.wait_for("sample")["seq"]
-        events.wait_for("sample", lambda d: d["seq"] >= first + 5)  # frames go by while recording
+        events.wait_for("recorded", lambda d: d["frames"] >= 5)  # live frames are being written
     finally:
         events.close()
     code, out = a.post("/api/record", {"on": False})
     assert code == 200 and not out["recording"]
-    folder = out["message"].split(" to ", 1)[1]
-    assert len(load_stack(folder)) >= 5
+    n, folder = out["message"].removeprefix("recorded ").split(" frames to ", 1)
+    assert len(load_stack(folder)) == int(n) >= 5
 
 
 def test_mjpeg_parts_carry_capture_time_and_sequence(server):

@@ -227,6 +227,7 @@ function showState(st) {
   $("lock").textContent = st.lock && st.lock.on ? "Unlock" : "Lock";
   $("lock").classList.toggle("on", !!(st.lock && st.lock.on));
   $("record").classList.toggle("on", !!st.recording);
+  if (!st.recording) { $("record").textContent = "Record"; }
   $("grid").classList.toggle("on", !!st.grid);
   $("source").textContent = st.source + (st.source_ended ? " (ended)" : "") +
     (st.source_error ? " — " + st.source_error : "");
@@ -308,6 +309,7 @@ function listen() {
     message("autofocus " + fc.result.state + " at " + fmtZ(fc.result.z_um));
   });
   es.addEventListener("message", (e) => message(JSON.parse(e.data).message));
+  es.addEventListener("recorded", (e) => { $("record").textContent = "Record (" + JSON.parse(e.data).frames + ")"; });
   es.addEventListener("problem", (e) => message(JSON.parse(e.data).error, true));
   es.onerror = () => { if (es.readyState === EventSource.CLOSED) { message("event stream closed", true); } };
 }

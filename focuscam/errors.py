@@ -14,6 +14,7 @@ from __future__ import annotations
 __all__ = [
     "EXIT_CODES",
     "Aborted",
+    "ConflictError",
     "DeviceError",
     "DeviceTimeout",
     "DriveBusy",
@@ -66,6 +67,10 @@ class DeviceTimeout(DeviceError):
 
 class ProtocolError(DeviceError):
     """A device sent a reply that does not follow its protocol (garbled, unexpected, corrupt)."""
+
+
+class ConflictError(FocuscamError):
+    """A request that conflicts with what runs now (the drive is busy or controlled by another)."""
 
 
 class Aborted(FocuscamError):

@@ -32,6 +32,7 @@ SUBCOMMANDS = (
     "synth",
     "bench",
     "rig",
+    "serve",
 )
 
 

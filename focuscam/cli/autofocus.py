@@ -237,19 +237,28 @@ def _run_with_progress(af: Any, *, enabled: bool, unit: Any) -> Any:
             af.on_event = previous
 
 
-def _report(args: argparse.Namespace, result: Any, twin: Any, regions: Any = None) -> None:
+def result_json(result: Any, twin: Any) -> dict[str, Any]:
+    """The ``autofocus --json`` object of a result (on the twin: in the stack's unit, with truth)."""
     from ..types import ZUnit
 
     unit = twin.z_unit if twin is not None else ZUnit()
     out = result.to_dict(unit)
-    if args.grid is not None:
-        out.update(regions.to_dict() if regions is not None else {"regions": [], "tilt": None})
     if twin is not None:
         out["stack"] = twin.stack.name
         truth = twin.stack.truth
         if truth is not None and result.z is not None:
             out["truth"] = truth
             out["within_tolerance"] = bool(abs(unit.from_um(result.z) - truth["z"]) <= truth["tolerance"])
+    return out
+
+
+def _report(args: argparse.Namespace, result: Any, twin: Any, regions: Any = None) -> None:
+    from ..types import ZUnit
+
+    unit = twin.z_unit if twin is not None else ZUnit()
+    out = result_json(result, twin)
+    if args.grid is not None:
+        out.update(regions.to_dict() if regions is not None else {"regions": [], "tilt": None})
     if args.plot:
         from ..plot import save_curve_png
 

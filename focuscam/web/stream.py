@@ -1,0 +1,258 @@
+"""The live streams of the server: MJPEG frames and the events (server-sent events).
+
+Both are fed from engine threads and read by asyncio tasks of the server: a thread calls
+:meth:`EventBus.publish` or :meth:`JpegStream.offer`, and each waiting response is
+woken with ``loop.call_soon_threadsafe``, so the server's event loop is never blocked.
+
+- :class:`EventBus`: every sample and state change, to every ``/api/events`` client
+  (``text/event-stream``: ``event: KIND`` + ``data: JSON``). A slow client loses its oldest
+  events (counted), never slows the engine.
+- :class:`JpegStream`: one encoder thread turns the newest frame into a JPEG at most once per
+  captured frame and view width, only while somebody watches, whatever the number of watchers
+  (a page asks for the width it shows the frame at; frames are scaled down to it); each part of
+  ``/stream.mjpg`` carries the frame's capture time (``X-Capture-T``, ``time.monotonic()`` s,
+  which the latency benchmark compares with the receipt time) and sequence number
+  (``X-Frame-Seq``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+
+from .._threads import Worker
+from ..types import Frame
+
+__all__ = ["BOUNDARY", "EventBus", "JpegStream", "sse", "view_width"]
+
+#: The multipart boundary of ``/stream.mjpg``.
+BOUNDARY = "focuscamframe"
+_QUEUE = 256
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready: numpy scalars and arrays to Python, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _clean(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def sse(kind: str, data: Any) -> str:
+    """One server-sent event."""
+    return f"event: {kind}\ndata: {json.dumps(_clean(data), allow_nan=False)}\n\n"
+
+
+class _Subscriber:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.items: deque[str] = deque(maxlen=_QUEUE)
+        self.ready = asyncio.Event()
+        self.lost = 0
+
+    def put(self, text: str) -> None:  # on the event loop
+        if len(self.items) == self.items.maxlen:
+            self.lost += 1
+        self.items.append(text)
+        self.ready.set()
+
+
+class EventBus:
+    """Events from engine threads to every ``/api/events`` client (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._subs: set[_Subscriber] = set()
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def publish(self, kind: str, data: Any) -> None:
+        """Send an event to every subscriber; from any thread, never blocks."""
+        text = sse(kind, data)
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            try:
+                sub.loop.call_soon_threadsafe(sub.put, text)
+            except RuntimeError:  # its loop has closed
+                pass
+
+    def close(self) -> None:
+        """End every stream (the server is shutting down); from any thread."""
+        self.closed = True
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            try:
+                sub.loop.call_soon_threadsafe(sub.ready.set)
+            except RuntimeError:
+                pass
+
+    async def stream(self, first: str = "", heartbeat_s: float = 15.0) -> AsyncIterator[str]:
+        """The text of one client's event stream, starting with ``first``; ends on :meth:`close`."""
+        sub = _Subscriber(asyncio.get_running_loop())
+        with self._lock:
+            self._subs.add(sub)
+        try:
+            if first:
+                yield first
+            while not self.closed:
+                try:
+                    await asyncio.wait_for(sub.ready.wait(), heartbeat_s)
+                except asyncio.TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                sub.ready.clear()
+                while sub.items:
+                    yield sub.items.popleft()
+        finally:
+            with self._lock:
+                self._subs.discard(sub)
+
+
+def view_width(width: int | None) -> int | None:
+    """A watcher's asked width (display pixels), rounded up to a multiple of 64; None = full size."""
+    if width is None:
+        return None
+    return min(8192, max(64, -(-int(width) // 64) * 64))
+
+
+class JpegStream:
+    """The MJPEG live view: the newest frame as JPEG, encoded once per captured frame and size.
+
+    A watcher may ask for a width (the page asks for the width it shows the frame at): the frame
+    is then scaled down to it (never up) before encoding, which costs far less than encoding
+    every frame at full size for a smaller view. Widths are rounded up to multiples of 64 so
+    that pages of similar sizes share one encoding.
+
+    Parameters
+    ----------
+    quality : int
+        JPEG quality (1..100).
+    """
+
+    def __init__(self, quality: int = 80) -> None:
+        self.quality = int(quality)
+        #: width (None = full size) -> (seq, capture t, jpeg) of the newest encoded frame
+        self.latest: dict[int | None, tuple[int, float, bytes]] = {}
+        self.encoded = 0
+        self._frame: Frame | None = None
+        self._cond = threading.Condition()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._widths: dict[int | None, int] = {}
+        self._watchers = 0
+        self._stop = False
+        self._worker = Worker(self._loop, "focuscam-jpeg")
+        self._worker.start()
+
+    def offer(self, frame: Frame) -> None:
+        """A new frame was captured (the hub's listener; returns at once)."""
+        with self._cond:
+            self._frame = frame
+            if self._watchers:
+                self._cond.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stop and (self._frame is None or not self._watchers):
+                    self._cond.wait()
+                if self._stop:
+                    return
+                frame, self._frame = self._frame, None
+            self._encode(frame)
+
+    def _encode(self, frame: Frame) -> None:
+        import cv2
+
+        from ..ui.render import to_display
+
+        pixels = frame.pixels
+        if pixels.dtype != np.uint8 or (pixels.ndim == 3 and pixels.shape[2] != 3):
+            pixels = to_display(pixels)
+        with self._cond:
+            widths = list(self._widths)
+        h, w = pixels.shape[:2]
+        for width in widths:
+            image = pixels
+            if width is not None and width < w:
+                image = cv2.resize(
+                    pixels, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA
+                )
+            ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+            if ok:
+                self.latest[width] = (frame.seq, frame.t, buf.tobytes())
+                self.encoded += 1
+        self._wake()
+
+    def _wake(self) -> None:
+        with self._cond:
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:  # its loop has closed
+                pass
+
+    def end(self) -> None:
+        """End every stream and the encoder (returns at once; safe in a signal handler's call)."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._wake()
+
+    def close(self) -> None:
+        """Stop the encoder and end every stream; waits for the encoder thread."""
+        self.end()
+        self._worker.wait(5.0)
+
+    async def parts(self, width: int | None = None) -> AsyncIterator[bytes]:
+        """The multipart body of ``/stream.mjpg`` for one watcher; ends on :meth:`close`.
+
+        ``width``: the display width in pixels (see :func:`view_width`); None = full size.
+        """
+        width = view_width(width)
+        event = asyncio.Event()
+        key = (asyncio.get_running_loop(), event)
+        with self._cond:
+            self._waiters.add(key)
+            self._watchers += 1
+            self._widths[width] = self._widths.get(width, 0) + 1
+            if self._frame is not None:
+                self._cond.notify_all()
+        sent = -1
+        try:
+            latest = self.latest.get(width)
+            while not self._stop:
+                if latest is not None and latest[0] != sent:
+                    seq, t, jpeg = latest
+                    sent = seq
+                    head = (
+                        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
+                        f"X-Frame-Seq: {seq}\r\nX-Capture-T: {t:.6f}\r\n\r\n"
+                    )
+                    yield head.encode("ascii") + jpeg + b"\r\n"
+                await event.wait()
+                event.clear()
+                latest = self.latest.get(width)
+        finally:
+            with self._cond:
+                self._waiters.discard(key)
+                self._watchers -= 1
+                self._widths[width] -= 1
+                if not self._widths[width]:
+                    del self._widths[width]
+                    self.latest.pop(width, None)

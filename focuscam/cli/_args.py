@@ -279,6 +279,8 @@ SPEED_UM_S = Number(float, 0.1, 1e6, "um/s")
 TIMEOUT_S = Number(float, 0.01, 3600, "s")
 PIXEL_UM = Number(float, 1e-4, 1e4, "um/px")
 DRIFT_UM_S = Number(float, 1e-6, 1e6, "um/s")
+JOG_UM = Number(float, 1e-3, 1e5, "um")
+PORT = Number(int, 0, 65535)
 
 
 def measure_names() -> list[str]:

@@ -25,19 +25,8 @@ the digital twin in real time. See the README section "Web interface" for the pa
 """
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number 0..65535 (0 = any free port)")
-    return value
-
-
 def register(subparsers: Any) -> None:
-    from ._args import positive_float
-    from .monitor import _grid, _roi
+    from ._args import FPS, JOG_UM, LIMITS_UM, PORT, grid_type, limits_type, measure_names, roi_type
 
     parser = subparsers.add_parser(
         "serve",
@@ -53,20 +42,31 @@ def register(subparsers: Any) -> None:
         "--drive", metavar="SPEC", help="sim, grbl:PORT, ... (optional: without it, watch only)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0 = any free port)")
+    parser.add_argument(
+        "--port", type=PORT, default=8000, help=f"port ({PORT.bounds}; default 8000; 0 = any free port)"
+    )
     parser.add_argument("--token", metavar="TOKEN", help="required with a --host other than loopback")
-    parser.add_argument("--limits", metavar="MIN,MAX", help="soft limits of a real drive in um")
-    parser.add_argument("--measure", help="focus measure at start (default lapv)")
-    parser.add_argument("--roi", type=_roi, metavar="x,y,w,h", help="region scored at start")
-    parser.add_argument("--grid", type=_grid, metavar="RxC", help="focus-map grid at start")
+    parser.add_argument(
+        "--limits",
+        type=limits_type,
+        metavar="MIN,MAX",
+        help=f"soft limits of a real drive ({LIMITS_UM.bounds})",
+    )
+    parser.add_argument(
+        "--measure",
+        metavar="NAME",
+        help=f"focus measure at start: {', '.join(measure_names())} (default lapv)",
+    )
+    parser.add_argument("--roi", type=roi_type, metavar="x,y,w,h", help="region scored at start")
+    parser.add_argument("--grid", type=grid_type, metavar="RxC", help="focus-map grid at start")
     parser.add_argument(
         "--jog",
-        type=positive_float,
+        type=JOG_UM,
         metavar="UM",
-        help="jog step in um (default: a plane on the twin, else 10)",
+        help=f"jog step ({JOG_UM.bounds}; default: a plane on the twin, else 10)",
     )
     parser.add_argument("--out", default=".", metavar="DIR", help="where snapshots and recordings go")
-    parser.add_argument("--fps", type=positive_float, metavar="F", help="replay sources: frames/s")
+    parser.add_argument("--fps", type=FPS, metavar="F", help=f"replay sources: frames/s ({FPS.bounds})")
     parser.add_argument("--loop", action="store_true", help="replay sources: start again at the end")
     add_rig_argument(parser)
     parser.set_defaults(func=run)
@@ -108,7 +108,6 @@ def _open(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
     from ..drives import open_drive
     from ..errors import InputError
     from ..sources import open_source
-    from ..types import ZLimits
     from .record import source_options
 
     scheme = args.source.partition(":")[0].lower()
@@ -125,9 +124,8 @@ def _open(args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
     if args.drive is not None:
         rig = getattr(args, "rig_config", None)
         settings: dict[str, Any] = dict(rig.drive.settings()) if rig is not None else {}
-        if isinstance(args.limits, str):  # given here (the rig's are in its settings already)
-            lim = ZLimits.parse(args.limits)
-            settings["limits"] = (lim.lo, lim.hi)
+        if args.limits is not None:  # a ZLimits: the flag's, or the rig's merged into it
+            settings["limits"] = (args.limits.lo, args.limits.hi)
         drive = open_drive(args.drive, **settings)
     try:
         src = open_source(args.source, **source_options(args))

@@ -158,7 +158,10 @@ BAD_INPUT = [
     (["bench", "--quik"], "did you mean --quick?"),
     (["rig", "check", "x.toml", "--conect"], "did you mean --connect?"),
     (["move", "--drive", "sim", "--too", "5"], "did you mean --to?"),
-    (["select", "recordings/target_color", "extra"], "focuscam select: unexpected argument 'extra'"),
+    (
+        ["rig", "check", "recordings/rig.example.toml", "extra"],
+        "focuscam rig check: unexpected argument 'extra'",
+    ),
 ]
 
 

@@ -12,7 +12,7 @@ from ._args import DRIFT_UM_S, SECONDS, STARTS
 EPILOG = """\
 examples:
   focuscam evaluate ../shared/stacks/fpd_webcam_rep1 ../shared/stacks/maars_bf_yeast
-  focuscam evaluate recordings/* --strategy coarse-fine --strategy continuous --starts 8
+  focuscam evaluate recordings/target_color recordings/cells_gray16 --strategy continuous --starts 8
   focuscam evaluate ../shared/stacks/dfnn_mitochondria --json
 
 Each STACK must be a z-sweep with a known truth (stack.json "truth"). Every strategy runs the

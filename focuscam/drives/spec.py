@@ -21,6 +21,7 @@ import inspect
 from typing import Any
 
 from ..errors import InputError
+from ._serial import check_port
 from .base import FocusDrive
 
 __all__ = ["DRIVES", "SPEC_FORMS", "driver_settings", "open_drive", "parse_spec"]
@@ -35,6 +36,8 @@ DRIVES: dict[str, tuple[str, str, bool]] = {
 }
 
 SPEC_FORMS = "sim, grbl:PORT, sangaboard:PORT, uvc:CAMERA, focuscam:PORT"
+#: Schemes whose target is a serial PORT (checked by :func:`~focuscam.drives._serial.check_port`).
+SERIAL_SCHEMES = ("grbl", "sangaboard", "focuscam")
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -53,6 +56,8 @@ def parse_spec(spec: str) -> tuple[str, str]:
         )
     if not needs_target and sep and target:
         raise InputError(f"drive spec {spec!r}: '{scheme}' takes nothing after it; give just '{scheme}'")
+    if scheme in SERIAL_SCHEMES:
+        check_port(target)  # only device paths and the allowed URL handlers (no spy://...)
     return scheme, target
 
 

@@ -64,7 +64,7 @@ from ..errors import Aborted, DeviceError, InputError, LimitError, PositionUnkno
 from ..types import ZLimits
 from .clock import make_clock
 
-__all__ = ["FocusDrive", "as_limits", "grid_span"]
+__all__ = ["FocusDrive", "as_limits", "grid_span", "outside_limits"]
 
 #: Maximum number of (t, z) samples a drive keeps in its trajectory.
 TRAJECTORY_MAX = 100_000
@@ -96,6 +96,14 @@ def grid_span(lo_um: float, hi_um: float, res_um: float) -> tuple[int, int]:
     kmin = math.ceil(lo_um / res_um - 1e-9)
     kmax = math.floor(hi_um / res_um + 1e-9)
     return kmin, kmax
+
+
+def outside_limits(what: str, lim: ZLimits) -> LimitError:
+    """The LimitError for a request (``what``, e.g. ``"a move to 6000 um"``) outside ``lim``."""
+    return LimitError(
+        f"{what} is outside the soft limits [{lim.lo:g}, {lim.hi:g}] um: "
+        f"choose a z inside them or widen the limits"
+    )
 
 
 def _finite(value: Any, name: str) -> float:
@@ -206,10 +214,7 @@ class FocusDrive(ABC):
     def _quantise(self, z: float, what: str) -> float:
         lim = self._limits
         if not lim.contains(z):
-            raise LimitError(
-                f"{what} is outside the soft limits [{lim.lo:g}, {lim.hi:g}] um: "
-                f"choose a z inside them or widen the limits"
-            )
+            raise outside_limits(what, lim)
         res = self._resolution
         if res <= 0:
             return z
@@ -520,7 +525,12 @@ class FocusDrive(ABC):
         """
         with self._move_lock:
             self._check_open()
-            z = self._reading(self._resync(), "re-synchronising")
+            try:
+                z = self._reading(self._resync(), "re-synchronising")
+            except DeviceError as exc:  # a failed resync leaves nothing to trust
+                if self._known:
+                    self._mark_unknown(f"resync failed: {type(exc).__name__}: {exc}")
+                raise
             self._set_known(z)
             return z
 

@@ -391,14 +391,14 @@ class GrblDrive(FocusDrive):
     def _wait_stopped(self) -> None:
         """After a jog cancel GRBL decelerates: poll until the state is no longer Jog/Run."""
         with self._io:
-            deadline = time.monotonic() + self._timeout
+            deadline = time.monotonic() + self._timeout + 5.0  # a reply timeout and a long ramp
             while True:
                 report = self._status()
                 if report.state not in ("Jog", "Run", "Home"):
                     return
                 if time.monotonic() > deadline:
                     raise DeviceTimeout(
-                        f"GRBL was still in state {report.state} {self._timeout:g} s after the stop: "
+                        f"GRBL was still in state {report.state} {self._timeout + 5:g} s after the stop: "
                         f"check the machine, then resync"
                     )
                 time.sleep(self._poll)

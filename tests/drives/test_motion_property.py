@@ -196,7 +196,7 @@ class SangaboardKind(Kind):
         self.name = f"sangaboard-{style}"
         spu = 0.5  # 2 um steps
         self.res_um = 1.0 / spu
-        self.limits = (-301.3, 299.1)
+        self.limits = (-301.9, 299.9)  # 2 um steps: both limits 0.1 um short of a step
         self.emu = SangaboardEmulator(style=style, steps_per_um=spu, steps_per_s=60000.0, lose_bytes=0)
         self.drive = open_drive(
             f"sangaboard:{self.emu.port}",
@@ -229,7 +229,7 @@ class SangaboardKind(Kind):
 class FirmwareKind(Kind):
     name = "firmware-host"
     faults = ("mute", "drop", "corrupt", "reset")
-    limits = (-300.3, 299.8)  # 2 steps/um: LIM -600 599 (inwards)
+    limits = (-300.45, 299.95)  # 2 steps/um: LIM -600 599 (inwards; outwards was -601 600)
 
     def __init__(self) -> None:
         from firmware.peers import FirmwareProcess, PtyProxy
@@ -291,14 +291,16 @@ class FirmwareKind(Kind):
 
 
 # ---------------------------------------------------------------------- sequences
-def _z(kind_limits: tuple[float, float]) -> st.SearchStrategy[float]:
-    lo, hi = kind_limits
-    near = st.sampled_from([lo, hi]).flatmap(lambda edge: st.floats(edge - 8.0, edge + 8.0))
-    return st.one_of(st.floats(lo - 60.0, hi + 60.0), near)
+def _z(kind: Kind) -> st.SearchStrategy[float]:
+    """Targets anywhere, and within two grid steps of a limit (where rounding would pass it)."""
+    lo, hi = kind.limits
+    w = 2 * kind.res_um
+    near = st.sampled_from([lo, hi]).flatmap(lambda edge: st.floats(edge - w, edge + w))
+    return st.one_of(st.floats(lo - 60.0, hi + 60.0), near, near)
 
 
 def _ops(kind: Kind) -> st.SearchStrategy[list[tuple]]:
-    z = _z(kind.limits)
+    z = _z(kind)
     span = kind.limits[1] - kind.limits[0]
     op = st.one_of(
         st.tuples(st.just("to"), z),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -122,3 +123,26 @@ def test_a_rig_naming_a_spy_port_is_refused_and_writes_nothing(run_cli, grbls, t
         assert "spy://" in line and "does not allow" in line
     assert not victim.exists()
     assert bytes(emu.raw) == b""
+
+
+@pytest.mark.parametrize("when", ["from-the-start", "mid-move"])
+@pytest.mark.parametrize("text", ["nan", "inf"])
+def test_a_non_finite_position_ends_move_with_one_line_not_a_hang(spawn_cli, grbls, text, when):
+    """A board reporting Z = nan from the start made the move's deadline NaN: it never ended."""
+    emu = grbls(lose_bytes=0)
+    if when == "from-the-start":
+        emu.z_text = text
+    proc = spawn_cli(
+        "move", "--drive", f"grbl:{emu.port}", "--limits", "-1000,1000", "--to", "900", "--speed", "200"
+    )
+    if when == "mid-move":
+        _wait(lambda: emu.moving, "the move", proc)
+        emu.z_text = text
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("focuscam move hung on a non-finite position")
+    assert proc.returncode == 3, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert "non-finite" in lines[0] and text in lines[0]

@@ -169,6 +169,7 @@ class GrblDrive(FocusDrive):
         self._allow_unlock = bool(allow_unlock)
         self._io = threading.RLock()
         self._moving = False
+        self._reset_seen = False
         self._last_z: float | None = None
         self._wco_z: float | None = None
         self._tol_mm = 0.002
@@ -238,9 +239,11 @@ class GrblDrive(FocusDrive):
             )
         if BANNER.match(line):
             self._mark_unknown("GRBL reset itself")
+            self._reset_seen = True  # its counter restarted: a plain resync must not trust it
             raise DeviceError(
-                "GRBL reset itself (banner received mid-operation); the position is lost: "
-                "check power and cabling, then resync or home"
+                f"GRBL reset itself (banner received mid-operation); the position is lost: "
+                f"check power and cabling, then home it, or check where the optics are and "
+                f"{UNLOCK} to resync"
             )
         if line.startswith(("[MSG:", "[GC:", "[HLP:", "[VER:", "[OPT:", "[echo:", "$", "[")):
             return
@@ -428,6 +431,13 @@ class GrblDrive(FocusDrive):
                 raise PositionUnknownError(
                     f"GRBL is in state {report.state}, not Idle: resolve it (e.g. resume with ~) and resync"
                 )
+            if self._reset_seen and not self._allow_unlock:
+                raise PositionUnknownError(
+                    f"GRBL reset itself since its position was known: its counter restarted, so the "
+                    f"position it reports means nothing: home it ($H), or check where the optics are "
+                    f"and {UNLOCK} to accept the board's position"
+                )
+            self._reset_seen = False
             return self._z_um(report)
 
     def _status_tolerant(self, attempts: int = 5) -> StatusReport:
@@ -447,6 +457,7 @@ class GrblDrive(FocusDrive):
     def _home(self) -> float:
         with self._io:
             self._command("$H", timeout=max(self._timeout, 60.0))
+            self._reset_seen = False
             return self._z_um(self._status())
 
 

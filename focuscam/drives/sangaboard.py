@@ -26,6 +26,14 @@ available to check: ``done.`` at the end of a blocking move, ``1``/``0`` for ``m
 silent ``blocking_moves`` are accepted too. The tests run the driver against an emulator of
 both styles.
 
+The OpenFlexure Motor Board v0.4 (the Arduino Nano firmware many OpenFlexure rigs still run;
+``version`` -> ``OpenFlexure Motor Board v0.4``) is supported too: ``mrz`` answers ``done`` when
+the move ends and there is no ``stop``, ``moving?`` or ``blocking_moves``, so only blocking
+moves are used, nothing else is sent, and a stop cannot interrupt a move: ``stop()`` sends
+nothing, the move runs to its end and ``move_to`` raises ``Aborted`` saying so
+(:attr:`SangaboardDrive.can_stop_mid_move` is False). Any other version of either firmware is
+refused with the version line it printed.
+
 Stop sends the ``stop`` line at once under the realtime lock (the firmware reads its serial
 port between steps). Opening sends ``version`` (retried: bytes sent right after the port opens
 can be lost while the board boots) and checks the reply names the Sangaboard firmware.
@@ -277,7 +285,8 @@ class SangaboardDrive(FocusDrive):
 
     def _await_end(self) -> None:
         """Read the end of the running blocking move (``done.``/``done``/``stopped``/aborted)."""
-        assert self._pending_end is not None
+        if self._pending_end is None:
+            return
         deadline, command = self._pending_end
         try:
             line = self._line.readline(deadline, what=f"the end of {command!r}")

@@ -385,7 +385,9 @@ def _check_drive_spec(spec: str, fail: Any) -> None:
         raise
     try:
         parse_spec(spec)
-    except InputError:
+    except InputError as exc:
+        if "handler" in str(exc):  # a known scheme with a refused pyserial URL (spy://...)
+            raise fail(f"names a port focuscam does not allow ({exc})") from None
         raise fail("is not a known drive spec") from None
 
 

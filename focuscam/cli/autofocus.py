@@ -166,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import Aborted, InputError
     from ..rig import apply_rig
     from ..search import DEFAULT_STRATEGY
+    from ._halt import interrupted
 
     args = apply_rig(args)
     if args.source is None:
@@ -205,10 +206,10 @@ def run(args: argparse.Namespace) -> int:
                 from ..ui.live import autofocus_window
 
                 result = autofocus_window(af, args)
-        except KeyboardInterrupt:
-            af.abort()
-            where = drive.position
-            raise Aborted(f"interrupted; the drive stopped at {where:.3f} um") from None
+        except (KeyboardInterrupt, Aborted) as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                af.abort()
+            raise interrupted(drive) from None  # the position read back once at rest
     finally:
         src.close()
         drive.close()

@@ -107,11 +107,31 @@ def _settings(args: argparse.Namespace, scheme: str) -> dict:
     return settings
 
 
+def _check_before_opening(args: argparse.Namespace, settings: dict) -> None:
+    """Refuse a move that the limits rule out before the port is opened (opening a GRBL board
+    soft-resets and queries it): ``--to`` outside the limits, ``--by`` longer than their span."""
+    from ..drives.base import outside_limits
+    from ..errors import InputError
+    from ..types import ZLimits
+
+    if "limits" not in settings:
+        return  # sim and uvc: the driver's own limits (defaults, probed range) apply
+    lim = ZLimits(*settings["limits"])
+    if args.to is not None and not lim.contains(args.to):
+        raise InputError(str(outside_limits(f"move_to({args.to:g} um)", lim)))
+    if args.by is not None and abs(args.by) > lim.hi - lim.lo:
+        raise InputError(
+            f"move_by({args.by:g} um) is longer than the soft limits [{lim.lo:g}, {lim.hi:g}] um "
+            f"allow from anywhere inside them: choose a shorter move or widen the limits"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from ..drives import open_drive
     from ..drives.spec import driver_settings, parse_spec
-    from ..errors import InputError, LimitError
+    from ..errors import Aborted, InputError, LimitError
     from ..rig import apply_rig
+    from ._halt import interrupted
 
     args = apply_rig(args)
     if args.drive is None:
@@ -122,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
     for key in settings:
         if key not in accepted:
             raise InputError(f"{FLAGS[key]} does not apply to {scheme} drives: drop it")
+    _check_before_opening(args, settings)
     drive = open_drive(args.drive, **settings)
     with drive:
         if not drive.position_known:
@@ -131,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         except LimitError as exc:
             # nothing was sent: a bad request, so exit 2 like other bad input
             raise InputError(str(exc)) from exc
+        except (KeyboardInterrupt, Aborted):
+            raise interrupted(drive) from None
         lim = drive.limits
         if args.json:
             print(json.dumps({"z": z, "unit": "um", "drive": args.drive, "limits": [lim.lo, lim.hi]}))

@@ -28,6 +28,7 @@ __all__ = [
     "encode_reply",
     "next_seq",
     "parse_fields",
+    "parse_int",
 ]
 
 #: Protocol version this module speaks.
@@ -138,13 +139,14 @@ class Event:
     def int_arg(self, i: int) -> int:
         """Argument ``i`` as an integer; ProtocolError when it is not one."""
         try:
-            return _int(self.args[i])
+            return parse_int(self.args[i])
         except IndexError:
             raise ProtocolError(f"event !{self.kind} lacks argument {i + 1}") from None
 
 
-def _int(text: str) -> int:
-    if not re.fullmatch(r"-?[0-9]{1,10}", text):
+def parse_int(text: str) -> int:
+    """A decimal integer of at most 10 digits (a 32-bit step count); ProtocolError otherwise."""
+    if not isinstance(text, str) or not re.fullmatch(r"-?[0-9]{1,10}", text):
         raise ProtocolError(f"{text!r} is not an integer")
     return int(text)
 
@@ -196,7 +198,7 @@ def decode_line(line: bytes | str) -> Reply | Event:
             return Reply(ok=True, seq=seq, payload=rest)
         code_text, _, text_ = rest.partition(" ")
         try:
-            code = _int(code_text)
+            code = parse_int(code_text)
         except ProtocolError:
             raise ProtocolError(f"error reply {body!r} lacks a numeric code") from None
         return Reply(ok=False, seq=seq, code=code, text=text_)

@@ -18,15 +18,38 @@ Only one thread at a time may read (the thread holding the drive's move/command 
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 
 from ..errors import DeviceError, DeviceTimeout, InputError, ProtocolError
 
-__all__ = ["SerialLine", "printable"]
+__all__ = ["URL_SCHEMES", "SerialLine", "check_port", "printable"]
 
 #: Longest reply line accepted before it is called garbage (bytes).
 MAX_LINE = 1024
+
+#: The pyserial URL handlers a rig may name (besides device paths). The others (``spy://``
+#: writes a log file wherever its ``?file=`` says, ``hwgrep://``, ``alt://``, ``cp2110://``)
+#: are refused: a rig file or a drive spec must never write or probe outside the port.
+URL_SCHEMES = ("socket", "rfc2217", "loop")
+
+
+def check_port(url: str) -> str:
+    """Return ``url`` when it is a device path or an allowed URL (:data:`URL_SCHEMES`).
+
+    Raises InputError (one line naming the port and the fix) for an empty port or any other
+    pyserial URL handler.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise InputError(f"serial port {url!r} is empty: give e.g. /dev/ttyUSB0 or socket://host:port")
+    scheme, sep, _ = url.partition("://")
+    if sep and scheme.lower() not in URL_SCHEMES:
+        raise InputError(
+            f"serial port {url!r} uses the {scheme.lower()}:// handler, which focuscam does not allow: "
+            f"give a device path (/dev/ttyUSB0) or a socket://, rfc2217:// or loop:// URL"
+        )
+    return url
 
 
 try:  # a vanished pty makes pyserial's tcflush raise termios.error (POSIX only)
@@ -63,9 +86,7 @@ class SerialLine:
     ) -> None:
         import serial
 
-        if not isinstance(url, str) or not url:
-            raise InputError(f"serial port {url!r} is empty: give e.g. /dev/ttyUSB0 or socket://host:port")
-        self.url = url
+        self.url = check_port(url)
         self.name = name
         self._line_lock = threading.Lock()
         # re-entrant: a signal handler calling stop() may interrupt this thread inside a write
@@ -73,8 +94,21 @@ class SerialLine:
         self._buf = bytearray()
         self._closed = False
         try:
-            self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=poll_s, write_timeout=2.0)
-        except (serial.SerialException, OSError, ValueError) as exc:
+            # exclusive: a second process opening the port would reset the board mid-move and
+            # read the other's replies (flock on POSIX; URL handlers ignore it)
+            self._port = serial.serial_for_url(
+                url, baudrate=baudrate, timeout=poll_s, write_timeout=2.0, exclusive=True
+            )
+        except serial.SerialException as exc:
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EBUSY):
+                raise DeviceError(
+                    f"{name} port {url} is busy: another program (another focuscam?) has it open; "
+                    f"close that program first"
+                ) from exc
+            raise DeviceError(
+                f"cannot open {name} port {url}: {exc}; check the port name (focuscam ports lists them)"
+            ) from exc
+        except (OSError, ValueError) as exc:
             raise DeviceError(
                 f"cannot open {name} port {url}: {exc}; check the port name (focuscam ports lists them)"
             ) from exc

@@ -38,6 +38,9 @@ Subclass hooks (names are stable; another team's ``FirmwareDrive`` implements th
     byte under a separate small lock, set an Event, ...).
 ``_close()`` (required)
     Release the device (close the port). Called once, after :meth:`FocusDrive.stop`.
+``_wait_stopped()`` (optional)
+    Block (bounded) until the motor has come to rest after :meth:`FocusDrive.stop`; used by
+    :meth:`FocusDrive.halt`. The default returns at once (drives that stop instantly).
 ``_home() -> float`` (optional)
     Home the axis and return the position in um; the default refuses with a DeviceError.
 ``_resync() -> float`` (optional)
@@ -57,59 +60,15 @@ from abc import ABC, abstractmethod
 from collections import deque
 from typing import Any
 
-from ..errors import Aborted, DeviceError, InputError, LimitError, PositionUnknownError
+from ..errors import Aborted, DeviceError, InputError, LimitError, PositionUnknownError, ProtocolError
 from ..types import ZLimits
+from ._limits import _finite, as_limits, grid_span, outside_limits
 from .clock import make_clock
 
-__all__ = ["FocusDrive", "as_limits", "grid_span"]
+__all__ = ["FocusDrive", "as_limits", "grid_span", "outside_limits"]
 
 #: Maximum number of (t, z) samples a drive keeps in its trajectory.
 TRAJECTORY_MAX = 100_000
-
-
-def as_limits(limits: Any, *, param: str = "limits") -> ZLimits:
-    """Turn a :class:`ZLimits`, a ``(lo, hi)`` pair or a ``"lo,hi"`` string (um) into ZLimits."""
-    if isinstance(limits, ZLimits):
-        return limits
-    if limits is None:
-        raise InputError(f"{param} are required: give MIN,MAX in um, e.g. limits=(-500, 500)")
-    if isinstance(limits, str):
-        return ZLimits.parse(limits, param=param)
-    try:
-        lo, hi = (float(v) for v in limits)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"{param} {limits!r} is not MIN,MAX: give two numbers in um, e.g. (-500, 500)"
-        ) from None
-    return ZLimits(lo, hi)
-
-
-def grid_span(lo_um: float, hi_um: float, res_um: float) -> tuple[int, int]:
-    """The first and last grid index ``k`` (``k * res_um``) inside ``[lo_um, hi_um]``.
-
-    A grid point counts as inside when it is within 1e-9 of a step of the limit (float
-    round-off of a point that is exactly on it); ``first > last`` when none is inside.
-    """
-    kmin = math.ceil(lo_um / res_um - 1e-9)
-    kmax = math.floor(hi_um / res_um + 1e-9)
-    return kmin, kmax
-
-
-def _finite(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        try:
-            import numpy as np
-
-            if isinstance(value, np.floating | np.integer):
-                value = float(value)
-            else:
-                raise TypeError
-        except TypeError:
-            raise InputError(f"{name} {value!r} is not a number: give a finite number in um") from None
-    value = float(value)
-    if not math.isfinite(value):
-        raise InputError(f"{name} {value!r} is not finite: give a finite number in um")
-    return value
 
 
 class FocusDrive(ABC):
@@ -203,10 +162,7 @@ class FocusDrive(ABC):
     def _quantise(self, z: float, what: str) -> float:
         lim = self._limits
         if not lim.contains(z):
-            raise LimitError(
-                f"{what} is outside the soft limits [{lim.lo:g}, {lim.hi:g}] um: "
-                f"choose a z inside them or widen the limits"
-            )
+            raise outside_limits(what, lim)
         res = self._resolution
         if res <= 0:
             return z
@@ -226,6 +182,11 @@ class FocusDrive(ABC):
         if res < 0:
             raise InputError(f"resolution_um {resolution_um!r} is negative: give 0 or the step in um")
         self._resolution = res
+
+    @property
+    def can_stop_mid_move(self) -> bool:
+        """False for firmware that cannot interrupt a move: :meth:`stop` then lets it end."""
+        return True
 
     @property
     def backlash_um(self) -> float:
@@ -251,7 +212,7 @@ class FocusDrive(ABC):
     def position(self) -> float:
         """The position read back from the device, in um."""
         self._check_open()
-        z = self._read_position()
+        z = self._reading(self._read_position(), "reading the position")
         self._record(self._now(), z)
         return z
 
@@ -329,10 +290,24 @@ class FocusDrive(ABC):
 
     def _guarded_read(self, doing: str) -> float:
         try:
-            return self._read_position()
+            return self._reading(self._read_position(), doing)
         except DeviceError as exc:
             self._mark_unknown(f"{type(exc).__name__} while {doing}: {exc}")
             raise
+
+    def _reading(self, z_um: Any, doing: str) -> float:
+        """A position the device reported, checked finite (NaN/Inf: ProtocolError, unknown)."""
+        try:
+            z = float(z_um)
+        except (TypeError, ValueError, OverflowError):
+            z = math.nan
+        if not math.isfinite(z):
+            self._mark_unknown(f"the device reported the position {z_um!r} while {doing}")
+            raise ProtocolError(
+                f"{self.spec} reported the position {z_um!r} um while {doing}, not a finite number: "
+                f"its position is unknown; check the device, then resync or home"
+            )
+        return z
 
     def plan(self, z_um: float, current_um: float | None = None) -> list[float]:
         """The absolute targets (um) a move to ``z_um`` sends, backlash overshoot included.
@@ -399,6 +374,11 @@ class FocusDrive(ABC):
             self._commanded = target
         if self._stop_event.is_set():
             self._after_stop()
+            if not self.can_stop_mid_move:
+                raise Aborted(
+                    f"{what} was stopped, but {self.spec} cannot stop mid-move: the move ran to its "
+                    f"end; the drive is at {self._commanded_str()}"
+                )
             raise Aborted(f"{what} was stopped; the drive halted at about {self._commanded_str()}")
         self._intended = z
         if self._settle > 0:
@@ -414,7 +394,7 @@ class FocusDrive(ABC):
         self._last_dir = 0
         if self._known:
             try:
-                z = self._read_position()
+                z = self._reading(self._read_position(), "reading the position after a stop")
             except DeviceError as exc:
                 self._mark_unknown(f"position unreadable after stop: {exc}")
             else:
@@ -432,6 +412,32 @@ class FocusDrive(ABC):
         self._stop_event.set()
         if not self._closed:
             self._stop()
+
+    def halt(self) -> float | None:
+        """Stop, wait until the motor has come to rest, and return the position read back (um).
+
+        For reports after Ctrl-C: a motor that decelerates after the stop (GRBL's jog cancel)
+        is still moving when :meth:`stop` returns, so its position is read only once the
+        device says it is at rest (:meth:`_wait_stopped`, bounded by the driver's timeout).
+        Returns None when the position cannot be read or is not trusted (after a fault).
+        """
+        self.stop()
+        if self._closed:
+            return None
+        with self._move_lock:
+            try:
+                self._wait_stopped()
+                if not self._known:
+                    return None
+                z = self._reading(self._read_position(), "reading the position after a stop")
+            except DeviceError as exc:
+                self._mark_unknown(f"position unreadable after stop: {exc}")
+                return None
+            self._commanded = z
+            self._intended = None
+            self._last_dir = 0
+            self._record(self._now(), z)
+            return z
 
     def close(self) -> None:
         """Stop motion and release the device; idempotent."""
@@ -456,7 +462,7 @@ class FocusDrive(ABC):
         with self._move_lock:
             self._check_open()
             self._stop_event.clear()
-            z = self._home()
+            z = self._reading(self._home(), "homing")
             self._set_known(z)
             return z
 
@@ -467,7 +473,12 @@ class FocusDrive(ABC):
         """
         with self._move_lock:
             self._check_open()
-            z = self._resync()
+            try:
+                z = self._reading(self._resync(), "re-synchronising")
+            except DeviceError as exc:  # a failed resync leaves nothing to trust
+                if self._known:
+                    self._mark_unknown(f"resync failed: {type(exc).__name__}: {exc}")
+                raise
             self._set_known(z)
             return z
 
@@ -537,6 +548,10 @@ class FocusDrive(ABC):
     @abstractmethod
     def _close(self) -> None:
         """Release the device."""
+
+    def _wait_stopped(self) -> None:
+        """Block until the motor is at rest after a stop (bounded); default: at rest at once."""
+        return
 
     def _home(self) -> float:
         raise DeviceError(f"the {self.scheme} drive cannot home: use resync() or move_to() instead")

@@ -34,7 +34,7 @@ from typing import Any
 from ..errors import DeviceError, DeviceTimeout, InputError, LimitError, PositionUnknownError, ProtocolError
 from . import _fwproto as fp
 from ._serial import SerialLine
-from .base import FocusDrive
+from .base import FocusDrive, grid_span
 
 __all__ = ["FirmwareDrive"]
 
@@ -78,7 +78,7 @@ class FirmwareDrive(FocusDrive):
     port : str
         Anything ``serial.serial_for_url`` accepts: ``/dev/ttyUSB0``, ``/dev/pts/3``, ...
     limits : ZLimits or (float, float) or str
-        Soft limits in um; also sent to the firmware (rounded outwards to whole steps), which
+        Soft limits in um; also sent to the firmware (rounded inwards to whole steps), which
         refuses moves outside them on its own.
     steps_per_um : float
         Motor (micro)steps per um of focus travel (default 1).
@@ -125,8 +125,15 @@ class FirmwareDrive(FocusDrive):
         self._retries = retries
         self._speed_steps = self._to_rate(speed_um_s, "speed_um_s", "um/s", 10, 5000)
         self._accel_steps = self._to_rate(accel_um_s2, "accel_um_s2", "um/s^2", 50, 100000)
+        self._set_resolution(1.0 / self._spu)  # one motor step
         lo, hi = self.limits.lo, self.limits.hi
-        self._lim_steps = (math.floor(lo * self._spu), math.ceil(hi * self._spu))
+        # the firmware's copy of the limits: whole steps INSIDE the host's (rounded inwards)
+        self._lim_steps = grid_span(lo, hi, self.resolution_um)
+        if self._lim_steps[0] > self._lim_steps[1]:
+            raise LimitError(
+                f"no whole motor step lies inside the soft limits [{lo:g}, {hi:g}] um at "
+                f"steps_per_um={self._spu:g}: widen the limits to at least one step"
+            )
         for v in self._lim_steps:
             if not -(2**31) <= v < 2**31:
                 raise InputError(
@@ -256,7 +263,7 @@ class FirmwareDrive(FocusDrive):
     def _fields(self, reply: fp.Reply, *keys: str) -> dict[str, int]:
         try:
             f = reply.fields
-            return {k: int(f[k]) for k in keys}
+            return {k: fp.parse_int(f[k]) for k in keys}
         except (KeyError, ValueError, ProtocolError) as exc:
             raise ProtocolError(
                 f"{self._what()} answered {reply.payload!r} without {', '.join(keys)}: {exc}; "
@@ -265,8 +272,8 @@ class FirmwareDrive(FocusDrive):
 
     def _int_field(self, fields: dict[str, str], key: str) -> int:
         try:
-            return int(fields[key])
-        except (KeyError, ValueError):
+            return fp.parse_int(fields[key])
+        except (KeyError, ProtocolError):
             raise ProtocolError(
                 f"{self._what()} sent a status without a numeric {key}: {fields!r}; "
                 f"flash the firmware of this focuscam version"
@@ -451,6 +458,20 @@ class FirmwareDrive(FocusDrive):
 
     def _stop(self) -> None:
         self._line.write_realtime(fp.RT_STOP)
+
+    def _wait_stopped(self) -> None:
+        """Poll STATUS until the motor is no longer moving or homing (bounded)."""
+        with self._io:
+            deadline = time.monotonic() + 2.0 + self._timeout * (self._retries + 1)
+            while True:
+                state = self._checked_status().get("state")
+                if state not in ("moving", "homing"):
+                    return
+                if time.monotonic() > deadline:
+                    raise DeviceTimeout(
+                        f"{self._what()} still says {state} after the stop: check the motor, then resync()"
+                    )
+                time.sleep(0.01)
 
     def _close(self) -> None:
         self._line.close()

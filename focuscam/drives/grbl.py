@@ -30,6 +30,7 @@ Choices, and why:
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -48,6 +49,9 @@ _STATUS = re.compile(r"^<([A-Za-z]+)(?::\d+)?((?:\|[^|>]*)*)>$")
 JOG_CANCEL = b"\x85"
 SOFT_RESET = b"\x18"
 STATUS = b"?"
+
+#: How the CLI and Python users clear an alarm (one phrase wherever a message names it).
+UNLOCK = "pass --unlock (allow_unlock=True from Python)"
 
 
 class StatusReport:
@@ -70,9 +74,15 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
     if text is None:
         return None
     try:
-        return tuple(float(v) for v in text.split(","))
+        values = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise ProtocolError(f"GRBL sent a malformed coordinate {text!r} in a status report") from None
+    if not all(math.isfinite(v) for v in values):
+        raise ProtocolError(
+            f"GRBL sent a non-finite coordinate {text!r} in a status report; its position is unknown: "
+            f"check the board, then resync or home"
+        )
+    return values
 
 
 def parse_status(line: str) -> StatusReport:
@@ -86,7 +96,10 @@ def parse_status(line: str) -> StatusReport:
         if not sep:
             raise ProtocolError(f"GRBL sent a malformed status field {part!r} in {printable(line)!r}")
         fields[key] = value
-    report = StatusReport(m.group(1), fields)
+    try:
+        report = StatusReport(m.group(1), fields)
+    except ProtocolError as exc:
+        raise ProtocolError(f"{exc} (report {printable(line)!r})") from None
     if report.mpos is None and report.wpos is None:
         raise ProtocolError(f"GRBL status report {printable(line)!r} has neither MPos nor WPos")
     for pos in (report.mpos, report.wpos, report.wco):
@@ -156,10 +169,13 @@ class GrblDrive(FocusDrive):
         self._allow_unlock = bool(allow_unlock)
         self._io = threading.RLock()
         self._moving = False
+        self._reset_seen = False
         self._last_z: float | None = None
         self._wco_z: float | None = None
         self._tol_mm = 0.002
         self.version = ""
+        #: Mid-move status reports dropped as off the path (glitches), for logs and tests.
+        self.wild_reports = 0
         self.spec = f"grbl:{port}"
         self._line = SerialLine(port, baudrate=baudrate, name="GRBL")
         try:
@@ -169,7 +185,7 @@ class GrblDrive(FocusDrive):
                 self._read_settings()
                 report = self._status()
             if report.state == "Alarm":
-                self._mark_unknown("GRBL is in alarm at start-up (home it, or unlock with allow_unlock=True)")
+                self._mark_unknown(f"GRBL is in alarm at start-up (home it, or {UNLOCK} to clear it with $X)")
             else:
                 self._record(self._now(), self._z_um(report))
         except BaseException:
@@ -185,7 +201,10 @@ class GrblDrive(FocusDrive):
             deadline = time.monotonic() + self._timeout
             try:
                 while True:
-                    line = self._line.readline(deadline, what="the start-up banner")
+                    try:
+                        line = self._line.readline(deadline, what="the start-up banner")
+                    except ProtocolError:
+                        continue  # noise while booting (some boards print junk on every reset)
                     m = BANNER.match(line)
                     if m:
                         self.version = m.group(1)
@@ -193,8 +212,6 @@ class GrblDrive(FocusDrive):
                         return
             except DeviceTimeout:
                 continue
-            except ProtocolError:
-                continue  # bytes from before the reset (noise while booting): retry the reset
         raise DeviceTimeout(
             f"no GRBL banner on {self._line.url} after {attempts} soft resets: "
             f"check the port, the baud rate and that the board runs GRBL 1.1"
@@ -218,13 +235,15 @@ class GrblDrive(FocusDrive):
             self._moving = False
             raise DeviceError(
                 f"GRBL raised ALARM:{code} ({alarm_text(code)}); the position is unknown: "
-                f"home the machine or check it and resync with allow_unlock=True"
+                f"home the machine, or check it and {UNLOCK} to resync with $X"
             )
         if BANNER.match(line):
             self._mark_unknown("GRBL reset itself")
+            self._reset_seen = True  # its counter restarted: a plain resync must not trust it
             raise DeviceError(
-                "GRBL reset itself (banner received mid-operation); the position is lost: "
-                "check power and cabling, then resync or home"
+                f"GRBL reset itself (banner received mid-operation); the position is lost: "
+                f"check power and cabling, then home it, or check where the optics are and "
+                f"{UNLOCK} to resync"
             )
         if line.startswith(("[MSG:", "[GC:", "[HLP:", "[VER:", "[OPT:", "[echo:", "$", "[")):
             return
@@ -274,9 +293,14 @@ class GrblDrive(FocusDrive):
                 try:
                     steps = float(value)
                 except ValueError:
-                    raise ProtocolError(f"GRBL sent a malformed setting {line!r}") from None
-                if steps > 0:
-                    self._tol_mm = max(1.5 / steps, 0.0005)
+                    steps = math.nan
+                if not math.isfinite(steps) or steps <= 0:
+                    raise ProtocolError(
+                        f"GRBL sent the setting {printable(line)!r}, not a positive number of Z steps/mm: "
+                        f"set $102 on the board (e.g. $102=250)"
+                    )
+                self._tol_mm = max(1.5 / steps, 0.0005)
+                self._set_resolution(1000.0 / steps)  # the Z step grid in um
 
     def _z_mm(self, report: StatusReport) -> float:
         if report.mpos is not None:
@@ -305,16 +329,30 @@ class GrblDrive(FocusDrive):
             feed = self._speed * 60.0 / 1000.0  # mm/min
             self._moving = True
             try:
-                self._command(f"$J=G53 G21 Z{target_mm:.4f} F{feed:.3f}")
+                self._command(f"$J=G53 G21 Z{_mm(target_mm)} F{feed:.3f}")
                 expected = abs(z_um - start) / self._speed
                 deadline = time.monotonic() + 2 * expected + self._timeout
+                lo, hi = min(start, z_um) - self._tol_mm * 1000, max(start, z_um) + self._tol_mm * 1000
                 while True:
                     report = self._status()
                     if report.state == "Alarm":
                         raise DeviceError(
-                            "GRBL went into alarm during the move; the position is unknown: home or resync"
+                            f"GRBL went into alarm during the move; the position is unknown: home it, or "
+                            f"check the machine and {UNLOCK} to resync with $X"
                         )
-                    z = self._z_um(report)
+                    z = self._z_mm(report) * 1000.0
+                    if not lo <= z <= hi:
+                        # a wild report (off the path from start to target: a glitch, not a position):
+                        # never a trajectory sample nor the latest position; ask again
+                        self.wild_reports += 1
+                        if time.monotonic() > deadline:
+                            raise DeviceTimeout(
+                                f"GRBL reported Z = {z:g} um, off the path from {start:g} to {z_um:g} um, "
+                                f"until the move's deadline: check the board, then resync"
+                            )
+                        time.sleep(self._poll)
+                        continue
+                    self._last_z = z
                     self._record(self._now(), z)
                     if report.state == "Idle":
                         if abs(z / 1000.0 - target_mm) <= self._tol_mm:
@@ -343,8 +381,8 @@ class GrblDrive(FocusDrive):
             report = self._status()
             if report.state == "Alarm":
                 raise PositionUnknownError(
-                    "GRBL is in alarm: its position is not trustworthy; "
-                    "home it, or resync with allow_unlock=True"
+                    f"GRBL is in alarm: its position is not trustworthy; "
+                    f"home it, or check the machine and {UNLOCK} to resync with $X"
                 )
             return self._z_um(report)
         finally:
@@ -352,6 +390,21 @@ class GrblDrive(FocusDrive):
 
     def _stop(self) -> None:
         self._line.write_realtime(JOG_CANCEL)
+
+    def _wait_stopped(self) -> None:
+        """After a jog cancel GRBL decelerates: poll until the state is no longer Jog/Run."""
+        with self._io:
+            deadline = time.monotonic() + self._timeout + 5.0  # a reply timeout and a long ramp
+            while True:
+                report = self._status()
+                if report.state not in ("Jog", "Run", "Home"):
+                    return
+                if time.monotonic() > deadline:
+                    raise DeviceTimeout(
+                        f"GRBL was still in state {report.state} {self._timeout + 5:g} s after the stop: "
+                        f"check the machine, then resync"
+                    )
+                time.sleep(self._poll)
 
     def _close(self) -> None:
         self._line.close()
@@ -365,8 +418,8 @@ class GrblDrive(FocusDrive):
             if report.state == "Alarm":
                 if not self._allow_unlock:
                     raise PositionUnknownError(
-                        "GRBL is in alarm: home the machine ($H) or check the position and resync with "
-                        "allow_unlock=True (focuscam move --unlock) to clear it with $X"
+                        f"GRBL is in alarm: home the machine ($H), or check the position and "
+                        f"{UNLOCK} to clear it with $X"
                     )
                 self._command("$X")
                 report = self._status_tolerant()
@@ -378,6 +431,13 @@ class GrblDrive(FocusDrive):
                 raise PositionUnknownError(
                     f"GRBL is in state {report.state}, not Idle: resolve it (e.g. resume with ~) and resync"
                 )
+            if self._reset_seen and not self._allow_unlock:
+                raise PositionUnknownError(
+                    f"GRBL reset itself since its position was known: its counter restarted, so the "
+                    f"position it reports means nothing: home it ($H), or check where the optics are "
+                    f"and {UNLOCK} to accept the board's position"
+                )
+            self._reset_seen = False
             return self._z_um(report)
 
     def _status_tolerant(self, attempts: int = 5) -> StatusReport:
@@ -397,7 +457,17 @@ class GrblDrive(FocusDrive):
     def _home(self) -> float:
         with self._io:
             self._command("$H", timeout=max(self._timeout, 60.0))
+            self._reset_seen = False
             return self._z_um(self._status())
+
+
+def _mm(z_mm: float) -> str:
+    """A Z in mm for a command: 6 decimals (a nanometre), so the text never rounds a target
+    that lies on the step grid inside the limits by more than float round-off."""
+    text = f"{z_mm:.6f}"
+    while text.endswith("0") and len(text) - text.index(".") > 5:
+        text = text[:-1]  # 0.500000 -> 0.5000 (at least 4 decimals, like GRBL's own reports)
+    return text
 
 
 def _code(line: str) -> int:

@@ -26,6 +26,14 @@ available to check: ``done.`` at the end of a blocking move, ``1``/``0`` for ``m
 silent ``blocking_moves`` are accepted too. The tests run the driver against an emulator of
 both styles.
 
+The OpenFlexure Motor Board v0.4 (the Arduino Nano firmware many OpenFlexure rigs still run;
+``version`` -> ``OpenFlexure Motor Board v0.4``) is supported too: ``mrz`` answers ``done`` when
+the move ends and there is no ``stop``, ``moving?`` or ``blocking_moves``, so only blocking
+moves are used, nothing else is sent, and a stop cannot interrupt a move: ``stop()`` sends
+nothing, the move runs to its end and ``move_to`` raises ``Aborted`` saying so
+(:attr:`SangaboardDrive.can_stop_mid_move` is False). Any other version of either firmware is
+refused with the version line it printed.
+
 Stop sends the ``stop`` line at once under the realtime lock (the firmware reads its serial
 port between steps). Opening sends ``version`` (retried: bytes sent right after the port opens
 can be lost while the board boots) and checks the reply names the Sangaboard firmware.
@@ -45,8 +53,28 @@ from .base import FocusDrive, _finite
 __all__ = ["SangaboardDrive"]
 
 VERSION = re.compile(r"^Sangaboard Firmware v(\d+)\.(\d+)\S*")
-_POSITION = re.compile(r"^(-?\d+) (-?\d+) (-?\d+)$")
+#: The OpenFlexure Arduino Nano firmware many rigs still run (``OpenFlexure Motor Board v0.4``).
+LEGACY_VERSION = re.compile(r"^OpenFlexure Motor Board v(\d+)\.(\d+)\S*")
+# step counts: at most 12 digits (a longer number is garbage, not a position)
+_POSITION = re.compile(r"^(-?\d{1,12}) (-?\d{1,12}) (-?\d{1,12})$")
 DONE_WORDS = ("done.", "done", "stopped")
+#: Firmware versions this driver speaks: Sangaboard v0.5 and later 0.x, v1.x; Motor Board v0.4.
+SUPPORTED = "Sangaboard Firmware v0.5 or v1.x, or OpenFlexure Motor Board v0.4"
+
+
+def _supported(line: str) -> bool | None:
+    """True: a version this driver speaks; False: a known firmware, unsupported version;
+    None: not a version line."""
+    m = VERSION.match(line)
+    if m:
+        major, minor = int(m.group(1)), int(m.group(2))
+        return (major == 0 and minor >= 5) or major == 1
+    m = LEGACY_VERSION.match(line)
+    if m:
+        return (int(m.group(1)), int(m.group(2))) == (0, 4)
+    return None
+
+
 ABORTED = "Move aborted"
 
 
@@ -113,7 +141,11 @@ class SangaboardDrive(FocusDrive):
         self._blocking = bool(blocking)
         self._io = threading.RLock()
         self._last_z: float | None = None
+        self._set_resolution(1.0 / self._spu)  # one motor step
         self.version = ""
+        #: True on the OpenFlexure Motor Board v0.4 firmware: no stop, moving? or blocking_moves.
+        self.legacy = False
+        self._pending_end: tuple[float, str] | None = None  # (deadline, command) of a running move
         self.spec = f"sangaboard:{port}"
         self._line = SerialLine(port, baudrate=baudrate, name="Sangaboard")
         try:
@@ -141,8 +173,15 @@ class SangaboardDrive(FocusDrive):
             try:
                 while True:
                     line = self._line.readline(deadline, what="the firmware version")
-                    if VERSION.match(line):
+                    known = _supported(line)
+                    if known is False:
+                        raise DeviceError(
+                            f"the board on {self._line.url} runs {printable(line)!r}, a firmware version "
+                            f"focuscam does not support: flash {SUPPORTED}"
+                        )
+                    if known:
                         self.version = line.split(" v", 1)[1]
+                        self.legacy = LEGACY_VERSION.match(line) is not None
                         return
                     last = line
                     if attempt < attempts - 1:
@@ -152,7 +191,7 @@ class SangaboardDrive(FocusDrive):
         seen = f" (last line {printable(last)!r})" if last else ""
         raise DeviceError(
             f"no Sangaboard firmware answered 'version' on {self._line.url}{seen}: "
-            f"check the port and that the board runs the Sangaboard firmware"
+            f"check the port and that the board runs {SUPPORTED}"
         )
 
     def _query(self, command: str, *, timeout: float | None = None) -> str:
@@ -171,7 +210,14 @@ class SangaboardDrive(FocusDrive):
         Whatever ``blocking_moves`` answers (firmware versions differ, some say nothing) is
         skipped up to the position reply.
         """
-        self._line.write_line(f"blocking_moves {'true' if self._blocking else 'false'}")
+        if self.legacy:
+            if not self._blocking:
+                raise DeviceError(
+                    f"the OpenFlexure Motor Board v{self.version} firmware has no non-blocking moves "
+                    f"(no moving? command): open it with blocking=True (the default)"
+                )
+        else:
+            self._line.write_line(f"blocking_moves {'true' if self._blocking else 'false'}")
         self._line.write_line("p?")
         deadline = time.monotonic() + self._timeout
         for _ in range(5):
@@ -210,15 +256,9 @@ class SangaboardDrive(FocusDrive):
             deadline = time.monotonic() + 2 * expected + self._timeout
             self._line.write_line(f"mrz {steps}")
             if self._blocking:
-                while True:
-                    line = self._line.readline(deadline, what=f"the end of 'mrz {steps}'")
-                    if line in DONE_WORDS or line == ABORTED:
-                        return
-                    self._check_reset(line)
-                    raise ProtocolError(
-                        f"Sangaboard answered 'mrz {steps}' with {printable(line)!r}, "
-                        f"not 'done.' or 'stopped'"
-                    )
+                self._pending_end = (deadline, f"mrz {steps}")
+                self._await_end()
+                return
             reply = self._line.readline(deadline, what=f"the reply to 'mrz {steps}'")
             if reply not in DONE_WORDS:
                 self._check_reset(reply)
@@ -243,6 +283,37 @@ class SangaboardDrive(FocusDrive):
                     continue
                 time.sleep(self._poll)
 
+    def _await_end(self) -> None:
+        """Read the end of the running blocking move (``done.``/``done``/``stopped``/aborted)."""
+        if self._pending_end is None:
+            return
+        deadline, command = self._pending_end
+        try:
+            line = self._line.readline(deadline, what=f"the end of {command!r}")
+        except DeviceError:
+            self._pending_end = None  # the move failed: the position becomes unknown
+            raise
+        # (a KeyboardInterrupt keeps it pending: halt() reads the end after the stop)
+        self._pending_end = None
+        if line in DONE_WORDS or line == ABORTED:
+            return
+        self._check_reset(line)
+        raise ProtocolError(
+            f"Sangaboard answered {command!r} with {printable(line)!r}, not 'done.' or 'stopped'"
+        )
+
+    @property
+    def can_stop_mid_move(self) -> bool:
+        """False on the v0.4 firmware: it has no ``stop``, a move always runs to its end."""
+        return not self.legacy
+
+    def _wait_stopped(self) -> None:
+        # a move abandoned mid-way (Ctrl-C) still owes its end line: read it (v0.4: the move runs
+        # to its end; newer firmware: the stop's 'Move aborted' ends it at once)
+        with self._io:
+            if self._pending_end is not None:
+                self._await_end()
+
     def _read_position(self) -> float:
         if not self._io.acquire(timeout=0.0):
             if self._last_z is not None:
@@ -256,6 +327,8 @@ class SangaboardDrive(FocusDrive):
             self._io.release()
 
     def _stop(self) -> None:
+        if self.legacy:
+            return  # v0.4 has no stop: the move runs to its end (move_to says so when it returns)
         self._line.write_realtime(b"stop\n")
 
     def _close(self) -> None:
@@ -263,6 +336,7 @@ class SangaboardDrive(FocusDrive):
 
     def _resync(self) -> float:
         with self._io:
+            self._pending_end = None
             self._line.discard_input()
             self._identify()
             return self._set_mode() / self._spu

@@ -24,6 +24,7 @@ import inspect
 from typing import Any
 
 from ..errors import InputError
+from ._serial import check_port
 from .base import FocusDrive
 
 __all__ = ["DRIVES", "SPEC_FORMS", "driver_settings", "open_drive", "parse_spec"]
@@ -44,6 +45,8 @@ SPEC_FORMS = "sim, grbl:PORT, sangaboard:PORT, uvc:CAMERA, focuscam:PORT, mm:CFG
 
 #: scheme -> (what follows the colon, an example) for the schemes that are not serial ports
 _TARGETS = {"uvc": ("CAMERA", "0"), "mm": ("CFG", "MMConfig.cfg"), "picamera-lens": ("CAMERA", "0")}
+#: Schemes whose target is a serial PORT (checked by :func:`~focuscam.drives._serial.check_port`).
+SERIAL_SCHEMES = ("grbl", "sangaboard", "focuscam")
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -60,6 +63,8 @@ def parse_spec(spec: str) -> tuple[str, str]:
         raise InputError(f"drive spec {spec!r} lacks its {what}: give e.g. {scheme}:{example}")
     if not needs_target and sep and target:
         raise InputError(f"drive spec {spec!r}: '{scheme}' takes nothing after it; give just '{scheme}'")
+    if scheme in SERIAL_SCHEMES:
+        check_port(target)  # only device paths and the allowed URL handlers (no spy://...)
     return scheme, target
 
 

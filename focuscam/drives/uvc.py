@@ -53,6 +53,9 @@ class UvcFocusDrive(FocusDrive):
         Seconds waited after each set for the lens to get there (default 0.2).
     tolerance : float
         Largest accepted difference between the set and the read-back focus (focus units).
+    resolution_um : float
+        The camera's focus step in focus units when known (V4L2 ``focus_absolute`` step, often
+        1); targets are then quantised to it inside the limits. 0 (default) = not known.
     """
 
     scheme = "uvc"
@@ -66,6 +69,7 @@ class UvcFocusDrive(FocusDrive):
         approach: str = "up",
         settle_s: float = 0.2,
         tolerance: float = 0.5,
+        resolution_um: float = 0.0,
     ) -> None:
         self._owned = False
         self._cap = self._open(camera)
@@ -75,7 +79,13 @@ class UvcFocusDrive(FocusDrive):
             self._disable_autofocus()
             if limits is None:
                 limits = self._probe_range()
-            super().__init__(limits=limits, backlash_um=backlash_um, approach=approach, settle_s=settle_s)
+            super().__init__(
+                limits=limits,
+                backlash_um=backlash_um,
+                approach=approach,
+                settle_s=settle_s,
+                resolution_um=resolution_um,
+            )
             self.spec = f"uvc:{camera}" if isinstance(camera, str | int) else "uvc:<capture>"
             self._record(self._now(), self._get_focus())
         except BaseException:

@@ -17,7 +17,13 @@ emulator runs on a thread and models what real boards do:
   0x18 (soft reset: during motion -> ``ALARM:3`` and Alarm state);
 - a mechanical backlash dead band: :attr:`mechanical_mm` lags the motor on reversal.
 
+Options that model real boards: ``decel_mm_s2`` (a jog cancel decelerates: the motor comes to
+rest that much later, state ``Jog`` until then, as GRBL does; 0 = stops at once),
+:attr:`junk_before_banner` (bytes printed before the banner on every reset).
+
 Faults the tests inject: :attr:`silent` (replies never come), :meth:`garbage`,
+:attr:`wild_report` (the next mid-move report says Z = that many mm), :attr:`z_text` (every
+report shows that text as Z, e.g. ``"nan"``),
 :attr:`refuse_next` (``error:N`` for the next line), :meth:`soft_reset`,
 :attr:`fragment` (replies dribble out in pieces: partial lines), :attr:`reset_mid_move` (the
 board reboots half-way, position lost), :attr:`alarm_mid_move` (``ALARM:N`` half-way),
@@ -52,6 +58,8 @@ class GrblEmulator(PtyBoard):
         wpos_reports: bool = False,
         wco_mm: float = 0.0,
         boot_alarm: bool = False,
+        decel_mm_s2: float = 0.0,
+        junk_before_banner: bytes = b"",
     ) -> None:
         super().__init__("grbl-emulator", lose_bytes)
         self.steps_per_mm = steps_per_mm
@@ -65,6 +73,11 @@ class GrblEmulator(PtyBoard):
         self.alarm_mid_move: int | None = None
         self.refuse_next: int | None = None
         self.start_delay = 0.0  # s between a move's ok and its start (status still says Idle)
+        self.decel_mm_s2 = decel_mm_s2
+        self.junk_before_banner = junk_before_banner
+        self.wild_report: float | None = None
+        self.z_text: str | None = None
+        self.steps_setting: str | None = None  # what $$ says for $102 (default: steps_per_mm)
         self._not_before = 0.0
         self._z = start_mm  # motor position, mm
         self._mech = start_mm
@@ -193,6 +206,17 @@ class GrblEmulator(PtyBoard):
         self._queue.clear()
         self._hold = False
 
+    def _decelerate(self) -> None:
+        """Jog cancel at speed: come to rest v^2/2a further on (never past the jog's target),
+        at the mean speed of the ramp, still in state Jog."""
+        _t0, z0, z1, v = self._motion
+        z = self._pos_now()
+        direction = 1.0 if z1 >= z0 else -1.0
+        rest = z + direction * min(v * v / (2 * self.decel_mm_s2), abs(z1 - z))
+        self._queue.clear()
+        self._z = z
+        self._motion = (time.monotonic(), z, rest, v / 2)
+
     def _check_dwell(self) -> None:
         if self._pending_dwell and self._motion is None and not self._queue:
             self._pending_dwell.pop(0)
@@ -217,7 +241,9 @@ class GrblEmulator(PtyBoard):
             if self._hold:
                 self._hold = False
         elif b == 0x85:
-            if self._state == "Jog" or (self._hold and self._queue and self._queue[0][2] == "Jog"):
+            if self._state == "Jog" and self._motion is not None and self.decel_mm_s2 > 0:
+                self._decelerate()
+            elif self._state == "Jog" or (self._hold and self._queue and self._queue[0][2] == "Jog"):
                 self._halt()
                 self._state = "Idle"
         elif b == 0x18:
@@ -229,19 +255,25 @@ class GrblEmulator(PtyBoard):
                 self._state = "Alarm"
                 self._reply("ALARM:3")
             self._reply("")
+            if self.junk_before_banner:
+                self._write(self.junk_before_banner)
             self._reply(BANNER)
             if self._state == "Alarm":
                 self._reply("[MSG:'$H'|'$X' to unlock]")
 
     def _status(self) -> str:
         z = self._quant(self._pos_now())
+        ztext = f"{z:.3f}" if self.z_text is None else self.z_text
+        if self.wild_report is not None and self._motion is not None:
+            ztext, self.wild_report = f"{self.wild_report:.3f}", None
         state = "Hold:0" if self._state == "Hold" else self._state
         v = 0.0 if self._motion is None else self._motion[3] * 60 * self.time_scale
         self._reports += 1
         if self.wpos_reports:
             wco = f"|WCO:0.000,0.000,{self.wco_mm:.3f}" if self._reports % 10 == 1 else ""
-            return f"<{state}|WPos:0.000,0.000,{z - self.wco_mm:.3f}|FS:{v:.0f},0{wco}>"
-        return f"<{state}|MPos:0.000,0.000,{z:.3f}|FS:{v:.0f},0>"
+            wz = f"{z - self.wco_mm:.3f}" if self.z_text is None else self.z_text
+            return f"<{state}|WPos:0.000,0.000,{wz}|FS:{v:.0f},0{wco}>"
+        return f"<{state}|MPos:0.000,0.000,{ztext}|FS:{v:.0f},0>"
 
     # ------------------------------------------------------------------ line commands
     def _line(self, line: str) -> None:
@@ -258,7 +290,8 @@ class GrblEmulator(PtyBoard):
         elif up == "$H":
             self._reply("error:5")
         elif up == "$$":
-            for key, value in (("$10", "1"), ("$22", "0"), ("$100", "250.000"), ("$102", self.steps_per_mm)):
+            z_steps = self.steps_per_mm if self.steps_setting is None else self.steps_setting
+            for key, value in (("$10", "1"), ("$22", "0"), ("$100", "250.000"), ("$102", z_steps)):
                 self._reply(f"{key}={value}")
             self._reply("ok")
         elif up.startswith("$J="):

@@ -55,6 +55,7 @@ class PtyBoard:
         tty.setraw(self.master)
         self.port = os.ttyname(self._slave)
         self.received: list[str] = []
+        self.raw = bytearray()  # every byte that reached the board, dropped ones included
         self.dropped = bytearray()
         self.silent = False
         self.fragment = False
@@ -144,6 +145,7 @@ class PtyBoard:
                 except OSError:
                     data = b""
                 with self._lock:
+                    self.raw.extend(data)
                     for b in data:
                         if self._drop > 0:
                             self._drop -= 1

@@ -16,6 +16,14 @@ was not available to check: blocking moves answer ``done.``, the board reads not
 a blocking move ends (except ``stop``), ``moving?`` -> ``1``/``0``, ``blocking_moves`` answers
 nothing and ``stop`` answers only when something moved. The driver must cope with both.
 
+``style="0.4"`` plays the OpenFlexure Arduino Nano firmware (``OpenFlexure Motor Board v0.4``;
+facts observed on the real firmware in ../shared/notes/anchors.md): moves are always blocking
+and answer ``done`` (no period) when they end; there is no ``stop``, ``moving?`` or
+``blocking_moves`` (unknown commands answer ``Type 'help' for a list of commands.``); the board
+reads nothing during a move, so lines sent meanwhile are handled after it; ``p?`` on a blank
+EEPROM answers ``-1 -1 -1``. ``version_line`` overrides the version the board prints (to play
+an unsupported firmware).
+
 The board drops the first ``lose_bytes`` bytes it receives (booting after the port opened).
 A mechanical backlash dead band: :attr:`mechanical_um` lags the motor on reversal.
 Faults: :attr:`silent`, :meth:`garbage`, :attr:`fragment`, :attr:`reset_mid_move` (reboot
@@ -42,9 +50,11 @@ class SangaboardEmulator(PtyBoard):
         steps_per_s: float = 2000.0,
         mech_backlash_um: float = 0.0,
         lose_bytes: int = 3,
+        version_line: str | None = None,
+        start_steps: int | None = None,
     ) -> None:
-        if style not in ("0.5", "1.0"):
-            raise ValueError(f"style {style!r}: give '0.5' or '1.0'")
+        if style not in ("0.4", "0.5", "1.0"):
+            raise ValueError(f"style {style!r}: give '0.4', '0.5' or '1.0'")
         super().__init__("sangaboard-emulator", lose_bytes)
         self.style = style
         self.steps_per_um = steps_per_um
@@ -53,8 +63,12 @@ class SangaboardEmulator(PtyBoard):
         self.targets_um: list[float] = []
         self.stops = 0
         self.reset_mid_move = False
-        self._z = 0  # steps
-        self._mech = 0.0
+        self._version = version_line
+        self._deferred: list[str] = []  # v0.4: lines that arrived during a move
+        if start_steps is None:
+            start_steps = -1 if style == "0.4" else 0  # v0.4: a blank EEPROM
+        self._z = start_steps  # steps
+        self._mech = float(start_steps)
         self._motion: tuple[float, int, int] | None = None  # t0, z0, z1
         self._blocking = True
         self._reply_when_done = False
@@ -62,7 +76,13 @@ class SangaboardEmulator(PtyBoard):
 
     @property
     def version_line(self) -> str:
-        return "Sangaboard Firmware v0.5.1" if self.style == "0.5" else "Sangaboard Firmware v1.0-beta"
+        if self._version is not None:
+            return self._version
+        return {
+            "0.4": "OpenFlexure Motor Board v0.4",
+            "0.5": "Sangaboard Firmware v0.5.1",
+            "1.0": "Sangaboard Firmware v1.0-beta",
+        }[self.style]
 
     # ------------------------------------------------------------------ test API
     @property
@@ -119,7 +139,9 @@ class SangaboardEmulator(PtyBoard):
             self._motion = None
             if self._reply_when_done:
                 self._reply_when_done = False
-                self._reply("done." if self.style == "0.5" else "stopped")
+                self._reply({"0.4": "done", "0.5": "done.", "1.0": "stopped"}[self.style])
+            while self._deferred and self._motion is None:
+                self._line(self._deferred.pop(0))
 
     def _halt(self) -> None:
         if self._motion is not None:
@@ -133,6 +155,9 @@ class SangaboardEmulator(PtyBoard):
         words = line.split()
         cmd, args = words[0], words[1:]
         v1 = self.style == "1.0"
+        if self.style == "0.4":
+            self._line_v04(line, cmd, args)
+            return
         if cmd == "stop":
             if self._motion is not None or v1:
                 self._halt()
@@ -184,3 +209,28 @@ class SangaboardEmulator(PtyBoard):
             self._reply("Type 'help' for a list of commands.")
         else:
             self._reply(f"Error: unknown command {line!r}")
+
+    def _line_v04(self, line: str, cmd: str, args: list[str]) -> None:
+        """The OpenFlexure Motor Board v0.4: blocking moves only, no stop, moving? or blocking_moves."""
+        if self._motion is not None:
+            self._deferred.append(line)  # the board reads its serial port only between moves
+            return
+        if cmd == "version":
+            self._reply(self.version_line)
+        elif cmd == "p?":
+            self._reply(f"{self._z} {self._z} {self._z}")
+        elif cmd in ("mrz", "mr") and args:
+            try:
+                dz = int(args[-1])
+            except ValueError:
+                self._reply("Type 'help' for a list of commands.")
+                return
+            self.targets_um.append((self._z + dz) / self.steps_per_um)
+            self._motion = (time.monotonic(), self._z, self._z + dz)
+            self._reply_when_done = True
+        elif cmd == "zero":
+            self._z = 0
+            self._mech = 0.0
+            self._reply("position reset to 0 0 0")
+        else:
+            self._reply("Type 'help' for a list of commands.")

@@ -125,7 +125,18 @@ def test_board_reset_mid_move_loses_the_position(emulators):
     assert not drive.position_known
     with pytest.raises(PositionUnknownError):
         drive.move_by(10.0)
-    assert drive.resync() == pytest.approx(emu.z_um, abs=1.0)
+    # its counter restarted at 0: a plain resync must not trust it (issue 12: no position
+    # trusted after a fault); only homing or the user's --unlock after checking
+    with pytest.raises(PositionUnknownError, match="--unlock"):
+        drive.resync()
+    assert not drive.position_known
+    drive.close()
+    drive = _open(emu, allow_unlock=True)
+    drive.move_to(0.0)  # after a fresh open (the user checked) it moves again
+    emu.reset_mid_move = True
+    with pytest.raises(DeviceError, match="reset itself"):
+        drive.move_to(600.0)
+    assert drive.resync() == pytest.approx(emu.z_um, abs=1.0)  # allowed: --unlock
     drive.close()
 
 

@@ -51,8 +51,6 @@ class MMCoreDrive(FocusDrive):
     """
 
     scheme = "mm"
-    #: Micro-Manager stages take any float target (their own step grid is the adapter's).
-    resolution_um = 0.0
 
     def __init__(
         self,

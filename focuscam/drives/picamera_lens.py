@@ -42,7 +42,6 @@ class PicameraLensDrive(FocusDrive):
     """
 
     scheme = "picamera-lens"
-    resolution_um = 0.0
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ from .base import DEFAULT_STRATEGY, STRATEGIES, SearchResult, SearchStrategy, ma
 
 __all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "SearchResult", "SearchStrategy", "make_strategy"]
 
-_MODULES = ("sweep", "coarse_fine", "golden", "hill_climb", "continuous")
+_MODULES = ("sweep", "coarse_fine", "golden", "hill_climb", "continuous", "brent", "model")
 
 
 def _load_all() -> None:

@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = [Path(p) for p in args.stacks] or [p for p in DEFAULT_STACKS if p.exists()]
     names = args.strategy or [n for n in STRATEGIES if n not in ANCHORS] + list(ANCHORS)
     rows = []
-    for row in evaluate([load_stack(p) for p in paths], names + [BASELINE], starts=args.starts):
+    for row in evaluate([load_stack(p) for p in paths], [*names, BASELINE], starts=args.starts):
         rows.append(row)
         if args.json:
             print(json.dumps(row.to_dict(), allow_nan=False), flush=True)

@@ -7,8 +7,9 @@ adaptive search, a stack with uneven plane spacing) and for both peak-fit modes.
 
 The rule
 --------
-1. **A peak model** ``score = b + a * g((z - m) / w)`` is fitted by least squares on a grid of
-   centres ``m`` and widths ``w`` (``a > 0`` and ``b`` solved linearly for each), for three shapes
+1. **A peak model** ``score = b + c * z + a * g((z - m) / w)`` (a peak on a sloping
+   baseline: the two flanks of a focus curve rarely end at the same level) is fitted by least squares on a grid of
+   centres ``m`` and widths ``w`` (``a > 0``, ``b`` and ``c`` solved linearly for each), for three shapes
    ``g`` (Gaussian, Lorentzian and a cusp ``exp(-|u|)``, as sharp focus peaks are). The model
    must cover at least three samples within ``2 w`` of its centre (a model explaining one sample
    is not a peak). With a calibrated curve width (``width``, e.g. the rig's
@@ -16,9 +17,9 @@ The rule
    matched to the optics, one free parameter fewer.
    In ``brightfield`` mode the focal plane is a contrast minimum between two maxima: the same
    model is fitted to the *negated* scores of the samples from the left maximum to the right
-   maximum around the dip.
+   maximum around the dip (widened by whole samples beyond them when they are too few).
 2. **Noise** is the residual standard deviation of that fit, ``sqrt(SSE / (n - p))`` with ``p``
-   the model's parameters (4, or 3 with a calibrated width). It needs ``n >= p + 2`` samples;
+   the model's parameters (5, or 4 with a calibrated width). It needs ``n >= p + 2`` samples;
    with fewer the peak is **not tested** and the fit fails ("too few samples to test"): no
    sigma figure and no confidence are claimed for an untested peak.
 3. **The test**: the peak's ``height`` (the rise of the model across the samples) must be at
@@ -130,11 +131,19 @@ def _columns(z: np.ndarray, m: np.ndarray, w: np.ndarray, shapes: tuple[int, ...
     return g, centres, widths, np.tile(support, len(shapes)), kinds
 
 
-def _best(g: np.ndarray, support: np.ndarray, s: np.ndarray) -> tuple[int, float, float]:
+def _baseline_free(v: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``v`` (last axis over the samples) minus its least-squares line in ``z``."""
+    x = (z - z.mean()) / max(float(np.ptp(z)), 1e-300)
+    vc = v - v.mean(axis=-1, keepdims=True)
+    slope = (vc @ x) / float(x @ x)
+    return vc - np.multiply.outer(slope, x) if vc.ndim > 1 else vc - slope * x
+
+
+def _best(g: np.ndarray, support: np.ndarray, s: np.ndarray, z: np.ndarray) -> tuple[int, float, float]:
     """Index of the best-fitting column, its sum-of-squares reduction and amplitude (-1 if none)."""
-    gc = g - g.mean(axis=1, keepdims=True)
+    gc = _baseline_free(g, z)
     var_g = (gc**2).sum(axis=1)
-    cov = gc @ (s - s.mean())
+    cov = gc @ _baseline_free(s, z)
     ok = support & (var_g > 1e-12) & (cov > 0)
     if not np.any(ok):
         return -1, 0.0, 0.0
@@ -152,7 +161,7 @@ def fit_model(
     centre and width of each shape.
     """
     n = z.size
-    params = 3 if width is not None else 4
+    params = 4 if width is not None else 5
     span = float(np.ptp(z))
     m = np.unique(np.concatenate([np.linspace(z.min(), z.max(), _CENTRES), z]))
     if width is None:
@@ -165,7 +174,7 @@ def fit_model(
     best: tuple[float, float, float, float, int] | None = None  # (reduction, a, m, w, shape)
     for shape in (0, 1, 2):
         sel = kinds == shape
-        k, _, _ = _best(g[sel], support[sel], s)
+        k, _, _ = _best(g[sel], support[sel], s, z)
         if k < 0:
             continue
         mc, wc = float(centres[sel][k]), float(widths[sel][k])
@@ -174,7 +183,7 @@ def fit_model(
         if width is not None:
             w2 = np.clip(w2, 0.5 * width, 2.0 * width)
         g2, c2, w2s, sup2, _ = _columns(z, m2, w2, (shape,))
-        k2, red2, a2 = _best(g2, sup2, s)
+        k2, red2, a2 = _best(g2, sup2, s, z)
         if k2 >= 0 and (best is None or red2 > best[0]):
             best = (red2, a2, float(c2[k2]), float(w2s[k2]), shape)
     if best is None:
@@ -182,7 +191,7 @@ def fit_model(
     red, a, mc, wc, shape = best
     g1, *_ = _columns(z, np.array([mc]), np.array([wc]), (shape,))
     height = a * float(np.ptp(g1[0]))
-    sst = float(((s - s.mean()) ** 2).sum())
+    sst = float((_baseline_free(s, z) ** 2).sum())
     noise = math.sqrt(max(sst - red, 0.0) / max(n - params, 1))
     # a floor on the noise: float rounding of a perfect model must not give an infinite ratio
     noise = max(noise, 1e-9 * max(abs(height), 1e-300))
@@ -237,11 +246,16 @@ def test_peak(
     Significance
     """
     zs, ss = _unique(z, scores)
+    params = 4 if width is not None else 5
+    needed = params + 2
     if mode == "brightfield" and zs.size >= 3:
         window = _dip_window(ss)
-        zs, ss = zs[window], -ss[window]
-    params = 3 if width is not None else 4
-    needed = params + 2
+        a, b = window.start, window.stop
+        # too few samples between the maxima: take whole samples beyond them, one each side at a
+        # time (the model then also has to explain the fall beyond the maxima: conservative)
+        while b - a < needed and (a > 0 or b < zs.size):
+            a, b = max(a - 1, 0), min(b + 1, zs.size)
+        zs, ss = zs[a:b], -ss[a:b]
     n = int(zs.size)
     if n < needed:
         what = "samples between the two maxima" if mode == "brightfield" else "samples"

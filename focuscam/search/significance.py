@@ -7,17 +7,18 @@ adaptive search, a stack with uneven plane spacing) and for both peak-fit modes.
 
 The rule
 --------
-1. **A peak model** ``score = b + c * z + a * g((z - m) / w)`` (a peak on a sloping
-   baseline: the two flanks of a focus curve rarely end at the same level) is fitted by least squares on a grid of
-   centres ``m`` and widths ``w`` (``a > 0``, ``b`` and ``c`` solved linearly for each), for three shapes
+1. **A peak model** ``score = b + c * z + a * g((z - m) / w)`` (a peak on a sloping baseline:
+   the two flanks of a focus curve rarely end at the same level) is fitted by least squares
+   on a grid of centres ``m`` and widths ``w`` (``a > 0``, ``b`` and ``c`` solved linearly for
+   each), for three shapes
    ``g`` (Gaussian, Lorentzian and a cusp ``exp(-|u|)``, as sharp focus peaks are). The model
    must cover at least three samples within ``2 w`` of its centre (a model explaining one sample
    is not a peak). With a calibrated curve width (``width``, e.g. the rig's
    ``[autofocus] curve_width_um``) only widths within a factor 2 of it are tried: a model
    matched to the optics, one free parameter fewer.
    In ``brightfield`` mode the focal plane is a contrast minimum between two maxima: the same
-   model is fitted to the *negated* scores of the samples from the left maximum to the right
-   maximum around the dip (widened by whole samples beyond them when they are too few).
+   model is fitted to the *negated* scores of all samples (choosing a window around the dip
+   from the data would make noise look like a dip).
 2. **Noise** is the residual standard deviation of that fit, ``sqrt(SSE / (n - p))`` with ``p``
    the model's parameters (5, or 4 with a calibrated width). It needs ``n >= p + 2`` samples;
    with fewer the peak is **not tested** and the fit fails ("too few samples to test"): no
@@ -198,17 +199,6 @@ def fit_model(
     return PeakSignificance(mc, wc, height, noise, height / noise, _SHAPES[shape])
 
 
-def _dip_window(s: np.ndarray) -> slice:
-    """The samples from the maximum left of the deepest dip to the maximum right of it."""
-    left = np.maximum.accumulate(s)
-    right = np.maximum.accumulate(s[::-1])[::-1]
-    depth = np.minimum(left, right) - s
-    j = int(np.argmax(depth))
-    a = int(np.argmax(s[: j + 1]))
-    b = j + int(np.argmax(s[j:]))
-    return slice(a, b + 1)
-
-
 def _unique(z, s) -> tuple[np.ndarray, np.ndarray]:
     z = np.asarray(z, dtype=float)
     s = np.asarray(s, dtype=float)
@@ -248,18 +238,11 @@ def test_peak(
     zs, ss = _unique(z, scores)
     params = 4 if width is not None else 5
     needed = params + 2
-    if mode == "brightfield" and zs.size >= 3:
-        window = _dip_window(ss)
-        a, b = window.start, window.stop
-        # too few samples between the maxima: take whole samples beyond them, one each side at a
-        # time (the model then also has to explain the fall beyond the maxima: conservative)
-        while b - a < needed and (a > 0 or b < zs.size):
-            a, b = max(a - 1, 0), min(b + 1, zs.size)
-        zs, ss = zs[a:b], -ss[a:b]
+    if mode == "brightfield":
+        ss = -ss
     n = int(zs.size)
     if n < needed:
-        what = "samples between the two maxima" if mode == "brightfield" else "samples"
-        text = f"significance not tested: {n} {what} are too few (the test needs {needed})"
+        text = f"significance not tested: {n} samples are too few (the test needs {needed})"
         return Significance(False, False, 0.0, 0.0, n, needed, None, text)
     threshold = snr_threshold(n - params, min_snr)
     span = float(np.ptp(zs))

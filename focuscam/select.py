@@ -99,7 +99,15 @@ class PlaneResult:
             "roi": list(self.roi) if self.roi is not None else None,
             "z_sample": num(self.z_sample),
             "at_edge": self.at_edge,
+            "second_peak": self._second_peak(),
         }
+
+    def _second_peak(self) -> dict[str, float] | None:
+        """A second, separate peak nearly as high as the chosen one (see ``fit_peak``), or None."""
+        peak = self.peak
+        if peak is None or not math.isfinite(peak.second_z):
+            return None
+        return {"z": float(peak.second_z), "ratio": float(peak.second_ratio)}
 
 
 #: ``bin="auto"`` coarsens the binning of a noise-drowned curve only while the binned ROI keeps

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -91,7 +93,7 @@ def test_select_and_strategies_share_the_rule():
 
 def test_threshold_grows_for_few_samples():
     t = [snr_threshold(d) for d in range(1, 40)]
-    assert all(a > b for a, b in zip(t, t[1:], strict=False))
+    assert all(a > b for a, b in itertools.pairwise(t))
     assert t[-1] > MIN_SNR and t[-1] < 1.5 * MIN_SNR
 
 
@@ -158,3 +160,17 @@ def test_test_peak_says_what_was_done():
     z = np.linspace(0, 20, 21)
     sig = test_peak(z, gaussian(z, 9.0, 2.0, height=10))
     assert sig.tested and sig.significant and sig.snr >= sig.threshold
+
+
+def test_select_json_reports_the_second_peak(tmp_path):
+    from focuscam.select import select_plane
+
+    s = np.array(SCORPION)
+    frames = [np.full((32, 32), 0, np.uint8) for _ in s]
+    res = select_plane(frames)
+    assert "second_peak" in res.to_dict()
+    fit = fit_peak(np.arange(14.0), s)
+    from dataclasses import replace
+
+    res = replace(res, peak=fit)
+    assert res.to_dict()["second_peak"] == {"z": 12.0, "ratio": pytest.approx(fit.second_ratio)}

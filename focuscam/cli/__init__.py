@@ -26,6 +26,7 @@ SUBCOMMANDS = (
     "select",
     "record",
     "evaluate",
+    "calibrate",
     "move",
     "ports",
     "synth",

@@ -53,8 +53,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--drive", metavar="SPEC", help="sim, grbl:PORT, sangaboard:PORT, ... (required here or in --rig)"
     )
-    parser.add_argument("--strategy", metavar="NAME", help="search strategy (default coarse-fine)")
+    parser.add_argument("--strategy", metavar="NAME", help="search strategy (default model)")
     parser.add_argument("--measure", metavar="NAME", help="focus measure (default lapv; glvn in brightfield)")
+    parser.add_argument(
+        "--curve-width",
+        dest="curve_width_um",
+        type=float,
+        default=None,
+        metavar="UM",
+        help="calibrated focus-curve width in um (focuscam calibrate; [autofocus] curve_width_um)",
+    )
     parser.add_argument("--roi", metavar="x,y,w,h", help="region of interest in pixels (default whole frame)")
     parser.add_argument("--range", type=_range, metavar="LO,HI", help="search range in um")
     parser.add_argument("--start", type=float, metavar="Z", help="twin only: where the drive starts, in um")
@@ -140,6 +148,9 @@ def run(args: argparse.Namespace) -> int:
             roi=args.roi,
             mode=mode or "max",
             record=args.record,
+            strategy_options=(
+                {"curve_width_um": args.curve_width_um} if args.curve_width_um is not None else None
+            ),
             **options,
         )
         try:

@@ -14,7 +14,8 @@ The rule
    ``g`` (Gaussian, Lorentzian and a cusp ``exp(-|u|)``, as sharp focus peaks are). The model
    must cover at least three samples within ``2 w`` of its centre (a model explaining one sample
    is not a peak). With a calibrated curve width (``width``, e.g. the rig's
-   ``[autofocus] curve_width_um``) only widths within a factor 2 of it are tried: a model
+   ``[autofocus] curve_width_um``, a Gaussian sigma) only shapes whose full width at half
+   maximum is within a factor 2 of that Gaussian's are tried: a model
    matched to the optics, one free parameter fewer.
    In ``brightfield`` mode the focal plane is a contrast minimum between two maxima: the same
    model is fitted to the *negated* scores of all samples (choosing a window around the dip
@@ -80,6 +81,16 @@ class PeakSignificance:
     noise: float
     snr: float
     shape: str = "gaussian"
+
+    @property
+    def fwhm(self) -> float:
+        """Full width at half maximum of the fitted shape (um)."""
+        return self.width * _FWHM[_SHAPES.index(self.shape)]
+
+    @property
+    def sigma(self) -> float:
+        """The Gaussian sigma with the same FWHM (um): the rig's ``curve_width_um``."""
+        return self.fwhm / _GAUSS_FWHM
 
 
 @dataclass(frozen=True)
@@ -153,36 +164,42 @@ def _best(g: np.ndarray, support: np.ndarray, s: np.ndarray, z: np.ndarray) -> t
     return k, float(red[k]), float(cov[k] / var_g[k])
 
 
+#: FWHM of each shape in units of its scale ``w`` (Gaussian, Lorentzian, cusp).
+_FWHM = (2.0 * math.sqrt(2.0 * math.log(2.0)), 2.0, 2.0 * math.log(2.0))
+_GAUSS_FWHM = _FWHM[0]
+
+
 def fit_model(
     z: np.ndarray, s: np.ndarray, *, min_width: float, width: float | None = None
 ) -> PeakSignificance | None:
     """Least-squares peak model over the sorted samples ``(z, s)``; None when nothing fits.
 
     A coarse grid of centres and widths for every shape, then a finer grid around the best
-    centre and width of each shape.
+    centre and width of each shape. ``width`` is a Gaussian sigma (um); each shape's scale is
+    limited to the scales whose FWHM is within a factor 2 of that Gaussian's.
     """
     n = z.size
     params = 4 if width is not None else 5
     span = float(np.ptp(z))
     m = np.unique(np.concatenate([np.linspace(z.min(), z.max(), _CENTRES), z]))
-    if width is None:
-        w = np.geomspace(max(min_width, span / 400), span, _WIDTHS)
-    else:
-        w = np.geomspace(0.5 * width, 2.0 * width, 7)
-    g, centres, widths, support, kinds = _columns(z, m, w, (0, 1, 2))
     dm = span / (_CENTRES - 1)
-    ratio = float(w[1] / w[0]) if w.size > 1 else 1.0
     best: tuple[float, float, float, float, int] | None = None  # (reduction, a, m, w, shape)
     for shape in (0, 1, 2):
-        sel = kinds == shape
-        k, _, _ = _best(g[sel], support[sel], s, z)
+        if width is None:
+            w = np.geomspace(max(min_width, span / 400), span, _WIDTHS)
+            lo_w, hi_w = 0.0, math.inf
+        else:
+            scale = width * _GAUSS_FWHM / _FWHM[shape]
+            lo_w, hi_w = 0.5 * scale, 2.0 * scale
+            w = np.geomspace(lo_w, hi_w, 7)
+        g, centres, widths, support, _ = _columns(z, m, w, (shape,))
+        k, _, _ = _best(g, support, s, z)
         if k < 0:
             continue
-        mc, wc = float(centres[sel][k]), float(widths[sel][k])
+        mc, wc = float(centres[k]), float(widths[k])
+        ratio = float(w[1] / w[0])
         m2 = np.linspace(mc - dm, mc + dm, 15)
-        w2 = np.geomspace(wc / ratio, wc * ratio, 15)
-        if width is not None:
-            w2 = np.clip(w2, 0.5 * width, 2.0 * width)
+        w2 = np.clip(np.geomspace(wc / ratio, wc * ratio, 15), lo_w, hi_w)
         g2, c2, w2s, sup2, _ = _columns(z, m2, w2, (shape,))
         k2, red2, a2 = _best(g2, sup2, s, z)
         if k2 >= 0 and (best is None or red2 > best[0]):

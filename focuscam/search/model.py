@@ -98,6 +98,12 @@ class Model(SearchStrategy):
         fit = self._fit()
         return z, s, int(np.argmin(np.abs(z - fit.z_sample)))
 
+    def _needed(self) -> int:
+        """Samples the significance test needs (model parameters + 2)."""
+        from .significance import model_params
+
+        return model_params(self.curve_width_um is not None, self.mode != "max") + 2
+
     def _significant(self) -> bool:
         fit = self._fit(test=True)
         return fit is not None and fit.focused
@@ -154,7 +160,7 @@ class Model(SearchStrategy):
             if not 0 < b < z.size - 1:
                 return
             gaps = (z[b] - z[b - 1], z[b + 1] - z[b])
-            if max(gaps) <= 1.5 * target and self._significant():
+            if max(gaps) <= 1.5 * target and z.size >= self._needed() and self._significant():
                 return
             side = 0 if gaps[0] >= gaps[1] else 1
             if max(gaps) <= 1.5 * target:

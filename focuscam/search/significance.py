@@ -7,21 +7,22 @@ adaptive search, a stack with uneven plane spacing) and for both peak-fit modes.
 
 The rule
 --------
-1. **A peak model** ``score = b + c * z + a * g((z - m) / w)`` (a peak on a sloping baseline:
-   the two flanks of a focus curve rarely end at the same level) is fitted by least squares
-   on a grid of centres ``m`` and widths ``w`` (``a > 0``, ``b`` and ``c`` solved linearly for
-   each), for three shapes
+1. **A peak model** ``score = b + a * g((z - m) / w)`` is fitted by least squares on a grid
+   of centres ``m`` and widths ``w`` (``a > 0`` and ``b`` solved linearly for each), for three
+   shapes
    ``g`` (Gaussian, Lorentzian and a cusp ``exp(-|u|)``, as sharp focus peaks are). The model
    must cover at least three samples within ``2 w`` of its centre (a model explaining one sample
    is not a peak). With a calibrated curve width (``width``, e.g. the rig's
    ``[autofocus] curve_width_um``, a Gaussian sigma) only shapes whose full width at half
    maximum is within a factor 2 of that Gaussian's are tried: a model
    matched to the optics, one free parameter fewer.
-   In ``brightfield`` mode the focal plane is a contrast minimum between two maxima: the same
-   model is fitted to the *negated* scores of all samples (choosing a window around the dip
+   In ``brightfield`` mode the focal plane is a contrast minimum between two maxima of
+   unequal height: the same model, on a sloping baseline ``b + c * z``, is fitted to the
+   *negated* scores of all samples (choosing a window around the dip
    from the data would make noise look like a dip).
 2. **Noise** is the residual standard deviation of that fit, ``sqrt(SSE / (n - p))`` with ``p``
-   the model's parameters (5, or 4 with a calibrated width). It needs ``n >= p + 2`` samples;
+   the model's parameters (4: centre, width, height, baseline; one fewer with a
+   calibrated width, one more for the brightfield slope). It needs ``n >= p + 2`` samples;
    with fewer the peak is **not tested** and the fit fails ("too few samples to test"): no
    sigma figure and no confidence are claimed for an untested peak.
 3. **The test**: the peak's ``height`` (the rise of the model across the samples) must be at
@@ -55,6 +56,11 @@ _CHI2_05 = (
 
 _CENTRES = 64
 _WIDTHS = 16
+
+
+def model_params(calibrated: bool, slope: bool) -> int:
+    """Free parameters of the peak model: centre, height, baseline (+ width) (+ slope)."""
+    return 3 + (not calibrated) + bool(slope)
 
 
 def _chi2_05(d: int) -> float:
@@ -143,19 +149,23 @@ def _columns(z: np.ndarray, m: np.ndarray, w: np.ndarray, shapes: tuple[int, ...
     return g, centres, widths, np.tile(support, len(shapes)), kinds
 
 
-def _baseline_free(v: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """``v`` (last axis over the samples) minus its least-squares line in ``z``."""
-    x = (z - z.mean()) / max(float(np.ptp(z)), 1e-300)
+def _baseline_free(v: np.ndarray, z: np.ndarray, slope: bool) -> np.ndarray:
+    """``v`` (last axis over the samples) minus its mean, or its least-squares line in ``z``."""
     vc = v - v.mean(axis=-1, keepdims=True)
+    if not slope:
+        return vc
+    x = (z - z.mean()) / max(float(np.ptp(z)), 1e-300)
     slope = (vc @ x) / float(x @ x)
     return vc - np.multiply.outer(slope, x) if vc.ndim > 1 else vc - slope * x
 
 
-def _best(g: np.ndarray, support: np.ndarray, s: np.ndarray, z: np.ndarray) -> tuple[int, float, float]:
+def _best(
+    g: np.ndarray, support: np.ndarray, s: np.ndarray, z: np.ndarray, slope: bool
+) -> tuple[int, float, float]:
     """Index of the best-fitting column, its sum-of-squares reduction and amplitude (-1 if none)."""
-    gc = _baseline_free(g, z)
+    gc = _baseline_free(g, z, slope)
     var_g = (gc**2).sum(axis=1)
-    cov = gc @ _baseline_free(s, z)
+    cov = gc @ _baseline_free(s, z, slope)
     ok = support & (var_g > 1e-12) & (cov > 0)
     if not np.any(ok):
         return -1, 0.0, 0.0
@@ -170,16 +180,17 @@ _GAUSS_FWHM = _FWHM[0]
 
 
 def fit_model(
-    z: np.ndarray, s: np.ndarray, *, min_width: float, width: float | None = None
+    z: np.ndarray, s: np.ndarray, *, min_width: float, width: float | None = None, slope: bool = False
 ) -> PeakSignificance | None:
     """Least-squares peak model over the sorted samples ``(z, s)``; None when nothing fits.
 
     A coarse grid of centres and widths for every shape, then a finer grid around the best
     centre and width of each shape. ``width`` is a Gaussian sigma (um); each shape's scale is
-    limited to the scales whose FWHM is within a factor 2 of that Gaussian's.
+    limited to the scales whose FWHM is within a factor 2 of that Gaussian's. ``slope`` adds a
+    linear term to the baseline.
     """
     n = z.size
-    params = 4 if width is not None else 5
+    params = model_params(width is not None, slope)
     span = float(np.ptp(z))
     m = np.unique(np.concatenate([np.linspace(z.min(), z.max(), _CENTRES), z]))
     dm = span / (_CENTRES - 1)
@@ -193,7 +204,7 @@ def fit_model(
             lo_w, hi_w = 0.5 * scale, 2.0 * scale
             w = np.geomspace(lo_w, hi_w, 7)
         g, centres, widths, support, _ = _columns(z, m, w, (shape,))
-        k, _, _ = _best(g, support, s, z)
+        k, _, _ = _best(g, support, s, z, slope)
         if k < 0:
             continue
         mc, wc = float(centres[k]), float(widths[k])
@@ -201,7 +212,7 @@ def fit_model(
         m2 = np.linspace(mc - dm, mc + dm, 15)
         w2 = np.clip(np.geomspace(wc / ratio, wc * ratio, 15), lo_w, hi_w)
         g2, c2, w2s, sup2, _ = _columns(z, m2, w2, (shape,))
-        k2, red2, a2 = _best(g2, sup2, s, z)
+        k2, red2, a2 = _best(g2, sup2, s, z, slope)
         if k2 >= 0 and (best is None or red2 > best[0]):
             best = (red2, a2, float(c2[k2]), float(w2s[k2]), shape)
     if best is None:
@@ -209,7 +220,7 @@ def fit_model(
     red, a, mc, wc, shape = best
     g1, *_ = _columns(z, np.array([mc]), np.array([wc]), (shape,))
     height = a * float(np.ptp(g1[0]))
-    sst = float((_baseline_free(s, z) ** 2).sum())
+    sst = float((_baseline_free(s, z, slope) ** 2).sum())
     noise = math.sqrt(max(sst - red, 0.0) / max(n - params, 1))
     # a floor on the noise: float rounding of a perfect model must not give an infinite ratio
     noise = max(noise, 1e-9 * max(abs(height), 1e-300))
@@ -253,7 +264,8 @@ def test_peak(
     Significance
     """
     zs, ss = _unique(z, scores)
-    params = 4 if width is not None else 5
+    slope = mode == "brightfield"
+    params = model_params(width is not None, slope)
     needed = params + 2
     if mode == "brightfield":
         ss = -ss
@@ -265,7 +277,7 @@ def test_peak(
     span = float(np.ptp(zs))
     if span <= 0 or float(np.ptp(ss)) <= 1e-12 * max(1.0, float(np.max(np.abs(ss)))):
         return Significance(True, False, 0.0, threshold, n, needed, None, "flat curve: no sample stands out")
-    model = fit_model(zs, ss, min_width=min_width or span / 400, width=width)
+    model = fit_model(zs, ss, min_width=min_width or span / 400, width=width, slope=slope)
     snr = 0.0 if model is None else model.snr
     significant = snr >= threshold
     text = f"peak {snr:.3g} x the noise of a peak-model fit ({n} samples, needs {threshold:.3g})"

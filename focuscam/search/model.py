@@ -43,6 +43,15 @@ def _vertex3(z: np.ndarray, s: np.ndarray, floor: float) -> float | None:
     return float(v) if z[0] <= v <= z[2] else None
 
 
+def _sigma3(z: np.ndarray, s: np.ndarray, floor: float) -> float | None:
+    """Sigma of the Gaussian through three points (parabola of log(s - floor)), if it opens down."""
+    lifted = s - floor
+    if not np.all(lifted > 0):
+        return None
+    a = np.polyfit(z - z[1], np.log(lifted), 2)[0]
+    return float(math.sqrt(-0.5 / a)) if a < 0 else None
+
+
 @register_strategy
 class Model(SearchStrategy):
     """Coarse bracket, model jump, refinement to significance (the default strategy).
@@ -153,30 +162,47 @@ class Model(SearchStrategy):
             if v is None or np.min(np.abs(z - v)) < 0.75 * self.resolution:
                 break
             yield from self._score(v)
-        # 3. refine around the best sample until its neighbours are close and the peak is real
-        target = self.resolution if self.curve_width_um is None else min(self.resolution, self.curve_width_um)
+        # 3. refine around the best sample until its neighbours are within about one curve
+        #    width (the calibrated one, else the width of the Gaussian through the best sample
+        #    and its neighbours; never below 1.5 resolution steps) and the peak is real
         while left() > 0:
             z, s, b = self._best(wlo, whi)
             if not 0 < b < z.size - 1:
                 return
             gaps = (z[b] - z[b - 1], z[b + 1] - z[b])
+            sigma = self.curve_width_um
+            if sigma is None:
+                sigma = _sigma3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], float(np.min(sign * s)))
+            target = max(self.resolution, min(sigma or 0.0, 0.25 * (whi - wlo)) / 1.5)
             if max(gaps) <= 1.5 * target and z.size >= self._needed() and self._significant():
                 return
             side = 0 if gaps[0] >= gaps[1] else 1
-            if max(gaps) <= 1.5 * target:
-                # neighbours are close: more samples for the test, on the wider flank
-                cand = z[b] + (-1 if side == 0 else 1) * 2.0 * max(gaps)
-                cand = min(max(cand, wlo), whi)
-                if self._score_at(cand) is not None:
-                    missing = [float(g) for g in grid if self._score_at(float(g)) is None]
-                    if not missing:
-                        return
-                    cand = missing[0]
-            else:
-                cand = z[b] + (-0.5 * gaps[0] if side == 0 else 0.5 * gaps[1])
+            wide = z[b] + (-0.5 * gaps[0] if side == 0 else 0.5 * gaps[1])
+            if max(gaps) > 1.5 * target:
+                cand = wide
                 if 0.5 * max(gaps) < 0.75 * self.resolution:
                     cand = z[b] + (-1 if side == 0 else 1) * self.resolution
+            else:
+                # neighbours are close but the test wants more: halve the wider gap, else take
+                # the free position nearest the drive at whole target steps from the best
+                cand = self._more(z, b, wide, target, grid, wlo, whi)
+                if cand is None:
+                    return
             yield from self._score(float(cand))
+
+    def _more(self, z, b, wide, target, grid, wlo, whi) -> float | None:
+        here = self._z[-1]
+        steps = [z[b] + k * target for k in (-3, -2, -1, 1, 2, 3)]
+        missing = [float(g) for g in grid]
+        for group in (
+            [wide],
+            sorted(steps, key=lambda c: abs(c - here)),
+            sorted(missing, key=lambda c: abs(c - here)),
+        ):
+            for c in group:
+                if wlo <= c <= whi and float(np.min(np.abs(z - c))) >= 0.5 * self.resolution:
+                    return float(c)
+        return None
 
     @staticmethod
     def _sweep_order(grid: np.ndarray, here: float) -> list[float]:

@@ -145,11 +145,17 @@ class Model(SearchStrategy):
                     if climbed:
                         break
                     continue
-            _, _, b = self._best(wlo, whi)
-            z, _, _ = self._best(wlo, whi)
-            if b in (0, z.size - 1) or z.size < 3:
-                for g in grid:
-                    yield from self._score(float(g))
+            # the climb ended at a window end (a flat tail): score the rest of the grid, nearest
+            # first, until the best sample is bracketed by lower ones
+            while True:
+                z, _, b = self._best(wlo, whi)
+                if 0 < b < z.size - 1:
+                    break
+                rest = [float(g) for g in grid if self._score_at(float(g)) is None]
+                if not rest:
+                    break
+                now = self._z[-1]
+                yield from self._score(min(rest, key=lambda g: (abs(g - now), abs(g - 0.5 * (wlo + whi)))))
         else:
             for g in self._sweep_order(grid, here):
                 yield from self._score(float(g))

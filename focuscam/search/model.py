@@ -43,6 +43,12 @@ def _vertex3(z: np.ndarray, s: np.ndarray, floor: float) -> float | None:
     return float(v) if z[0] <= v <= z[2] else None
 
 
+def _floor(s: np.ndarray) -> float:
+    """The floor under a Gaussian peak of the scores: 0 for positive scores (focus measures), so
+    that the lowest sample keeps a finite logarithm; else one spread below the lowest score."""
+    return 0.0 if np.all(s > 0) else float(np.min(s) - np.ptp(s))
+
+
 def _sigma3(z: np.ndarray, s: np.ndarray, floor: float) -> float | None:
     """Sigma of the Gaussian through three points (parabola of log(s - floor)), if it opens down."""
     lifted = s - floor
@@ -164,7 +170,7 @@ class Model(SearchStrategy):
             z, s, b = self._best(wlo, whi)
             if not 0 < b < z.size - 1 or left() <= 0:
                 break
-            v = _vertex3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], float(np.min(sign * s)))
+            v = _vertex3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
             if v is None or np.min(np.abs(z - v)) < 0.75 * self.resolution:
                 break
             yield from self._score(v)
@@ -178,7 +184,7 @@ class Model(SearchStrategy):
             gaps = (z[b] - z[b - 1], z[b + 1] - z[b])
             sigma = self.curve_width_um
             if sigma is None:
-                sigma = _sigma3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], float(np.min(sign * s)))
+                sigma = _sigma3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
             target = max(self.resolution, min(sigma or 0.0, 0.25 * (whi - wlo)) / 1.5)
             if max(gaps) <= 1.5 * target and z.size >= self._needed() and self._significant():
                 return

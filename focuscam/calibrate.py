@@ -92,7 +92,9 @@ def calibrate_curve(z_um: Any, scores: Any, *, mode: str = "max", measure: str =
     order = np.argsort(z)
     z, s = z[order], s[order]
     sig = test_peak(z, s, mode=mode)
-    model = fit_model(z, s if mode == "max" else -s, min_width=float(np.min(np.diff(np.unique(z)))) / 4)
+    model = fit_model(
+        z, s if mode == "max" else -s, min_width=float(np.min(np.diff(np.unique(z)))) / 4, slope=mode != "max"
+    )
     if model is None:
         raise InputError("no peak model fits the sweep: is there a focal plane inside the range?")
     return Calibration(

@@ -25,7 +25,9 @@ The rule
    calibrated width, one more for the brightfield slope). It needs ``n >= p + 2`` samples;
    with fewer the peak is **not tested** and the fit fails ("too few samples to test"): no
    sigma figure and no confidence are claimed for an untested peak.
-3. **The test**: the peak's ``height`` (the rise of the model across the samples) must be at
+3. **The test**: the peak's ``height`` (the model's rise over its baseline at the lowest
+   sample on each side of its centre, the smaller of the two: a peak falls on both sides; in
+   brightfield these are the two maxima around the dip) must be at
    least ``min_snr`` (:data:`MIN_SNR` = 5) times an upper 95% confidence bound of the noise
    sigma, ``noise * sqrt(d / chi2_0.05(d))`` with ``d = n - p`` degrees of freedom. With many
    samples the bound is close to the noise itself (factor 1.4 at d = 30); with few it grows
@@ -219,12 +221,35 @@ def fit_model(
         return None
     red, a, mc, wc, shape = best
     g1, *_ = _columns(z, np.array([mc]), np.array([wc]), (shape,))
-    height = a * float(np.ptp(g1[0]))
+    # the rise of the model's peak over its baseline at the lowest sample on EACH side of its
+    # centre: a peak falls on both sides (a broad model explaining one high end sample is no
+    # peak); in brightfield those lowest samples of the negated curve are the two maxima
+    left, right = z < mc, z > mc
+    if not (np.any(left) and np.any(right)):
+        height = 0.0
+    else:
+        gl = float(g1[0][left][int(np.argmin(s[left]))])
+        gr = float(g1[0][right][int(np.argmin(s[right]))])
+        height = a * (1.0 - max(gl, gr))
     sst = float((_baseline_free(s, z, slope) ** 2).sum())
     noise = math.sqrt(max(sst - red, 0.0) / max(n - params, 1))
     # a floor on the noise: float rounding of a perfect model must not give an infinite ratio
     noise = max(noise, 1e-9 * max(abs(height), 1e-300))
     return PeakSignificance(mc, wc, height, noise, height / noise, _SHAPES[shape])
+
+
+def _dip_window(s: np.ndarray, needed: int) -> tuple[int, int]:
+    """Index range from the maximum left of the deepest dip to the maximum right of it,
+    widened by whole samples on both sides while it holds fewer than ``needed``."""
+    left = np.maximum.accumulate(s)
+    right = np.maximum.accumulate(s[::-1])[::-1]
+    depth = np.minimum(left, right) - s
+    j = int(np.argmax(depth))
+    a = int(np.argmax(s[: j + 1]))
+    b = j + int(np.argmax(s[j:])) + 1
+    while b - a < needed and (a > 0 or b < s.size):
+        a, b = max(a - 1, 0), min(b + 1, s.size)
+    return a, b
 
 
 def _unique(z, s) -> tuple[np.ndarray, np.ndarray]:
@@ -268,7 +293,8 @@ def test_peak(
     params = model_params(width is not None, slope)
     needed = params + 2
     if mode == "brightfield":
-        ss = -ss
+        a, b = _dip_window(ss, needed)
+        zs, ss = zs[a:b], -ss[a:b]
     n = int(zs.size)
     if n < needed:
         text = f"significance not tested: {n} samples are too few (the test needs {needed})"

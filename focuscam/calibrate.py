@@ -112,32 +112,42 @@ def calibrate_curve(z_um: Any, scores: Any, *, mode: str = "max", measure: str =
 def calibrate_stack(
     stack: Any, measure: str | None = None, roi: Any = None, bin: int | str = "auto", mode: str | None = None
 ) -> Calibration:
-    """Score every plane of a z-sweep stack and calibrate the curve width on it (z in um)."""
+    """Score every plane of a z-sweep stack and calibrate the curve width on it (z in um).
+
+    Without ``measure`` the measure is chosen too: the candidate of
+    :data:`focuscam.select.AUTO_MEASURES` whose curve is the most significant
+    (:func:`focuscam.select.choose_measure`; the default measure when none focuses).
+    """
     from .autofocus import default_measure
-    from .select import select_plane
+    from .select import choose_measure, select_plane
     from .stacks import Stack, load_stack
     from .twin import z_scale_um
 
     st = stack if isinstance(stack, Stack) else load_stack(stack)
     if mode is None:
         mode = "brightfield" if (st.modality or "").lower() == "brightfield" else "max"
-    name = measure or default_measure(mode)
     z = np.asarray(st.z, dtype=float)
     if st.z_unit in (None, "index") or not np.all(np.isfinite(z)):
         raise InputError(f"stack {st.name!r} has no z positions in um or mm: calibration needs a z-sweep")
-    res = select_plane(st, name, roi=roi, bin=bin, mode=mode)
-    return calibrate_curve(z * z_scale_um(st.z_unit), res.scores, mode=mode, measure=name)
+    if measure is None:
+        # the rig's measure: the candidate whose curve on this sweep is the most significant
+        res, _ = choose_measure(st, roi=roi, bin=bin, mode=mode)
+        if not res.focused:
+            res = select_plane(st, default_measure(mode), roi=roi, bin=bin, mode=mode)
+    else:
+        res = select_plane(st, measure, roi=roi, bin=bin, mode=mode)
+    return calibrate_curve(z * z_scale_um(st.z_unit), res.scores, mode=mode, measure=res.measure)
 
 
-_KEY = re.compile(r"^\s*curve_width_um\s*=.*$", re.MULTILINE)
 _TABLE = re.compile(r"^\s*\[([^\]]+)\]\s*(#.*)?$", re.MULTILINE)
 
 
-def write_curve_width(path: str | os.PathLike[str], width_um: float) -> Path:
-    """Set ``[autofocus] curve_width_um`` in the rig file at ``path`` (created when missing).
+def write_curve_width(path: str | os.PathLike[str], width_um: float, measure: str | None = None) -> Path:
+    """Set ``[autofocus] curve_width_um`` (and ``measure`` when given) in the rig file at ``path``
+    (created when missing).
 
-    Only that one line changes (comments and the other keys are kept). The new file is
-    validated with :func:`focuscam.rig.load_rig` before it replaces the old one.
+    Only those lines change (comments and the other keys are kept). The new file is validated
+    with :func:`focuscam.rig.parse_rig` before it replaces the old one.
     """
     from .rig import parse_rig
 
@@ -145,20 +155,9 @@ def write_curve_width(path: str | os.PathLike[str], width_um: float) -> Path:
         raise InputError(f"curve width {width_um!r} um must be a number > 0")
     path = Path(path)
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    line = f"curve_width_um = {width_um:.6g}"
-    tables = list(_TABLE.finditer(text))
-    start = next((m for m in tables if m.group(1).strip() == "autofocus"), None)
-    if start is None:
-        text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + f"[autofocus]\n{line}\n"
-    else:
-        after = [m.start() for m in tables if m.start() > start.start()]
-        end = after[0] if after else len(text)
-        body = text[start.end() : end]
-        if _KEY.search(body):
-            body = _KEY.sub(line, body, count=1)
-        else:
-            body = "\n" + line + body
-        text = text[: start.end()] + body + text[end:]
+    text = _set_key(text, "curve_width_um", f"{width_um:.6g}")
+    if measure is not None:
+        text = _set_key(text, "measure", f'"{measure}"')
     import tomllib
 
     try:
@@ -169,3 +168,23 @@ def write_curve_width(path: str | os.PathLike[str], width_um: float) -> Path:
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def _set_key(text: str, key: str, value: str) -> str:
+    """``text`` with ``key = value`` set in its ``[autofocus]`` table (added when missing)."""
+    line = f"{key} = {value}"
+    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=.*$", re.MULTILINE)
+    tables = list(_TABLE.finditer(text))
+    start = next((m for m in tables if m.group(1).strip() == "autofocus"), None)
+    if start is None:
+        text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + f"[autofocus]\n{line}\n"
+    else:
+        after = [m.start() for m in tables if m.start() > start.start()]
+        end = after[0] if after else len(text)
+        body = text[start.end() : end]
+        if pattern.search(body):
+            body = pattern.sub(line, body, count=1)
+        else:
+            body = "\n" + line + body
+        text = text[: start.end()] + body + text[end:]
+    return text

@@ -14,10 +14,11 @@ examples:
   focuscam calibrate run1 --measure teng --json
 
 STACK is a z-sweep recorded on the rig (e.g. `focuscam record` or `focuscam autofocus
---strategy sweep --record run1`). Every plane is scored (as `focuscam select` does), a peak
-model is fitted and its width printed as the sigma of the Gaussian with the same full width at
-half maximum. --write stores it as [autofocus] curve_width_um in the --rig file (created when
-missing); `focuscam autofocus --rig` then passes it to the search strategy. A sweep whose peak
+--strategy sweep --record run1`). Every plane is scored (as `focuscam select` does; without
+--measure with lapv, teng and glvn, keeping the most significant curve), a peak model is fitted
+and its width printed as the sigma of the Gaussian with the same full width at half maximum.
+--write stores it as [autofocus] curve_width_um (and the chosen measure) in the --rig file
+(created when missing); `focuscam autofocus --rig` then passes them to the search. A sweep whose peak
 is not significant is not written (exit 1).
 """
 
@@ -31,7 +32,9 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("stack", metavar="STACK", help="a z-sweep stack folder recorded on the rig")
-    parser.add_argument("--measure", metavar="NAME", help="focus measure (default lapv; glvn in brightfield)")
+    parser.add_argument(
+        "--measure", metavar="NAME", help="focus measure (default: the most significant of lapv, teng, glvn)"
+    )
     parser.add_argument("--rig", metavar="RIG.toml", help="the rig file to write to (with --write)")
     parser.add_argument("--write", action="store_true", help="store curve_width_um in the --rig file")
     parser.add_argument("--json", action="store_true", help="print the calibration as one JSON object")
@@ -47,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
     cal = calibrate_stack(args.stack, measure=args.measure)
     written = None
     if args.write and cal.significant:
-        written = str(write_curve_width(args.rig, cal.curve_width_um))
+        # a measure chosen here (no --measure) is the rig's measure from now on
+        chosen = None if args.measure else cal.measure
+        written = str(write_curve_width(args.rig, cal.curve_width_um, measure=chosen))
     if args.json:
         json.dump({**cal.to_dict(), "written": written}, sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
@@ -57,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
             f"peak at {cal.z_peak_um:.4g} um, {cal.snr:.3g} x noise, {cal.samples} planes, {cal.measure})"
         )
         if written:
-            print(f"wrote [autofocus] curve_width_um = {cal.curve_width_um:.6g} to {written}")
+            what = f"curve_width_um = {cal.curve_width_um:.6g}" + (
+                "" if args.measure else f', measure = "{cal.measure}"'
+            )
+            print(f"wrote [autofocus] {what} to {written}")
     if not cal.significant:
         print(
             "focuscam: the sweep's peak is not significant: width not trusted (not written)", file=sys.stderr

@@ -217,7 +217,7 @@ def choose_measure(
 
 def select_plane(
     stack: Stack | str | os.PathLike[str] | list[np.ndarray] | np.ndarray,
-    name: str = "lapv",
+    name: str | None = None,
     roi: Any = None,
     bin: int | str = "auto",
     mode: str | None = None,
@@ -234,8 +234,10 @@ def select_plane(
     stack : Stack, str, Path, list of ndarray or ndarray
         A loaded stack, a path for :func:`focuscam.load_stack` (stack folder, image folder,
         multi-page TIFF, video), or frames in order (then ``z`` is the frame index).
-    name : str
-        Focus measure, one of ``focuscam.MEASURES`` (default ``"lapv"``), or ``"auto"``: the
+    name : str or None
+        Focus measure, one of ``focuscam.MEASURES`` (default: the autofocus default for the
+        mode, :func:`focuscam.autofocus.default_measure`: ``lapv``, ``glvn`` in brightfield),
+        or ``"auto"``: the
         candidate of :data:`AUTO_MEASURES` whose curve is the most significant
         (:func:`choose_measure`).
     roi : (x, y, w, h) or None
@@ -274,6 +276,12 @@ def select_plane(
 
     if name == "auto":
         return choose_measure(stack, roi=roi, bin=bin, mode=mode)[0]
+    if name is None:
+        from .autofocus import default_measure
+
+        st0 = _as_stack(stack)
+        resolved = mode or ("brightfield" if (st0.modality or "").lower() == "brightfield" else "max")
+        name, stack = default_measure(resolved), st0
     base_snr = MIN_SNR if min_snr is None else float(min_snr)
     if not isinstance(name, str) or name not in MEASURES:
         raise InputError(f"measure {name!r} is unknown: choose one of {', '.join(MEASURES)}")

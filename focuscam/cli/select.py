@@ -47,9 +47,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("path", metavar="PATH", help="stack folder, image folder, multi-page TIFF or video")
     parser.add_argument(
         "--measure",
-        default="lapv",
+        default=None,
         metavar="NAME",
-        help="focus measure (default lapv; see focuscam.MEASURES)",
+        help="focus measure (default lapv, glvn in brightfield; auto = the most significant of "
+        "lapv, teng, glvn; see focuscam.MEASURES)",
     )
     parser.add_argument(
         "--roi", metavar="x,y,w,h", help="region of interest in pixels (default: whole frame)"

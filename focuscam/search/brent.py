@@ -83,8 +83,9 @@ class Brent(SearchStrategy):
 
     Assumes one peak inside the window (use ``model`` or ``coarse-fine`` when the curve may have
     several). In ``brightfield`` mode it minimises the score (the contrast minimum; the window
-    should then hold only the dip). The result is the peak fit over every sample, tested with
-    the one significance rule.
+    should then hold only the dip). The two window ends are scored after Brent converges (its
+    samples crowd the peak; the ends give the significance test its flanks). The result is the
+    peak fit over every sample, tested with the one significance rule.
 
     Parameters
     ----------
@@ -118,3 +119,7 @@ class Brent(SearchStrategy):
         for z in brent_max(wlo, whi, self.tolerance, score):
             if self._score_at(z) is None:
                 yield z
+        # the two window ends last: flanks for the significance test (and a peak at an edge
+        # is seen, so the window is re-centred)
+        for z in sorted((wlo, whi), key=lambda e: abs(e - self._z[-1])):
+            yield from self._score(z)

@@ -162,3 +162,29 @@ def test_select_json_reports_the_second_peak(tmp_path):
 
     res = replace(res, peak=fit)
     assert res.to_dict()["second_peak"] == {"z": 12.0, "ratio": pytest.approx(fit.second_ratio)}
+
+
+def test_autofocus_json_reports_a_second_peak(run_cli, tmp_path):
+    """A stack with two equally sharp planes: the run warns and --json names the other one."""
+    import json
+
+    import cv2
+
+    rng = np.random.default_rng(4)
+    scene = cv2.GaussianBlur(rng.uniform(0, 255, (64, 64)).astype(np.float32), (0, 0), 1.0)
+    z = np.linspace(0.0, 40.0, 41)
+    frames = []
+    for zi in z:
+        d = min(abs(zi - 10.0), abs(zi - 30.0))
+        frames.append(np.clip(cv2.GaussianBlur(scene, (0, 0), 0.4 + 0.5 * d), 0, 255).astype(np.uint8))
+    path = save_stack(tmp_path / "two", frames, z=z, z_unit="um", kind="z-sweep", name="two")
+    out = run_cli(
+        "autofocus", "--source", f"replay:{path}", "--drive", "sim", "--strategy", "sweep", "--json"
+    )
+    data = json.loads(out.stdout)
+    assert data["second_peak"] is not None, data["reason"]
+    assert min(abs(data["second_peak"]["z_um"] - 10.0), abs(data["second_peak"]["z_um"] - 30.0)) <= 1.0
+    text = run_cli(
+        "autofocus", "--source", f"replay:{path}", "--drive", "sim", "--strategy", "sweep", "--no-window"
+    )
+    assert "second peak" in text.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
@@ -191,8 +192,27 @@ def _run_with_progress(af: Any, *, enabled: bool) -> Any:
             af.on_event = previous
 
 
+def _second_peak(result: Any, mode: str) -> dict[str, float] | None:
+    """A second, separate near-equal peak in the run's samples (um), as ``fit_peak`` reports it."""
+    from ..search.peak import fit_peak
+
+    if len(result.samples) < 3:
+        return None
+    zs = [z for z, _ in result.samples]
+    ss = [s for _, s in result.samples]
+    mode = (
+        "brightfield" if result.measure == "glvn" and getattr(result, "mode", "") == "brightfield" else "max"
+    )
+    fit = fit_peak(zs, ss, mode=mode, test=False)
+    if not math.isfinite(fit.second_z):
+        return None
+    return {"z_um": float(fit.second_z), "ratio": float(fit.second_ratio)}
+
+
 def _report(args: argparse.Namespace, result: Any, twin: Any) -> None:
     out = result.to_dict()
+    brightfield = twin is not None and (twin.stack.modality or "").lower() == "brightfield"
+    out["second_peak"] = _second_peak(result, args.mode or ("brightfield" if brightfield else "max"))
     unit, scale = "um", 1.0
     if twin is not None:
         unit = twin.stack.z_unit or "index"
@@ -235,6 +255,9 @@ def _report(args: argparse.Namespace, result: Any, twin: Any) -> None:
         f"{result.elapsed_s:.2f} s{' (simulated)' if twin is not None else ''}"
     )
     print(f"why:   {result.reason}")
+    if out["second_peak"] is not None:
+        sp = out["second_peak"]
+        print(f"warning: a second peak at {sp['z_um']:.6g} um is {100 * sp['ratio']:.0f}% as high")
     if "within_tolerance" in out:
         t = out["truth"]
         verdict = "within" if out["within_tolerance"] else "OUTSIDE"

@@ -148,7 +148,7 @@ class Autofocus:
     drive : FocusDrive
         The focus drive; positions in um. Its ``clock`` times the run.
     strategy : str
-        A name in :data:`focuscam.search.STRATEGIES` (default ``coarse-fine``).
+        A name in :data:`focuscam.search.STRATEGIES` (default ``model``).
     range_um : (float, float), optional
         The search range in um, inside the drive's limits (default the limits, less the
         backlash overshoot on the approach side).

@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
         "--strategy",
         action="append",
         metavar="NAME",
-        help="strategy to evaluate (repeatable; default: the default strategy, coarse-fine)",
+        help="strategy to evaluate (repeatable; default: the default strategy, model)",
     )
     parser.add_argument(
         "--starts", type=positive_int, default=8, metavar="N", help="start positions per stack (default 8)"

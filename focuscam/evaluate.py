@@ -95,6 +95,28 @@ def _baseline_run(stack, start_um: float, cache: dict, **twin_options: Any) -> d
     }
 
 
+def _memo_score(af: Any, cache: dict) -> None:
+    """Score each decoded plane once per (measure, roi, grid, bin) in this process.
+
+    The twin serves the cached plane arrays themselves (not copies) unless it blends planes, so
+    a plane is recognised by identity among the arrays the shared ``cache`` keeps alive.
+    """
+    key = ("scores", af.measure_name, repr(af.roi), repr(af.grid), repr(af.bin))
+    memo = cache.setdefault(key, {})
+    score = af.score
+
+    def cached(pixels: np.ndarray) -> float:
+        k = id(pixels)
+        if k in memo:
+            return memo[k]
+        s = score(pixels)
+        if any(v is pixels for v in cache.values()):
+            memo[k] = s
+        return s
+
+    af.score = cached
+
+
 def _strategy_run(stack, strategy: str, start_um: float, cache: dict, options: dict) -> dict[str, Any]:
     from .autofocus import Autofocus
     from .twin import make_twin
@@ -108,6 +130,7 @@ def _strategy_run(stack, strategy: str, start_um: float, cache: dict, options: d
         resolution_um=src.spacing_um,
         **options,
     )
+    _memo_score(af, cache)
     r = af.run()
     return {
         "z_um": r.z,

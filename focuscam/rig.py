@@ -26,6 +26,7 @@ A rig file has three optional tables (and an optional top-level ``name``)::
     strategy = "coarse-fine"   # a name from focuscam.search.STRATEGIES
     range = [-200, 200]        # search range [lo, hi] in um (inside the drive limits)
     steps = 21                 # planes of a sweep (integer >= 3)
+    curve_width_um = 2.5       # focus-curve width in um (> 0), from `focuscam calibrate`
 
 :func:`load_rig` reads and validates a file into a frozen :class:`Rig`; every unknown key and
 bad value is reported as one :class:`~focuscam.errors.InputError` line naming the file, the key
@@ -150,6 +151,9 @@ class AutofocusConfig:
         Search range ``(lo, hi)`` in um, lo < hi.
     steps : int or None
         Number of planes of a sweep (>= 3).
+    curve_width_um : float or None
+        The calibrated focus-curve width (Gaussian sigma in um, ``focuscam calibrate``); passed
+        to the search strategy (``curve_width_um``).
     """
 
     measure: str | None = None
@@ -158,6 +162,7 @@ class AutofocusConfig:
     strategy: str | None = None
     range_um: tuple[float, float] | None = None
     steps: int | None = None
+    curve_width_um: float | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,7 @@ class Rig:
             "strategy": af.strategy,
             "range": clean(af.range_um),
             "steps": af.steps,
+            "curve_width_um": af.curve_width_um,
         }
         return {
             "file": str(self.path) if self.path is not None else None,
@@ -243,6 +249,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "strategy": ("strategy", "a search strategy name"),
         "range": ("range_um", "[lo, hi]: two numbers in um with lo < hi, inside the drive limits"),
         "steps": ("steps", "an integer >= 3"),
+        "curve_width_um": ("curve_width_um", "a number > 0 in um (from focuscam calibrate)"),
     },
 }
 _TOP_KEYS = ("name", "camera", "drive", "autofocus")
@@ -337,7 +344,7 @@ def _validate_value(table: str, key: str, value: Any, where: _Where) -> Any:
         if num < 0:
             raise fail("is negative")
         return num
-    if key in ("fps", "steps_per_um", "speed"):
+    if key in ("fps", "steps_per_um", "speed", "curve_width_um"):
         num = _number(value)
         if num is None:
             raise fail("is not a finite number")
@@ -578,6 +585,7 @@ RIG_FLAGS: dict[str, tuple[str, str]] = {
     "strategy": ("autofocus", "strategy"),
     "range": ("autofocus", "range_um"),
     "steps": ("autofocus", "steps"),
+    "curve_width_um": ("autofocus", "curve_width_um"),
 }
 
 

@@ -19,7 +19,13 @@ from .errors import InputError
 from .search.peak import MODES, PeakFit, fit_peak
 from .stacks import Stack, load_stack
 
-__all__ = ["PlaneResult", "select_plane"]
+__all__ = ["AUTO_MEASURES", "PlaneResult", "choose_measure", "family_min_snr", "select_plane"]
+
+#: The candidates of ``measure="auto"``: one measure of each family that reacts differently to
+#: sparse features, photon noise and background (Laplacian: fine detail, drowned first by
+#: pixel noise; gradient: edges, more robust to noise; statistics: global contrast, no
+#: neighbours, the one that sees a brightfield minimum).
+AUTO_MEASURES = ("lapv", "teng", "glvn")
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,15 @@ class PlaneResult:
             "roi": list(self.roi) if self.roi is not None else None,
             "z_sample": num(self.z_sample),
             "at_edge": self.at_edge,
+            "second_peak": self._second_peak(),
         }
+
+    def _second_peak(self) -> dict[str, float] | None:
+        """A second, separate peak nearly as high as the chosen one (see ``fit_peak``), or None."""
+        peak = self.peak
+        if peak is None or not math.isfinite(peak.second_z):
+            return None
+        return {"z": float(peak.second_z), "ratio": float(peak.second_ratio)}
 
 
 #: ``bin="auto"`` coarsens the binning of a noise-drowned curve only while the binned ROI keeps
@@ -134,13 +148,81 @@ def _as_stack(stack: Any) -> Stack:
     )
 
 
+def family_min_snr(k: int, min_snr: float | None = None) -> float:
+    """The significance factor when the best of ``k`` curves is kept (Bonferroni on a normal tail).
+
+    Keeping the most significant of ``k`` curves multiplies the chance that noise passes by
+    up to ``k``; the factor ``z`` solves ``P(Z > z) = P(Z > min_snr) / k`` for a standard
+    normal ``Z`` (5 -> 5.26 for k = 3), so the family keeps the error rate of one test.
+    """
+    from .search.significance import MIN_SNR
+
+    base = MIN_SNR if min_snr is None else float(min_snr)
+    if k <= 1:
+        return base
+    target = 0.5 * math.erfc(base / math.sqrt(2.0)) / k
+    lo, hi = base, base + 10.0
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        if 0.5 * math.erfc(mid / math.sqrt(2.0)) > target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def choose_measure(
+    stack: Any,
+    roi: Any = None,
+    bin: int | str = "auto",
+    mode: str | None = None,
+    candidates: tuple[str, ...] = AUTO_MEASURES,
+) -> tuple[PlaneResult, dict[str, PlaneResult]]:
+    """Select the plane with each candidate measure and keep the most significant curve.
+
+    Each curve is tested with the one significance rule at :func:`family_min_snr` (the factor
+    that keeps the error rate of a single test over ``len(candidates)`` curves); among the
+    focused ones, the curve whose SNR is the largest multiple of its threshold wins. No
+    candidate focused: the most significant failed one is returned (``failed``).
+
+    Returns
+    -------
+    (PlaneResult, dict)
+        The chosen result (its ``measure`` says which) and every candidate's result.
+    """
+    st = _as_stack(stack)
+    factor = family_min_snr(len(candidates))
+    results = {
+        name: select_plane(st, name, roi=roi, bin=bin, mode=mode, min_snr=factor) for name in candidates
+    }
+
+    def merit(r: PlaneResult) -> tuple[bool, float]:
+        peak = r.peak
+        ratio = peak.snr / peak.threshold if peak is not None and peak.threshold > 0 else 0.0
+        return (r.focused, ratio)
+
+    best = max(results.values(), key=merit)
+    others = ", ".join(
+        f"{n} {r.peak.snr:.3g}/{r.peak.threshold:.3g}"
+        if r.peak is not None and r.peak.tested
+        else f"{n} untested"
+        for n, r in results.items()
+        if n != best.measure
+    )
+    note = f" (measure auto: {best.measure} has the most significant curve; {others})"
+    from dataclasses import replace
+
+    return replace(best, reason=best.reason + note), results
+
+
 def select_plane(
     stack: Stack | str | os.PathLike[str] | list[np.ndarray] | np.ndarray,
-    name: str = "lapv",
+    name: str | None = None,
     roi: Any = None,
     bin: int | str = "auto",
     mode: str | None = None,
     on_frame: Callable[[int, int], None] | None = None,
+    min_snr: float | None = None,
 ) -> PlaneResult:
     """Find the sharpest plane of a focus stack.
 
@@ -152,8 +234,12 @@ def select_plane(
     stack : Stack, str, Path, list of ndarray or ndarray
         A loaded stack, a path for :func:`focuscam.load_stack` (stack folder, image folder,
         multi-page TIFF, video), or frames in order (then ``z`` is the frame index).
-    name : str
-        Focus measure, one of ``focuscam.MEASURES`` (default ``"lapv"``).
+    name : str or None
+        Focus measure, one of ``focuscam.MEASURES`` (default: the autofocus default for the
+        mode, :func:`focuscam.autofocus.default_measure`: ``lapv``, ``glvn`` in brightfield),
+        or ``"auto"``: the
+        candidate of :data:`AUTO_MEASURES` whose curve is the most significant
+        (:func:`choose_measure`).
     roi : (x, y, w, h) or None
         Region in pixels; None = whole frame.
     bin : int or "auto"
@@ -171,6 +257,9 @@ def select_plane(
     on_frame : callable or None
         Called as ``on_frame(done, total)`` after every frame scored (a progress bar); a
         binning retry scores the frames again and calls it again from ``done = 1``.
+    min_snr : float, optional
+        The factor of the one significance rule (default
+        :data:`focuscam.search.significance.MIN_SNR`).
 
     Returns
     -------
@@ -183,7 +272,17 @@ def select_plane(
         Unknown measure, bad ROI or bin, bad mode; StackError for unreadable stacks.
     """
     from .measures import MEASURES, measure, resolve_bin
+    from .search.significance import MIN_SNR
 
+    if name == "auto":
+        return choose_measure(stack, roi=roi, bin=bin, mode=mode)[0]
+    if name is None:
+        from .autofocus import default_measure
+
+        st0 = _as_stack(stack)
+        resolved = mode or ("brightfield" if (st0.modality or "").lower() == "brightfield" else "max")
+        name, stack = default_measure(resolved), st0
+    base_snr = MIN_SNR if min_snr is None else float(min_snr)
     if not isinstance(name, str) or name not in MEASURES:
         raise InputError(f"measure {name!r} is unknown: choose one of {', '.join(MEASURES)}")
     if mode is not None and mode not in MODES:
@@ -203,7 +302,7 @@ def select_plane(
         z = np.arange(len(st), dtype=np.float64)
         z_unit = "index"
 
-    def curve(k: int, min_snr: float = 5.0) -> tuple[list[float], PeakFit]:
+    def curve(k: int, min_snr: float = base_snr) -> tuple[list[float], PeakFit]:
         scores = []
         for img in st.images():
             scores.append(float(measure(img, name, roi, bin=k)))
@@ -220,7 +319,7 @@ def select_plane(
         tried = k
         while _insignificant(fit) and side // (tried * 2) >= MIN_BINNED_SIDE and tried * 2 <= 16:
             tried *= 2
-            s2, f2 = curve(tried, min_snr=RETRY_MIN_SNR)
+            s2, f2 = curve(tried, min_snr=RETRY_MIN_SNR * base_snr / MIN_SNR)
             if not _insignificant(f2):
                 note += f" (bin {tried}: at bin {k} the curve had no significant peak)"
                 k, scores, fit = tried, s2, f2

@@ -58,6 +58,14 @@ class SynthParams:
         Photo-electrons at full-scale white (shot noise; > 0).
     read_noise : float
         Read noise in electrons (>= 0).
+    coverage : float
+        Fraction of the field that holds the scene, in (0, 1] (default 1): below 1 the scene
+        shows only inside a few small discs (a sparse field with a few small features) and is
+        flat elsewhere. Python API only (not a ``focuscam synth`` flag).
+    background : float
+        Uniform background radiance as a fraction of white, in [0, 1) (default 0): the scene is
+        compressed into ``background .. 1`` (strong background, e.g. out-of-focus glow in
+        fluorescence). Python API only.
     """
 
     kind: str = "target"
@@ -71,6 +79,8 @@ class SynthParams:
     blur_per_um: float = 0.6
     photons: float = 4000.0
     read_noise: float = 3.0
+    coverage: float = 1.0
+    background: float = 0.0
 
     def validate(self) -> None:
         """Raise InputError naming the first bad parameter and the fix."""
@@ -90,6 +100,10 @@ class SynthParams:
                 raise InputError(f"{name} {value!r} must be a positive number")
         if not (math.isfinite(self.read_noise) and self.read_noise >= 0):
             raise InputError(f"read_noise {self.read_noise!r} must be a number >= 0")
+        if not (math.isfinite(self.coverage) and 0 < self.coverage <= 1):
+            raise InputError(f"coverage {self.coverage!r} must be a fraction in (0, 1]")
+        if not (math.isfinite(self.background) and 0 <= self.background < 1):
+            raise InputError(f"background {self.background!r} must be a fraction in [0, 1)")
         if self.z_focus is not None and not math.isfinite(self.z_focus):
             raise InputError(f"z_focus {self.z_focus!r} must be a finite number of um")
 
@@ -315,6 +329,26 @@ def _to_counts(radiance: np.ndarray, p: SynthParams, rng: np.random.Generator) -
     return np.clip(dn, 0, 65535).astype(np.uint16)
 
 
+def _sparse_and_background(scene: np.ndarray, p: SynthParams) -> np.ndarray:
+    """Keep the scene only inside a few small discs covering ``coverage`` of the field (flat at
+    its mean elsewhere), then lift it onto a uniform ``background``."""
+    if p.coverage < 1.0:
+        h, w = scene.shape[:2]
+        rng = np.random.default_rng([p.seed, 3])
+        radius = max(3.0, 0.04 * min(h, w))
+        count = max(1, round(p.coverage * h * w / (math.pi * radius**2)))
+        yy, xx = np.mgrid[0:h, 0:w]
+        mask = np.zeros((h, w), dtype=bool)
+        for cy, cx in zip(rng.uniform(0, h, count), rng.uniform(0, w, count), strict=True):
+            mask |= (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
+        flat = scene.mean(axis=(0, 1), keepdims=True)
+        m = mask[..., None] if scene.ndim == 3 else mask
+        scene = np.where(m, scene, flat).astype(scene.dtype)
+    if p.background > 0:
+        scene = (p.background + (1.0 - p.background) * scene).astype(scene.dtype)
+    return scene
+
+
 def render_planes(params: SynthParams) -> tuple[list[np.ndarray], np.ndarray, float]:
     """Render every plane of a synthetic stack.
 
@@ -331,6 +365,7 @@ def render_planes(params: SynthParams) -> tuple[list[np.ndarray], np.ndarray, fl
 
     params.validate()
     scene = make_scene(params.kind, params.width, params.height, color=params.color, seed=params.seed)
+    scene = _sparse_and_background(scene, params)
     z = params.z_positions()
     z_focus = params.true_focus()
     rng = np.random.default_rng([params.seed, 2])

@@ -35,13 +35,13 @@ CASES = [pytest.param("shared", n, marks=pytest.mark.shared, id=n) for n in SHAR
 
 
 @pytest.mark.parametrize(("where", "name"), CASES)
-def test_default_strategy_succeeds_from_every_start_with_at_most_40_percent_of_the_frames(where, name):
+def test_default_strategy_succeeds_from_every_start_with_at_most_45_percent_of_the_frames(where, name):
     stack = _stack(where, name)
     row = evaluate_stack(stack, DEFAULT_STRATEGY, starts=8)
     assert row.runs == 8
     assert row.success_rate == 1.0, row.failures
     assert row.max_error <= stack.truth["tolerance"]
-    assert row.frame_fraction <= 0.40, f"{row.frames} frames of {row.sweep_frames}"
+    assert row.frame_fraction <= 0.45, f"{row.frames} frames of {row.sweep_frames}"
 
 
 @pytest.mark.parametrize(("where", "name"), CASES)
@@ -134,4 +134,4 @@ def test_default_strategy_puts_the_optics_in_focus_through_a_backlash_dead_band(
         optics = drive.mechanical_position / src.scale_um
         assert r.focused, r.reason
         assert abs(optics - stack.truth["z"]) <= stack.truth["tolerance"]
-        assert r.frames <= 0.40 * len(stack)
+        assert r.frames <= 0.45 * len(stack)

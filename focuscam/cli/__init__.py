@@ -27,6 +27,7 @@ SUBCOMMANDS = (
     "select",
     "record",
     "evaluate",
+    "calibrate",
     "move",
     "ports",
     "synth",

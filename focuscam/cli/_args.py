@@ -281,6 +281,7 @@ PIXEL_UM = Number(float, 1e-4, 1e4, "um/px")
 DRIFT_UM_S = Number(float, 1e-6, 1e6, "um/s")
 JOG_UM = Number(float, 1e-3, 1e5, "um")
 PORT = Number(int, 0, 65535)
+CURVE_WIDTH_UM = Number(float, 1e-4, 1e7, "um")
 
 
 def measure_names() -> list[str]:

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
 from ..rig import add_rig_argument
-from ._args import LIMITS_UM, RANGE_UM, SWEEP_STEPS, Z_UM, bin_type, limits_type, measure_names, roi_type
+from ._args import (
+    CURVE_WIDTH_UM,
+    LIMITS_UM,
+    RANGE_UM,
+    SWEEP_STEPS,
+    Z_UM,
+    bin_type,
+    limits_type,
+    measure_names,
+    roi_type,
+)
 from ._regions import RegionTap, add_grid_arguments, print_regions
 
 EPILOG = """\
@@ -50,11 +61,20 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--drive", metavar="SPEC", help="sim, grbl:PORT, sangaboard:PORT, ... (required here or in --rig)"
     )
-    parser.add_argument("--strategy", metavar="NAME", help="search strategy (default coarse-fine)")
+    parser.add_argument("--strategy", metavar="NAME", help="search strategy (default model)")
     parser.add_argument(
         "--measure",
         metavar="NAME",
         help=f"focus measure: {', '.join(measure_names())} (default lapv; glvn in brightfield)",
+    )
+    parser.add_argument(
+        "--curve-width",
+        dest="curve_width_um",
+        type=CURVE_WIDTH_UM,
+        default=None,
+        metavar="UM",
+        help="calibrated focus-curve width (focuscam calibrate; [autofocus] curve_width_um; "
+        f"{CURVE_WIDTH_UM.bounds})",
     )
     parser.add_argument(
         "--roi", type=roi_type, metavar="x,y,w,h", help="region of interest in pixels (default whole frame)"
@@ -195,6 +215,9 @@ def run(args: argparse.Namespace) -> int:
             steps=args.steps,
             bin=args.bin if args.bin is not None else "auto",
             record=args.record,
+            strategy_options=(
+                {"curve_width_um": args.curve_width_um} if args.curve_width_um is not None else None
+            ),
             **options,
         )
         if tap is not None:
@@ -238,12 +261,30 @@ def _run_with_progress(af: Any, *, enabled: bool, unit: Any) -> Any:
             af.on_event = previous
 
 
-def result_json(result: Any, twin: Any) -> dict[str, Any]:
+def _second_peak(result: Any, mode: str) -> dict[str, float] | None:
+    """A second, separate near-equal peak in the run's samples (um), as ``fit_peak`` reports it."""
+    from ..search.peak import fit_peak
+
+    if len(result.samples) < 3:
+        return None
+    zs = [z for z, _ in result.samples]
+    ss = [s for _, s in result.samples]
+    fit = fit_peak(zs, ss, mode=mode, test=False)
+    if not math.isfinite(fit.second_z):
+        return None
+    return {"z_um": float(fit.second_z), "ratio": float(fit.second_ratio)}
+
+
+def result_json(result: Any, twin: Any, mode: str | None = None) -> dict[str, Any]:
     """The ``autofocus --json`` object of a result (on the twin: in the stack's unit, with truth)."""
     from ..types import ZUnit
 
     unit = twin.z_unit if twin is not None else ZUnit()
     out = result.to_dict(unit)
+    if mode is None:
+        brightfield = twin is not None and (twin.stack.modality or "").lower() == "brightfield"
+        mode = "brightfield" if brightfield else "max"
+    out["second_peak"] = _second_peak(result, mode)
     if twin is not None:
         out["stack"] = twin.stack.name
         truth = twin.stack.truth
@@ -257,7 +298,7 @@ def _report(args: argparse.Namespace, result: Any, twin: Any, regions: Any = Non
     from ..types import ZUnit
 
     unit = twin.z_unit if twin is not None else ZUnit()
-    out = result_json(result, twin)
+    out = result_json(result, twin, args.mode)
     if args.grid is not None:
         out.update(regions.to_dict() if regions is not None else {"regions": [], "tilt": None})
     if args.plot:
@@ -289,6 +330,9 @@ def _report(args: argparse.Namespace, result: Any, twin: Any, regions: Any = Non
         f"travel {unit.format(result.travel_um)}, {result.elapsed_s:.2f} s{simulated}"
     )
     print(f"why:   {result.reason}")
+    if out["second_peak"] is not None:
+        sp = out["second_peak"]
+        print(f"warning: a second peak at {sp['z_um']:.6g} um is {100 * sp['ratio']:.0f}% as high")
     if "within_tolerance" in out:
         t = out["truth"]
         verdict = "within" if out["within_tolerance"] else "OUTSIDE"

@@ -46,7 +46,7 @@ def register(subparsers: Any) -> None:
         "--strategy",
         action="append",
         metavar="NAME",
-        help="strategy to evaluate (repeatable; default: the default strategy, coarse-fine)",
+        help="strategy to evaluate (repeatable; default: the default strategy, model)",
     )
     parser.add_argument(
         "--starts",

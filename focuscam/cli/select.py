@@ -43,9 +43,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--measure",
-        default="lapv",
+        default=None,
         metavar="NAME",
-        help=f"focus measure: {', '.join(measure_names())} (default lapv)",
+        help=f"focus measure: {', '.join(measure_names())} or auto (default lapv, glvn in brightfield; "
+        "auto = the most significant of lapv, teng, glvn)",
     )
     parser.add_argument(
         "--roi", type=roi_type, metavar="x,y,w,h", help="region of interest in pixels (default: whole frame)"

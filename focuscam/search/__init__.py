@@ -3,8 +3,10 @@
 No I/O, threads or UI: the same strategy runs on a replayed stack and on live hardware.
 ``peak`` holds the peak fit that every strategy and plane selection end with.
 
-Strategies (registry names): ``sweep``, ``coarse-fine`` (the default), ``golden``,
-``hill-climb``, ``continuous``. Build one with :func:`make_strategy`.
+Strategies (registry names): ``model`` (the default), ``sweep``, ``coarse-fine``, ``golden``,
+``brent``, ``hill-climb``, ``continuous``. Build one with :func:`make_strategy`.
+``significance`` holds the one significance rule every strategy, ``select`` and ``evaluate``
+share.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from .base import DEFAULT_STRATEGY, STRATEGIES, SearchResult, SearchStrategy, ma
 
 __all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "SearchResult", "SearchStrategy", "make_strategy"]
 
-_MODULES = ("sweep", "coarse_fine", "golden", "hill_climb", "continuous")
+_MODULES = ("sweep", "coarse_fine", "golden", "hill_climb", "continuous", "brent", "model")
 
 
 def _load_all() -> None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import FocusState
-from .significance import peak_significance
+from .significance import MIN_SNR
 
 __all__ = ["STRATEGIES", "SearchResult", "SearchStrategy", "make_strategy", "register_strategy"]
 
@@ -117,8 +117,12 @@ class SearchStrategy(ABC):
     max_recentre : int
         How many times a peak at the edge of the window may move the window (default 2).
     min_snr : float
-        In ``max`` mode, the least height of the peak over the noise of the curve, both from a
-        peak-model fit (:mod:`focuscam.search.significance`), for ``focused`` (default 6).
+        The factor of the one significance rule (:mod:`focuscam.search.significance`, default
+        :data:`~focuscam.search.significance.MIN_SNR`), in every mode.
+    curve_width_um : float, optional
+        The rig's calibrated focus-curve width (Gaussian sigma in um, ``focuscam calibrate``):
+        the significance model then uses widths near it, and strategies that plan with a width
+        (``model``) use it for their steps.
     grid_um : float
         The drive's step grid in um (0 = continuous): every proposal is snapped to a grid point
         inside ``[lo, hi]``, and ``resolution`` is at least one grid step.
@@ -145,7 +149,8 @@ class SearchStrategy(ABC):
         start: float | None = None,
         window: tuple[float, float] | None = None,
         max_recentre: int = 2,
-        min_snr: float = 6.0,
+        min_snr: float = MIN_SNR,
+        curve_width_um: float | None = None,
         grid_um: float = 0.0,
     ) -> None:
         lo = _check_number(lo, "lo")
@@ -189,6 +194,11 @@ class SearchStrategy(ABC):
         if min_snr <= 0:
             raise InputError(f"min_snr {min_snr} must be > 0, e.g. 6")
         self.min_snr = min_snr
+        if curve_width_um is not None:
+            curve_width_um = _check_number(curve_width_um, "curve_width_um")
+            if curve_width_um <= 0:
+                raise InputError(f"curve_width_um {curve_width_um} must be > 0 um: run focuscam calibrate")
+        self.curve_width_um = curve_width_um
 
         self._z: list[float] = []
         self._s: list[float] = []
@@ -326,22 +336,22 @@ class SearchStrategy(ABC):
         counts = np.bincount(inv)
         return uz, sums / counts
 
-    def _fit(self):
-        """The peak fit over all samples.
-
-        In ``max`` mode the fit's own noise test (second differences, valid for evenly spaced
-        samples only) is switched off and replaced by the peak-model test in :meth:`_finish`,
-        which also holds for the irregular samples of adaptive strategies. In ``brightfield``
-        mode the fit's dip-depth test is kept for evenly sampled strategies.
-        """
+    def _fit(self, test: bool = False):
+        """The peak fit over all samples; ``test=True`` applies the one significance rule."""
         from .peak import fit_peak
 
         z, s = self._curve()
         if z.size == 0:
             return None
-        if self.mode == "max" or not self.uniform_samples:
-            return fit_peak(z, s, mode=self.mode, min_snr=0.0)
-        return fit_peak(z, s, mode=self.mode)
+        return fit_peak(
+            z,
+            s,
+            mode=self.mode,
+            min_snr=self.min_snr,
+            width=self.curve_width_um,
+            min_width=self.resolution / 4,
+            test=test,
+        )
 
     def _edge_side(self, fit) -> int:
         """-1 when the fitted peak is at the low end of the sampled curve, +1 at the high end."""
@@ -356,25 +366,13 @@ class SearchStrategy(ABC):
         return edge
 
     def _finish(self) -> SearchResult:
-        fit = self._fit()
+        fit = self._fit(test=True)
         if fit is None:
             return SearchResult(
                 None, FocusState.FAILED, 0.0, (), None, "no sample was observed", self.name, self._passes
             )
         state, reason = fit.state, fit.reason
         confidence = float(fit.confidence)
-        if self.mode == "max" and state == FocusState.FOCUSED:
-            z_c, s_c = self._curve()
-            sig = peak_significance(z_c, s_c, min_width=self.resolution / 4)
-            if sig.snr < self.min_snr:
-                state = FocusState.FAILED
-                reason = (
-                    f"peak not significant against the noise of the curve "
-                    f"(height/noise {sig.snr:.1f} < {self.min_snr:g})"
-                )
-            else:
-                reason = f"{reason}; peak {sig.snr:.1f} x the noise of a peak-model fit"
-            confidence = min(confidence, float(np.clip((sig.snr - self.min_snr) / self.min_snr, 0, 1)))
         if self._fail_reason is not None:
             state, reason, confidence = FocusState.FAILED, self._fail_reason, 0.0
         z = float(fit.z) if fit.z is not None and math.isfinite(fit.z) else None
@@ -392,7 +390,7 @@ def _fit_edge(fit, n: int) -> int:
 STRATEGIES: dict[str, type[SearchStrategy]] = {}
 
 #: The strategy the controller and the evaluation use when none is named.
-DEFAULT_STRATEGY = "coarse-fine"
+DEFAULT_STRATEGY = "model"
 
 
 def register_strategy(cls: type[SearchStrategy]) -> type[SearchStrategy]:

@@ -7,19 +7,20 @@
 How it decides
 --------------
 1. Samples are sorted by ``z`` (any order may be given; ``index`` refers to the input order).
-2. The curve's noise ``sigma`` is estimated robustly from second differences,
-   ``MAD(s[k-1] - 2 s[k] + s[k+1]) / 0.6745 / sqrt(6)`` (white noise of std ``sigma`` gives
-   second differences of std ``sqrt(6) sigma``); a smooth peak only adds a few large values
-   that the median ignores.
-3. The peak's height is measured against the curve's median. It is significant when the height
-   is at least ``min_snr`` noise sigmas (needs 7 samples or more) and at least ``min_rel`` of the
-   peak value; otherwise the fit fails ("flat curve" / "peak not significant").
-4. A peak on the first or last sample fails with ``at_edge=True`` (and ``edge_side`` -1/+1),
+2. Significance is decided by the ONE rule of :mod:`focuscam.search.significance`
+   (:func:`~focuscam.search.significance.test_peak`: a peak-model fit whose height must be
+   ``min_snr`` upper-bound noise sigmas of its residuals; too few samples are not tested and
+   fail), and the peak must be at least ``min_rel`` of the peak value.
+3. A peak on the first or last sample fails with ``at_edge=True`` (and ``edge_side`` -1/+1),
    so strategies can re-centre their window.
-5. The position is refined below the sample step: a Gaussian (a parabola through the logarithm
-   of the scores above the curve's floor) over the samples above half the peak height around the
-   best sample (3 to 5 of them), falling back to a 3-point parabola, then to the sample itself.
-   The fit never leaves the span of the samples it used.
+4. The position is refined below the sample step: a Gaussian (a parabola through the logarithm
+   of the scores above the curve's floor) over a window SYMMETRIC around the best sample (as
+   many samples above half the peak height on each side, 1 or 2), falling back to a 3-point
+   parabola, then to the sample itself. The refined position never leaves the interval between
+   the best sample's two neighbours (it cannot land beyond a lower neighbour).
+5. A second, separate local maximum nearly as high as the best (:data:`SECOND_PEAK_RATIO` of
+   its height over the curve's floor, with a valley between them) is reported in
+   ``second_z`` / ``second_ratio`` and in the reason, not silently ignored.
 
 ``mode="brightfield"``: the focal plane of a transparent sample in brightfield is a contrast
 *minimum* between two maxima. The fit takes the sample with the deepest dip below the lower of
@@ -36,11 +37,16 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import FocusState
+from .significance import MIN_SNR, test_peak
 
-__all__ = ["MODES", "PeakFit", "fit_peak", "noise_sigma"]
+__all__ = ["MODES", "SECOND_PEAK_RATIO", "PeakFit", "fit_peak", "noise_sigma"]
 
 #: Peak-fit modes.
 MODES = ("max", "brightfield")
+
+#: A second local maximum at least this fraction of the best peak's height (over the curve's
+#: floor), separated from it by a valley below half its own height, is reported.
+SECOND_PEAK_RATIO = 0.8
 
 _MAX_WINDOW = 5
 
@@ -74,9 +80,18 @@ class PeakFit:
     method : str
         How ``z`` was refined: ``"gaussian"``, ``"parabola"`` or ``"sample"``.
     snr : float
-        Peak height (or dip depth) in noise sigmas; ``inf`` on a noiseless curve.
+        Peak height (or dip depth) in noise sigmas of the peak-model fit (0 when not tested).
     noise : float
-        The estimated noise sigma of the scores (score units).
+        The second-difference noise sigma of the scores (score units; see :func:`noise_sigma`).
+    tested : bool
+        False when the samples were too few for the significance test (then ``snr`` and
+        ``threshold`` claim nothing and the fit fails).
+    threshold : float
+        The SNR the test needed with these samples (0 when not tested).
+    second_z : float
+        ``z`` of a second, separate peak nearly as high as the best (NaN when there is none).
+    second_ratio : float
+        Its height over the curve's floor relative to the best peak's (0 when there is none).
     """
 
     index: int
@@ -91,6 +106,10 @@ class PeakFit:
     method: str = "sample"
     snr: float = 0.0
     noise: float = 0.0
+    tested: bool = False
+    threshold: float = 0.0
+    second_z: float = math.nan
+    second_ratio: float = 0.0
 
     @property
     def focused(self) -> bool:
@@ -167,28 +186,66 @@ def _parabola_vertex(x: np.ndarray, y: np.ndarray) -> float | None:
     return x0 + scale * (-b / (2.0 * a))
 
 
-def _refine_max(zs: np.ndarray, ss: np.ndarray, i: int, floor: float) -> tuple[float, str]:
-    """Sub-step position of the maximum at sorted index ``i`` (not at an edge)."""
+def _refine_max(
+    zs: np.ndarray, ss: np.ndarray, i: int, floor: float, sigma: float = 0.0
+) -> tuple[float, str]:
+    """Sub-step position of the maximum at sorted index ``i`` (not at an edge).
+
+    The window is symmetric around ``i`` (as many samples on each side), so far samples on one
+    side cannot skew it, and the result never passes a neighbour that is clearly lower than the
+    best sample (more than ``2 sigma`` lower; ``sigma`` the curve's noise): it stays between
+    ``zs[i-1]`` and ``zs[i+1]`` unless noise makes a neighbour as high as the best.
+    """
     n = zs.size
     height = ss[i] - floor
-    lo = hi = i
+    k = 1
     if height > 0:
         half = floor + 0.5 * height
-        while lo > 0 and ss[lo - 1] > half and i - lo < _MAX_WINDOW // 2:
-            lo -= 1
-        while hi < n - 1 and ss[hi + 1] > half and hi - i < _MAX_WINDOW // 2:
-            hi += 1
-    lo, hi = min(lo, i - 1), max(hi, i + 1)
-    x, y = zs[lo : hi + 1], ss[lo : hi + 1]
+        while (
+            k < _MAX_WINDOW // 2
+            and i - k - 1 >= 0
+            and i + k + 1 <= n - 1
+            and ss[i - k - 1] > half
+            and ss[i + k + 1] > half
+        ):
+            k += 1
+    x, y = zs[i - k : i + k + 1], ss[i - k : i + k + 1]
     lifted = y - floor
+    lb, ub = i - 1, i + 1
+    while lb > i - k and ss[i] - ss[lb] <= 2.0 * sigma:
+        lb -= 1
+    while ub < i + k and ss[i] - ss[ub] <= 2.0 * sigma:
+        ub += 1
+    bounds = (zs[lb], zs[ub])
     if height > 0 and np.all(lifted > 0):
         v = _parabola_vertex(x, np.log(lifted))
-        if v is not None and x[0] <= v <= x[-1]:
+        if v is not None and bounds[0] <= v <= bounds[1]:
             return float(v), "gaussian"
     v = _parabola_vertex(zs[i - 1 : i + 2], ss[i - 1 : i + 2])
-    if v is not None and zs[i - 1] <= v <= zs[i + 1]:
+    if v is not None and bounds[0] <= v <= bounds[1]:
         return float(v), "parabola"
     return float(zs[i]), "sample"
+
+
+def _second_peak(zs: np.ndarray, ss: np.ndarray, j: int, floor: float) -> tuple[float, float]:
+    """A separate local maximum nearly as high as the one at ``j``: ``(z, ratio)`` or ``(nan, 0)``."""
+    height = ss[j] - floor
+    if height <= 0 or zs.size < 5:
+        return math.nan, 0.0
+    best = (math.nan, 0.0)
+    for k in range(zs.size):
+        if abs(k - j) < 2:
+            continue
+        left = ss[k - 1] if k > 0 else -math.inf
+        right = ss[k + 1] if k < zs.size - 1 else -math.inf
+        if not (ss[k] > left and ss[k] >= right):
+            continue
+        ratio = (ss[k] - floor) / height
+        a, b = sorted((j, k))
+        valley = float(np.min(ss[a : b + 1]))
+        if ratio >= SECOND_PEAK_RATIO and valley < floor + 0.5 * (ss[k] - floor) and ratio > best[1]:
+            best = (float(zs[k]), float(ratio))
+    return best
 
 
 def _refine_min(zs: np.ndarray, ss: np.ndarray, i: int) -> tuple[float, str]:
@@ -204,8 +261,11 @@ def fit_peak(
     scores: Any,
     *,
     mode: str = "max",
-    min_snr: float = 5.0,
+    min_snr: float = MIN_SNR,
     min_rel: float = 0.01,
+    width: float | None = None,
+    min_width: float | None = None,
+    test: bool = True,
 ) -> PeakFit:
     """Fit the best-focus position of a sampled focus curve, and say honestly whether it is one.
 
@@ -219,10 +279,18 @@ def fit_peak(
         ``"max"``: best focus is the score maximum. ``"brightfield"``: best focus is the
         contrast minimum between two maxima.
     min_snr : float
-        Least peak height (dip depth) in noise sigmas for ``"focused"``; applied when there are
-        at least 7 samples (fewer give no usable noise estimate).
+        Least peak height (dip depth) in noise sigmas of the peak-model fit for ``"focused"``
+        (the rule of :func:`~focuscam.search.significance.test_peak`; default 5).
     min_rel : float
         Least peak height (dip depth) relative to the peak score (flank score) for ``"focused"``.
+    width : float, optional
+        Calibrated curve width (Gaussian sigma, unit of ``z``) for the significance model.
+    min_width : float, optional
+        Narrowest peak the significance model may use (unit of ``z``; e.g. the step).
+    test : bool
+        Run the significance test (default). ``False`` (a search's intermediate fits) fits the
+        position and edges only; the state is then ``"failed"`` with reason "not tested yet"
+        unless the curve is flat or the peak at an edge.
 
     Returns
     -------
@@ -258,6 +326,7 @@ def fit_peak(
     sigma = noise_sigma(ss)
     spread = float(np.ptp(ss))
     scale = max(float(np.max(np.abs(ss))), 1e-300)
+    second = (math.nan, 0.0)
 
     if mode == "brightfield":
         left = np.maximum.accumulate(ss)
@@ -276,28 +345,31 @@ def fit_peak(
         j = int(np.argmax(ss))
         height = float(ss[j] - np.median(ss))
         reference = float(ss[j])
+        floor = float(np.min(ss))
         if 0 < j < n - 1:
-            z_fit, method = _refine_max(zs, ss, j, floor=float(np.min(ss)))
+            z_fit, method = _refine_max(zs, ss, j, floor=floor, sigma=sigma)
         else:
             z_fit, method = float(zs[j]), "sample"
+        second = _second_peak(zs, ss, j, floor)
         found = "score maximum"
 
     at_edge = j in (0, n - 1) and not (mode == "brightfield" and height <= 0)
     edge_side = (-1 if j == 0 else 1) if at_edge else 0
-    if sigma > 0:
-        snr = height / sigma
-    else:
-        snr = math.inf if height > 0 else 0.0
-    use_snr = n >= 7
+    flat = spread <= 1e-12 * scale or height <= 0
+    sig = None
+    if test and not flat:
+        sig = test_peak(zs, ss, mode=mode, min_width=min_width, width=width, min_snr=min_snr)
     confidence = 0.0
-    if height > 0:
-        confidence = min(1.0, snr / (4.0 * min_snr)) if use_snr and min_snr > 0 else 1.0
-        if abs(reference) > 0:
-            confidence = min(confidence, height / abs(reference) / (4.0 * min_rel) if min_rel > 0 else 1.0)
+    if sig is not None and sig.tested and height > 0:
+        confidence = min(1.0, sig.snr / (4.0 * sig.threshold))
+        if abs(reference) > 0 and min_rel > 0:
+            confidence = min(confidence, height / abs(reference) / (4.0 * min_rel))
     if at_edge:
         confidence *= 0.5
 
     def result(state: str, reason: str) -> PeakFit:
+        if math.isfinite(second[0]):
+            reason += f"; warning: a second peak at {second[0]:.4g} is {100 * second[1]:.0f}% as high"
         return PeakFit(
             index=int(order[j]),
             z=z_fit,
@@ -309,11 +381,15 @@ def fit_peak(
             z_sample=float(zs[j]),
             mode=mode,
             method=method,
-            snr=float(snr),
+            snr=float(sig.snr) if sig is not None else 0.0,
             noise=float(sigma),
+            tested=bool(sig is not None and sig.tested),
+            threshold=float(sig.threshold) if sig is not None else 0.0,
+            second_z=float(second[0]),
+            second_ratio=float(second[1]),
         )
 
-    if spread <= 1e-12 * scale or height <= 0:
+    if flat:
         return result(failed, "flat curve: no sample stands out")
     rel = height / abs(reference) if reference != 0 else math.inf
     if rel < min_rel:
@@ -321,13 +397,11 @@ def fit_peak(
             failed,
             f"peak not significant: {found} only {100 * rel:.2g}% above the curve (need {100 * min_rel:g}%)",
         )
-    if use_snr and snr < min_snr:
-        return result(
-            failed,
-            f"peak not significant: {found} {snr:.2g} noise sigmas high (need {min_snr:g})",
-        )
     if at_edge:
         side = "low" if edge_side < 0 else "high"
         return result(failed, f"{found} at the {side} edge of the range: extend or re-centre the range")
-    snr_text = "noiseless" if math.isinf(snr) else f"{snr:.3g} noise sigmas"
-    return result(FocusState.FOCUSED, f"{found} ({snr_text}), {method} fit")
+    if sig is None:
+        return result(failed, f"{found}, {method} fit; significance not tested yet")
+    if not sig.significant:
+        return result(failed, sig.text if sig.tested else f"{found}, {method} fit; {sig.text}")
+    return result(FocusState.FOCUSED, f"{found}, {method} fit; {sig.text}")

@@ -1,0 +1,222 @@
+"""``model`` (the default): coarse bracket, a peak model fitted as soon as the samples allow,
+a jump to its peak, refinement until the one significance rule is satisfied.
+
+1. **Bracket** on a coarse grid over the window (``coarse_points`` positions, or a step of
+   about three calibrated curve widths when the rig has ``curve_width_um``): start at the grid
+   position nearest the drive, climb toward the higher neighbour until the score falls
+   (a bracket low-high-low). A climb that ends at a window end, or a bracket whose peak does
+   not stand out, scores the rest of the grid (the whole window is covered before giving up).
+2. **Jump**: fit a Gaussian (a parabola through the logarithm of the scores above the floor)
+   to the best sample and its two neighbours and score its vertex; refit and jump again while
+   the vertex moves (at most three jumps).
+3. **Refine**: score the best sample's neighbourhood at half the previous spacing, both sides,
+   until the best sample's neighbours are within the ``resolution`` (or the calibrated width),
+   then test the peak with :func:`~focuscam.search.significance.test_peak` and stop as soon as
+   it is significant; otherwise add samples (refinement, then the rest of the grid) within the
+   frame budget.
+
+In ``brightfield`` mode the bracket covers the whole grid (the focal plane is the minimum
+between two maxima) and the jumps and refinement look for the lowest score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..errors import InputError
+from .base import SearchStrategy, register_strategy
+
+__all__ = ["Model"]
+
+
+def _vertex3(z: np.ndarray, s: np.ndarray, floor: float) -> float | None:
+    """Vertex of the Gaussian through three points (parabola of log(s - floor)), else of s."""
+    lifted = s - floor
+    y = np.log(lifted) if np.all(lifted > 0) else s
+    a, b, _ = np.polyfit(z - z[1], y, 2)
+    if not a < 0:
+        return None
+    v = z[1] - b / (2.0 * a)
+    return float(v) if z[0] <= v <= z[2] else None
+
+
+def _floor(s: np.ndarray) -> float:
+    """The floor under a Gaussian peak of the scores: 0 for positive scores (focus measures), so
+    that the lowest sample keeps a finite logarithm; else one spread below the lowest score."""
+    return 0.0 if np.all(s > 0) else float(np.min(s) - np.ptp(s))
+
+
+def _sigma3(z: np.ndarray, s: np.ndarray, floor: float) -> float | None:
+    """Sigma of the Gaussian through three points (parabola of log(s - floor)), if it opens down."""
+    lifted = s - floor
+    if not np.all(lifted > 0):
+        return None
+    a = np.polyfit(z - z[1], np.log(lifted), 2)[0]
+    return float(math.sqrt(-0.5 / a)) if a < 0 else None
+
+
+@register_strategy
+class Model(SearchStrategy):
+    """Coarse bracket, model jump, refinement to significance (the default strategy).
+
+    Parameters
+    ----------
+    coarse_points : int, optional
+        Positions of the coarse grid over the window (default 5; with ``curve_width_um``, the
+        window divided by three widths, 5 to 9 positions).
+    max_frames : int, optional
+        Most frames one pass scores (default a quarter of a full sweep at the ``resolution``,
+        at least 10).
+    **common
+        See :class:`~focuscam.search.base.SearchStrategy` (``lo``, ``hi`` in um,
+        ``curve_width_um``, ...).
+    """
+
+    name = "model"
+
+    def __init__(self, *, coarse_points: int | None = None, max_frames: int | None = None, **common) -> None:
+        super().__init__(**common)
+        if coarse_points is not None and (int(coarse_points) != coarse_points or coarse_points < 3):
+            raise InputError(f"coarse_points {coarse_points!r} must be an integer >= 3")
+        if max_frames is not None and (int(max_frames) != max_frames or max_frames < 5):
+            raise InputError(f"max_frames {max_frames!r} must be an integer >= 5")
+        self.coarse_points = None if coarse_points is None else int(coarse_points)
+        self.max_frames = None if max_frames is None else int(max_frames)
+
+    # ------------------------------------------------------------------ planning
+    def _grid(self, wlo: float, whi: float) -> np.ndarray:
+        n = self.coarse_points
+        if n is None:
+            n = 5
+            if self.curve_width_um is not None:
+                n = int(min(9, max(5, math.ceil((whi - wlo) / (3.0 * self.curve_width_um)) + 1)))
+        return np.linspace(wlo, whi, n)
+
+    def _budget(self, wlo: float, whi: float) -> int:
+        if self.max_frames is not None:
+            return self.max_frames
+        sweep = round((whi - wlo) / self.resolution) + 1
+        return int(max(10, math.ceil(sweep / 4)))
+
+    def _sign(self) -> float:
+        return 1.0 if self.mode == "max" else -1.0
+
+    def _best(self, wlo: float, whi: float) -> tuple[np.ndarray, np.ndarray, int]:
+        z, s = self._curve()
+        inside = (z >= wlo - 1e-9) & (z <= whi + 1e-9)
+        z, s = z[inside], s[inside]
+        if self.mode == "max":
+            return z, s, int(np.argmax(s))
+        fit = self._fit()
+        return z, s, int(np.argmin(np.abs(z - fit.z_sample)))
+
+    def _needed(self) -> int:
+        """Samples the significance test needs (model parameters + 2)."""
+        from .significance import model_params
+
+        return model_params(self.curve_width_um is not None, self.mode != "max") + 2
+
+    def _significant(self) -> bool:
+        fit = self._fit(test=True)
+        return fit is not None and fit.focused
+
+    # ------------------------------------------------------------------ the pass
+    def _pass(self, wlo: float, whi: float) -> Iterator[float]:
+        first = len(self._z)
+        budget = self._budget(wlo, whi)
+        sign = self._sign()
+
+        def left() -> int:
+            return budget - (len(self._z) - first)
+
+        grid = self._grid(wlo, whi)
+        here = self._z[-1] if self._z else self.start
+        # 1. bracket: climb the coarse grid from the position nearest the drive
+        if self.mode == "max":
+            i = int(np.argmin(np.abs(grid - here)))
+            si = yield from self._score(float(grid[i]))
+            step = 1 if i == 0 or (i < grid.size - 1 and grid[-1] - grid[i] >= grid[i] - grid[0]) else -1
+            climbed = False
+            for direction in (step, -step):
+                j, sj = i, si
+                while 0 <= j + direction < grid.size:
+                    sn = yield from self._score(float(grid[j + direction]))
+                    if sn <= sj:
+                        break
+                    j, sj, climbed = j + direction, sn, True
+                if climbed or not 0 <= i - direction < grid.size:
+                    if climbed:
+                        break
+                    continue
+            # the climb ended at a window end (a flat tail): score the rest of the grid, nearest
+            # first, until the best sample is bracketed by lower ones
+            while True:
+                z, _, b = self._best(wlo, whi)
+                if 0 < b < z.size - 1:
+                    break
+                rest = [float(g) for g in grid if self._score_at(float(g)) is None]
+                if not rest:
+                    break
+                now = self._z[-1]
+                yield from self._score(min(rest, key=lambda g: (abs(g - now), abs(g - 0.5 * (wlo + whi)))))
+        else:
+            for g in self._sweep_order(grid, here):
+                yield from self._score(float(g))
+        # 2. jump to the fitted model peak while it moves
+        for _ in range(3):
+            z, s, b = self._best(wlo, whi)
+            if not 0 < b < z.size - 1 or left() <= 0:
+                break
+            v = _vertex3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
+            if v is None or np.min(np.abs(z - v)) < 0.75 * self.resolution:
+                break
+            yield from self._score(v)
+        # 3. refine around the best sample until its neighbours are within about one curve
+        #    width (the calibrated one, else the width of the Gaussian through the best sample
+        #    and its neighbours; never below 1.5 resolution steps) and the peak is real
+        while left() > 0:
+            z, s, b = self._best(wlo, whi)
+            if not 0 < b < z.size - 1:
+                return
+            gaps = (z[b] - z[b - 1], z[b + 1] - z[b])
+            sigma = self.curve_width_um
+            if sigma is None:
+                sigma = _sigma3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
+            target = max(self.resolution, min(sigma or 0.0, 0.25 * (whi - wlo)) / 1.5)
+            if max(gaps) <= 1.5 * target and z.size >= self._needed() and self._significant():
+                return
+            side = 0 if gaps[0] >= gaps[1] else 1
+            wide = z[b] + (-0.5 * gaps[0] if side == 0 else 0.5 * gaps[1])
+            if max(gaps) > 1.5 * target:
+                cand = wide
+                if 0.5 * max(gaps) < 0.75 * self.resolution:
+                    cand = z[b] + (-1 if side == 0 else 1) * self.resolution
+            else:
+                # neighbours are close but the test wants more: halve the wider gap, else take
+                # the free position nearest the drive at whole target steps from the best
+                cand = self._more(z, b, wide, target, grid, wlo, whi)
+                if cand is None:
+                    return
+            yield from self._score(float(cand))
+
+    def _more(self, z, b, wide, target, grid, wlo, whi) -> float | None:
+        here = self._z[-1]
+        steps = [z[b] + k * target for k in (-3, -2, -1, 1, 2, 3)]
+        missing = [float(g) for g in grid]
+        for group in (
+            [wide],
+            sorted(steps, key=lambda c: abs(c - here)),
+            sorted(missing, key=lambda c: abs(c - here)),
+        ):
+            for c in group:
+                if wlo <= c <= whi and float(np.min(np.abs(z - c))) >= 0.5 * self.resolution:
+                    return float(c)
+        return None
+
+    @staticmethod
+    def _sweep_order(grid: np.ndarray, here: float) -> list[float]:
+        zs = [float(g) for g in grid]
+        return zs[::-1] if abs(here - zs[-1]) < abs(here - zs[0]) else zs

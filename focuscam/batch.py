@@ -51,6 +51,7 @@ RESULT_KEYS = (
     "roi",
     "z_sample",
     "at_edge",
+    "second_peak",
 )
 #: At most this many stacks go into one task (small stacks share a task to save overhead).
 MAX_CHUNK = 8
@@ -165,15 +166,22 @@ def _one_line(text: str) -> str:
 
 
 # ---------------------------------------------------------------------- the batch
-def _check_options(measure: str, roi: Any, bin: Any, mode: str | None) -> tuple[int, int, int, int] | None:
+def _check_options(
+    measure: str | None, roi: Any, bin: Any, mode: str | None
+) -> tuple[int, int, int, int] | None:
     """Validate what applies to every stack once, on the client, before any work is sent."""
     from .measures import MEASURES
     from .measures._validate import check_roi
     from .search.peak import MODES
     from .types import ROI
 
-    if not isinstance(measure, str) or measure not in MEASURES:
-        raise InputError(f"measure {measure!r} is unknown: choose one of {', '.join(MEASURES)}")
+    # None: the mode's default measure (lapv, glvn in brightfield); "auto": chosen per stack
+    if (
+        measure is not None
+        and measure != "auto"
+        and (not isinstance(measure, str) or measure not in MEASURES)
+    ):
+        raise InputError(f"measure {measure!r} is unknown: choose one of {', '.join(MEASURES)} or auto")
     if mode is not None and mode not in MODES:
         raise InputError(f"mode {mode!r} is not one of {', '.join(MODES)}: use 'max' or 'brightfield'")
     if bin != "auto" and (isinstance(bin, bool) or not isinstance(bin, int) or bin < 1):
@@ -192,7 +200,7 @@ def chunk_size(n_stacks: int, n_threads: int) -> int:
 
 def select_many(
     paths: Iterable[str | os.PathLike[str]],
-    name: str = "lapv",
+    name: str | None = None,
     roi: Any = None,
     bin: int | str = "auto",
     mode: str | None = None,

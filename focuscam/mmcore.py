@@ -137,11 +137,18 @@ def _quiet_core(cls: Any) -> Any:
         log.setLevel(level)
 
 
+#: True once this process has loaded a Micro-Manager core (the CLI then ends the process past
+#: MMCore's native teardown: see ``focuscam.cli._exit_past_native_teardown``).
+LOADED = False
+
+
 def _load(cfg: Path) -> Any:
+    global LOADED
     from pymmcore_plus.experimental.unicore import UniMMCore
 
     from . import mm_devices
 
+    LOADED = True
     core = _quiet_core(UniMMCore)
     problem = _missing_adapter(core, cfg)
     try:

@@ -29,7 +29,9 @@ def cfg(tmp_path):
 
 def test_autofocus_through_the_cli_on_a_config_file_lands_within_the_truth(run_cli, cfg):
     truth = load_stack(TARGET).truth
-    proc = run_cli("autofocus", "--source", f"mm:{cfg}", "--drive", f"mm:{cfg}", "--range=-18,18", "--json")
+    proc = run_cli(
+        "autofocus", "--source", f"mm:{cfg}", "--drive", f"mm:{cfg}", "--limits", "-18,18", "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["state"] == "focused"
@@ -69,7 +71,7 @@ def test_move_monitor_and_record_through_mm(run_cli, cfg, tmp_path, capsys):
 def test_a_rig_file_names_the_config_relative_to_itself(run_cli, cfg, tmp_path):
     rig = cfg.parent / "rig.toml"
     rig.write_text('[camera]\nsource = "mm:twin.cfg"\n\n[drive]\nspec = "mm:twin.cfg"\nlimits = [-18, 18]\n')
-    proc = run_cli("autofocus", "--rig", rig, "--json", "--range=-18,18", cwd=tmp_path)
+    proc = run_cli("autofocus", "--rig", rig, "--json", "--limits", "-18,18", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["state"] == "focused"
 

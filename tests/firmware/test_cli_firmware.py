@@ -52,7 +52,7 @@ def test_ctrl_c_during_autofocus_stops_the_motor_where_it_says(fw, spawn_cli):
     """Ctrl-C in the middle of a move: exit 130, one line naming the position, motor stopped there."""
     recording = Path(__file__).resolve().parents[2] / "recordings" / "target_color"
     argv = ["autofocus", "--source", f"replay:{recording}", "--drive", f"focuscam:{fw.port}"]
-    argv += ["--range=-300,300", "--no-window", "--json"]
+    argv += ["--limits", "-300,300", "--no-window", "--json"]
     proc = spawn_cli(*argv)
     deadline = time.monotonic() + 60
     while fw.state()["moving"] == 0:

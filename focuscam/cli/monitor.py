@@ -88,7 +88,9 @@ class _StatusLine:
             return
         self.last = now
         blur = sample.blur
-        verdict = "" if blur is None else ("  blurred" if blur["is_blurred"] else "  sharp")
+        verdict = ""
+        if blur is not None:  # the verdict names its own frame (async: an older one)
+            verdict = f"  (frame {sample.blur_seq}: {'blurred' if blur['is_blurred'] else 'sharp'})"
         self.stream.write(
             f"\r\x1b[K{sample.measure} {sample.score:12.4g}  {sample.fps:6.1f} fps  "
             f"{sample.measure_ms:6.2f} ms  dropped {sample.dropped}  frame {sample.seq}{verdict}"

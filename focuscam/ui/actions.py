@@ -74,6 +74,9 @@ class EngineActions:
         Called on quit after the drive is stopped and the recording closed (stop the engine).
     close_drive : bool
         Close the drive on quit (default True).
+    no_drive_hint : str, optional
+        What ``a``, ``l`` and ``+``/``-`` answer when this window has no drive (default: start
+        with ``--drive``); a command that takes no drive says where to go instead.
     """
 
     def __init__(
@@ -96,6 +99,7 @@ class EngineActions:
         snapshot_dir: str | Path = ".",
         on_quit: Callable[[], Any] | None = None,
         close_drive: bool = True,
+        no_drive_hint: str | None = None,
     ) -> None:
         if isinstance(jog_um, bool) or not isinstance(jog_um, int | float) or not jog_um > 0:
             raise InputError(f"jog_um {jog_um!r} is not a positive number: give the jog step in um, e.g. 10")
@@ -124,6 +128,7 @@ class EngineActions:
         self._snapshot_dir = Path(snapshot_dir)
         self._on_quit = on_quit
         self._close_drive = close_drive
+        self._no_drive_hint = no_drive_hint
         self._worker: Worker | None = None
         self._notify: Callable[[str], Any] = lambda msg: None
         self._status: Callable[..., Any] = lambda **kw: None
@@ -144,6 +149,24 @@ class EngineActions:
         """Send worker messages and lock/recording flags to a :class:`UiState`."""
         self._notify = state.notify
         self._status = state.set_status
+
+    def keys(self) -> str:
+        """The keys that do something here (the window's legend shows only these).
+
+        ``a`` needs an autofocus, ``l`` a lock, ``+``/``-`` a drive, ``r`` a recorder and ``s``
+        a frame source; ``m``, ``g`` and ``q`` always work.
+        """
+        parts = [
+            ("a", self._autofocus is not None),
+            ("l", self._lock is not None),
+            ("m", True),
+            ("g", True),
+            ("r", self._start_recording is not None),
+            ("s", self.latest_frame is not None),
+            ("+", self.drive is not None or self._jog is not None),
+            ("q", True),
+        ]
+        return "".join(key for key, works in parts if works)
 
     # ------------------------------------------------------------------ worker
     @property
@@ -176,14 +199,14 @@ class EngineActions:
     # ------------------------------------------------------------------ UiActions
     def autofocus(self) -> str | None:
         if self._autofocus is None:
-            return "autofocus needs a drive: start with --drive (e.g. --drive sim)"
+            return self._no_drive_hint or "autofocus needs a drive: start with --drive (e.g. --drive sim)"
         self._start("autofocus", self._autofocus, lambda result: _result_text(result))
         return "autofocus started"
 
     def toggle_lock(self) -> str | None:
         if self._lock is None:
             if self.drive is None:
-                return "focus lock needs a drive: start with --drive"
+                return self._no_drive_hint or "focus lock needs a drive: start with --drive"
             return "focus lock is not available in this command"
         if self.locked:
             if self._unlock is not None:
@@ -257,7 +280,7 @@ class EngineActions:
 
     def jog(self, direction: int) -> str | None:
         if self.drive is None:
-            return "jogging needs a drive: start with --drive"
+            return self._no_drive_hint or "jogging needs a drive: start with --drive"
         if direction not in (-1, 1):
             raise InputError(f"jog direction {direction!r} is not +1 or -1")
         dz = direction * self.jog_um

@@ -56,6 +56,9 @@ class EngineActions:
         on/off.
     autofocus : callable, optional
         Runs one autofocus (blocking; called on the worker thread).
+    before_autofocus : callable, optional
+        Called on the window's thread before each run starts (e.g. choose the run's recording
+        folder); the text it returns is added to the "autofocus started" message.
     lock, unlock : callable, optional
         Start and stop the focus lock.
     is_locked : callable, optional
@@ -90,6 +93,7 @@ class EngineActions:
         on_roi: Callable[[ROI | None], Any] | None = None,
         on_grid: Callable[[bool], Any] | None = None,
         autofocus: Callable[[], Any] | None = None,
+        before_autofocus: Callable[[], str | None] | None = None,
         lock: Callable[[], Any] | None = None,
         unlock: Callable[[], Any] | None = None,
         is_locked: Callable[[], bool] | None = None,
@@ -123,6 +127,7 @@ class EngineActions:
         self.quitted = False
         self._on_measure, self._on_roi, self._on_grid = on_measure, on_roi, on_grid
         self._autofocus, self._lock, self._unlock = autofocus, lock, unlock
+        self._before_autofocus = before_autofocus
         self._start_recording = start_recording
         self.latest_frame = latest_frame
         self._snapshot_dir = Path(snapshot_dir)
@@ -200,8 +205,11 @@ class EngineActions:
     def autofocus(self) -> str | None:
         if self._autofocus is None:
             return self._no_drive_hint or "autofocus needs a drive: start with --drive (e.g. --drive sim)"
+        if self.busy:
+            raise InputError("the drive is busy: wait for the running job to finish before autofocus")
+        note = self._before_autofocus() if self._before_autofocus is not None else None
         self._start("autofocus", self._autofocus, lambda result: _result_text(result))
-        return "autofocus started"
+        return "autofocus started" + (f": {note}" if note else "")
 
     def toggle_lock(self) -> str | None:
         if self._lock is None:

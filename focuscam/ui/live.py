@@ -242,7 +242,7 @@ def autofocus_window(
     record_base = getattr(af, "record", None)
     runs = {"n": 0}
 
-    def next_record() -> Path | None:
+    def next_record() -> str | None:
         """Each run records into its own subfolder of ``--record DIR`` (run-001, run-002, ...)."""
         if record_base is None:
             return None
@@ -250,17 +250,12 @@ def autofocus_window(
         af.record = path
         if getattr(args, "record", None) is not None:
             args.record = str(path)  # the command's report names the last run's recording
-        return path
+        return f"recording to {path}"
 
     def run_once() -> Any:
         result = af.run()
         results.append(result)
         return result
-
-    def start_run() -> str | None:
-        path = next_record()
-        message = actions.autofocus()
-        return message if path is None or not message else f"{message}: recording to {path}"
 
     actions = EngineActions(
         drive=af.drive,
@@ -269,6 +264,7 @@ def autofocus_window(
         on_measure=lambda name: setattr(af, "measure_name", name),
         on_roi=lambda roi: setattr(af, "roi", roi),
         autofocus=run_once,
+        before_autofocus=next_record,
         lock=af.start_lock,  # `l`: hold focus on a background thread (needs a focused run first)
         unlock=af.unlock,
         is_locked=lambda: af.focus_lock.running,
@@ -297,7 +293,7 @@ def autofocus_window(
         if renders["n"] == 2:
             # the first frame has been drawn and painted (one waitKey ran): only now start the
             # run, whose first kernel calls may hold the interpreter for a while (JIT compile)
-            state.notify(start_run())
+            state.notify(actions.autofocus())
         if results and not actions.busy:
             drawn_after_done["n"] += 1  # the result (peak marked) has been drawn
         if on_render is not None:
@@ -317,7 +313,7 @@ def autofocus_window(
             on_render=rendered,
         )
         if not shown:
-            state.notify(start_run())
+            state.notify(actions.autofocus())
             actions.wait()
     finally:
         actions.quit()  # stops the drive (aborting a run in progress), closes a recording

@@ -421,8 +421,10 @@ class UiState:
             return ROI(nx, ny, roi.w, roi.h)
         ax, ay = self._frame_point(vp, drag["x"], drag["y"])
         bx, by = self._frame_point(vp, x, y)
-        x0, x1 = math.floor(min(ax, bx)), math.ceil(max(ax, bx))
-        y0, y1 = math.floor(min(ay, by)), math.ceil(max(ay, by))
+        # the nearest pixel boundary: at any display scale, a drag between the display points of
+        # frame pixels (x0, y0) and (x1, y1) gives exactly that rectangle
+        x0, x1 = round(min(ax, bx)), round(max(ax, bx))
+        y0, y1 = round(min(ay, by)), round(max(ay, by))
         x1, y1 = min(x1, vp.frame_w), min(y1, vp.frame_h)
         if x1 - x0 < 1 or y1 - y0 < 1:
             return None

@@ -80,9 +80,10 @@ def fit_text(text: str, width_px: int, *, scale: float = 0.45, max_lines: int = 
     """
     if width_px < 8 or max_lines < 1:
         raise InputError(f"text box {width_px} px x {max_lines} lines is too small: give >= 8 px, >= 1 line")
-    text = " ".join(str(text).split())
+    text = str(text).replace("\n", " ")
     if text_width(text, scale) <= width_px:
-        return [text]
+        return [text]  # as it is: column spacing stays
+    text = " ".join(text.split())
     lines = _wrap(text, width_px, scale)
     if len(lines) > max_lines:
         short = _PATH.sub(lambda m: _shorten_path(m.group(0), width_px * 2 // 3, scale), text)

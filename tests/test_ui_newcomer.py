@@ -209,3 +209,28 @@ def test_verdict_names_the_frame_it_belongs_to():
     )
     text = "\n".join(status_lines(state.view()))
     assert "frame 9" in text and "blurred (per 0.010) (of frame 2)" in text
+
+
+def test_terminal_status_line_names_the_verdicts_frame():
+    import io
+
+    from focuscam.cli.monitor import _StatusLine
+    from focuscam.monitor import MonitorSample
+
+    out = io.StringIO()
+    sample = MonitorSample(
+        t=1.0,
+        seq=9,
+        score=30.65,
+        measure="lapv",
+        blur={"is_blurred": True, "per": 0.01},
+        blur_seq=2,
+        focus_map=None,
+        measure_ms=1.0,
+        fps=20.0,
+        dropped=0,
+    )
+    _StatusLine(out, interval=0.0)(sample)
+    text = out.getvalue()
+    assert "frame 9" in text and "(frame 2: blurred)" in text
+    assert not text.rstrip().endswith("frame 9  blurred")  # the old line read as frame 9's verdict

@@ -29,8 +29,10 @@ examples:
 blur_extent, blur_seq, measure_ms, fps, dropped, z, and focus_map with --grid. Without --json
 a status line (score, fps, measure ms, dropped frames) is updated in place on a terminal.
 A video or replay ends the monitor (exit 0), unless it ends before --frames or --seconds
-(exit 3). The blur verdict is computed at most 5 times a second on its own thread (--blur async);
---blur sync computes it for every frame.
+(exit 3). The blur verdict is computed at most 5 times a second on its own thread (--blur async):
+blurred, per and blur_extent then belong to frame blur_seq, which may be older than seq (the
+window and the status line name that frame too); --blur sync computes it for every frame, so
+every line carries its own frame's verdict (blur_seq = seq).
 """
 
 

@@ -22,6 +22,15 @@ from focuscam.ui.window import display_available
 REQUIRE = os.environ.get("FOCUSCAM_REQUIRE_TOOLCHAIN") == "1"
 
 
+def save_screenshot(png, name: str) -> None:
+    """Keep a window test's rendered frame as the README's screenshot (recordings/screenshots)."""
+    from conftest import REPO
+
+    folder = REPO / "recordings" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(png, folder / name)
+
+
 @pytest.fixture
 def xvfb(monkeypatch):
     """Start Xvfb on a free display (it picks one with -displayfd), set DISPLAY, kill it after."""
@@ -298,10 +307,33 @@ AUTOFOCUS_SCRIPT = textwrap.dedent(
     src, drive = make_twin(sys.argv[1])
     af = Autofocus(src, drive, resolution_um=src.spacing_um)
     canvases = []
-    result = autofocus_window(af, argparse.Namespace(), close_when_done=True, on_render=canvases.append)
+    order = []
+    previous = af.on_event
+    def on_event(kind, data):
+        order.append(kind)
+        previous(kind, data)
+    def on_render(canvas):
+        if not canvases:  # the first frame drawn: is the source's frame there, no event yet?
+            import focuscam.ui.live  # noqa: F401
+            order.append("first-render")
+            cv2.imwrite(str(out / "first.png"), canvas)
+        canvases.append(canvas)
+    def wrap(orig):
+        def chained(kind, data):
+            order.append(kind)
+            orig(kind, data)
+        return chained
+    af.on_event = None
+    import focuscam.ui.live as live
+    real = live.run_window
+    def run_window(state, **kw):
+        af.on_event = wrap(af.on_event)  # the window's handler is in place: log events before it
+        return real(state, **kw)
+    live.run_window = run_window
+    result = autofocus_window(af, argparse.Namespace(), close_when_done=True, on_render=on_render)
     cv2.imwrite(str(out / "last.png"), canvases[-1])
     json.dump({"state": result.state, "z": result.z, "samples": len(result.samples),
-               "renders": len(canvases)}, sys.stdout)
+               "renders": len(canvases), "order": order[:3]}, sys.stdout)
     src.close(); drive.close()
     """
 )
@@ -329,6 +361,12 @@ def test_autofocus_window_grows_the_curve_and_marks_the_peak(xvfb, tmp_path):
     assert np.all(curve_panel == np.array(_CURVE, np.uint8), axis=2).sum() > 20  # the sampled curve
     peak = np.all(curve_panel == np.array(_PEAK_OK, np.uint8), axis=2)
     assert peak.sum(axis=0).max() > 50  # a vertical peak line, green: focused
+    save_screenshot(tmp_path / "last.png", "autofocus.png")
+    # the first frame shows at once: drawn before the run's first event, with the source's frame
+    assert out["order"][0] == "first-render", out["order"]
+    first = cv2.imread(str(tmp_path / "first.png"))
+    frame_box = first[: layout.frame_h - 40, : layout.frame_w]
+    assert (frame_box > 40).mean() > 0.2  # not a black "waiting for frames" box
 
 
 # The window's own loop is wrapped so the script can feed events through the UI state's handlers
@@ -413,3 +451,116 @@ def test_monitor_window_keys_and_mouse_change_the_running_monitor(xvfb, tmp_path
     y0, y1 = round(vp.oy + 40 * vp.scale), round(vp.oy + 200 * vp.scale)
     column = img[y0:y1, x - 1 : x + 2]
     assert np.all(column == 200, axis=2).any(axis=1).mean() > 0.9
+    save_screenshot(tmp_path / "grid.png", "monitor.png")
+
+
+RESIZE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import cv2
+    import numpy as np
+    from focuscam.ui.actions import EngineActions
+    from focuscam.ui.state import UiState
+    from focuscam.ui.window import run_window
+
+    actions = EngineActions(measures=["lapv"])
+    state = UiState(actions)
+    state.push_frame(np.full((240, 320), 128, np.uint8))
+    title = "focuscam resize"
+    seen = {"sizes": []}
+
+    def script(canvas):
+        seen["sizes"].append([canvas.shape[1], canvas.shape[0]])
+        n = len(seen["sizes"])
+        if n == 2:
+            seen["flags"] = cv2.getWindowProperty(title, cv2.WND_PROP_AUTOSIZE)
+            cv2.resizeWindow(title, 1000, 660)  # what dragging the window's corner does
+        elif n > 2 and seen["sizes"][-1] != seen["sizes"][0]:
+            seen["rect"] = list(cv2.getWindowImageRect(title))
+            state.on_key(ord("q"))
+        elif n > 400:
+            state.on_key(ord("q"))
+
+    run_window(state, title=title, on_render=script, poll_ms=5)
+    json.dump(seen, sys.stdout)
+    """
+)
+
+
+@pytest.mark.display
+def test_window_is_resizable_and_the_layout_follows_its_size(xvfb):
+    proc = subprocess.run([sys.executable, "-c", RESIZE_SCRIPT], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    first, last = seen["sizes"][0], seen["sizes"][-1]
+    assert first == list(Layout().size) and first[0] <= 1280 and first[1] <= 720
+    assert seen["flags"] != 1  # not WINDOW_AUTOSIZE: the user can resize it
+    assert last == [1000, 660] == seen["rect"][2:]  # the view is laid out for the new size
+
+
+RECORD_SCRIPT = textwrap.dedent(
+    """
+    import argparse, json, sys
+    from pathlib import Path
+    from focuscam.autofocus import Autofocus
+    from focuscam.twin import make_twin
+    import focuscam.ui.live as live
+
+    out = Path(sys.argv[2])
+    src, drive = make_twin(sys.argv[1])
+    af = Autofocus(src, drive, resolution_um=src.spacing_um, record=out / "afrec")
+    real = live.run_window
+    seen = {"messages": []}
+
+    def run_window(state, **kw):
+        stop = kw.pop("should_stop")
+        presses = {"n": 0}
+
+        def should_stop():
+            presses["loops"] = presses.get("loops", 0) + 1
+            if presses["loops"] > 4000:  # never hang the suite: give up (the asserts then fail)
+                return True
+            msg = state.message
+            if msg and (not seen["messages"] or msg != seen["messages"][-1]):
+                seen["messages"].append(msg)
+            if stop():  # the first run is done and drawn: press a once more
+                if presses["n"] == 0:
+                    presses["n"] = 1
+                    state.on_key(ord("a"))
+                    return False
+                return state.actions.wait(0) and len(seen["messages"]) >= 4
+            return False
+
+        return real(state, should_stop=should_stop, **kw)
+
+    live.run_window = run_window
+    args = argparse.Namespace(record=str(out / "afrec"))
+    live.autofocus_window(af, args, close_when_done=True)
+    seen["record"] = args.record
+    json.dump(seen, sys.stdout)
+    src.close(); drive.close()
+    """
+)
+
+
+@pytest.mark.display
+def test_every_autofocus_run_records_into_its_own_subfolder(xvfb, tmp_path):
+    from conftest import REPO
+
+    stack = REPO / "recordings" / "target_color"
+    proc = subprocess.run(
+        [sys.executable, "-c", RECORD_SCRIPT, str(stack), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    runs = sorted(p.name for p in (tmp_path / "afrec").iterdir())
+    assert runs == ["run-001", "run-002"]  # the second a did not fail on an existing folder
+    for run in runs:
+        assert (tmp_path / "afrec" / run / "stack.json").is_file()
+    started = [m for m in seen["messages"] if "recording to" in m]
+    assert [m.endswith(r) for m, r in zip(started, runs, strict=True)] == [True, True]
+    assert not any("already exists" in m for m in seen["messages"])
+    assert seen["record"].endswith("run-002")

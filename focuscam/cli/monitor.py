@@ -29,8 +29,10 @@ examples:
 blur_extent, blur_seq, measure_ms, fps, dropped, z, and focus_map with --grid. Without --json
 a status line (score, fps, measure ms, dropped frames) is updated in place on a terminal.
 A video or replay ends the monitor (exit 0), unless it ends before --frames or --seconds
-(exit 3). The blur verdict is computed at most 5 times a second on its own thread (--blur async);
---blur sync computes it for every frame.
+(exit 3). The blur verdict is computed at most 5 times a second on its own thread (--blur async):
+blurred, per and blur_extent then belong to frame blur_seq, which may be older than seq (the
+window and the status line name that frame too); --blur sync computes it for every frame, so
+every line carries its own frame's verdict (blur_seq = seq).
 """
 
 
@@ -88,7 +90,9 @@ class _StatusLine:
             return
         self.last = now
         blur = sample.blur
-        verdict = "" if blur is None else ("  blurred" if blur["is_blurred"] else "  sharp")
+        verdict = ""
+        if blur is not None:  # the verdict names its own frame (async: an older one)
+            verdict = f"  (frame {sample.blur_seq}: {'blurred' if blur['is_blurred'] else 'sharp'})"
         self.stream.write(
             f"\r\x1b[K{sample.measure} {sample.score:12.4g}  {sample.fps:6.1f} fps  "
             f"{sample.measure_ms:6.2f} ms  dropped {sample.dropped}  frame {sample.seq}{verdict}"

@@ -56,6 +56,9 @@ class EngineActions:
         on/off.
     autofocus : callable, optional
         Runs one autofocus (blocking; called on the worker thread).
+    before_autofocus : callable, optional
+        Called on the window's thread before each run starts (e.g. choose the run's recording
+        folder); the text it returns is added to the "autofocus started" message.
     lock, unlock : callable, optional
         Start and stop the focus lock.
     is_locked : callable, optional
@@ -74,6 +77,9 @@ class EngineActions:
         Called on quit after the drive is stopped and the recording closed (stop the engine).
     close_drive : bool
         Close the drive on quit (default True).
+    no_drive_hint : str, optional
+        What ``a``, ``l`` and ``+``/``-`` answer when this window has no drive (default: start
+        with ``--drive``); a command that takes no drive says where to go instead.
     """
 
     def __init__(
@@ -87,6 +93,7 @@ class EngineActions:
         on_roi: Callable[[ROI | None], Any] | None = None,
         on_grid: Callable[[bool], Any] | None = None,
         autofocus: Callable[[], Any] | None = None,
+        before_autofocus: Callable[[], str | None] | None = None,
         lock: Callable[[], Any] | None = None,
         unlock: Callable[[], Any] | None = None,
         is_locked: Callable[[], bool] | None = None,
@@ -96,6 +103,7 @@ class EngineActions:
         snapshot_dir: str | Path = ".",
         on_quit: Callable[[], Any] | None = None,
         close_drive: bool = True,
+        no_drive_hint: str | None = None,
     ) -> None:
         if isinstance(jog_um, bool) or not isinstance(jog_um, int | float) or not jog_um > 0:
             raise InputError(f"jog_um {jog_um!r} is not a positive number: give the jog step in um, e.g. 10")
@@ -119,11 +127,13 @@ class EngineActions:
         self.quitted = False
         self._on_measure, self._on_roi, self._on_grid = on_measure, on_roi, on_grid
         self._autofocus, self._lock, self._unlock = autofocus, lock, unlock
+        self._before_autofocus = before_autofocus
         self._start_recording = start_recording
         self.latest_frame = latest_frame
         self._snapshot_dir = Path(snapshot_dir)
         self._on_quit = on_quit
         self._close_drive = close_drive
+        self._no_drive_hint = no_drive_hint
         self._worker: Worker | None = None
         self._notify: Callable[[str], Any] = lambda msg: None
         self._status: Callable[..., Any] = lambda **kw: None
@@ -144,6 +154,24 @@ class EngineActions:
         """Send worker messages and lock/recording flags to a :class:`UiState`."""
         self._notify = state.notify
         self._status = state.set_status
+
+    def keys(self) -> str:
+        """The keys that do something here (the window's legend shows only these).
+
+        ``a`` needs an autofocus, ``l`` a lock, ``+``/``-`` a drive, ``r`` a recorder and ``s``
+        a frame source; ``m``, ``g`` and ``q`` always work.
+        """
+        parts = [
+            ("a", self._autofocus is not None),
+            ("l", self._lock is not None),
+            ("m", True),
+            ("g", True),
+            ("r", self._start_recording is not None),
+            ("s", self.latest_frame is not None),
+            ("+", self.drive is not None or self._jog is not None),
+            ("q", True),
+        ]
+        return "".join(key for key, works in parts if works)
 
     # ------------------------------------------------------------------ worker
     @property
@@ -176,14 +204,17 @@ class EngineActions:
     # ------------------------------------------------------------------ UiActions
     def autofocus(self) -> str | None:
         if self._autofocus is None:
-            return "autofocus needs a drive: start with --drive (e.g. --drive sim)"
+            return self._no_drive_hint or "autofocus needs a drive: start with --drive (e.g. --drive sim)"
+        if self.busy:
+            raise InputError("the drive is busy: wait for the running job to finish before autofocus")
+        note = self._before_autofocus() if self._before_autofocus is not None else None
         self._start("autofocus", self._autofocus, lambda result: _result_text(result))
-        return "autofocus started"
+        return "autofocus started" + (f": {note}" if note else "")
 
     def toggle_lock(self) -> str | None:
         if self._lock is None:
             if self.drive is None:
-                return "focus lock needs a drive: start with --drive"
+                return self._no_drive_hint or "focus lock needs a drive: start with --drive"
             return "focus lock is not available in this command"
         if self.locked:
             if self._unlock is not None:
@@ -257,7 +288,7 @@ class EngineActions:
 
     def jog(self, direction: int) -> str | None:
         if self.drive is None:
-            return "jogging needs a drive: start with --drive"
+            return self._no_drive_hint or "jogging needs a drive: start with --drive"
         if direction not in (-1, 1):
             raise InputError(f"jog direction {direction!r} is not +1 or -1")
         dz = direction * self.jog_um

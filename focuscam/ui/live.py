@@ -6,7 +6,12 @@ monitor runs, and falls back to the headless loop (one message) when there is no
 
 Keys in the monitor window: ``m`` next measure, ``g`` grid on/off, ``r`` start/stop recording
 (to ``./recording-YYYYmmdd-HHMMSS``), ``s`` snapshot (PNG in the working folder), mouse ROI;
-``a``, ``l`` and ``+``/``-`` need a drive and say so; ``q``/Esc quits.
+``q``/Esc quits. The monitor moves no drive, so its legend shows no ``a``, ``l`` or ``+``/``-``
+(pressed anyway, they say to use ``focuscam autofocus``, whose window has them).
+
+In the autofocus window each run (the first, and every ``a``) with ``--record DIR`` records
+into its own subfolder ``DIR/run-001``, ``DIR/run-002``, ... (``X.ome.tif``:
+``X-run-001.ome.tif``, ...), named in the window's message.
 """
 
 from __future__ import annotations
@@ -22,7 +27,31 @@ from .actions import EngineActions
 from .state import UiState
 from .window import display_available, run_window
 
-__all__ = ["autofocus_window", "monitor_window"]
+__all__ = ["autofocus_window", "monitor_window", "run_record_path"]
+
+#: What ``a``, ``l`` and ``+``/``-`` answer in the monitor window (it moves no drive).
+NO_DRIVE_HINT = "the monitor moves no drive: run focuscam autofocus --source ... --drive SPEC for a, l, +/-"
+
+
+def run_record_path(base: str | Path, used: int = 0) -> tuple[int, Path]:
+    """Where autofocus run ``used + 1`` (or the next free one) of ``--record base`` records.
+
+    A folder ``base`` gets one subfolder per run, ``base/run-001``, ``base/run-002``, ...; an
+    OME-TIFF ``X.ome.tif`` gets ``X-run-001.ome.tif``, ... Numbers already taken (an earlier
+    session's runs) are skipped, so no run ever meets an existing recording. Returns the run's
+    number and its path.
+    """
+    base = Path(base)
+    n = int(used)
+    while True:
+        n += 1
+        if base.name.lower().endswith(".ome.tif"):
+            stem = base.name[: -len(".ome.tif")]
+            path = base.with_name(f"{stem}-run-{n:03d}.ome.tif")
+        else:
+            path = base / f"run-{n:03d}"
+        if not path.exists():
+            return n, path
 
 
 class _FrameTap:
@@ -59,6 +88,17 @@ class _FrameTap:
     def __call__(self) -> Any:
         with self._lock:
             return self.latest
+
+
+def _show_first_frame(source: Any, state: UiState) -> None:
+    """Put the source's current frame in the window before anything runs (no black window)."""
+    from ..errors import FocuscamError
+
+    try:
+        frame = source.read(timeout=2.0)
+    except FocuscamError:
+        return  # no frame now: the window says it is waiting for frames
+    state.push_frame(frame)
 
 
 def _recording_factory(folder: Path):
@@ -113,9 +153,15 @@ def monitor_window(monitor: Any, args: argparse.Namespace, *, stream: Any = None
         start_recording=_recording_factory(Path.cwd()),
         snapshot_dir=Path.cwd(),
         on_quit=monitor.stop,
+        no_drive_hint=NO_DRIVE_HINT,
     )
     actions.grid = monitor.grid is not None
-    state = UiState(actions, roi=monitor.roi, show_grid=monitor.grid is not None)
+    state = UiState(
+        actions,
+        roi=monitor.roi,
+        show_grid=monitor.grid is not None,
+        curve_note="no z: the monitor moves no focus, so it draws no focus curve (autofocus does)",
+    )
     actions.bind(state)
     tap = _FrameTap(monitor.source, state, actions)
     actions.latest_frame = tap
@@ -193,6 +239,18 @@ def autofocus_window(
         return af.run()
 
     results: list[Any] = []
+    record_base = getattr(af, "record", None)
+    runs = {"n": 0}
+
+    def next_record() -> str | None:
+        """Each run records into its own subfolder of ``--record DIR`` (run-001, run-002, ...)."""
+        if record_base is None:
+            return None
+        runs["n"], path = run_record_path(record_base, runs["n"])
+        af.record = path
+        if getattr(args, "record", None) is not None:
+            args.record = str(path)  # the command's report names the last run's recording
+        return f"recording to {path}"
 
     def run_once() -> Any:
         result = af.run()
@@ -206,6 +264,7 @@ def autofocus_window(
         on_measure=lambda name: setattr(af, "measure_name", name),
         on_roi=lambda roi: setattr(af, "roi", roi),
         autofocus=run_once,
+        before_autofocus=next_record,
         lock=af.start_lock,  # `l`: hold focus on a background thread (needs a focused run first)
         unlock=af.unlock,
         is_locked=lambda: af.focus_lock.running,
@@ -227,8 +286,14 @@ def autofocus_window(
 
     af.on_event = on_event
     drawn_after_done = {"n": 0}
+    renders = {"n": 0}
 
     def rendered(canvas: Any) -> None:
+        renders["n"] += 1
+        if renders["n"] == 2:
+            # the first frame has been drawn and painted (one waitKey ran): only now start the
+            # run, whose first kernel calls may hold the interpreter for a while (JIT compile)
+            state.notify(actions.autofocus())
         if results and not actions.busy:
             drawn_after_done["n"] += 1  # the result (peak marked) has been drawn
         if on_render is not None:
@@ -237,7 +302,7 @@ def autofocus_window(
     def done() -> bool:
         return bool(results) and not actions.busy and drawn_after_done["n"] >= 2
 
-    state.notify(actions.autofocus())
+    _show_first_frame(af.source, state)
     try:
         shown = run_window(
             state,
@@ -248,6 +313,7 @@ def autofocus_window(
             on_render=rendered,
         )
         if not shown:
+            state.notify(actions.autofocus())
             actions.wait()
     finally:
         actions.quit()  # stops the drive (aborting a run in progress), closes a recording

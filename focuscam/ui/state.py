@@ -156,8 +156,10 @@ class UiState:
         show_grid: bool = False,
         history: int = 2000,
         z_unit: ZUnit | None = None,
+        curve_note: str | None = None,
     ) -> None:
         self.actions = actions
+        self.curve_note = curve_note
         self.z_unit = ZUnit() if z_unit is None else z_unit
         self._lock = threading.Lock()
         self.roi = roi
@@ -204,7 +206,10 @@ class UiState:
         t, score = _number(_get(sample, "t")), _number(_get(sample, "score"))
         fmap = _get(sample, "focus_map")
         z = _number(_get(sample, "z"))
+        measure = _get(sample, "measure")
         with self._lock:
+            if measure is not None and measure != _get(self._sample, "measure", measure):
+                self._hist.clear()  # a new measure: its scores are not comparable with the old
             self._sample = sample
             if fmap is not None:
                 self._fmap = np.asarray(fmap, dtype=np.float64)
@@ -292,6 +297,8 @@ class UiState:
             scores = [p[1] for p in self._hist]
             measure_ms = _get(s, "measure_ms")
             dropped = _get(s, "dropped")
+            seq, blur_seq = _get(s, "seq"), _get(s, "blur_seq")
+            keys = getattr(self.actions, "keys", None)
             return ViewModel(
                 pixels=self._pixels,
                 roi=self.roi,
@@ -316,6 +323,10 @@ class UiState:
                 peak_z=self._peak[0] if self._peak else None,
                 peak_state=self._peak[1] if self._peak else None,
                 z_unit=self.z_unit,
+                seq=int(seq) if _number(seq) is not None else None,
+                verdict_seq=int(blur_seq) if _number(blur_seq) is not None else None,
+                keys=keys() if callable(keys) else keys,
+                curve_note=self.curve_note,
             )
 
     # ------------------------------------------------------------------ keys
@@ -410,8 +421,10 @@ class UiState:
             return ROI(nx, ny, roi.w, roi.h)
         ax, ay = self._frame_point(vp, drag["x"], drag["y"])
         bx, by = self._frame_point(vp, x, y)
-        x0, x1 = math.floor(min(ax, bx)), math.ceil(max(ax, bx))
-        y0, y1 = math.floor(min(ay, by)), math.ceil(max(ay, by))
+        # the nearest pixel boundary: at any display scale, a drag between the display points of
+        # frame pixels (x0, y0) and (x1, y1) gives exactly that rectangle
+        x0, x1 = round(min(ax, bx)), round(max(ax, bx))
+        y0, y1 = round(min(ay, by)), round(max(ay, by))
         x1, y1 = min(x1, vp.frame_w), min(y1, vp.frame_h)
         if x1 - x0 < 1 or y1 - y0 < 1:
             return None

@@ -84,7 +84,9 @@ def run_window(
     title : str
         The window title.
     layout : Layout, optional
-        Sizes of the frame box and side panel.
+        Sizes of the frame box and side panel when the window opens (default: fits a
+        1280 x 720 screen). The window is resizable: after the user resizes it, the view is
+        laid out again for the new size (:meth:`Layout.fit`).
     poll_ms : int
         Milliseconds ``cv2.waitKey`` waits per loop (the redraw period).
     should_stop : callable, optional
@@ -113,19 +115,23 @@ def run_window(
     os.environ.setdefault("QT_LOGGING_RULES", "default.warning=false")
     import cv2
 
+    layout = layout or Layout()
     try:
-        cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
+        # resizable: the view is re-laid out to the window's size (read every loop)
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_FREERATIO | cv2.WINDOW_GUI_NORMAL)
+        cv2.resizeWindow(title, *layout.size)
     except cv2.error as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "cv2.error"
         print(f"focuscam: cannot open a window ({first}); running headless", file=stream)
         return False
     cv2.setMouseCallback(title, state.on_mouse)
-    layout = layout or Layout()
     shown = False
     try:
         while not state.quit_requested:
             if should_stop is not None and should_stop():
                 break
+            if shown:
+                layout = _layout_for_window(cv2, title, layout)
             canvas, vp = render_view(state.view(), layout)
             state.viewport = vp
             cv2.imshow(title, canvas)
@@ -141,6 +147,17 @@ def run_window(
             cv2.destroyWindow(title)
         cv2.waitKey(1)
     return True
+
+
+def _layout_for_window(cv2: Any, title: str, layout: Layout) -> Layout:
+    """The layout for the window's current size (the user may have resized it)."""
+    try:
+        _, _, w, h = cv2.getWindowImageRect(title)
+    except cv2.error:
+        return layout
+    if w <= 0 or h <= 0 or (w, h) == layout.size:
+        return layout
+    return Layout.fit(w, h)
 
 
 def _closed_by_user(cv2: Any, title: str) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ._json import versioned
 
 BATCH_OPTIONS = ("glob", "workers", "scheduler", "out", "resume", "export_best")
 
@@ -198,7 +199,7 @@ def run_batch(args: argparse.Namespace) -> int:
                 export_best=args.export_best,
                 export_names=stems,
             ):
-                rec = res.to_dict()
+                rec = versioned(res.to_dict())
                 text = json.dumps(rec, allow_nan=False)
                 if out is not None:
                     out.write(text)

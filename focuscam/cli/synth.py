@@ -140,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
             "dtype": "uint8" if params.color else "uint16",
             "bytes": size,
         }
-        print(json.dumps(doc, allow_nan=False))
+        from ._json import dump_line
+
+        dump_line(doc)
         return 0
     print(
         f"wrote {out}: {params.planes} planes {width}x{height} "

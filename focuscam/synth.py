@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import shlex
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -315,8 +316,10 @@ def _to_counts(radiance: np.ndarray, p: SynthParams, rng: np.random.Generator) -
     return np.clip(dn, 0, 65535).astype(np.uint16)
 
 
-def render_planes(params: SynthParams) -> tuple[list[np.ndarray], np.ndarray, float]:
-    """Render every plane of a synthetic stack.
+def render_planes(
+    params: SynthParams, on_plane: Callable[[int, int], None] | None = None
+) -> tuple[list[np.ndarray], np.ndarray, float]:
+    """Render every plane of a synthetic stack; ``on_plane(done, total)`` after each (progress).
 
     Returns
     -------
@@ -343,11 +346,21 @@ def render_planes(params: SynthParams) -> tuple[list[np.ndarray], np.ndarray, fl
             blurred = blurred[..., None]
         counts = _to_counts(blurred, params, rng)
         frames.append(counts if params.color else counts[..., 0])
+        if on_plane is not None:
+            on_plane(len(frames), len(z))
     return frames, z, z_focus
 
 
-def synth_stack(out: str | os.PathLike[str], params: SynthParams, *, name: str | None = None) -> Path:
+def synth_stack(
+    out: str | os.PathLike[str],
+    params: SynthParams,
+    *,
+    name: str | None = None,
+    on_plane: Callable[[int, int], None] | None = None,
+) -> Path:
     """Render a synthetic stack and write it (atomically) as a "focuscam-stack/1" folder.
+
+    ``on_plane(done, total)`` is called after each plane is rendered (e.g. a progress bar).
 
     stack.json gets ``truth`` ``{"z": z_focus, "tolerance": z_step, "basis": "synthetic: ..."}``
     in um and ``generator`` ``{"command": "focuscam synth ...", "version": ..., "params": {...}}``.
@@ -360,7 +373,7 @@ def synth_stack(out: str | os.PathLike[str], params: SynthParams, *, name: str |
     from . import __version__
     from .stacks import save_stack
 
-    frames, z, z_focus = render_planes(params)
+    frames, z, z_focus = render_planes(params, on_plane)
     out = Path(out)
     kind_text = "resolution-target-like chart" if params.kind == "target" else "cell-like blobs"
     colour_text = "8-bit colour" if params.color else "16-bit gray"

@@ -86,7 +86,7 @@ class Progress:
     def update(self, done: int, *, note: str = "") -> None:
         """Set the number of units done and redraw (throttled)."""
         self.done = done
-        self._draw(note)
+        self._draw(note, force=self.total is not None and self.done >= self.total)
 
     def line(self, note: str = "") -> str:
         """The text of the bar as it would be drawn now (without the carriage return)."""

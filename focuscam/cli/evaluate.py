@@ -117,12 +117,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _row_count(stacks: list[Any], strategies: list[str] | None) -> int:
-    """How many rows :func:`focuscam.evaluate.evaluate` yields (strategies a stack supports + baseline)."""
+def _row_count(stacks: list[Any], strategies: list[str] | None) -> int | None:
+    """How many rows :func:`focuscam.evaluate.evaluate` yields (strategies a stack supports + baseline).
+
+    None when a strategy is unknown (``evaluate`` then refuses it in one line).
+    """
     from ..evaluate import BASELINE, supports
-    from ..search import DEFAULT_STRATEGY
+    from ..search import DEFAULT_STRATEGY, STRATEGIES
 
     names = list(strategies) if strategies else [DEFAULT_STRATEGY]
+    if any(name != BASELINE and name not in STRATEGIES for name in names):
+        return None
     if BASELINE not in names:
         names.append(BASELINE)
     return sum(1 for stack in stacks for name in names if supports(stack, name))

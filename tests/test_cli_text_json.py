@@ -244,3 +244,20 @@ def test_a_replay_peak_at_the_end_says_the_recorded_range(run_cli, tmp_path):
     assert doc["state"] == "failed" and "limit" in doc["reason"], doc["reason"]
     assert "widen the limits" not in doc["reason"]  # the twin's limits are the recorded planes
     assert "end of the recorded range" in doc["reason"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "device", "fits", "unfit"),
+    [
+        ("url", "rtsp://cam.local/live", "network", "/dev/video"),
+        ("file", "clip.mp4", "video file", "/dev/video"),
+        ("camera", 0, "/dev/video", "network"),
+    ],
+)
+def test_open_advice_fits_the_source_kind(kind, device, fits, unfit):
+    from focuscam.errors import InputError, SourceError
+    from focuscam.sources.camera import _open_failed
+
+    error = _open_failed(kind, f"{kind} {device}", device)
+    assert fits in str(error) and unfit not in str(error)
+    assert isinstance(error, InputError if kind == "file" else SourceError)  # exit 2 vs exit 3

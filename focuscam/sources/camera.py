@@ -473,9 +473,14 @@ class CameraSource(FrameSource):
                     raise SourceError(f"{self.name} stopped: open a new source to read more frames")
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
+                    why = (
+                        "its server, the network"
+                        if self.kind == "url"
+                        else "lighting, exposure, another program holding it"
+                    )
                     raise SourceError(
                         f"no frame from {self.name} within {timeout:g} s: check that it is streaming "
-                        "(lighting, exposure, another program holding it) or raise the timeout"
+                        f"({why}) or raise the timeout"
                     )
                 self._cond.wait(remaining)
             frame = self._buf.popleft()

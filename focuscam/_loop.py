@@ -139,10 +139,16 @@ class ClosedLoop:
     def _open_writer(self, path: Any, description: str) -> None:
         """Record every scored frame into a z-sweep stack at ``path`` (None: no recording)."""
         if path is not None:
+            from ._wallclock import utc_now
             from .ometiff import open_writer  # a stack folder, or OME-TIFF for X.ome.tif
 
             self._writer = open_writer(
-                path, name="autofocus", kind="z-sweep", z_unit="um", description=description
+                path,
+                name="autofocus",
+                kind="z-sweep",
+                z_unit="um",
+                description=description,
+                extra={"recorded_utc": utc_now()},
             )
 
     def _close_writer(self) -> None:

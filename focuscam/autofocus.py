@@ -125,6 +125,8 @@ class AutofocusResult:
     def to_dict(self, unit: ZUnit | None = None) -> dict[str, Any]:
         """A JSON-ready dict; ``*_um`` positions and ``samples`` in um, times in s.
 
+        ``samples`` is a list of ``{"z_um": .., "score": ..}`` objects, in the order scored.
+
         ``z``, ``target_z`` and ``travel`` are in ``unit`` (``z_unit``; default um): a twin's
         stack unit, so a stack in mm reads in mm.
         """
@@ -153,7 +155,7 @@ class AutofocusResult:
             "measure": self.measure,
             "bin": self.bin,
             "reason": self.reason,
-            "samples": [[float(z), float(s)] for z, s in self.samples],
+            "samples": [{"z_um": float(z), "score": float(s)} for z, s in self.samples],
         }
 
 
@@ -351,7 +353,7 @@ class Autofocus(ClosedLoop):
             travel_um=self.travel_um,
             elapsed_s=self.clock.now() - t_start,
             samples=v.samples,
-            reason=v.reason,
+            reason=self._advice_fits_source(v.reason),
             strategy=self.strategy_name,
             target_z=v.target,
             verify_score=v.verify,
@@ -364,6 +366,19 @@ class Autofocus(ClosedLoop):
         self._emit("result", result=out)
         self.last_result = out
         return out
+
+    def _advice_fits_source(self, reason: str) -> str:
+        """``reason`` with advice that fits the source: on a twin the limits are the stack's range.
+
+        A replayed stack cannot be searched beyond its recorded planes, so "widen the limits"
+        becomes "the peak is at the end of the recorded range".
+        """
+        if getattr(self.source, "stack", None) is None or "widen the limits" not in reason:
+            return reason
+        return reason.replace(
+            "widen the limits",
+            "the peak is at the end of the recorded range (record a stack that spans the focus)",
+        )
 
     def _run(self) -> _Verdict:
         start = self._position()

@@ -196,8 +196,6 @@ def format_drift_table(rows: list[DriftRow]) -> str:
 
 def run_cli(args: Any) -> int:
     """``focuscam evaluate --drift UM_PER_S [--seconds S]``: one row per stack (table or ndjson)."""
-    import json
-    import sys
 
     from .stacks import load_stack
 
@@ -214,9 +212,9 @@ def run_cli(args: Any) -> int:
         row = evaluate_drift(stack, drift_um_s=args.drift, seconds=seconds, starts=args.starts, **options)
         rows.append(row)
         if args.json:
-            json.dump(row.to_dict(), sys.stdout, allow_nan=False)
-            sys.stdout.write("\n")
-            sys.stdout.flush()
+            from .cli._json import dump_line
+
+            dump_line(row.to_dict(), flush=True)
     if not args.json:
         print(format_drift_table(rows))
     return 0

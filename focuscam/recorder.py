@@ -108,6 +108,7 @@ def record(
     Aborted
         Ctrl-C (KeyboardInterrupt) during the recording; the stack holds every frame so far.
     """
+    from ._wallclock import utc_now
     from .ometiff import open_writer
 
     frames, seconds = check_limits(frames, seconds)
@@ -122,7 +123,7 @@ def record(
         kind="sequence",
         flush_every=flush_every,
         description=description,
-        extra={"recorded_from": source if own else source.name},
+        extra={"recorded_from": source if own else source.name, "recorded_utc": utc_now()},
     )
     src: FrameSource | None = None if own else source
     count = 0

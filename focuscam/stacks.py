@@ -451,7 +451,9 @@ def _load_tiff(path: Path) -> Stack:
 def _load_video(path: Path) -> Stack:
     import cv2
 
-    cap = cv2.VideoCapture(str(path))
+    from .sources.camera import open_capture  # OpenCV's and FFmpeg's own log lines silenced
+
+    cap = open_capture(str(path))
     try:
         if not cap.isOpened():
             raise StackError(f"video {path} cannot be opened: give a video OpenCV can decode (e.g. AVI, MP4)")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import shlex
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -349,8 +350,10 @@ def _sparse_and_background(scene: np.ndarray, p: SynthParams) -> np.ndarray:
     return scene
 
 
-def render_planes(params: SynthParams) -> tuple[list[np.ndarray], np.ndarray, float]:
-    """Render every plane of a synthetic stack.
+def render_planes(
+    params: SynthParams, on_plane: Callable[[int, int], None] | None = None
+) -> tuple[list[np.ndarray], np.ndarray, float]:
+    """Render every plane of a synthetic stack; ``on_plane(done, total)`` after each (progress).
 
     Returns
     -------
@@ -378,11 +381,21 @@ def render_planes(params: SynthParams) -> tuple[list[np.ndarray], np.ndarray, fl
             blurred = blurred[..., None]
         counts = _to_counts(blurred, params, rng)
         frames.append(counts if params.color else counts[..., 0])
+        if on_plane is not None:
+            on_plane(len(frames), len(z))
     return frames, z, z_focus
 
 
-def synth_stack(out: str | os.PathLike[str], params: SynthParams, *, name: str | None = None) -> Path:
+def synth_stack(
+    out: str | os.PathLike[str],
+    params: SynthParams,
+    *,
+    name: str | None = None,
+    on_plane: Callable[[int, int], None] | None = None,
+) -> Path:
     """Render a synthetic stack and write it (atomically) as a "focuscam-stack/1" folder.
+
+    ``on_plane(done, total)`` is called after each plane is rendered (e.g. a progress bar).
 
     stack.json gets ``truth`` ``{"z": z_focus, "tolerance": z_step, "basis": "synthetic: ..."}``
     in um and ``generator`` ``{"command": "focuscam synth ...", "version": ..., "params": {...}}``.
@@ -395,7 +408,7 @@ def synth_stack(out: str | os.PathLike[str], params: SynthParams, *, name: str |
     from . import __version__
     from .stacks import save_stack
 
-    frames, z, z_focus = render_planes(params)
+    frames, z, z_focus = render_planes(params, on_plane)
     out = Path(out)
     kind_text = "resolution-target-like chart" if params.kind == "target" else "cell-like blobs"
     colour_text = "8-bit colour" if params.color else "16-bit gray"

@@ -134,8 +134,10 @@ def test_select_many_serial_yields_every_stack_with_the_select_json_keys(small_a
     records = [r.to_dict() for r in results]
     _check_complete(records, small_archive)
     one = json.loads(run_cli("select", next(iter(small_archive.truth)), "--json").stdout)
+    envelope = {"schema", "started_utc"}  # what the CLI adds to every document (issue 16)
+    assert envelope <= set(one)
     for rec in records:
-        assert set(rec) == set(one) | {"error"}, set(rec) ^ (set(one) | {"error"})
+        assert set(rec) | envelope == set(one) | {"error"}, set(rec) ^ (set(one) | {"error"})
     assert set(RESULT_KEYS) <= set(one)
 
 

@@ -169,8 +169,10 @@ def test_missing_file_and_bad_parameters_are_input_errors(tmp_path, video):
 def test_not_a_video_file_does_not_open(tmp_path):
     bad = tmp_path / "bad.avi"
     bad.write_bytes(b"not a video at all")
-    with pytest.raises(SourceError, match="did not open"):
+    with pytest.raises(InputError, match="is not a video OpenCV can decode") as info:  # bad input
         CameraSource(bad)
+    assert not isinstance(info.value, SourceError)
+    assert "/dev/video" not in str(info.value)  # advice for a camera, not for a file
 
 
 def test_close_stops_thread_and_is_idempotent(video):

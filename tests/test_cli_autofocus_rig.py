@@ -49,14 +49,14 @@ def test_a_window_beside_the_focus_recentres_within_the_limits(run_cli, syn):
     out = autofocus_json(run_cli, syn, "--range=0,18", "--start", "0")
     assert out["state"] == "focused", out["reason"]
     assert out["within_tolerance"] is True
-    assert max(z for z, _ in out["samples"]) > 18  # the search left the window, not the limits
+    assert max(s["z_um"] for s in out["samples"]) > 18  # the search left the window, not the limits
 
 
 def test_recentring_stops_at_the_limits(run_cli, syn):
     out = autofocus_json(run_cli, syn, "--range=0,18", "--limits=0,20", "--start", "0")
     assert out["state"] == "failed"
     assert "limit 20" in out["reason"]
-    assert all(0 <= z <= 20 for z, _ in out["samples"])
+    assert all(0 <= s["z_um"] <= 20 for s in out["samples"])
 
 
 def test_a_range_outside_the_limits_is_one_line_exit_2(run_cli, syn):
@@ -95,7 +95,7 @@ def sweep5(tmp_path_factory, syn):
 
 
 def search_scores(out):
-    return [s for _, s in out["samples"][:5]]
+    return [s["score"] for s in out["samples"][:5]]
 
 
 def test_rig_steps_sets_the_planes_of_a_sweep(run_cli, syn, sweep5):
@@ -112,7 +112,7 @@ def test_rig_steps_with_a_strategy_that_does_not_sweep_is_refused(run_cli, tmp_p
 def test_rig_bin_reaches_the_measure(run_cli, tmp_path, syn, sweep5):
     four = rig_json(run_cli, tmp_path, syn, SWEEP5 + "\nbin = 4")
     assert (sweep5["bin"], four["bin"]) == ("auto", 4)
-    assert [z for z, _ in sweep5["samples"][:7]] == [z for z, _ in four["samples"][:7]]
+    assert [s["z_um"] for s in sweep5["samples"][:7]] == [s["z_um"] for s in four["samples"][:7]]
     assert search_scores(sweep5) != search_scores(four)
 
 
@@ -123,7 +123,7 @@ def test_rig_roi_reaches_the_measure(run_cli, tmp_path, syn, sweep5):
 
 def test_rig_range_is_the_first_search_window(run_cli, tmp_path, syn):
     out = rig_json(run_cli, tmp_path, syn, "range = [30, 40]", "--start", "0")
-    assert out["samples"][0][0] == pytest.approx(30.0)  # the nearer end of the window, not 0
+    assert out["samples"][0]["z_um"] == pytest.approx(30.0)  # the nearer end of the window, not 0
 
 
 def test_rig_measure_and_strategy_are_used(run_cli, tmp_path, syn):

@@ -240,7 +240,7 @@ def test_record_and_autofocus_write_ome_tiff(run_cli, tmp_path):
     result = json.loads(proc.stdout)
     swept = load_stack(af)
     assert len(swept) == result["frames"] == len(swept.meta["autofocus"]["scores"])
-    np.testing.assert_allclose(swept.z, [z for z, _ in result["samples"]])
+    np.testing.assert_allclose(swept.z, [s["z_um"] for s in result["samples"]])
     assert swept.z_unit == "um"
 
 

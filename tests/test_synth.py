@@ -186,7 +186,7 @@ def test_demo_on_bundled_recording(run_cli):
     assert out["state"] == "focused" and out["within_tolerance"] is True and out["generated"] is False
     # the demo is a closed loop on the twin: it scores fewer frames than a full sweep of the stack
     assert 0 < out["frames"] < out["sweep_frames"]
-    assert out["start_um"] == min(z for z, _ in out["samples"])
+    assert out["start_um"] == min(s["z_um"] for s in out["samples"])
 
 
 def test_demo_generates_when_recordings_are_missing(run_cli, tmp_path, monkeypatch):

@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .._wallclock import utc_now
 from ..errors import InputError
+from ._json import versioned
 
 BATCH_OPTIONS = ("glob", "workers", "scheduler", "out", "resume", "export_best")
 
@@ -183,6 +185,7 @@ def run_batch(args: argparse.Namespace) -> int:
         if state not in ("focused", "failed"):
             errors.append((rec["path"], str(rec.get("error"))))
     t0 = time.monotonic()
+    started_utc = utc_now()  # once per batch run, on every line
     client = ctx = None
     try:
         if todo:
@@ -198,7 +201,7 @@ def run_batch(args: argparse.Namespace) -> int:
                 export_best=args.export_best,
                 export_names=stems,
             ):
-                rec = res.to_dict()
+                rec = versioned({**res.to_dict(), "started_utc": started_utc})
                 text = json.dumps(rec, allow_nan=False)
                 if out is not None:
                     out.write(text)

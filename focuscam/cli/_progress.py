@@ -8,7 +8,8 @@ piped output, logs and ``--json`` stay clean::
             ...
             bar.advance()
 
-``total=None`` shows a counter instead of a bar (e.g. a recording without ``--frames``).
+``total=None`` shows a counter instead of a bar (e.g. a recording without ``--frames``). Both
+show the elapsed time and the rate (units done per second).
 Redraws are throttled (at most every ``min_interval`` seconds of ``time.monotonic()``).
 """
 
@@ -85,19 +86,20 @@ class Progress:
     def update(self, done: int, *, note: str = "") -> None:
         """Set the number of units done and redraw (throttled)."""
         self.done = done
-        self._draw(note)
+        self._draw(note, force=self.total is not None and self.done >= self.total)
 
     def line(self, note: str = "") -> str:
         """The text of the bar as it would be drawn now (without the carriage return)."""
         elapsed = time.monotonic() - self._t0
         head = f"{self.label} " if self.label else ""
+        rate = f" {self.done / elapsed:.3g}/s" if self.done > 0 and elapsed > 0 else ""
         if self.total:
             frac = min(1.0, self.done / self.total)
             filled = round(frac * self.width)
             bar = "#" * filled + "-" * (self.width - filled)
-            text = f"{head}[{bar}] {self.done}/{self.total} {elapsed:5.1f}s"
+            text = f"{head}[{bar}] {self.done}/{self.total} {elapsed:5.1f}s{rate}"
         else:
-            text = f"{head}{self.done} {elapsed:5.1f}s"
+            text = f"{head}{self.done} {elapsed:5.1f}s{rate}"
         return f"{text} {note}".rstrip()
 
     def _draw(self, note: str = "", *, force: bool = False) -> None:

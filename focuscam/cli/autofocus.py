@@ -195,6 +195,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("no drive: give --drive SPEC (e.g. sim) or [drive] spec in the --rig file")
     if args.plot is not None and not str(args.plot).lower().endswith(".png"):
         raise InputError(f"--plot {args.plot!r} must name a .png file, e.g. --plot curve.png")
+    from .._wallclock import utc_now
+
+    started_utc = utc_now()
     src, drive, twin = _open(args)
     try:
         mode = args.mode
@@ -222,9 +225,10 @@ def run(args: argparse.Namespace) -> int:
         )
         if tap is not None:
             tap.measure, af.on_event = af.measure_name, tap.on_event
+        spacing_um = _spacing_um(af, twin)
         try:
             if args.no_window or args.json:
-                result = _run_with_progress(af, enabled=not args.json, unit=af.z_unit)
+                result = _run_with_progress(af, enabled=not args.json, unit=af.z_unit, spacing_um=spacing_um)
             else:
                 from ..ui.live import autofocus_window
 
@@ -232,16 +236,41 @@ def run(args: argparse.Namespace) -> int:
         except (KeyboardInterrupt, Aborted) as exc:
             if isinstance(exc, KeyboardInterrupt):
                 af.abort()
+            if twin is not None:
+                raise Aborted("interrupted: the simulated run on the stack's twin was stopped") from None
             raise interrupted(drive) from None  # the position read back once at rest
     finally:
         src.close()
         drive.close()
     regions = None if tap is None else tap.result(mode or "max", args.pixel_um)
-    _report(args, result, twin, regions)
+    _report(args, result, twin, regions, started_utc=started_utc, spacing_um=spacing_um)
     return 0 if result.focused else 1
 
 
-def _run_with_progress(af: Any, *, enabled: bool, unit: Any) -> Any:
+def _spacing_um(af: Any, twin: Any) -> float:
+    """The z resolution text output shows (um): the twin's plane spacing, else the search's step.
+
+    On hardware that is the drive's step grid (``resolution_um``), else the search resolution
+    (default 1/200 of the window).
+    """
+    if twin is not None:
+        return float(twin.spacing_um)
+    if af.grid_um > 0:
+        return float(af.grid_um)
+    return float(af.resolution_um if af.resolution_um is not None else (af.hi - af.lo) / 200.0)
+
+
+def _z_text(z_um: float | None, unit: Any, spacing_um: float) -> str:
+    """``z_um`` in ``unit``, to a tenth of ``spacing_um`` (see :func:`focuscam.plot.format_z`)."""
+    from ..plot import format_z
+
+    z = unit.from_um(z_um)
+    if z is None or not math.isfinite(z):
+        return "unknown"
+    return format_z(z, spacing_um / unit.um_per_unit, unit.name)
+
+
+def _run_with_progress(af: Any, *, enabled: bool, unit: Any, spacing_um: float) -> Any:
     """``af.run()`` with a progress bar counting scored samples (a terminal only, never piped)."""
     from ._progress import Progress
 
@@ -250,7 +279,7 @@ def _run_with_progress(af: Any, *, enabled: bool, unit: Any) -> Any:
 
         def on_event(kind: str, data: dict[str, Any]) -> None:
             if kind == "sample":
-                bar.advance(note=f"z {unit.format(data['z_um'], '.4g')}")
+                bar.advance(note=f"z {_z_text(data['z_um'], unit, spacing_um)}")
             if previous is not None:
                 previous(kind, data)
 
@@ -275,12 +304,22 @@ def _second_peak(result: Any, mode: str) -> dict[str, float] | None:
     return {"z_um": float(fit.second_z), "ratio": float(fit.second_ratio)}
 
 
-def result_json(result: Any, twin: Any, mode: str | None = None) -> dict[str, Any]:
-    """The ``autofocus --json`` object of a result (on the twin: in the stack's unit, with truth)."""
+def result_json(
+    result: Any, twin: Any, mode: str | None = None, started_utc: str | None = None
+) -> dict[str, Any]:
+    """The ``autofocus --json`` object of a result (on the twin: in the stack's unit, with truth).
+
+    It starts with ``"schema"`` (see :mod:`focuscam.cli._json`); ``started_utc`` (ISO 8601) is
+    the wall-clock time the run started, when known; ``second_peak`` names a second, separate
+    near-equal peak of the samples (or is null).
+    """
     from ..types import ZUnit
+    from ._json import versioned
 
     unit = twin.z_unit if twin is not None else ZUnit()
-    out = result.to_dict(unit)
+    out = versioned(result.to_dict(unit))
+    if started_utc is not None:
+        out["started_utc"] = started_utc
     if mode is None:
         brightfield = twin is not None and (twin.stack.modality or "").lower() == "brightfield"
         mode = "brightfield" if brightfield else "max"
@@ -294,11 +333,19 @@ def result_json(result: Any, twin: Any, mode: str | None = None) -> dict[str, An
     return out
 
 
-def _report(args: argparse.Namespace, result: Any, twin: Any, regions: Any = None) -> None:
+def _report(
+    args: argparse.Namespace,
+    result: Any,
+    twin: Any,
+    regions: Any = None,
+    *,
+    started_utc: str | None = None,
+    spacing_um: float = 0.0,
+) -> None:
     from ..types import ZUnit
 
     unit = twin.z_unit if twin is not None else ZUnit()
-    out = result_json(result, twin, args.mode)
+    out = result_json(result, twin, args.mode, started_utc)
     if args.grid is not None:
         out.update(regions.to_dict() if regions is not None else {"regions": [], "tilt": None})
     if args.plot:
@@ -306,7 +353,7 @@ def _report(args: argparse.Namespace, result: Any, twin: Any, regions: Any = Non
 
         save_curve_png(
             args.plot,
-            [unit.from_um(z) for z, _ in result.samples],
+            [unit.from_um(z) for z, _ in result.samples],  # result.samples: (z_um, score) pairs
             [s for _, s in result.samples],
             z_unit=unit.name,
             peak=unit.from_um(result.target_z),
@@ -319,15 +366,15 @@ def _report(args: argparse.Namespace, result: Any, twin: Any, regions: Any = Non
         json.dump(out, sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
         return
-    where = unit.format(result.z)
+    where = _z_text(result.z, unit, spacing_um)
     if result.z is not None and unit.name != "um":
-        where += f" ({result.z:.6g} um)"
+        where += f" ({_z_text(result.z, ZUnit(), spacing_um)})"
     head = "focused" if result.focused else "FAILED"
     print(f"{head} at z = {where}, confidence {result.confidence:.2f} ({result.strategy})")
     simulated = " (simulated)" if twin is not None else ""
     print(
         f"cost:  {result.frames} frames scored, {result.moves} moves, "
-        f"travel {unit.format(result.travel_um)}, {result.elapsed_s:.2f} s{simulated}"
+        f"travel {_z_text(result.travel_um, unit, spacing_um)}, {result.elapsed_s:.2f} s{simulated}"
     )
     print(f"why:   {result.reason}")
     if out["second_peak"] is not None:
@@ -336,7 +383,8 @@ def _report(args: argparse.Namespace, result: Any, twin: Any, regions: Any = Non
     if "within_tolerance" in out:
         t = out["truth"]
         verdict = "within" if out["within_tolerance"] else "OUTSIDE"
-        print(f"truth: z = {t['z']:.6g} {unit.name} +- {t['tolerance']:.6g}: {verdict} tolerance")
+        tz = _z_text(t["z"] * unit.um_per_unit, unit, spacing_um)
+        print(f"truth: z = {tz} +- {t['tolerance']:.6g}: {verdict} tolerance")
     if args.record:
         print(f"recorded: {args.record}")
     if args.plot:

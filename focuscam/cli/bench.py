@@ -40,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     with Progress(label="bench", enabled=not args.json) as bar:  # a terminal only, never piped
         result = run_benchmark(quick=args.quick, progress=lambda message: bar.advance(note=message))
     if args.json:
-        print(json.dumps(result))
+        from ._json import versioned
+
+        print(json.dumps(versioned(result)))
     else:
         print(format_table(result))
     return 0

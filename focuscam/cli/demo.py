@@ -61,12 +61,14 @@ def _shown(path: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._wallclock import utc_now
     from ..autofocus import Autofocus
     from ..samples import checkout_recordings, write_samples
     from ..search import DEFAULT_STRATEGY
     from ..stacks import load_stack
     from ..twin import make_twin
 
+    started_utc = utc_now()
     recordings = checkout_recordings()
     with tempfile.TemporaryDirectory(prefix="focuscam-demo-") as tmp:
         generated = False
@@ -99,8 +101,11 @@ def run(args: argparse.Namespace) -> int:
     within = off is not None and off <= truth["tolerance"]
 
     if args.json:
-        out = result.to_dict()
+        from ._json import versioned
+
+        out = versioned(result.to_dict())
         out.update(
+            started_utc=started_utc,
             z=z,
             z_unit=stack.z_unit,
             start_um=start,
@@ -115,6 +120,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0 if result.focused else 1
 
+    from ..plot import format_z
+
+    spacing = source.spacing_um / source.scale_um  # one plane, in the stack's unit (um here)
     h, w = stack.shape[:2]
     print("focuscam demo: closed-loop autofocus on a recorded focus stack (no hardware needed)")
     print(f"  recording:  {path if not generated else 'generated ' + stack.name}")
@@ -128,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if result.focused:
         print(
-            f"  result:     focused at z = {z:.3f} um, confidence {result.confidence:.2f}; "
+            f"  result:     focused at z = {format_z(z, spacing, 'um')}, confidence {result.confidence:.2f}; "
             f"{result.frames} frames scored (a full sweep scores {len(stack)}), {result.moves} moves, "
             f"{result.elapsed_s:.2f} s simulated"
         )
@@ -138,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         verdict = "within" if within else "OUTSIDE"
         print(
             f"  truth:      generated in focus at z = {truth['z']:g} um; the result is off by "
-            f"{off:.3f} um, {verdict} the tolerance of {truth['tolerance']:g} um"
+            f"{format_z(off, spacing, 'um')}, {verdict} the tolerance of {truth['tolerance']:g} um"
         )
     if generated:
         print("  next:       focuscam demo --out recordings   (keeps the sample recordings in ./recordings;")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -20,7 +19,8 @@ whole closed loop (moves, fresh frames, peak fit, final approach, verification) 
 of the stack from N start positions spread over its z range; the baseline row scores every
 plane with lapv and takes the argmax. Errors are in the stack's z unit and in plane steps;
 frames, moves, travel and simulated time are means per run.
---json prints one JSON object per line: stack, strategy, success_rate, mean_error, max_error,
+--json prints one JSON object per line: schema ("focuscam/1"), started_utc (ISO 8601, the
+run's wall-clock start), stack, strategy, success_rate, mean_error, max_error,
 mean_error_steps, max_error_steps, frames, sweep_frames, frame_fraction, moves, travel,
 time_s, z_unit, tolerance, runs, failures.
 --drift UM_PER_S [--seconds S]: focus, then hold with the focus lock for S seconds (default 30)
@@ -76,27 +76,58 @@ def run(args: argparse.Namespace) -> int:
         from ..evaluate_drift import run_cli
 
         return run_cli(args)
+    from .._wallclock import utc_now
+    from ..errors import EXIT_CODES, Aborted
     from ..evaluate import evaluate, format_table
     from ..stacks import load_stack
+    from ._json import dump_line
     from ._progress import Progress
 
     stacks = [load_stack(path) for path in args.stacks]
+    started_utc = utc_now()
     skipped: list[tuple[str, str]] = []
     rows = []
-    with Progress(label="evaluate", enabled=not args.json) as bar:  # a terminal only, never piped
-        for row in evaluate(stacks, args.strategy, starts=args.starts, skipped=skipped):
-            rows.append(row)
-            bar.advance()
-            if args.json:
-                json.dump(row.to_dict(), sys.stdout, allow_nan=False)
-                sys.stdout.write("\n")
-                sys.stdout.flush()
+    total = _row_count(stacks, args.strategy)
+    interrupted = False
+    with Progress(total, label="evaluate", enabled=not args.json) as bar:  # a terminal only
+        try:
+            for row in evaluate(stacks, args.strategy, starts=args.starts, skipped=skipped):
+                rows.append(row)
+                bar.advance(note=f"{row.stack} {row.strategy}")
+                if args.json:
+                    dump_line({**row.to_dict(), "started_utc": started_utc}, flush=True)
+        except (KeyboardInterrupt, Aborted):  # Ctrl-C: keep the rows already finished
+            interrupted = True
     for stack_name, strategy in skipped:
         print(
             f"focuscam: note: {strategy} skipped on {stack_name}: it needs a single maximum, "
             "the stack is brightfield",
             file=sys.stderr,
         )
-    if not args.json:
+    if not args.json and rows:
         print(format_table(rows))
+        sys.stdout.flush()
+    if interrupted:
+        print(
+            f"focuscam: evaluate interrupted after {len(rows)} of {total} rows "
+            f"({'the rows above are complete' if rows else 'no row was finished'})",
+            file=sys.stderr,
+        )
+        return EXIT_CODES["interrupted"]
     return 0
+
+
+def _row_count(stacks: list[Any], strategies: list[str] | None) -> int | None:
+    """How many rows :func:`focuscam.evaluate.evaluate` yields (strategies a stack supports + baseline).
+
+    None when a strategy is unknown (``evaluate`` then refuses it in one line).
+    """
+    from ..evaluate import BASELINE, supports
+    from ..search import DEFAULT_STRATEGY, STRATEGIES
+
+    names = list(strategies) if strategies else [DEFAULT_STRATEGY]
+    if any(name != BASELINE and name not in STRATEGIES for name in names):
+        return None
+    if BASELINE not in names:
+        names.append(BASELINE)
+    return sum(1 for stack in stacks for name in names if supports(stack, name))

@@ -12,6 +12,7 @@ import time
 
 from ..rig import add_rig_argument
 from ._args import add_source_arguments, grid_type, measure_names, roi_type
+from ._json import versioned
 
 NAME = "monitor"
 
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         out = sys.stdout
 
         def emit(sample) -> None:
-            out.write(json.dumps(sample.to_dict()) + "\n")
+            out.write(json.dumps(versioned(sample.to_dict())) + "\n")
             out.flush()
 
         monitor.subscribe(emit)

@@ -156,7 +156,13 @@ def run(args: argparse.Namespace) -> int:
             raise interrupted(drive) from None
         lim = drive.limits
         if args.json:
-            print(json.dumps({"z": z, "unit": "um", "drive": args.drive, "limits": [lim.lo, lim.hi]}))
+            from ._json import versioned
+
+            doc = {"z": z, "unit": "um", "drive": args.drive, "limits": [lim.lo, lim.hi]}
+            print(json.dumps(versioned(doc)))
         else:
-            print(f"{z:.3f} um")
+            from ..plot import format_z
+
+            grid = float(getattr(drive, "resolution_um", 0.0) or 0.0)
+            print(format_z(z, grid if grid > 0 else None, "um"))  # to a tenth of a step (default 3 decimals)
     return 0

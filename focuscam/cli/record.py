@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from ..rig import add_rig_argument
@@ -145,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
             format=args.format,
         )
     if args.json:
+        from ._json import dump_line
+
         out = {
             "out": str(result.path),
             "frames": result.frames,
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
             "dropped": result.dropped,
             "reason": result.reason,
         }
-        sys.stdout.write(json.dumps(out, allow_nan=False) + "\n")
+        dump_line(out)
         return 0
     how = {"frames": "", "seconds": " (time limit)", "ended": " (the source ended)"}[result.reason]
     dropped = ""

@@ -174,7 +174,9 @@ def run_check(args: argparse.Namespace) -> int:
     _size_note(camera, rig.camera.size)
     report = {"file": rig_file, "valid": True, "rig": rig.to_dict(), "camera": camera, "drive": drive}
     if args.json:
-        print(json.dumps(report))
+        from ._json import versioned
+
+        print(json.dumps(versioned(report)))
     else:
         _print_text(report, rig.name)
     return 0

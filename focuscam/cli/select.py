@@ -75,14 +75,24 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _unit(z_unit: str | None) -> str:
-    return "" if z_unit in (None, "index") else f" {z_unit}"
+def _z_formatter(z: Any, z_unit: str | None):
+    """``f(value) -> text`` showing a z of this stack to a tenth of its plane spacing, with its unit."""
+    import numpy as np
+
+    from ..plot import format_z
+
+    steps = np.abs(np.diff(np.asarray(z, dtype=float)))
+    steps = steps[np.isfinite(steps) & (steps > 0)]
+    spacing = float(np.median(steps)) if steps.size else 1.0
+    return lambda value: format_z(float(value), spacing, z_unit)
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._wallclock import utc_now
     from ..errors import InputError
     from ..select import select_plane
     from ..stacks import load_stack
+    from ._json import versioned
     from ._progress import Progress
 
     if _batch.is_batch(args):
@@ -99,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         stack = load_tiff(args.path, channel=args.channel, time=args.time)
     else:
         stack = load_stack(args.path)
+    started_utc = utc_now()
     try:
         with Progress(len(stack), label="select", enabled=not args.json) as bar:
             result = select_plane(
@@ -137,8 +148,9 @@ def run(args: argparse.Namespace) -> int:
         )
 
     if args.json:
-        out = result.to_dict()
+        out = versioned(result.to_dict())
         out.update(
+            started_utc=started_utc,
             path=str(args.path),
             name=stack.name,
             frames=len(stack),
@@ -151,26 +163,26 @@ def run(args: argparse.Namespace) -> int:
         json.dump(out, sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
-        u = _unit(result.z_unit)
+        fz = _z_formatter(stack.z if result.z_unit == stack.z_unit else range(len(stack)), result.z_unit)
         where = "the whole frame" if roi is None else f"ROI {roi}"
         print(f"stack:   {args.path} ({stack.name}: {len(stack)} frames, {stack.kind}, z in {result.z_unit})")
         print(f"measure: {result.measure} on {where}, bin {result.bin}, {result.mode} mode")
         if result.focused:
             print(
-                f"result:  focused on frame {result.index} at z = {result.z:.6g}{u} "
-                f"(fitted; that frame is at {result.z_sample:.6g}{u}), confidence {result.confidence:.2f}"
+                f"result:  focused on frame {result.index} at z = {fz(result.z)} "
+                f"(fitted; that frame is at {fz(result.z_sample)}), confidence {result.confidence:.2f}"
             )
         else:
             print(
-                f"result:  FAILED, no clear focus: best frame {result.index} at z = {result.z:.6g}{u}, "
+                f"result:  FAILED, no clear focus: best frame {result.index} at z = {fz(result.z)}, "
                 f"confidence {result.confidence:.2f}"
             )
         print(f"why:     {result.reason}")
         if truth is not None and within is not None:
             verdict = "within" if within else "OUTSIDE"
             print(
-                f"truth:   z = {truth['z']:.6g}{u} +- {truth['tolerance']:.6g}: result is {verdict} "
-                f"tolerance (off by {abs(result.z - truth['z']):.3g}{u})"
+                f"truth:   z = {fz(truth['z'])} +- {truth['tolerance']:.6g}: result is {verdict} "
+                f"tolerance (off by {fz(abs(result.z - truth['z']))})"
             )
         if args.plot:
             print(f"plot:    {args.plot}")

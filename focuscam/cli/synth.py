@@ -127,7 +127,10 @@ def run(args: argparse.Namespace) -> int:
         read_noise=args.read_noise,
     )
     params.validate()
-    out = synth_stack(args.out, params, name=args.name)
+    from ._progress import Progress
+
+    with Progress(params.planes, label="synth planes", enabled=not args.json) as bar:  # a terminal only
+        out = synth_stack(args.out, params, name=args.name, on_plane=lambda done, _total: bar.update(done))
     meta = json.loads((out / "stack.json").read_text(encoding="utf-8"))
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     truth = meta["truth"]
@@ -140,7 +143,9 @@ def run(args: argparse.Namespace) -> int:
             "dtype": "uint8" if params.color else "uint16",
             "bytes": size,
         }
-        print(json.dumps(doc, allow_nan=False))
+        from ._json import dump_line
+
+        dump_line(doc)
         return 0
     print(
         f"wrote {out}: {params.planes} planes {width}x{height} "

@@ -101,13 +101,16 @@ class UvcFocusDrive(FocusDrive):
             raise InputError(
                 f"camera {camera!r} is not a camera: give an index, a device path or a VideoCapture"
             )
-        import cv2
+        from ..sources.camera import open_capture  # OpenCV's own log lines silenced
 
         target: int | str = int(camera) if isinstance(camera, int) or camera.isdigit() else camera
-        cap = cv2.VideoCapture(target)
+        cap = open_capture(target)
         if not cap.isOpened():
             cap.release()
-            raise DeviceError(f"cannot open camera {camera!r} for its focus control: check the index or path")
+            raise DeviceError(
+                f"cannot open camera {camera!r} for its focus control: check that it is plugged in, "
+                "and the index or path (ls /dev/video*)"
+            )
         self._owned = True
         return cap
 

@@ -34,6 +34,7 @@ returned by :meth:`read` first. :meth:`close` always stops the thread and releas
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 import warnings
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .._threads import Worker
-from ..errors import InputError, SourceError
+from ..errors import FocuscamError, InputError, SourceError
 from ..types import Frame
 from .base import FrameSource, SourceWarning, StreamEnded, check_timeout
 
@@ -60,8 +61,14 @@ PROPERTIES = {
 }
 
 
-def _open_capture(device: int | str, api: int | None) -> Any:
-    """Open a ``cv2.VideoCapture`` with OpenCV's own log output silenced (we report errors)."""
+def open_capture(device: int | str, api: int | None = None) -> Any:
+    """Open a ``cv2.VideoCapture`` with OpenCV's and FFmpeg's own log output silenced.
+
+    focuscam reports a failed open in one line of its own, so OpenCV's ``[ WARN]`` lines and
+    FFmpeg's (``moov atom not found``, ``Connection refused``) are not shown. FFmpeg's level
+    is set once per process through ``OPENCV_FFMPEG_LOGLEVEL`` (-8: quiet) unless already set.
+    """
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     import cv2
 
     log = cv2.utils.logging
@@ -72,6 +79,28 @@ def _open_capture(device: int | str, api: int | None) -> Any:
     finally:
         log.setLogLevel(old)
     return cap
+
+
+def _open_failed(kind: str, name: str, device: int | str) -> FocuscamError:
+    """The one-line error for a capture that did not open, with advice that fits its kind.
+
+    A file that is not a video is bad input (exit 2); a stream points at its address and the
+    network; a camera at its cable, other programs and ``ls /dev/video*``.
+    """
+    if kind == "file":
+        return InputError(
+            f"video {device} is not a video OpenCV can decode: give a video file (e.g. MP4, AVI), "
+            "or a stack folder as replay:DIR"
+        )
+    if kind == "url":
+        return SourceError(
+            f"{name} did not open: check the address (scheme, host, port, path, credentials) and "
+            "that this machine reaches it over the network"
+        )
+    return SourceError(
+        f"{name} did not open: check that it is plugged in, that no other program uses it, and "
+        "the index or path (ls /dev/video*)"
+    )
 
 
 def _check_int(value: object, param: str, lo: int) -> int:
@@ -217,15 +246,10 @@ class CameraSource(FrameSource):
         self.reconnects = 0
         self._shape: tuple[int, ...] | None = None
 
-        self._cap = _open_capture(device, api)
+        self._cap = open_capture(device, api)
         if not self._cap.isOpened():
             self._cap.release()
-            if self.kind == "file":
-                raise SourceError(f"video {device} did not open: it is not a video OpenCV can decode")
-            raise SourceError(
-                f"{self.name} did not open: check that it is plugged in, that no other program "
-                "uses it, and the index or path (ls /dev/video*)"
-            )
+            raise _open_failed(self.kind, self.name, device)
         self._closed = False
         try:
             for key, value in asked.items():
@@ -375,18 +399,26 @@ class CameraSource(FrameSource):
             self._seq += 1
             self._push(frame)
 
+    def _check_hint(self) -> str:
+        """What to check when the device stops, fitting its kind (a stream has no cable)."""
+        if self.kind == "url":
+            return "check that the stream's server still runs and the network reaches it"
+        if self.kind == "file":
+            return "check that the file is complete and readable"
+        return "check the cable and that no other program uses it"
+
     def _recover(self, failures: int) -> None:
         """Reopen the device after a failed grab; SourceError once the attempts are used up."""
         if failures > self._reconnect_max:
             waited = sum(self._backoff * 2**k for k in range(self._reconnect_max))
             raise SourceError(
                 f"{self.name} stopped delivering frames after {self._seq} frames and did not come back "
-                f"after {self._reconnect_max} reconnect attempts over {waited:.1f} s: check the cable and "
-                "that no other program uses it, then start again"
+                f"after {self._reconnect_max} reconnect attempts over {waited:.1f} s: {self._check_hint()}, "
+                "then start again"
             )
         if self._stop.wait(self._backoff * 2 ** (failures - 1)):
             return
-        cap = _open_capture(self.device, self._api)
+        cap = open_capture(self.device, self._api)
         with self._cap_lock:
             self._cap.release()
             self._cap = cap
@@ -441,9 +473,14 @@ class CameraSource(FrameSource):
                     raise SourceError(f"{self.name} stopped: open a new source to read more frames")
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
+                    why = (
+                        "its server, the network"
+                        if self.kind == "url"
+                        else "lighting, exposure, another program holding it"
+                    )
                     raise SourceError(
                         f"no frame from {self.name} within {timeout:g} s: check that it is streaming "
-                        "(lighting, exposure, another program holding it) or raise the timeout"
+                        f"({why}) or raise the timeout"
                     )
                 self._cond.wait(remaining)
             frame = self._buf.popleft()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.shared
 RESULT_KEYS = {  # what `focuscam autofocus --json` prints on the twin
     "z_um", "state", "confidence", "frames", "moves", "travel_um", "elapsed_s", "strategy",
     "target_z_um", "verify_score", "peak_score", "searches", "measure", "reason", "samples",
-    "stack", "z_unit", "z", "truth", "within_tolerance",
+    "stack", "z_unit", "z", "truth", "within_tolerance", "schema",
 }  # fmt: skip
 
 

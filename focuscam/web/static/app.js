@@ -304,7 +304,7 @@ function listen() {
   });
   es.addEventListener("result", (e) => {
     fc.result = JSON.parse(e.data);
-    fc.curve = fc.result.samples.slice();
+    fc.curve = fc.result.samples.map((p) => [p.z_um, p.score]);
     drawCurve();
     message("autofocus " + fc.result.state + " at " + fmtZ(fc.result.z_um));
   });

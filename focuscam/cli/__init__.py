@@ -31,6 +31,7 @@ SUBCOMMANDS = (
     "ports",
     "synth",
     "bench",
+    "warmup",
     "rig",
     "serve",
 )

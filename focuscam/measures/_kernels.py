@@ -36,6 +36,10 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from ._compile import install_notice
+
+install_notice()  # a compile (cache miss) prints one line on a terminal, never silently
+
 # Q15 weights of cv2.cvtColor(COLOR_BGR2GRAY) for 8- and 16-bit frames (bit-exact, see tests).
 _QB, _QG, _QR = 3735, 19235, 9798
 # float weights of cv2.cvtColor for float32 frames

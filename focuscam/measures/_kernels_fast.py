@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from ._kernels import _acc, _gray_row_u8, _tile_row
+from ._prefetch import AHEAD, prefetch_row
 
 #: Columns summed in narrow lanes before a flush into int64.
 BLOCK = 2048
@@ -66,9 +67,12 @@ def glvn_int(img, nch, geo, ring, cells, xs, ys):
     ntc = len(xs) - 1
     ti = 0
     wide = img.itemsize == 2
+    strided = rw < geo[4]  # an ROI narrower than the frame: rows are not contiguous, prefetch them
     for i in range(rh):
         ti = _tile_row(i, ys, ti)
         r = ry + i
+        if strided:
+            prefetch_row(img, r + AHEAD, rx * nch, (rx + rw) * nch)
         if nch == 1:
             row = img[r]
         else:

@@ -161,3 +161,17 @@ def test_warmup_covers_every_measure_dtype_and_layout():
             for channels in (1, 3):
                 assert {(name, dtype, channels, 1), (name, dtype, channels, 2)} <= cases
     assert ("blur", "uint16", 3, 1) in cases
+
+
+@pytest.mark.slow
+def test_warmup_command_runs_every_case(run_cli):
+    """`focuscam warmup --json` compiles (or loads) every case and says how many; quiet on a pipe."""
+    import json
+
+    from focuscam.measures._compile import warmup_cases
+
+    proc = run_cli("warmup", "--json", timeout=1800)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["cases"] == len(warmup_cases()) and report["seconds"] > 0
+    assert proc.stderr == ""  # no bar and no compile lines on a pipe

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import InputError
+
+if TYPE_CHECKING:  # numpy is imported by the callers that make frames, not by the CLI parser
+    import numpy as np
 
 __all__ = ["ROI", "FocusState", "Frame", "ZLimits", "ZUnit"]
 

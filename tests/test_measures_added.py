@@ -66,3 +66,27 @@ def test_focus_map_auto_bin_takes_gray_frames():
     frame = rng.integers(0, 65536, (300, 400), dtype=np.uint16)
     fmap = focus_map(frame, "lapv", (2, 2), bin="auto")
     assert fmap.shape == (2, 2) and np.all(np.isfinite(fmap))
+
+
+@pytest.mark.parametrize(("dtype", "ch"), [(np.uint8, 1), (np.uint8, 3), (np.uint16, 1)])
+def test_glvn_hot_path_is_exact_across_its_column_blocks(dtype, ch):
+    """The uint8/uint16 glvn kernel sums in narrow lanes per 2048-column block: rows wider than
+    a block, full-range pixels, tiles straddling a block edge, equal to the exact oracle."""
+    from fractions import Fraction
+
+    from focuscam.measures._kernels_fast import BLOCK
+
+    rng = np.random.default_rng(15)
+    top = np.iinfo(dtype).max
+    shape = (3, 2 * BLOCK + 37, 3) if ch == 3 else (3, 2 * BLOCK + 37)
+    frame = rng.integers(top - 3, top + 1, shape, dtype=dtype)  # near-saturated: largest sums
+    for roi in [None, (BLOCK - 5, 0, 11, 3), (1, 1, 2 * BLOCK + 30, 2)]:
+        x, y, w, h = roi or (0, 0, shape[1], 3)
+        g = naive.gray64(frame)[y : y + h, x : x + w].astype(np.int64).ravel().tolist()
+        n, s1, s2 = len(g), sum(g), sum(v * v for v in g)
+        exact = float(Fraction(n * s2 - s1 * s1, n * n) / Fraction(s1, n))
+        assert measure(frame, "glvn", roi) == pytest.approx(exact, rel=1e-12, abs=1e-12)
+    grid = focus_map(frame, "glvn", grid=(1, 3))
+    cols = [0, shape[1] // 3, 2 * shape[1] // 3, shape[1]]
+    for c in range(3):
+        assert grid[0, c] == measure(frame, "glvn", (cols[c], 0, cols[c + 1] - cols[c], 3))

@@ -32,6 +32,7 @@ SUBCOMMANDS = (
     "ports",
     "synth",
     "bench",
+    "warmup",
     "rig",
     "serve",
 )

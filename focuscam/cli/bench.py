@@ -20,7 +20,10 @@ def register(subparsers) -> None:
             "Median time per frame of lapv, the OpenCV reference (cvtColor + Laplacian(CV_64F) + var),\n"
             "the fastest OpenCV formulation, a read-only memory floor and every other measure, on\n"
             "several frame sizes, full frame and a centred 25% ROI, measured interleaved after\n"
-            "warm-up on frames not hot in cache; plus numba compile and warm start-up times.\n"
+            "warm-up on frames not hot in cache (full frame, 25% and 512x512 ROIs), each measure against\n"
+            "its fastest OpenCV formulation, plus numba compile times and the CPU time of a warm\n"
+            '`focuscam select` and of `focuscam --help`. Every ratio has its own --json key ("ratios")\n'
+            'and every target PASS or FAIL ("targets", "targets_by_key").\n'
             "Exit code 0 even when a target fails (the report says PASS or FAIL)."
         ),
         epilog=EPILOG,

@@ -36,6 +36,11 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from ._compile import install_notice
+from ._prefetch import AHEAD, prefetch_row
+
+install_notice()  # a compile (cache miss) prints one line on a terminal, never silently
+
 # Q15 weights of cv2.cvtColor(COLOR_BGR2GRAY) for 8- and 16-bit frames (bit-exact, see tests).
 _QB, _QG, _QR = 3735, 19235, 9798
 # float weights of cv2.cvtColor for float32 frames
@@ -584,11 +589,14 @@ def _lap_row_u16(up, mid, dn, gw, rx, rw, out, first, last):
 @njit(cache=True, nogil=True)
 def lapv_u16_gray(img, nch, geo, ring, cells, xs, ys):
     """LAPV for 2-D uint16 frames with ``bin=1``, read in place; same sums as :func:`lapv`."""
-    gh, gw, ry, rx, rh = geo[3], geo[4], geo[5], geo[6], geo[7]
+    gh, gw, ry, rx, rh, rw = geo[3], geo[4], geo[5], geo[6], geo[7], geo[8]
+    strided = rw < gw  # an ROI narrower than the frame: rows are not contiguous, prefetch them
     ti = 0
     for i in range(rh):
         ti = _tile_row(i, ys, ti)
         r = ry + i
+        if strided:
+            prefetch_row(img, r + AHEAD, max(rx - 1, 0), min(rx + rw + 1, gw))
         up, mid, dn = img[_reflect(r - 1, gh)], img[r], img[_reflect(r + 1, gh)]
         first = i == ys[ti]
         last = i == ys[ti + 1] - 1
@@ -644,10 +652,13 @@ def lapv_u8(img, nch, geo, ring, cells, xs, ys):
     c0 = max(rx - 1, 0)
     c1 = min(rx + rw + 1, gw)
     held = np.full(3, -1, np.int64)
+    strided = rw < gw  # an ROI narrower than the frame: rows are not contiguous, prefetch them
     ti = 0
     for i in range(rh):
         ti = _tile_row(i, ys, ti)
         r = ry + i
+        if strided:
+            prefetch_row(img, r + AHEAD, c0 * nch, c1 * nch)
         ru = _reflect(r - 1, gh)
         rd = _reflect(r + 1, gh)
         if nch == 1:

@@ -64,15 +64,28 @@ def check_finite(img: np.ndarray, geo: tuple[int, ...]) -> None:
         )
 
 
+_KERNELS: dict = {}
+
+
+def _load_kernels() -> dict:
+    """Name -> numba dispatcher, imported once (an import statement per call costs microseconds)."""
+    from . import _kernels, _kernels_ext, _kernels_fast
+
+    _KERNELS.update(_kernels_ext.KERNELS)
+    _KERNELS.update(_kernels.KERNELS)
+    _KERNELS.update(
+        lapv_u8=_kernels.lapv_u8, lapv_u16_gray=_kernels.lapv_u16_gray, glvn_int=_kernels_fast.glvn_int
+    )
+    return _KERNELS
+
+
 def run(name: str, img: np.ndarray, geo: tuple[int, ...], xs=None, ys=None) -> np.ndarray:
     """Run kernel ``name`` over a region (or a grid of tiles of it) in one pass.
 
     ``xs``/``ys``: tile boundaries relative to the region (default: one tile, the region).
     Returns the raw accumulators, shape ``(len(ys) - 1, len(xs) - 1, 4)``.
     """
-    from ._kernels import KERNELS, lapv_u8, lapv_u16_gray
-    from ._kernels_ext import KERNELS as EXT_KERNELS
-
+    k = _KERNELS or _load_kernels()
     height, width, nch = img.shape
     flat = img.reshape(height, width * nch)
     rh, rw = geo[7], geo[8]
@@ -86,22 +99,26 @@ def run(name: str, img: np.ndarray, geo: tuple[int, ...], xs=None, ys=None) -> n
         return band_energy_tiles(flat, nch, geo, xs, ys)
     cells = np.zeros((len(ys) - 1, len(xs) - 1, 4), np.float64 if wide else np.int64)
     if name == "lapv" and geo[2] == 1 and img.dtype == np.uint8:
-        lapv_u8(flat, nch, geo, np.empty((3, width if nch == 3 else 1), np.uint8), cells, xs, ys)
+        k["lapv_u8"](flat, nch, geo, np.empty((3, width if nch == 3 else 1), np.uint8), cells, xs, ys)
         return cells
     if name == "lapv" and geo[2] == 1 and img.dtype == np.uint16 and nch == 1:
-        lapv_u16_gray(flat, nch, geo, None, cells, xs, ys)
+        k["lapv_u16_gray"](flat, nch, geo, None, cells, xs, ys)
+        return cells
+    if name == "glvn" and geo[2] == 1 and (img.dtype == np.uint8 or (img.dtype == np.uint16 and nch == 1)):
+        k["glvn_int"](flat, nch, geo, np.empty((1, width if nch == 3 else 1), img.dtype), cells, xs, ys)
         return cells
     ring = np.empty((5, rw + 4), np.float64 if is_float else np.int32)
     vals = np.empty((2, rw), np.float64 if wide else np.int64)
-    kernel = KERNELS[name] if name in KERNELS else EXT_KERNELS[name]
-    kernel(flat, nch, geo, ring, vals, cells, xs, ys)
+    k[name](flat, nch, geo, ring, vals, cells, xs, ys)
     return cells
 
 
-def _word(out: np.ndarray, i: int) -> int | float:
-    if out.dtype.kind == "f":
-        return float(out[i]) + float(out[i + 1])
-    return int(out[i]) + (int(out[i + 1]) << 62)
+def _word(out, i: int) -> int | float:
+    """The value of the two-word accumulator at ``out[i:i+2]`` (an array or a list)."""
+    a, b = out[i], out[i + 1]
+    if isinstance(a, float):  # numpy float64 is a float too
+        return float(a) + float(b)
+    return int(a) + (int(b) << 62)
 
 
 def _variance(s1: int | float, s2: int | float, n: int) -> float:
@@ -114,8 +131,9 @@ def finish(name: str, out: np.ndarray, n: int, k: int) -> float:
     """Turn one tile's accumulators (``n`` binned pixels, bin ``k``) into the measure of the
     mean-binned image."""
     k2 = k * k
+    out = out.tolist()  # Python ints/floats: exact, and much faster to index than an array
     if name == "lapv":
-        s1 = int(out[0]) if out.dtype.kind == "i" else float(out[0])
+        s1 = out[0]
         return _variance(s1, _word(out, 1), n) / (k2 * k2)
     if name == "lapm":
         return _word(out, 0) / n / k2
@@ -131,7 +149,7 @@ def finish(name: str, out: np.ndarray, n: int, k: int) -> float:
             return 0.0
         return _variance(s1, s2, n) / abs(s1 / n) / k2
     if name == "vola":
-        total = int(out[0]) if out.dtype.kind == "i" else float(out[0])
+        total = out[0]
         return total / n / (k2 * k2)
     if name == "wavs":
         return _word(out, 0) / 4 / (k2 * k2)

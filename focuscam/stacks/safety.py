@@ -316,11 +316,6 @@ def read_frame(path: Path, root: Path | None, first: ImageHeader | None) -> tupl
             f"frame file {path} is not a readable image (empty, corrupt or not PNG, JPEG, TIFF, BMP, "
             "PNM or WebP): replace it with a valid PNG, JPEG or TIFF"
         )
-    if head.width <= 0 or head.height <= 0 or head.width * head.height > MAX_PIXELS:
-        raise StackError(
-            f"frame file {path}: its {head.format} header declares {head.width} x {head.height} pixels, "
-            f"outside 1..{MAX_PIXELS} pixels: not decoded; replace it with a real frame"
-        )
     if first is not None and (
         (head.width, head.height) != (first.width, first.height)
         or (head.dtype is not None and first.dtype is not None and head.dtype != first.dtype)
@@ -329,6 +324,11 @@ def read_frame(path: Path, root: Path | None, first: ImageHeader | None) -> tupl
             f"frame file {path} has shape {head.height} x {head.width} {head.dtype or ''} but frame 0 "
             f"has {first.height} x {first.width} {first.dtype or ''} (read from their headers, not "
             "decoded): every frame of a stack must have the same size, channels and dtype"
+        )
+    if head.width <= 0 or head.height <= 0 or head.width * head.height > MAX_PIXELS:
+        raise StackError(
+            f"frame file {path}: its {head.format} header declares {head.width} x {head.height} pixels, "
+            f"outside 1..{MAX_PIXELS} pixels: not decoded; replace it with a real frame"
         )
     try:
         img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)

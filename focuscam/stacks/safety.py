@@ -292,6 +292,24 @@ def image_header(data: bytes) -> ImageHeader | None:
     return None
 
 
+def _quiet_decode(data: bytes) -> np.ndarray | None:
+    """cv2.imdecode(IMREAD_UNCHANGED) without OpenCV's own log lines on a corrupt file (the caller
+    reports it in one line); None when it cannot be decoded."""
+    import cv2
+
+    log = getattr(cv2, "utils", None) and getattr(cv2.utils, "logging", None)
+    level = log.getLogLevel() if log else None
+    if log:
+        log.setLogLevel(log.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        return None
+    finally:
+        if log:
+            log.setLogLevel(level)
+
+
 def read_frame(path: Path, root: Path | None, first: ImageHeader | None) -> tuple[np.ndarray, ImageHeader]:
     """Read and decode one frame file safely; return the pixels (as cv2 IMREAD_UNCHANGED) and header.
 
@@ -304,8 +322,6 @@ def read_frame(path: Path, root: Path | None, first: ImageHeader | None) -> tupl
     first : ImageHeader or None
         Frame 0's header: a frame of another size or sample type is refused before decoding.
     """
-    import cv2
-
     if root is not None:
         path = inside(root, path, "frame file")
     fix = "restore it or remove its entry from stack.json"
@@ -330,10 +346,7 @@ def read_frame(path: Path, root: Path | None, first: ImageHeader | None) -> tupl
             f"frame file {path}: its {head.format} header declares {head.width} x {head.height} pixels, "
             f"outside 1..{MAX_PIXELS} pixels: not decoded; replace it with a real frame"
         )
-    try:
-        img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error:
-        img = None
+    img = _quiet_decode(data)
     if img is None or img.shape[:2] != (head.height, head.width):
         raise StackError(
             f"frame file {path} is not a readable image (corrupt or truncated {head.format}): "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import signal
 import sys
 
 from ..errors import EXIT_CODES, FocuscamError, exit_code_for
@@ -63,15 +64,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the ``focuscam`` command and return its exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help(sys.stderr)
-        return EXIT_CODES["usage"]
+    """Run the ``focuscam`` command and return its exit code (130 on Ctrl-C, at any moment)."""
+    from .._entry import checkpoint, exit_now
+
+    startup = signal.getsignal(signal.SIGINT) is exit_now
     try:
+        if startup:  # from here on Ctrl-C is a KeyboardInterrupt that commands clean up after
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        checkpoint("main")
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "func", None) is None:
+            parser.print_help(sys.stderr)
+            return EXIT_CODES["usage"]
+        checkpoint("command")
         code = args.func(args)
     except KeyboardInterrupt:
+        if startup:
+            signal.signal(signal.SIGINT, exit_now)  # a second Ctrl-C while this one is handled
         print("focuscam: interrupted", file=sys.stderr)
         return EXIT_CODES["interrupted"]
     except FocuscamError as exc:

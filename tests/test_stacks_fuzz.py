@@ -249,3 +249,13 @@ def test_fuzz_counts():
             counts = OUTCOMES[target]
             assert sum(counts.values()) >= QUICK, counts
             assert counts["ok"] > 0 and counts["refused"] > 0, counts  # both sides were exercised
+
+
+@pytest.mark.slow
+def test_fuzz_counts_10000():
+    """After ``-m slow``: at least 10,000 examples per target were checked."""
+    for target in ("stack.json", "image"):
+        counts = OUTCOMES[target]
+        total = sum(counts.values())
+        print(f"fuzz {target}: {total} examples, {counts['ok']} read, {counts['refused']} refused")
+        assert total >= SLOW, counts

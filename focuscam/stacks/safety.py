@@ -41,8 +41,8 @@ __all__ = [
     "read_json",
 ]
 
-#: Largest stack.json read (bytes): about a million frame entries.
-MAX_JSON_BYTES = 64 << 20
+#: Largest stack.json read (bytes): some 700,000 frame entries as focuscam writes them.
+MAX_JSON_BYTES = 32 << 20
 #: Deepest JSON nesting accepted in stack.json (the format itself needs 3).
 MAX_JSON_DEPTH = 64
 #: Most frames one stack may list (stack.json and journal together).

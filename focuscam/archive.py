@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, StackError
-from .stacks import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Stack, _natural_key, _normalise_pixels, load_stack
+from .stacks import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Stack, load_stack
+from .stacks.format import natural_key as _natural_key
+from .stacks.format import normalise_pixels as _normalise_pixels
 
 __all__ = ["find_stacks", "open_stack"]
 

@@ -6,6 +6,7 @@ so every message must name the problem *and* the fix.
 
 - :class:`InputError` (also a ``ValueError``): bad frames, ROIs, names, files, flags.
 - :class:`SourceError`: a camera or replay source failed at run time.
+- :class:`StorageError`: writing a recording or stack failed (a full disk); exit code 3.
 - :class:`DeviceError`: a focus drive failed; subclasses say how.
 """
 
@@ -25,6 +26,7 @@ __all__ = [
     "ProtocolError",
     "SourceError",
     "StackError",
+    "StorageError",
     "exit_code_for",
 ]
 
@@ -43,6 +45,10 @@ class DriveBusy(InputError):
 
 class StackError(InputError):
     """A stack (stack.json, an image folder, a TIFF or a video) that cannot be read or written."""
+
+
+class StorageError(FocuscamError):
+    """Writing to disk failed (a full disk, an I/O error); the message says what is saved."""
 
 
 class SourceError(FocuscamError):
@@ -91,6 +97,6 @@ def exit_code_for(error: BaseException) -> int:
     """Return the documented exit code for an error raised by focuscam."""
     if isinstance(error, KeyboardInterrupt | Aborted):
         return EXIT_CODES["interrupted"]
-    if isinstance(error, DeviceError | SourceError):
+    if isinstance(error, DeviceError | SourceError | StorageError):
         return EXIT_CODES["device"]
     return EXIT_CODES["usage"]

@@ -137,8 +137,8 @@ def _quiet_core(cls: Any) -> Any:
         log.setLevel(level)
 
 
-#: True once this process has loaded a Micro-Manager core (the CLI then ends the process past
-#: MMCore's native teardown: see ``focuscam.cli._exit_past_native_teardown``).
+#: True once this process has loaded a Micro-Manager core (the command then ends the process
+#: past MMCore's native teardown: see ``focuscam._entry``).
 LOADED = False
 
 

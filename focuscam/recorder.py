@@ -2,10 +2,11 @@
 
 :func:`record` is the loop ``source -> StackWriter``: every frame is written losslessly as a
 PNG as it comes (16-bit frames stay 16-bit) with its capture time ``t`` (``time.monotonic()``
-seconds) and its focus position ``z`` in um when the source knows it; ``stack.json`` is
-rewritten atomically every ``flush_every`` frames and when the recording ends for any reason.
-So Ctrl-C, a full disk or a camera dying mid-recording leaves a valid stack of every frame
-captured so far, and the error says what happened and how many frames were saved.
+seconds) and its focus position ``z`` in um when the source knows it, and listed (in
+``stack.json``, then the recording journal ``journal.ndjson``) as soon as its PNG is complete;
+the end of the recording, for any reason, folds the journal into ``stack.json``. So Ctrl-C,
+SIGKILL, a full disk or a camera dying mid-recording leaves a valid stack of every complete
+frame, and the error says what happened and how many frames were saved.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def record(
     description : str
         What the camera saw, stored in stack.json.
     flush_every : int
-        Rewrite stack.json after this many frames (and always at the end).
+        Sync the journal to the disk after this many frames (and always at the end).
     on_frame : callable, optional
         Called as ``on_frame(count, frame)`` after each saved frame (e.g. a progress line).
     source_opts : dict, optional
@@ -102,9 +103,9 @@ def record(
     SourceError
         The source failed, or a finite source ended before the asked frames or seconds; the
         message ends with how many frames were saved (a valid stack).
-    StackError
-        A frame or stack.json could not be written (e.g. a full disk); the message says how many
-        frames the stack on disk holds.
+    StorageError
+        A frame could not be written (e.g. a full disk; exit code 3); the message says how many
+        frames the stack on disk holds, every one of them listed.
     Aborted
         Ctrl-C (KeyboardInterrupt) during the recording; the stack holds every frame so far.
     """

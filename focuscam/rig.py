@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._files import FileProblem, read_regular
 from .errors import InputError
 from .types import ROI, ZLimits
 
@@ -51,7 +52,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+#: Largest rig file read (bytes); a rig file is a few hundred bytes of TOML.
+MAX_RIG_BYTES = 1 << 20
+
 __all__ = [
+    "MAX_RIG_BYTES",
     "RIG_FLAGS",
     "AutofocusConfig",
     "CameraConfig",
@@ -544,9 +549,11 @@ def load_rig(path: str | Path) -> Rig:
     if p.is_dir():
         raise InputError(f"rig file {p} is a folder: give the path of a rig TOML file")
     try:
-        raw = p.read_bytes()
+        raw = read_regular(p, MAX_RIG_BYTES)  # never a FIFO (hangs) or a device (/dev/zero)
     except FileNotFoundError:
         raise InputError(f"rig file {p} not found: give the path of a rig TOML file") from None
+    except FileProblem as exc:
+        raise InputError(f"rig file {p} {exc}: give the path of a rig TOML file") from None
     except OSError as exc:
         raise InputError(f"rig file {p} cannot be read ({exc.strerror}): check its permissions") from None
     try:

@@ -87,11 +87,19 @@ def test_file_end_is_stream_ended_with_count(video):
         assert not src.alive
 
 
+def _wait_until(condition, bound_s: float = 60.0) -> None:
+    """Wait for ``condition()`` (an event); ``bound_s`` only keeps a broken run from hanging."""
+    give_up = time.monotonic() + bound_s
+    while not condition():
+        assert time.monotonic() < give_up, "the condition never came true"
+        time.sleep(0.005)
+
+
 def _check_fresh(src, rounds, rng):
     for _ in range(rounds):
         time.sleep(float(rng.uniform(0.05, 0.2)))  # a slow consumer: the buffer fills with old frames
         t = time.monotonic()
-        frame = src.fresh_frame(after=t, timeout=5)
+        frame = src.fresh_frame(after=t, timeout=60)
         assert frame.meta["t_start"] > t
         assert frame.t > t
 
@@ -109,9 +117,9 @@ def test_fresh_frame_skips_frames_decoded_before_t_file_mode(tmp_path):
     # drop=False: the buffer is full of frames decoded before t; fresh_frame must skip them all
     path = write_video(tmp_path / "long.avi", stack_frames(120), fps=60)
     with CameraSource(path, buffer=4) as src:
-        time.sleep(0.3)
+        _wait_until(lambda: src.frames >= 4)  # the buffer is full (an event, not a time)
         t = time.monotonic()
-        frame = src.fresh_frame(after=t, timeout=5)
+        frame = src.fresh_frame(after=t, timeout=60)
         assert frame.meta["t_start"] > t
         assert frame.seq >= 4  # the 4 buffered frames were skipped
         assert src.dropped == 0
@@ -121,7 +129,7 @@ def test_buffer_keeps_only_the_newest_frames(tmp_path):
     path = write_video(tmp_path / "long.avi", stack_frames(120), fps=60)
     with CameraSource(path, realtime=True, buffer=2) as src:
         first = src.read()
-        time.sleep(0.5)  # ~30 frames come meanwhile; only the newest 2 may be kept
+        _wait_until(lambda: src.frames >= first.seq + 1 + 6)  # 6 more come; only the newest 2 kept
         frame = src.read()
         assert frame.seq > first.seq + 2
         assert src.dropped >= frame.seq - first.seq - 2

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from conftest import REPO, shared_stack
 
+from focuscam.errors import StackError
 from focuscam.measures import measure
 from focuscam.stacks import load_stack, save_stack
 
@@ -235,9 +236,10 @@ def test_record_frames_and_seconds_are_exclusive(run_cli, tmp_path):
 
 
 def _frames_on_disk(out):
+    """Frames the stack on disk lists now (stack.json and the recording journal)."""
     try:
-        return len(json.loads((out / "stack.json").read_text())["frames"])
-    except (FileNotFoundError, json.JSONDecodeError):
+        return len(load_stack(out))
+    except StackError:
         return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 
 import pytest
 from conftest import REPO, shared_stack
@@ -120,6 +121,18 @@ def test_missing_file_and_missing_action_exit_2(run_cli, tmp_path):
     assert "not found" in line
     one_line_error(run_cli("rig"), 2)
     one_line_error(run_cli("rig", "check"), 2)
+
+
+def test_a_rig_file_that_is_a_fifo_or_dev_zero_or_huge_is_refused_at_once(run_cli, tmp_path):
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)  # reading it would wait for a writer forever
+    assert "FIFO" in one_line_error(run_cli("rig", "check", fifo, timeout=60), 2)
+    zero = tmp_path / "zero.toml"
+    zero.symlink_to("/dev/zero")  # reading it would never end
+    assert "character device" in one_line_error(run_cli("move", "--rig", zero, "--to", "1", timeout=60), 2)
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * (2 << 20) + "\n")
+    assert "more than the 1048576 bytes" in one_line_error(run_cli("rig", "check", big, timeout=60), 2)
 
 
 def test_setting_the_drive_does_not_take_exits_2_naming_the_file(run_cli, tmp_path):

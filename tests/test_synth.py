@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from pathlib import Path
 
@@ -213,3 +214,37 @@ def test_bundled_recordings_match_their_recorded_command(name, tmp_path):
         # bit-exact on the machine that made them; elsewhere only float rounding may differ
         diff = np.abs(mine.astype(np.int64) - theirs.astype(np.int64))
         assert diff.mean() <= 0.02 * np.iinfo(mine.dtype).max, k
+
+
+# ---------------------------------------------------------------- --out never deletes the user's files
+def test_synth_out_an_existing_stack_with_user_files_refuses_and_touches_nothing(run_cli, tmp_path):
+    out = tmp_path / "s"
+    assert run_cli("synth", "--out", out, "--planes", "5", "--size", "64x48").returncode == 0
+    (out / "notes.txt").write_text("my notes")
+    (out / "analysis").mkdir()
+    (out / "analysis" / "result.csv").write_text("1,2")
+    (out / "frames" / "mine.png").write_bytes(b"x")
+    os.chmod(out, 0o751)
+    before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    proc = run_cli("synth", "--out", out, "--planes", "7", "--size", "64x48", "--seed", "1")
+    assert proc.returncode == 2
+    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "did not write" in lines[0] and "notes.txt" in lines[0], proc.stderr
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
+    assert (out / "notes.txt").read_text() == "my notes"
+    assert os.stat(out).st_mode & 0o777 == 0o751
+    assert len(load_stack(out)) == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["s"]  # no temporary folder left beside it
+
+
+def test_synth_out_replaces_its_own_stack_and_keeps_the_folder_permissions(run_cli, tmp_path):
+    out = tmp_path / "s"
+    assert run_cli("synth", "--out", out, "--planes", "5", "--size", "64x48").returncode == 0
+    old = os.umask(0o022)
+    os.umask(old)
+    assert os.stat(out).st_mode & 0o777 == 0o777 & ~old  # a new stack follows the umask
+    os.chmod(out, 0o750)
+    assert run_cli("synth", "--out", out, "--planes", "7", "--size", "64x48").returncode == 0
+    assert len(load_stack(out)) == 7
+    assert os.stat(out).st_mode & 0o777 == 0o750
+    assert sorted(p.name for p in out.iterdir()) == ["frames", "stack.json"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import signal
 import sys
 
 from ..errors import EXIT_CODES, FocuscamError, exit_code_for
@@ -57,44 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the ``focuscam`` command and return its exit code."""
-    code = _main(argv)
-    if argv is None:
-        _exit_past_native_teardown(code)
-    return code
+    """Run the ``focuscam`` command and return its exit code (130 on Ctrl-C, at any moment)."""
+    from .._entry import checkpoint, exit_now
 
-
-def _exit_past_native_teardown(code: int) -> None:
-    """End a process that loaded Micro-Manager's C++ core without its static teardown.
-
-    With OpenCV and numba loaded, MMCore's teardown at interpreter exit sometimes aborts the
-    process ("FATAL: exception not rethrown", exit 134) after all the work is done and every
-    device has been unloaded. Everything focuscam wrote is closed by now; flush the streams and
-    leave with the real exit code. Only for the command itself (``argv is None``), never for a
-    caller of :func:`main` in its own process.
-    """
-    mm = sys.modules.get("focuscam.mmcore")
-    if mm is None or not getattr(mm, "LOADED", False):
-        return
-    import os
-
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)
-
-
-def _main(argv: list[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help(sys.stderr)
-        return EXIT_CODES["usage"]
+    startup = signal.getsignal(signal.SIGINT) is exit_now
     try:
+        if startup:  # from here on Ctrl-C is a KeyboardInterrupt that commands clean up after
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        checkpoint("main")
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "func", None) is None:
+            parser.print_help(sys.stderr)
+            return EXIT_CODES["usage"]
+        checkpoint("command")
         code = args.func(args)
     except KeyboardInterrupt:
+        if startup:
+            signal.signal(signal.SIGINT, exit_now)  # a second Ctrl-C while this one is handled
         print("focuscam: interrupted", file=sys.stderr)
         return EXIT_CODES["interrupted"]
     except FocuscamError as exc:

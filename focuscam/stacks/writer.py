@@ -1,0 +1,465 @@
+"""Writing stacks: :func:`save_stack` (all at once, atomically) and :class:`StackWriter`
+(frame by frame, with the recording journal of FORMAT.md).
+
+A :class:`StackWriter` writes each frame's PNG under a temporary name and renames it when it is
+complete; frame 0 goes into ``stack.json`` at once, and every later frame's entry is appended to
+``journal.ndjson`` right after its PNG is complete. So a recording killed at any moment (even by
+SIGKILL) keeps every complete frame: readers take stack.json's frames and then the journal's.
+:meth:`StackWriter.close` folds the journal into stack.json and removes it. A full disk removes
+the partial PNG (and any temporary stack.json), keeps every complete frame listed and raises
+:class:`~focuscam.errors.StorageError` (exit code 3) saying how many frames are saved.
+
+Neither writer ever deletes a file it did not write: :func:`save_stack` replaces an existing
+stack folder only when it holds nothing but what focuscam writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import secrets
+import shutil
+import stat
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError, StackError, StorageError
+from .format import FORMAT, JOURNAL, check_header, check_pixels, check_z, is_number
+
+__all__ = ["StackWriter", "save_stack"]
+
+_PART = ".part"
+
+
+def _encode_png(img: np.ndarray) -> bytes:
+    import cv2
+
+    ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not ok:
+        raise StackError(f"cannot encode a frame of shape {img.shape} dtype {img.dtype} as PNG")
+    return buf.tobytes()
+
+
+def _write_file(path: Path, data: bytes, *, suffix: str = _PART, sync: bool = False) -> None:
+    """Write ``data`` to ``path + suffix`` and rename it to ``path``; no partial file is left."""
+    part = path.with_name(path.name + suffix)
+    try:
+        with open(part, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if sync:
+                os.fsync(fh.fileno())
+        os.replace(part, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            part.unlink()
+        raise
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    text = json.dumps(data, indent=1, allow_nan=False) + "\n"
+    _write_file(path, text.encode("utf-8"), suffix=".tmp", sync=True)
+
+
+def _frame_name(i: int) -> str:
+    return f"frames/{i:06d}.png"
+
+
+def _num(v: float) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def _foreign(dest: Path, limit: int = 5) -> list[str]:
+    """Names in an existing stack folder that focuscam did not write (at most ``limit``)."""
+    listed: set[str] = set()
+    with contextlib.suppress(OSError, ValueError, StackError):
+        from .readers import load_stack
+
+        listed = {str(f.relative_to(dest)) for f in load_stack(dest).files}
+    foreign: list[str] = []
+    mine = {"stack.json", "stack.json.tmp", JOURNAL, "frames"}
+    for entry in os.scandir(dest):
+        if entry.name not in mine or (entry.name == "frames" and not entry.is_dir(follow_symlinks=False)):
+            foreign.append(entry.name)
+    frames = dest / "frames"
+    if frames.is_dir() and not frames.is_symlink():
+        for entry in os.scandir(frames):
+            rel = f"frames/{entry.name}"
+            if rel not in listed and not (entry.name.endswith(_PART) and entry.name[: -len(_PART)]):
+                foreign.append(rel)
+            if len(foreign) >= limit:
+                break
+    return sorted(foreign)[:limit]
+
+
+def _make_dir_beside(dest: Path, mode_of: Path | None) -> Path:
+    """A new hidden folder beside ``dest``, with ``mode_of``'s permissions (else the umask's)."""
+    while True:
+        tmp = dest.parent / f".{dest.name}.tmp-{secrets.token_hex(4)}"
+        try:
+            tmp.mkdir()
+            break
+        except FileExistsError:
+            continue
+    if mode_of is not None:
+        os.chmod(tmp, stat.S_IMODE(mode_of.stat().st_mode))
+    return tmp
+
+
+def save_stack(
+    path: str | os.PathLike[str],
+    frames: Iterable[Any],
+    z: Sequence[float | None] | np.ndarray | None = None,
+    *,
+    z_unit: str | None = None,
+    kind: str = "z-sweep",
+    name: str | None = None,
+    truth: dict[str, Any] | None = None,
+    t: Sequence[float] | np.ndarray | None = None,
+    description: str = "",
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write frames as a "focuscam-stack/1" folder, atomically.
+
+    The stack is written into a temporary sibling folder which is renamed to ``path`` only
+    when complete, so a failure part-way (a bad frame, a full disk) leaves no half stack.
+
+    Parameters
+    ----------
+    path : str or Path
+        The stack folder to create. An empty folder, or a stack folder holding only what
+        focuscam writes (stack.json, its listed frames), is replaced (keeping its permissions);
+        any other existing path is refused and left untouched.
+    frames : iterable of ndarray or Frame
+        2-D gray or HxWx3 BGR, uint8 or uint16, all the same shape; saved as lossless PNG
+        (16-bit kept bit-exact).
+    z : sequence of float or None, optional
+        Focus position of every frame in ``z_unit`` (None for unknown). Default: frame index.
+    z_unit : str, optional
+        ``"mm"``, ``"um"``, ``"step"``, ``"index"`` or None. Default ``"index"`` when ``z`` is None,
+        else ``"um"``.
+    kind : str
+        ``"z-sweep"`` or ``"sequence"``.
+    name : str, optional
+        Short name; default the folder name.
+    truth : dict, optional
+        ``{"z": float, "tolerance": float, "basis": str}`` in ``z_unit``.
+    t : sequence of float, optional
+        Capture time of every frame in seconds (monotonic).
+    description : str
+        What the camera saw.
+    extra : dict, optional
+        More top-level stack.json keys (e.g. ``modality``, ``generator``, ``source``).
+
+    Returns
+    -------
+    Path
+        The stack folder.
+
+    Raises
+    ------
+    InputError
+        Bad frames or header values, or ``path`` holds files focuscam did not write.
+    StorageError
+        The disk refused the write (e.g. full); nothing changed at ``path``.
+    """
+    dest = Path(path)
+    arrays = [check_pixels(img, f"frames[{k}]") for k, img in enumerate(frames)]
+    if not arrays:
+        raise InputError("frames is empty: give at least one frame to save")
+    for k, img in enumerate(arrays):
+        if img.shape != arrays[0].shape or img.dtype != arrays[0].dtype:
+            raise InputError(
+                f"frames[{k}] is {img.shape} {img.dtype} but frames[0] is {arrays[0].shape} "
+                f"{arrays[0].dtype}: every frame must have the same shape and dtype"
+            )
+    z_arr, unit = check_z(z, len(arrays), z_unit)
+    if t is not None:
+        t_arr = np.asarray(t, dtype=np.float64)
+        if t_arr.shape != (len(arrays),):
+            raise InputError(f"t has {t_arr.size} values for {len(arrays)} frames: give one time per frame")
+    else:
+        t_arr = None
+    name = name or dest.name
+    check_header(name, kind, unit, truth, extra)
+    replace = False
+    if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+        raise StackError(f"{dest} exists and is not a folder: choose another output path")
+    if dest.exists() and any(dest.iterdir()):
+        if not (dest / "stack.json").is_file():
+            raise StackError(
+                f"{dest} exists and is not a stack folder: refusing to overwrite it; choose another path"
+            )
+        foreign = _foreign(dest)
+        if foreign:
+            raise StackError(
+                f"{dest} holds files focuscam did not write ({', '.join(foreign)}): refusing to replace "
+                "it; choose another output folder"
+            )
+        replace = True
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "name": name,
+        "kind": kind,
+        "description": description,
+        "z_unit": unit,
+        "frames": [],
+        "truth": None if truth is None else dict(truth),
+    }
+    meta.update(extra or {})
+    tmp = _make_dir_beside(dest, dest if dest.exists() else None)
+    try:
+        (tmp / "frames").mkdir()
+        for k, img in enumerate(arrays):
+            rel = _frame_name(k)
+            _write_file(tmp / rel, _encode_png(img))
+            entry: dict[str, Any] = {"file": rel, "z": _num(z_arr[k])}
+            if t_arr is not None and not math.isnan(t_arr[k]):
+                entry["t"] = float(t_arr[k])
+            meta["frames"].append(entry)
+        _write_json_atomic(tmp / "stack.json", meta)
+        if replace:
+            old = _make_dir_beside(dest, None)
+            os.rename(dest, old / "stack")
+            os.rename(tmp, dest)
+            shutil.rmtree(old, ignore_errors=True)  # only what focuscam wrote (checked above)
+        else:
+            if dest.exists():
+                dest.rmdir()  # empty
+            os.rename(tmp, dest)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise StorageError(f"cannot write stack {dest}: {exc.strerror or exc}; nothing was saved") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+class StackWriter:
+    """Write a "focuscam-stack/1" folder frame by frame (recordings, autofocus sweeps).
+
+    Every frame is written as a PNG as soon as it is appended (under a temporary name, renamed
+    when complete). Frame 0 is listed in ``stack.json`` at once; each later frame's entry is
+    appended to ``journal.ndjson`` right after its PNG is complete, so the stack on disk lists
+    every complete frame at every moment, whatever ends the process (SIGKILL, power aside: the
+    journal is synced to disk every ``flush_every`` frames). :meth:`close` folds the journal into
+    stack.json. Used as a context manager it also closes when the with-block raises.
+
+    Parameters
+    ----------
+    path : str or Path
+        The stack folder to create; it must not exist or be an empty folder.
+    name : str
+        Short name stored in stack.json.
+    kind : str
+        ``"sequence"`` (default, frames over time) or ``"z-sweep"``.
+    z_unit : str, optional
+        Unit of the ``z`` given to :meth:`append`. Default: ``"um"`` once any frame has a z,
+        else null.
+    flush_every : int
+        Sync the journal to the disk after this many new frames (>= 1).
+    description : str
+        What the camera saw.
+    truth : dict, optional
+        ``{"z": float, "tolerance": float, "basis": str}`` in ``z_unit``.
+    extra : dict, optional
+        More top-level stack.json keys (e.g. ``modality``, ``source``).
+
+    Examples
+    --------
+    >>> with StackWriter("run1", name="run1", kind="z-sweep", z_unit="um") as w:  # doctest: +SKIP
+    ...     for z, frame in sweep():
+    ...         w.append(frame.pixels, z=z, t=frame.t)
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str,
+        kind: str = "sequence",
+        z_unit: str | None = None,
+        flush_every: int = 10,
+        description: str = "",
+        truth: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        check_header(name, kind, z_unit, truth, extra)
+        if isinstance(flush_every, bool) or not isinstance(flush_every, int) or flush_every < 1:
+            raise InputError(f"flush_every {flush_every!r} must be an integer >= 1")
+        self.path = Path(path)
+        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            raise StackError(
+                f"{self.path} already exists and is not empty: choose a new folder for the recording"
+            )
+        try:
+            (self.path / "frames").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create stack folder {self.path}: {exc.strerror or exc}") from None
+        self.name = name
+        self.kind = kind
+        self.z_unit = z_unit
+        self.flush_every = flush_every
+        self.description = description
+        self.truth = None if truth is None else dict(truth)
+        self.extra = dict(extra or {})
+        self._entries: list[dict[str, Any]] = []
+        self._shape: tuple[int, ...] | None = None
+        self._dtype: np.dtype | None = None
+        self._journal: int | None = None  # the journal's descriptor (O_APPEND)
+        self._synced = 0
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._closed
+
+    def append(self, frame_pixels: np.ndarray, *, z: float | None = None, t: float | None = None) -> int:
+        """Write one frame and return its index.
+
+        Parameters
+        ----------
+        frame_pixels : ndarray
+            2-D gray or HxWx3 BGR, uint8 or uint16; the same shape and dtype as the first frame.
+        z : float, optional
+            Focus position in the writer's ``z_unit``.
+        t : float, optional
+            Capture time in seconds (monotonic clock).
+
+        Raises
+        ------
+        InputError
+            For a bad frame, z or t (nothing is written).
+        StorageError
+            When the frame cannot be written (e.g. a full disk): its partial file is removed,
+            every frame before it stays listed, and the message says how many are saved.
+        """
+        if self._closed:
+            raise StackError(f"StackWriter for {self.path} is closed: open a new one to record more")
+        img = check_pixels(frame_pixels, "frame_pixels")
+        if self._shape is None:
+            self._shape, self._dtype = img.shape, img.dtype
+        elif img.shape != self._shape or img.dtype != self._dtype:
+            raise InputError(
+                f"frame_pixels is {img.shape} {img.dtype} but this stack's frames are "
+                f"{self._shape} {self._dtype}: every frame must have the same shape and dtype"
+            )
+        if z is not None and not is_number(z):
+            raise InputError(f"z {z!r} must be a finite number (or None) in {self.z_unit or 'um'}")
+        if t is not None and not is_number(t):
+            raise InputError(f"t {t!r} must be a finite number of seconds (or None)")
+        index = len(self._entries)
+        rel = _frame_name(index)
+        entry: dict[str, Any] = {"file": rel, "z": None if z is None else float(z)}
+        if t is not None:
+            entry["t"] = float(t)
+        try:
+            _write_file(self.path / rel, _encode_png(img))
+            try:
+                if index == 0:
+                    _write_json_atomic(self.path / "stack.json", self._meta([entry]))
+                else:
+                    self._journal_append(entry)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    (self.path / rel).unlink()  # not listed: remove it rather than leave it unlisted
+                raise
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write frame {index} to {self.path / rel}: {exc.strerror or exc}; {self._saved()}"
+            ) from None
+        self._entries.append(entry)
+        if len(self._entries) - self._synced >= self.flush_every:
+            self.flush()
+        return index
+
+    def _saved(self) -> str:
+        n = len(self._entries)
+        return f"{n} frames are saved in {self.path}" if n else f"no frame is saved in {self.path}"
+
+    def _journal_append(self, entry: dict[str, Any]) -> None:
+        line = (json.dumps(entry, allow_nan=False) + "\n").encode("utf-8")
+        if self._journal is None:
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+            self._journal = os.open(self.path / JOURNAL, flags, 0o666)
+        fd = self._journal
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            written = os.write(fd, line)
+            if written != len(line):
+                raise OSError(28, os.strerror(28))  # a short write: the disk is full
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)  # no half line stays in the journal
+            raise
+
+    def _meta(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        unit = self.z_unit
+        if unit is None and any(e["z"] is not None for e in entries):
+            unit = "um"
+        meta: dict[str, Any] = {
+            "format": FORMAT,
+            "name": self.name,
+            "kind": self.kind,
+            "description": self.description,
+            "z_unit": unit,
+            "frames": list(entries),
+            "truth": self.truth,
+        }
+        meta.update(self.extra)
+        return meta
+
+    def flush(self) -> None:
+        """Sync the journal (every frame written so far) to the disk."""
+        if self._journal is not None:
+            try:
+                os.fsync(self._journal)
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot sync {self.path / JOURNAL}: {exc.strerror or exc}; {self._saved()}"
+                ) from None
+        self._synced = len(self._entries)
+
+    def close(self) -> None:
+        """Fold the journal into stack.json and remove it; further appends are refused.
+
+        Safe to call twice. When stack.json cannot be rewritten (a full disk) the journal stays:
+        the stack is valid as it is and lists every frame. A writer closed without any frame
+        writes no stack.json and removes its empty folder.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self._journal is not None:
+            with contextlib.suppress(OSError):
+                os.fsync(self._journal)
+            os.close(self._journal)
+            self._journal = None
+        if not self._entries:
+            with contextlib.suppress(OSError):  # only empty folders we created; leftovers stay
+                (self.path / "frames").rmdir()
+                self.path.rmdir()
+            return
+        try:
+            _write_json_atomic(self.path / "stack.json", self._meta(self._entries))
+        except OSError:
+            return  # stack.json (frame 0 and the header) + the journal still list every frame
+        with contextlib.suppress(FileNotFoundError):
+            (self.path / JOURNAL).unlink()
+
+    def __enter__(self) -> StackWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()

@@ -17,6 +17,19 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 collect_ignore = ["example_project"]
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``large`` (10,000+ property/fuzz examples, minutes each) run only when asked
+    for by marker: ``pytest -m slow`` or ``pytest -m large``; the default run has their
+    fixed-seed subsets."""
+    expr = config.getoption("markexpr") or ""
+    if "slow" in expr or "large" in expr:
+        return
+    skip = pytest.mark.skip(reason="10,000+ examples: run with pytest -m slow (see README, Tests)")
+    for item in items:
+        if "large" in item.keywords:
+            item.add_marker(skip)
+
+
 def shared_stack(name: str) -> Path:
     """Path of a stack in ../shared/stacks; skips locally (fails in CI) when it is missing."""
     path = SHARED_STACKS / name

@@ -234,6 +234,7 @@ def test_number_types_return_a_bounded_value_or_refuse_in_one_line(kind, text):
     check_number_type(kind, text)
 
 
+@pytest.mark.large
 @pytest.mark.slow
 @settings(max_examples=10_000, deadline=None, derandomize=True)
 @given(st.sampled_from(NUMBER_TYPES), NUMBER_TEXT)

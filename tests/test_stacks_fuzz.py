@@ -163,6 +163,7 @@ def test_fuzz_stack_json_quick(base, text, journal):
     _fuzz_stack_json(base, text, journal)
 
 
+@pytest.mark.large
 @pytest.mark.slow
 @_settings(SLOW)
 @given(text=stack_json_texts(), journal=_journals)
@@ -232,6 +233,7 @@ def test_fuzz_image_files_quick(base, frame, data):
     _fuzz_image(base, frame, data)
 
 
+@pytest.mark.large
 @pytest.mark.slow
 @_settings(SLOW)
 @given(frame=st.integers(0, 2), data=image_bytes())
@@ -251,6 +253,7 @@ def test_fuzz_counts():
             assert counts["ok"] > 0 and counts["refused"] > 0, counts  # both sides were exercised
 
 
+@pytest.mark.large
 @pytest.mark.slow
 def test_fuzz_counts_10000():
     """After ``-m slow``: at least 10,000 examples per target were checked."""

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,12 +24,16 @@ REQUIRE = os.environ.get("FOCUSCAM_REQUIRE_TOOLCHAIN") == "1"
 
 
 def save_screenshot(png, name: str) -> None:
-    """Keep a window test's rendered frame as the README's screenshot (recordings/screenshots)."""
-    from conftest import REPO
+    """Keep a window test's rendered frame as a README screenshot when asked to.
 
-    folder = REPO / "recordings" / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(png, folder / name)
+    ``FOCUSCAM_SCREENSHOTS=recordings/screenshots`` (as for the browser test) writes it there;
+    a plain test run writes nothing into the checkout.
+    """
+    folder = os.environ.get("FOCUSCAM_SCREENSHOTS")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(png, Path(folder) / name)
 
 
 @pytest.fixture

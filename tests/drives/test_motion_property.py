@@ -405,10 +405,7 @@ def test_no_command_past_a_limit_and_no_trusted_position_after_a_fault(kind):
     _check(kind, N_DEFAULT, derandomize=True)
 
 
+@pytest.mark.large
 @pytest.mark.slow
-def test_ten_thousand_sequences_per_drive_kind(kind, request):
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip(
-            "10,000 sequences per kind take minutes: run pytest -m slow tests/drives/test_motion_property.py"
-        )
+def test_ten_thousand_sequences_per_drive_kind(kind):
     _check(kind, N_SLOW, derandomize=False)

@@ -120,7 +120,7 @@ def test_grbl_in_alarm_needs_unlock(run_cli):
         assert emu.targets_um == []
         proc = run_cli(*args, "--unlock")
         assert proc.returncode == 0, proc.stderr
-        assert proc.stdout.strip() == "10.000 um"
+        assert proc.stdout.strip() == "10.0 um"  # printed to a tenth of the 4 um grid
     finally:
         emu.close()
 

@@ -31,7 +31,7 @@ def test_move_prints_the_reached_position_and_the_firmware_keeps_it(fw, run_cli)
     assert fw.state()["phys"] == 200
     res = run_cli("move", *drive, "--by", "-30.5", timeout=60)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == "69.500 um"
+    assert res.stdout.strip() == "69.50 um"  # a tenth of the 0.5 um step
     assert fw.state()["phys"] == 139
 
 

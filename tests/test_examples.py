@@ -108,7 +108,8 @@ def checkout_like(tmp_path) -> Path:
     save_stack(work / "camera", cam, z, z_unit="um", kind="z-sweep", name="camera")
     cv2.imwritemulti(str(work / "sweep.tif"), [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames])
     rig = (REPO / "recordings" / "rig.example.toml").read_text()
-    (work / "my-rig.toml").write_text(rig.replace("replay:target_color", "replay:recordings/target_color"))
+    for name in ("my-rig.toml", "rig.toml"):
+        (work / name).write_text(rig.replace("replay:target_color", "replay:recordings/target_color"))
     (work / "frames").mkdir()
     for i, img in enumerate(frames):
         cv2.imwrite(str(work / "frames" / f"img{i:02d}.png"), img)
@@ -177,6 +178,9 @@ def test_example_runs_as_written(example, checkout_like, tmp_path, request):
     argv = shlex.quote(sys.executable) + " -m " + command
     env = _cli_env()
     env.pop("DISPLAY", None)
+    if command.startswith("focuscam serve"):
+        _serve_until_ctrl_c(argv, cwd, env, example)
+        return
     proc = subprocess.run(
         ["bash", "-c", argv],
         cwd=cwd,
@@ -194,6 +198,39 @@ def test_example_runs_as_written(example, checkout_like, tmp_path, request):
     assert "error:" not in proc.stderr, f"{example}\n{proc.stderr[-2000:]}"
     assert "Traceback" not in proc.stderr
     assert os.path.isdir(cwd)
+
+
+def _serve_until_ctrl_c(argv: str, cwd: Path, env: dict, example: str) -> None:
+    """A server runs until Ctrl-C: wait for its URL (the first line), then Ctrl-C: exit 130."""
+    import signal
+
+    argv = argv.split(" #", 1)[0]  # a trailing comment
+    if "--port" not in argv:
+        argv += " --port 0"  # the port is the machine's: any free one stands in for 8000
+    proc = subprocess.Popen(
+        ["bash", "-c", "exec " + argv],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        import select
+
+        ready, _, _ = select.select([proc.stdout], [], [], 300)  # the server's URL, or its exit
+        assert ready, f"{example}: no URL within 300 s"
+        first = proc.stdout.readline()
+        assert first.startswith("http://"), f"{example}: first line {first!r}; {proc.stderr.read()[-2000:]}"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 130, f"{example}: {proc.stderr.read()[-2000:]}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 def test_examples_were_found():

@@ -29,6 +29,7 @@ NOT_RUN = {
     "flash": "flashes a real board",
     "uvc:": "needs a webcam with a focus motor",
     "focuscam bench": "a benchmark of minutes: tests/test_bench.py runs it",
+    "picamera": "needs a Raspberry Pi camera (tests/test_picamera.py runs picamera2's stand-in)",
     "tcp://": "needs a running Dask cluster (tests/test_batch.py starts one as separate processes)",
 }
 
@@ -85,10 +86,26 @@ def _collect() -> list[str]:
 EXAMPLES = _collect()
 
 
+@pytest.fixture(scope="module")
+def example_inputs(tmp_path_factory) -> Path:
+    """The examples' inputs, made once (see :func:`checkout_like`)."""
+    return _make_inputs(tmp_path_factory.mktemp("inputs"))
+
+
 @pytest.fixture
-def checkout_like(tmp_path) -> Path:
+def checkout_like(example_inputs, tmp_path) -> Path:
+    """A fresh copy of the inputs per example (examples write their outputs beside them)."""
+    import shutil
+
+    work = tmp_path / "work"
+    shutil.copytree(example_inputs, work, symlinks=True)
+    (tmp_path / "shared").symlink_to(SHARED_STACKS.parent)
+    return work
+
+
+def _make_inputs(tmp_path: Path) -> Path:
     """A folder laid out like the checkout: recordings/ (a copy), ../shared, and the examples'
-    own inputs: camera/ (a 1280x720 stack standing in for a live camera), clip.avi, frames/,
+    own inputs: camera/ (an 800x600 sequence standing in for a live camera), clip.avi, frames/,
     sweep.tif, my-rig.toml, and two small archives: plate1/ (stack folders) and scans/
     (multi-page TIFFs)."""
     import shutil
@@ -99,13 +116,16 @@ def checkout_like(tmp_path) -> Path:
 
     work = tmp_path / "work"
     shutil.copytree(REPO / "recordings", work / "recordings")
-    (tmp_path / "shared").symlink_to(SHARED_STACKS.parent)
     from focuscam.stacks import save_stack
 
     # 9 planes: enough for the significance rule to test a peak (6 at the least)
     frames, _, _ = render_planes(SynthParams(planes=9, width=640, height=480, seed=3))
-    cam, z, _ = render_planes(SynthParams(planes=9, width=1280, height=720, seed=4))
-    save_stack(work / "camera", cam, z, z_unit="um", kind="z-sweep", name="camera")
+    # a live camera does not end: 9 planes shown 12 times over stand in for two minutes of one
+    cam, _, _ = render_planes(SynthParams(planes=9, width=800, height=600, seed=4))
+    cam = cam * 12
+    save_stack(
+        work / "camera", cam, np.arange(len(cam), dtype=float), z_unit="index", kind="sequence", name="camera"
+    )
     cv2.imwritemulti(str(work / "sweep.tif"), [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames])
     rig = (REPO / "recordings" / "rig.example.toml").read_text()
     for name in ("my-rig.toml", "rig.toml"):
@@ -140,11 +160,12 @@ def _stand_ins(command: str, request) -> str:
     for word, why in NOT_RUN.items():
         if word in command:
             pytest.skip(why)
-    if re.search(r"camera:\d+", command):
-        command = re.sub(r"camera:\d+", "replay:camera", command)
+    if re.search(r"(?<![\w-])camera:\d+", command):
+        command = re.sub(r"(?<![\w-])camera:\d+", "replay:camera", command)
         if re.search(r"--(seconds|frames) ", command):  # a camera does not end: loop the stand-in
             command += " --loop"
     if "mm:MMConfig.cfg" in command:  # the user's Micro-Manager config: the bundled twin one
+        command = command.replace("mm:MMConfig.cfg#ZPiezo", "mm:recordings/mm_twin.cfg#Z")
         command = command.replace("mm:MMConfig.cfg", "mm:recordings/mm_twin.cfg")
     if "grbl:/dev/" in command:
         from drives.grbl_emulator import GrblEmulator

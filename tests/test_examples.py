@@ -164,6 +164,12 @@ def _stand_ins(command: str, request) -> str:
         command = re.sub(r"(?<![\w-])camera:\d+", "replay:camera", command)
         if re.search(r"--(seconds|frames) ", command):  # a camera does not end: loop the stand-in
             command += " --loop"
+    if (
+        command.startswith("focuscam monitor")
+        and "mm:" in command
+        and not re.search(r"--(frames|seconds)", command)
+    ):
+        command += " --frames 10"  # a live camera runs until Ctrl-C: the stand-in stops by itself
     if "mm:MMConfig.cfg" in command:  # the user's Micro-Manager config: the bundled twin one
         command = command.replace("mm:MMConfig.cfg#ZPiezo", "mm:recordings/mm_twin.cfg#Z")
         command = command.replace("mm:MMConfig.cfg", "mm:recordings/mm_twin.cfg")

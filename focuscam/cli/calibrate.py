@@ -11,7 +11,7 @@ EPILOG = """\
 examples:
   focuscam calibrate ../shared/stacks/dfnn_mitochondria
   focuscam calibrate recordings/cells_gray16 --rig my_rig.toml --write
-  focuscam calibrate run1 --measure teng --json
+  focuscam calibrate recordings/target_color --measure teng --json
 
 STACK is a z-sweep recorded on the rig (e.g. `focuscam record` or `focuscam autofocus
 --strategy sweep --record run1`). Every plane is scored (as `focuscam select` does; without

@@ -39,7 +39,8 @@ def test_focuscam_autofocus_lands_on_the_truth(focuscam_twin):
     if focuscam_twin.truth_um is None:
         pytest.skip("no known focus in this stack")
     source, drive = focuscam_twin
-    result = Autofocus(source, drive, mode=focuscam_twin.mode).run()
+    # plan on the recording's plane spacing, as focuscam autofocus does on a replay
+    result = Autofocus(source, drive, mode=focuscam_twin.mode, resolution_um=source.spacing_um).run()
     assert_focused(result, focuscam_twin.stack)
 
 

@@ -111,7 +111,7 @@ def test_other_address_without_token_gets_one_generated(served):
 @pytest.mark.parametrize(
     ("args", "match"),
     [
-        (["--port", "70000"], "not a port number"),
+        (["--port", "70000"], "out of range"),
         (["--token", ""], "--token is empty"),
         (["--source", "replay:/nonexistent/stack"], "nonexistent"),
         ([], "source"),

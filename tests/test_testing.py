@@ -135,7 +135,7 @@ def test_the_readme_shows_the_example_file_as_it_is():
 def test_focuscam_stacks_runs_one_test_per_shared_stack(tmp_path):
     shared_stack("fpd_webcam_rep1")
     shutil.copy(EXAMPLE, tmp_path)
-    proc = _run_pytest(tmp_path, "-v", f"--focuscam-stacks={SHARED_STACKS}")
+    proc = _run_pytest(tmp_path, "-vv", f"--focuscam-stacks={SHARED_STACKS}")  # -q -vv: one line a test
     out = proc.stdout
     names = sorted(p.name for p in SHARED_STACKS.iterdir() if (p / "stack.json").is_file())
     for name in names:

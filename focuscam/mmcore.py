@@ -70,6 +70,22 @@ def split_target(target: str, *, what: str) -> tuple[Path, str | None]:
     return cfg.resolve(), (label.strip() or None) if sep else None
 
 
+def open_target(target: Any, label: str | None, *, what: str) -> tuple[Any, Callable[[], None], str | None]:
+    """The core of a source's or drive's ``target`` (a CMMCorePlus, or ``CFG[#Label]``).
+
+    Returns ``(core, release, label)``: a core given is used as it is (``release`` does
+    nothing); ``CFG`` acquires the process's core (see :func:`acquire_core`); the label given
+    wins over the one after ``#``.
+    """
+    if is_core(target):
+        return target, lambda: None, label
+    if isinstance(target, str):
+        cfg, from_spec = split_target(target, what=what)
+        core, release = acquire_core(cfg)
+        return core, release, label or from_spec
+    raise InputError(f"{what} target {target!r} is not a CMMCorePlus or mm:CFG: give one of them")
+
+
 def acquire_core(cfg: Path) -> tuple[Any, Callable[[], None]]:
     """The process's core for ``cfg`` (loaded on first use) and a ``release()`` for this user.
 

@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from ..errors import DeviceError, DeviceTimeout, InputError
-from ..mmcore import acquire_core, first_line, is_core, split_target
+from ..mmcore import first_line, open_target
 from .base import FocusDrive
 
 __all__ = ["MMCoreDrive"]
@@ -72,15 +72,7 @@ class MMCoreDrive(FocusDrive):
         ):
             raise InputError(f"timeout_s {timeout_s!r} must be a number of seconds > 0")
         self._release = lambda: None
-        label = stage
-        if is_core(target):
-            self.core = target
-        elif isinstance(target, str):
-            cfg, from_spec = split_target(target, what="drive")
-            label = label or from_spec
-            self.core, self._release = acquire_core(cfg)
-        else:
-            raise InputError(f"drive target {target!r} is not a CMMCorePlus or mm:CFG: give one of them")
+        self.core, self._release, label = open_target(target, stage, what="drive")
         try:
             self.label = self._resolve_label(label)
             core_timeout = float(self.core.getTimeoutMs()) / 1000.0

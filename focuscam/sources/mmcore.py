@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, SourceError
-from ..mmcore import acquire_core, first_line, is_core, split_target
+from ..mmcore import first_line, open_target
 from ..types import ROI, Frame
 from .base import FrameSource, check_timeout
 
@@ -73,15 +73,7 @@ class MMCoreSource(FrameSource):
             raise InputError(f"exposure_ms {exposure_ms!r} must be a number of milliseconds > 0")
         if isinstance(roi, str):
             roi = ROI.parse(roi, param="roi")
-        label = camera
-        if is_core(target):
-            self.core = target
-        elif isinstance(target, str):
-            cfg, from_spec = split_target(target, what="source")
-            label = label or from_spec
-            self.core, self._release = acquire_core(cfg)
-        else:
-            raise InputError(f"source target {target!r} is not a CMMCorePlus or mm:CFG: give one of them")
+        self.core, self._release, label = open_target(target, camera, what="source")
         self._lock = threading.Lock()
         self._seq = 0
         self._set_roi = False

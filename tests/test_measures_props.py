@@ -91,41 +91,77 @@ def test_bin_changes_nothing_on_a_constant_block_image():
 # --- blur_report -------------------------------------------------------------------------------
 
 
-def test_blur_report_sharp_texture_is_not_blurred():
-    rng = np.random.default_rng(0)
-    sharp = rng.integers(0, 256, (256, 256), dtype=np.uint8)
-    report = blur_report(sharp)
+def sharp_cells(size=256, cell=7, seed=3, top=255, dtype=np.uint8):
+    """A piecewise-constant scene: random gray cells with sharp steps at every Haar phase."""
+    rng = np.random.default_rng(seed)
+    cells = rng.random((size // cell + 1, size // cell + 1))
+    return (np.kron(cells, np.ones((cell, cell)))[:size, :size] * top).astype(dtype)
+
+
+def test_blur_report_sharp_scene_is_not_blurred():
+    report = blur_report(sharp_cells())
     assert isinstance(report, BlurReport)
     assert not report.is_blurred and report.per >= report.min_zero
     d = report.to_dict()
     assert d["per"] == report.per and set(d) >= {"per", "blur_extent", "is_blurred", "n_edges"}
 
 
+def test_blur_report_white_noise_is_below_the_noise_floor():
+    # pure white noise has no edge above its own noise floor (4.5 sigma): no sharp edges
+    rng = np.random.default_rng(0)
+    report = blur_report(rng.integers(0, 256, (256, 256), dtype=np.uint8))
+    assert report.n_edges <= 0.02 * (256 // 16) ** 2 and report.is_blurred
+    assert report.threshold == pytest.approx(4.5 * report.noise)
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
 def test_blur_report_heavy_blur_is_blurred_and_extent_grows(dtype):
-    base = textured(np.uint8, size=256, seed=3)
+    base = sharp_cells()
     scale = {np.uint8: 1, np.uint16: 257, np.float32: 1 / 255}[dtype]
     extents = []
     for sigma in (0.0, 1.5, 2.5, 4.0):
         img = base if sigma == 0 else cv2.GaussianBlur(base, (0, 0), sigma)
         img = (img.astype(np.float64) * scale).astype(dtype)
-        report = blur_report(img)
+        report = blur_report(img, bin=1)  # the same scale for every dtype (auto bins wide ones)
         extents.append(report.blur_extent)
-        if sigma >= 2.5:
-            assert report.is_blurred
+        assert report.is_blurred == (sigma > 0)
     assert extents == sorted(extents) and extents[-1] > extents[0] + 0.5, extents
 
 
+@pytest.mark.parametrize(("gain", "offset"), [(4.0, 0.0), (0.25, 0.1), (1.0, 100.0)])
+def test_blur_report_is_the_same_under_gain_and_offset(gain, offset):
+    # the threshold follows the frame's own contrast and noise, not its dtype's full scale
+    base = sharp_cells(dtype=np.float32, top=1.0)
+    for sigma in (0.0, 1.0, 3.0):
+        img = base if sigma == 0 else cv2.GaussianBlur(base, (0, 0), sigma)
+        a, b = blur_report(img), blur_report((img * np.float32(gain) + np.float32(offset)).astype(np.float32))
+        assert (a.n_edges, a.n_dirac_astep, a.n_gstep_roof, a.is_blurred) == (
+            b.n_edges,
+            b.n_dirac_astep,
+            b.n_gstep_roof,
+            b.is_blurred,
+        )
+
+
+def test_blur_report_12_bit_data_in_uint16_is_judged_like_8_bit():
+    base = sharp_cells()
+    for sigma in (0.0, 2.5):
+        img8 = base if sigma == 0 else cv2.GaussianBlur(base, (0, 0), sigma)
+        img12 = (img8.astype(np.uint16) * 16).astype(np.uint16)  # 0..4080 in a 16-bit container
+        assert blur_report(img12, bin=1).is_blurred == blur_report(img8, bin=1).is_blurred == (sigma > 0)
+
+
 def test_blur_report_roi_and_bad_input():
-    rng = np.random.default_rng(0)
     frame = np.zeros((100, 100), np.uint8)
-    frame[20:84, 30:94] = rng.integers(0, 256, (64, 64))
+    frame[20:84, 30:94] = sharp_cells(64)
     assert not blur_report(frame, roi=(30, 20, 64, 64)).is_blurred
     assert blur_report(frame, roi=(0, 0, 16, 16)).n_edges == 0
     for kwargs, word in [
         ({"roi": (0, 0, 15, 40)}, "16x16"),
         ({"threshold": -1}, "threshold"),
         ({"min_zero": 2}, "min_zero"),
+        ({"bin": 7}, "bin 7 leaves"),
+        ({"bin": 0}, "bin"),
     ]:
         with pytest.raises(InputError, match=word):
             blur_report(frame, **kwargs)

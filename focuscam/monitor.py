@@ -12,6 +12,11 @@ Threads (no UI code here):
   at most ``blur_rate`` times per second; every sample carries the latest verdict and the
   ``blur_seq`` of the frame it was computed on. ``blur="sync"`` computes it for every frame on
   the scoring worker (each sample then carries its own frame's verdict); ``blur="off"`` never.
+  The end of a run never loses the last frame's verdict silently: the last frame of a
+  ``frames`` limit is judged on the scoring worker before its sample is sent, and when a stream
+  ends (or a ``seconds`` limit passes) and the last sample did not carry its own frame's
+  verdict, the scoring worker computes it and sends one more sample for that frame with
+  ``late=True``.
 
 Every scored frame becomes a :class:`MonitorSample`, handed to each subscribed callback (on
 the scoring worker) and put into a bounded queue read by :meth:`Monitor.samples` (when the
@@ -28,7 +33,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -74,6 +79,9 @@ class MonitorSample:
         Frames the source discarded so far because the consumer was slower.
     z : float or None
         Focus position of the frame in um, when the source knows it.
+    late : bool
+        True for the one extra sample sent at the end of a stream (async blur): it repeats the
+        last frame's score with that frame's own verdict (``blur_seq == seq``).
     """
 
     t: float
@@ -87,10 +95,11 @@ class MonitorSample:
     fps: float
     dropped: int
     z: float | None = None
+    late: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: t, seq, score, measure, blurred, per, blur_extent, blur_seq,
-        measure_ms, fps, dropped, z, and focus_map (list of rows) when a grid was asked."""
+        measure_ms, fps, dropped, z, late, and focus_map (list of rows) when a grid was asked."""
         blur = self.blur or {}
         out: dict[str, Any] = {
             "t": self.t,
@@ -105,6 +114,7 @@ class MonitorSample:
             "fps": round(self.fps, 3),
             "dropped": self.dropped,
             "z": self.z,
+            "late": self.late,
         }
         if self.focus_map is not None:
             out["focus_map"] = self.focus_map.tolist()
@@ -222,6 +232,8 @@ class Monitor:
         self._blur_latest: tuple[int, dict[str, Any]] | None = None
         self._times: deque[float] = deque(maxlen=_FPS_WINDOW)
         self.count = 0
+        #: Scored frames whose own verdict reached a sample (``blur_seq == seq``, late ones too).
+        self.verdicts = 0
         self.samples_dropped = 0
         self.reason: str | None = None
 
@@ -350,32 +362,52 @@ class Monitor:
                     pass
 
     def _score_loop(self) -> None:
+        last = self._score_frames()
+        if last is None or self.blur_mode != "async" or self._stop.is_set():
+            return
+        frame, sample = last
+        if sample.blur_seq != sample.seq:  # the stream is over: the last verdict, now
+            from .measures import blur_report
+
+            verdict = blur_report(frame.pixels, self.roi).to_dict()
+            self._emit(replace(sample, blur=verdict, blur_seq=sample.seq, late=True))
+
+    def _emit(self, sample: MonitorSample) -> None:
+        if sample.blur_seq == sample.seq:
+            self.verdicts += 1
+        for callback in self._callbacks:
+            callback(sample)
+        self._put(sample)
+
+    def _score_frames(self) -> tuple[Frame, MonitorSample] | None:
+        """Score frames until the stream ends or a limit; return the last (frame, sample)."""
         from .measures import blur_report, focus_map, measure
 
         deadline = None
+        last = None
         while not self._stop.is_set():
             if self.max_frames is not None and self.count >= self.max_frames:
                 self.reason = "frames"
-                return
+                return last
             timeout = self.source.default_timeout
             if deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self.reason = "seconds"
-                    return
+                    return last
                 timeout = left if timeout is None else min(timeout, left)
             try:
                 frame = self.source.read(timeout=timeout)
             except StreamEnded:
                 self.reason = "ended"
-                return
+                return last
             except SourceError:
                 if self._stop.is_set():
                     self.reason = "stopped"
-                    return
+                    return None
                 if deadline is not None and time.monotonic() >= deadline:
                     self.reason = "seconds"
-                    return
+                    return last
                 raise
             t_begin = time.monotonic()
             if deadline is None and self.max_seconds is not None:
@@ -386,7 +418,9 @@ class Monitor:
             fmap = None
             if grid is not None:
                 fmap = focus_map(frame.pixels, name, grid, roi, self.bin)
-            if self.blur_mode == "sync":
+            # the last frame of a frames limit gets its own verdict at once: nothing comes after it
+            final = self.max_frames is not None and self.count + 1 >= self.max_frames
+            if self.blur_mode == "sync" or (self.blur_mode == "async" and final):
                 self._blur_latest = (frame.seq, blur_report(frame.pixels, roi).to_dict())
             elif self.blur_mode == "async":
                 with self._blur_cond:
@@ -412,9 +446,9 @@ class Monitor:
                 z=frame.z,
             )
             self.count += 1
-            for callback in self._callbacks:
-                callback(sample)
-            self._put(sample)
+            self._emit(sample)
+            last = (frame, sample)
+        return None
 
     def _blur_loop(self) -> None:
         from .measures import blur_report

@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO, shared_stack
 
 from focuscam.errors import StackError
-from focuscam.measures import measure
+from focuscam.measures import blur_report, measure
 from focuscam.stacks import load_stack, save_stack
 
 
@@ -51,7 +51,7 @@ def test_scorpion_lapse_score_curve_peaks_at_its_two_sharp_moments(run_cli):
     path = shared_stack("scorpion_lapse")
     proc = run_cli("monitor", "--source", f"replay:{path}", "--json", "--no-window")
     assert proc.returncode == 0, proc.stderr
-    rows = ndjson(proc.stdout)
+    rows = [r for r in ndjson(proc.stdout) if not r["late"]]  # one row per frame scored
     stack = load_stack(path)
     assert [r["seq"] for r in rows] == list(range(len(stack))) == list(range(14))
     scores = [r["score"] for r in rows]
@@ -128,7 +128,8 @@ def test_monitor_video_that_ends_before_the_frames_asked(run_cli, tmp_path):
     proc = run_cli("monitor", "--source", f"video:{path}", "--json", "--no-window", "--frames", "10")
     assert proc.returncode == 3
     assert "ended after 4 frames, before the 10 frames asked" in one_error_line(proc)
-    assert len(ndjson(proc.stdout)) == 4  # what was scored was printed
+    # what was scored was printed (plus, with the default async blur, one late verdict line)
+    assert len([r for r in ndjson(proc.stdout) if not r["late"]]) == 4
 
 
 @pytest.mark.parametrize(
@@ -372,3 +373,27 @@ def test_monitor_frame_size_change_of_a_live_stream_exits_3(tmp_path, spawn_cli)
     assert seqs == sorted(set(seqs))
     drops = [r["dropped"] for r in rows]
     assert drops == sorted(drops)  # a running count
+
+
+@pytest.mark.shared
+def test_monitor_async_json_ends_with_the_last_frames_own_verdict(run_cli):
+    path = shared_stack("scorpion_lapse")
+    proc = run_cli("monitor", "--source", f"replay:{path}", "--json", "--no-window")
+    assert proc.returncode == 0, proc.stderr
+    rows = ndjson(proc.stdout)
+    stack = load_stack(path)
+    scored = [r for r in rows if not r["late"]]
+    assert [r["seq"] for r in scored] == list(range(len(stack)))
+    for r in rows:  # a verdict always names its frame, never a newer one
+        assert r["blur_seq"] is None or r["blur_seq"] <= r["seq"]
+    last = rows[-1]
+    assert last["blur_seq"] == last["seq"] == len(stack) - 1
+    assert last["blurred"] == blur_report(stack.image(last["seq"])).is_blurred
+
+
+@pytest.mark.shared
+def test_monitor_text_mode_says_how_many_frames_got_their_own_verdict(run_cli):
+    path = shared_stack("scorpion_lapse")
+    proc = run_cli("monitor", "--source", f"replay:{path}", "--no-window", "--blur", "sync")
+    assert proc.returncode == 0, proc.stderr
+    assert "blur verdicts for 14 of 14 frames (sync)" in proc.stderr

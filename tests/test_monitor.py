@@ -235,3 +235,52 @@ def test_the_monitor_benchmark_runs_and_reports_both_figures():
     assert any(name.startswith("pipeline") for name in rows)
     for r in rows.values():
         assert r["frames"] == 12 and r["fps"] > 0
+
+
+@pytest.mark.parametrize("limit", [{}, {"frames": 4}])
+def test_async_the_last_frames_verdict_comes_at_the_end(limit):
+    stack = textured_stack(6)
+    mon = Monitor(ReplaySource(stack), blur="async", blur_rate=1, **limit)
+    samples = run_all(mon)
+    late = [s for s in samples if s.late]
+    scored = [s for s in samples if not s.late]
+    last = scored[-1]
+    if limit:  # the last frame of a frames limit is judged before its sample is sent
+        assert last.blur_seq == last.seq and last.blur == blur_report(stack.image(last.seq)).to_dict()
+    if last.blur_seq == last.seq:  # nothing is owed
+        assert late == []
+    else:
+        assert late == [samples[-1]]
+        assert (late[0].seq, late[0].score, late[0].blur_seq) == (last.seq, last.score, last.seq)
+        assert late[0].blur == blur_report(stack.image(last.seq)).to_dict()
+        assert late[0].to_dict()["late"] is True
+    assert mon.verdicts == sum(s.blur_seq == s.seq for s in samples) >= 1
+    assert mon.count == len(scored)
+
+
+def test_sync_has_no_late_sample_and_every_frame_its_verdict():
+    stack = textured_stack(5)
+    samples = run_all(Monitor(ReplaySource(stack), blur="sync"))
+    assert not any(s.late for s in samples)
+    assert [s.blur_seq for s in samples] == [s.seq for s in samples] == list(range(5))
+
+
+def test_a_stopped_monitor_sends_no_late_verdict():
+    src = ReplaySource(textured_stack(3), loop=True, fps=200)
+    got = []
+    mon = Monitor(src, blur="async", blur_rate=1)
+    mon.subscribe(got.append)
+    mon.start()
+    while mon.count < 3:
+        threading.Event().wait(0.01)
+    mon.stop()
+    assert not any(s.late for s in got)
+
+
+@pytest.mark.shared
+def test_sync_verdicts_on_the_scorpion_replay_belong_to_their_frames():
+    stack = load_stack(shared_stack("scorpion_lapse"))
+    samples = run_all(Monitor(ReplaySource(stack), blur="sync", measure="lapv"))
+    assert [s.seq for s in samples] == list(range(len(stack)))
+    for s in samples:
+        assert s.blur_seq == s.seq and s.blur == blur_report(stack.image(s.seq)).to_dict()

@@ -234,3 +234,27 @@ def test_terminal_status_line_names_the_verdicts_frame():
     text = out.getvalue()
     assert "frame 9" in text and "(frame 2: blurred)" in text
     assert not text.rstrip().endswith("frame 9  blurred")  # the old line read as frame 9's verdict
+
+
+def test_terminal_status_line_draws_the_last_sample_the_throttle_held_back():
+    import io
+
+    from focuscam.cli.monitor import _StatusLine
+    from focuscam.monitor import MonitorSample
+
+    out = io.StringIO()
+    line = _StatusLine(out, interval=3600.0)
+
+    def sample(seq, blur_seq, late=False):
+        blur = {"is_blurred": False, "per": 0.2}
+        return MonitorSample(1.0, seq, 5.0, "lapv", blur, blur_seq, None, 1.0, 20.0, 0, late=late)
+
+    line(sample(0, 0))
+    line(sample(1, 0))  # throttled
+    line.close()
+    assert out.getvalue().rstrip().endswith("frame 1  (frame 0: sharp)")
+    out2 = io.StringIO()
+    line2 = _StatusLine(out2, interval=3600.0)
+    line2(sample(0, 0))
+    line2(sample(0, 0, late=True))  # a late verdict is drawn at once
+    assert out2.getvalue().count("frame 0") == 4

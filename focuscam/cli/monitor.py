@@ -27,13 +27,16 @@ examples:
   focuscam monitor --source replay:../shared/stacks/scorpion_lapse --json --no-window
 
 --json prints one JSON object per frame (ndjson): t, seq, score, measure, blurred, per,
-blur_extent, blur_seq, measure_ms, fps, dropped, z, and focus_map with --grid. Without --json
+blur_extent, blur_seq, measure_ms, fps, dropped, z, late, and focus_map with --grid. Without --json
 a status line (score, fps, measure ms, dropped frames) is updated in place on a terminal.
 A video or replay ends the monitor (exit 0), unless it ends before --frames or --seconds
 (exit 3). The blur verdict is computed at most 5 times a second on its own thread (--blur async):
 blurred, per and blur_extent then belong to frame blur_seq, which may be older than seq (the
-window and the status line name that frame too); --blur sync computes it for every frame, so
-every line carries its own frame's verdict (blur_seq = seq).
+window and the status line name that frame too). The last frame of --frames N carries its own
+verdict; when the source ends first (or --seconds passes), the last frame's own verdict is
+printed as one more line for that frame, with "late": true.
+--blur sync computes it for every frame, so every line carries its own frame's verdict
+(blur_seq = seq).
 """
 
 
@@ -84,12 +87,18 @@ class _StatusLine:
         self.interval = interval
         self.last = -math.inf
         self.drawn = False
+        self.pending = None
 
     def __call__(self, sample) -> None:
+        self.pending = sample
         now = time.monotonic()
-        if now - self.last < self.interval:
+        if now - self.last < self.interval and not sample.late:
             return
         self.last = now
+        self._draw(sample)
+
+    def _draw(self, sample) -> None:
+        self.pending = None
         blur = sample.blur
         verdict = ""
         if blur is not None:  # the verdict names its own frame (async: an older one)
@@ -102,9 +111,21 @@ class _StatusLine:
         self.drawn = True
 
     def close(self) -> None:
+        if self.pending is not None:  # the last sample, if the throttle held it back
+            self._draw(self.pending)
         if self.drawn:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def blur_summary(monitor) -> str:
+    """What the run's blur verdicts covered, for the closing line (empty with --blur off)."""
+    if monitor.blur_mode == "off" or monitor.count == 0:
+        return ""
+    text = f"; blur verdicts for {monitor.verdicts} of {monitor.count} frames ({monitor.blur_mode}"
+    if monitor.blur_mode == "async":
+        text += f", at most {monitor.blur_rate:g}/s; the others carry an older frame's, named by blur_seq"
+    return text + ")"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -163,5 +184,8 @@ def run(args: argparse.Namespace) -> int:
         asked = f"{args.frames} frames" if args.frames is not None else f"{args.seconds:g} s"
         raise SourceError(f"{source.name} ended after {monitor.count} frames, before the {asked} asked")
     if not args.json:
-        print(f"monitor: {monitor.count} frames scored, {source.dropped} dropped", file=sys.stderr)
+        print(
+            f"monitor: {monitor.count} frames scored, {source.dropped} dropped{blur_summary(monitor)}",
+            file=sys.stderr,
+        )
     return code

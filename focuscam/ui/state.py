@@ -213,8 +213,8 @@ class UiState:
             self._sample = sample
             if fmap is not None:
                 self._fmap = np.asarray(fmap, dtype=np.float64)
-            if t is not None and score is not None:
-                self._hist.append((t, score))
+            if t is not None and score is not None and not _get(sample, "late", False):
+                self._hist.append((t, score))  # a late verdict repeats a frame already plotted
             if z is not None:
                 self._z = z
 

@@ -159,7 +159,8 @@ class FocusDrive(ABC):
 
     @property
     def commanded_um(self) -> float | None:
-        """The grid point (um) the last move was sent to, or None (unknown, stopped, opened)."""
+        """The grid point (um) the last move was sent to (or the position re-read after an
+        open, a stop or a resync); None while it is not known."""
         return self._commanded
 
     def relative_base(self) -> float:
@@ -297,8 +298,10 @@ class FocusDrive(ABC):
         """
         dz = _finite(dz_um, "dz_um")
         with self._move_lock:
-            base = self.relative_base()
-            return self._execute(self._current(), base + dz, f"move_by({dz:g} um) to {base + dz:g} um")
+            self._check_ready()
+            current = self._current()
+            base = self._intended if self._intended is not None else current
+            return self._execute(current, base + dz, f"move_by({dz:g} um) to {base + dz:g} um")
 
     def _current(self) -> float:
         """The last commanded position, or the read-back one (a failed read: position unknown)."""

@@ -172,7 +172,10 @@ def test_frames_a_live_source_dropped_while_writing_are_reported(tmp_path):
         captured = src.frames
     assert result.reason == "ended"
     assert result.dropped > 0
-    assert result.frames + result.dropped == captured == 40
+    # every captured frame was recorded or dropped; the source may also have dropped frames
+    # before record() started (a loaded machine is slow to get there): not the recording's
+    assert result.frames + result.dropped <= captured == 40
+    assert result.frames + src.dropped == captured
     rec = load_stack(tmp_path / "rec")
     assert len(rec) == result.frames
 

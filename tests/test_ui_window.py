@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import cv2
@@ -38,7 +37,16 @@ def save_screenshot(png, name: str) -> None:
 
 @pytest.fixture
 def xvfb(monkeypatch):
-    """Start Xvfb on a free display (it picks one with -displayfd), set DISPLAY, kill it after."""
+    """Start Xvfb on a display of its own, set DISPLAY, kill it after.
+
+    No display number is guessed: ``-displayfd`` makes the server take the first free one (its
+    lock file decides between parallel users) and write it to a pipe once it accepts
+    connections, and the fixture waits for that line (an event, not a time). ``-noreset``: the
+    server must not reset when its last client disconnects (the display probe's child closes
+    its connection just before the window's child connects; a reset in between refused it).
+    """
+    import select
+
     exe = shutil.which("Xvfb")
     if exe is None:
         if REQUIRE:
@@ -46,26 +54,22 @@ def xvfb(monkeypatch):
         pytest.skip("Xvfb not found: apt-get install xvfb (CI installs it via .ci/run)")
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
-        [exe, "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        [exe, "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-nolisten", "tcp", "-noreset"],
         pass_fds=(write_fd,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    os.close(write_fd)
+    os.close(write_fd)  # the server holds the only write end: EOF means it exited
     try:
         number = b""
-        deadline = time.monotonic() + 30
-        os.set_blocking(read_fd, False)
         while not number.endswith(b"\n"):
-            if proc.poll() is not None:
-                pytest.fail(f"Xvfb exited with code {proc.returncode} before reporting its display")
-            if time.monotonic() > deadline:
-                pytest.fail("Xvfb did not report its display within 30 s")
-            try:
-                chunk = os.read(read_fd, 16)
-            except BlockingIOError:
-                time.sleep(0.05)
-                continue
+            # the line, or EOF when Xvfb dies; the ceiling only turns a hung server into a failure
+            ready, _, _ = select.select([read_fd], [], [], 600)
+            if not ready:
+                pytest.fail("Xvfb neither reported its display nor exited in 600 s")
+            chunk = os.read(read_fd, 16)
+            if not chunk:
+                pytest.fail(f"Xvfb exited (code {proc.wait(10)}) before reporting its display")
             number += chunk
         display = f":{int(number.strip())}"
         monkeypatch.setenv("DISPLAY", display)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ..rig import add_rig_argument
 from ._args import BACKLASH_UM, SPEED_UM_S, STEPS_PER_UM, TIMEOUT_S, Z_UM, limits_type
@@ -148,12 +149,16 @@ def run(args: argparse.Namespace) -> int:
         if not drive.position_known:
             drive.resync()
         try:
+            base = drive.relative_base() if args.by is not None else None
             z = drive.move_to(args.to) if args.to is not None else drive.move_by(args.by)
         except LimitError as exc:
             # nothing was sent: a bad request, so exit 2 like other bad input
             raise InputError(str(exc)) from exc
         except (KeyboardInterrupt, Aborted):
             raise interrupted(drive) from None
+        note = None if base is None else grid_note(drive, base, args.by)
+        if note:
+            print(note, file=sys.stderr)
         lim = drive.limits
         if args.json:
             from ._json import versioned
@@ -166,3 +171,23 @@ def run(args: argparse.Namespace) -> int:
             grid = float(getattr(drive, "resolution_um", 0.0) or 0.0)
             print(format_z(z, grid if grid > 0 else None, "um"))  # to a tenth of a step (default 3 decimals)
     return 0
+
+
+def grid_note(drive, base: float, dz: float) -> str | None:
+    """One line when ``move --by`` could not go exactly ``dz`` um from ``base`` (um): the target
+    was off the drive's step grid, and whether the next process adds to it or starts afresh."""
+    sent, grid = drive.commanded_um, float(getattr(drive, "resolution_um", 0.0) or 0.0)
+    wanted = base + dz
+    if sent is None or grid <= 0 or abs(sent - wanted) <= 1e-6 * grid:
+        return None
+    grid_text = f"the nearest point of the drive's {grid:g} um step grid inside the limits"
+    if drive.keeps_target:
+        return (
+            f"note: moved to {sent:g} um, not {wanted:g} um: {grid_text}; the drive keeps {wanted:g} um "
+            f"as its target, so a later --by adds to it without rounding"
+        )
+    return (
+        f"note: moved by {sent - base:g} um, not {dz:g}, to {sent:g} um: {grid_text}; {drive.scheme} "
+        f"drives do not keep the commanded target between runs, so a later --by starts from "
+        f"{sent:g} um (--to gives exact targets)"
+    )

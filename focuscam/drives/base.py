@@ -48,7 +48,10 @@ Subclass hooks (names are stable; another team's ``FirmwareDrive`` implements th
     the default re-reads it with ``_read_position()``.
 
 Helpers for subclasses: ``self._record(t, z_um)``, ``self._mark_unknown(reason)``,
-``self._now()``, ``self.clock``, ``self._stop_event``.
+``self._now()``, ``self.clock``, ``self._stop_event``, and ``self._aim_um``: during
+``_move_to``, the unquantised target (um) when this is the move's final step, else None. A
+device that can keep it (FirmwareDrive) sends it along and sets ``keeps_target``, so that the
+next process's :meth:`FocusDrive.move_by` adds to it (issue 12 item 6 across processes).
 """
 
 from __future__ import annotations
@@ -97,6 +100,10 @@ class FocusDrive(ABC):
 
     #: The spec scheme of this drive (``"sim"``, ``"grbl"``, ...); set by subclasses.
     scheme = "drive"
+    #: True when the device itself keeps the unquantised commanded target, so that relative
+    #: moves made by separate processes (separate opens) add up without rounding; False: a new
+    #: open starts from the position read back, a point of the step grid.
+    keeps_target = False
 
     def __init__(
         self,
@@ -135,6 +142,7 @@ class FocusDrive(ABC):
         # the last requested (unquantised) target: relative moves add to it, so rounding to the
         # step grid never accumulates (issue 12 item 6)
         self._intended: float | None = None
+        self._aim_um: float | None = None  # the final step's unquantised target, in _move_to
         self._traj: deque[tuple[float, float]] = deque(maxlen=TRAJECTORY_MAX)
         self._traj_lock = threading.Lock()
 
@@ -148,6 +156,19 @@ class FocusDrive(ABC):
     def resolution_um(self) -> float:
         """The step-grid pitch in um (0.0 = continuous); targets are quantised to it."""
         return self._resolution
+
+    @property
+    def commanded_um(self) -> float | None:
+        """The grid point (um) the last move was sent to (or the position re-read after an
+        open, a stop or a resync); None while it is not known."""
+        return self._commanded
+
+    def relative_base(self) -> float:
+        """The z (um) :meth:`move_by` adds to: the last requested target (unquantised; after
+        an open, the one the device kept, see :attr:`keeps_target`), else the position."""
+        with self._move_lock:
+            self._check_ready()
+            return self._intended if self._intended is not None else self._current()
 
     def quantise(self, z_um: float) -> float:
         """The grid point (um) a move to ``z_um`` would be sent to.
@@ -349,9 +370,10 @@ class FocusDrive(ABC):
         self._stop_event.clear()
         self._record(self._now(), current)
         prev = current
-        for target in steps:
+        for i, target in enumerate(steps):
             if self._stop_event.is_set():
                 break
+            self._aim_um = z if i == len(steps) - 1 else None
             try:
                 self._move_to(target)
             except LimitError:

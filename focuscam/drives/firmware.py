@@ -19,7 +19,12 @@ template:
   :meth:`FirmwareDrive.declare_position` make the position known after a reset;
 - ``resync()``, ``home()`` and ``declare_position()`` handshake again, and reopen the port first
   when it died (a board unplugged and plugged back under the same name);
-- ``stop()`` writes the realtime byte 0x18 from any thread, without waiting for a move.
+- ``stop()`` writes the realtime byte 0x18 from any thread, without waiting for a move;
+- the firmware keeps the commanded target (firmware 1.1: ``MOVE <steps> <aim>``, the sub-step
+  remainder in 1/1000 steps, reported by ``STATUS`` as ``aim=``): a drive opened later (another
+  ``focuscam move`` process) starts its relative moves from that target, so ``--by -30`` twice
+  at 4 um per step ends at -60 um, not -64 (:attr:`keeps_target`). Firmware 1.0 has no aim:
+  then a new open starts from the step position read back.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ except ImportError:  # not POSIX
 
 #: Seconds between STATUS polls while a move runs and no event arrives.
 STATUS_EVERY_S = 0.25
+#: Largest sub-step remainder (1/1000 steps) ``MOVE <steps> <aim>`` takes (firmware 1.1).
+AIM_MAX = 999
 
 _HINTS = {
     3: "the firmware does not know this command: flash the firmware of this focuscam version",
@@ -157,11 +164,27 @@ class FirmwareDrive(FocusDrive):
             with self._io:
                 self._handshake(deadline=time.monotonic() + self._boot_wait)
                 self._transact("MARK", self._mark)
-                z = self._read_position()
+                st = self._checked_status()
+                z = self._int_field(st, "pos") / self._spu
         except BaseException:
             self._line.close()
             raise
         self._set_known(z)
+        self._intended = self._kept_target(st)
+
+    def _kept_target(self, st: dict[str, str]) -> float | None:
+        """The commanded target (um) the firmware kept from an earlier open, or None.
+
+        Trusted only at rest on that target: a stop, a limit switch, homing, ZERO or a reset
+        clear the aim in the firmware, and a move still running has not reached its target.
+        """
+        self.keeps_target = "aim" in st  # firmware 1.1 and later
+        if not self.keeps_target or st.get("state") != "idle":
+            return None
+        pos, target, aim = (self._int_field(st, k) for k in ("pos", "target", "aim"))
+        if pos != target or aim == 0 or abs(aim) > AIM_MAX:
+            return None
+        return (target + aim / 1000.0) / self._spu
 
     # ------------------------------------------------------------------ conversions
     def _to_rate(self, value: Any, name: str, unit: str, lo: int, hi: int) -> int | None:
@@ -362,10 +385,19 @@ class FirmwareDrive(FocusDrive):
             if self._stop_event.is_set():
                 return
             start = self._int_field(self._checked_status(), "pos")
-            target = self._fields(self._transact("MOVE", steps), "target")["target"]
+            aim = self._aim(steps)
+            move = ("MOVE", steps, aim) if aim else ("MOVE", steps)
+            target = self._fields(self._transact(*move), "target")["target"]
             if self._stop_event.is_set():  # stop() raced with the MOVE line: stop again
                 self._line.write_realtime(fp.RT_STOP)
             self._wait_motion(start, target, "move", self._move_deadline(abs(target - start)))
+
+    def _aim(self, steps: int) -> int:
+        """The final target's remainder off ``steps`` in 1/1000 steps (0: none or not kept)."""
+        if not self.keeps_target or self._aim_um is None:
+            return 0
+        aim = round((self._aim_um * self._spu - steps) * 1000.0)
+        return aim if abs(aim) <= AIM_MAX else 0
 
     def _move_deadline(self, distance: int) -> float:
         v, a = self._speed_now, self._accel_now

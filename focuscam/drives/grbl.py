@@ -26,6 +26,11 @@ Choices, and why:
   timeouts and garbage all mark the position unknown. :meth:`~FocusDrive.resync` re-reads the
   status; an alarm is unlocked with ``$X`` only when ``allow_unlock=True`` (otherwise home the
   machine or unlock it yourself after checking where it is).
+- **Relative moves across opens**: GRBL's parser keeps the commanded position as a float
+  (``gc_state.position``), but the soft reset at open re-syncs it to the machine's step
+  position and no command reports it. So a drive opened by a new process starts ``move_by``
+  from the step position it reads back, and an off-grid target is rounded once per process
+  (``focuscam move --by`` says so in one line); within one process nothing accumulates.
 """
 
 from __future__ import annotations

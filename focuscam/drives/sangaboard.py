@@ -37,6 +37,10 @@ refused with the version line it printed.
 Stop sends the ``stop`` line at once under the realtime lock (the firmware reads its serial
 port between steps). Opening sends ``version`` (retried: bytes sent right after the port opens
 can be lost while the board boots) and checks the reply names the Sangaboard firmware.
+
+Relative moves across opens: the board counts whole steps and keeps nothing else, so a drive
+opened by a new process starts ``move_by`` from the step position it reads back; an off-grid
+target is rounded once per process (``focuscam move --by`` says so in one line).
 """
 
 from __future__ import annotations

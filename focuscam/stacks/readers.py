@@ -113,6 +113,14 @@ def _load_format(folder: Path) -> Stack:
     journal = read_journal(folder, {e["file"] for e in entries}, len(entries))
     if journal:
         entries = entries + journal
+    if entries and _uncommitted(folder, entries[-1]["file"]):
+        entries = entries[:-1]
+        if not entries:
+            raise StackError(
+                f"{folder} holds no complete frame: the recording ended before its first frame was "
+                f"written (only a .part of it is on disk); record again"
+            )
+    if len(entries) != len(meta.get("frames", ())):
         meta = dict(meta, frames=entries)
     if not entries:
         raise StackError(
@@ -129,6 +137,13 @@ def _load_format(folder: Path) -> Stack:
         t=None if np.all(np.isnan(t)) else t,
         root=folder,
     )
+
+
+def _uncommitted(folder: Path, name: str) -> bool:
+    """True for the last listed frame of a writer killed between listing it and renaming its
+    complete ``.part`` (StackWriter's commit): its name is absent, its ``.part`` is there."""
+    path = folder / name
+    return not os.path.lexists(path) and os.path.lexists(path.with_name(path.name + ".part"))
 
 
 def _check_files(folder: Path, names: list[str], listed_in: Path) -> list[Path]:

@@ -1,10 +1,12 @@
 """Writing stacks: :func:`save_stack` (all at once, atomically) and :class:`StackWriter`
 (frame by frame, with the recording journal of FORMAT.md).
 
-A :class:`StackWriter` writes each frame's PNG under a temporary name and renames it when it is
-complete; frame 0 goes into ``stack.json`` at once, and every later frame's entry is appended to
-``journal.ndjson`` right after its PNG is complete. So a recording killed at any moment (even by
-SIGKILL) keeps every complete frame: readers take stack.json's frames and then the journal's.
+A :class:`StackWriter` writes each frame's PNG completely under a temporary name (``.part``),
+lists it (frame 0 in ``stack.json``, every later frame as a line of ``journal.ndjson``) and then
+renames it to its name: the rename commits the frame, so a PNG under its name is always listed.
+A recording killed at any moment (even by SIGKILL) keeps every complete frame: readers take
+stack.json's frames and then the journal's, and skip a last entry whose PNG is still a
+``.part`` (killed between listing and renaming: not committed).
 :meth:`StackWriter.close` folds the journal into stack.json and removes it. A full disk removes
 the partial PNG (and any temporary stack.json), keeps every complete frame listed and raises
 :class:`~focuscam.errors.StorageError` (exit code 3) saying how many frames are saved.
@@ -16,6 +18,7 @@ stack folder only when it holds nothing but what focuscam writes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -45,8 +48,8 @@ def _encode_png(img: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def _write_file(path: Path, data: bytes, *, suffix: str = _PART, sync: bool = False) -> None:
-    """Write ``data`` to ``path + suffix`` and rename it to ``path``; no partial file is left."""
+def _write_part(path: Path, data: bytes, *, suffix: str = _PART, sync: bool = False) -> Path:
+    """Write ``data`` completely to ``path + suffix`` and return that path; on failure it is gone."""
     part = path.with_name(path.name + suffix)
     try:
         with open(part, "wb") as fh:
@@ -54,10 +57,24 @@ def _write_file(path: Path, data: bytes, *, suffix: str = _PART, sync: bool = Fa
             fh.flush()
             if sync:
                 os.fsync(fh.fileno())
+    except BaseException:
+        _unlink(part)
+        raise
+    return part
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def _write_file(path: Path, data: bytes, *, suffix: str = _PART, sync: bool = False) -> None:
+    """Write ``data`` to ``path + suffix`` and rename it to ``path``; no partial file is left."""
+    part = _write_part(path, data, suffix=suffix, sync=sync)
+    try:
         os.replace(part, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            part.unlink()
+        _unlink(part)
         raise
 
 
@@ -365,16 +382,7 @@ class StackWriter:
         if t is not None:
             entry["t"] = float(t)
         try:
-            _write_file(self.path / rel, _encode_png(img))
-            try:
-                if index == 0:
-                    _write_json_atomic(self.path / "stack.json", self._meta([entry]))
-                else:
-                    self._journal_append(entry)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    (self.path / rel).unlink()  # not listed: remove it rather than leave it unlisted
-                raise
+            self._commit(rel, _encode_png(img), entry)
         except OSError as exc:
             raise StorageError(
                 f"cannot write frame {index} to {self.path / rel}: {exc.strerror or exc}; {self._saved()}"
@@ -384,11 +392,38 @@ class StackWriter:
             self.flush()
         return index
 
+    def _commit(self, rel: str, png: bytes, entry: dict[str, Any]) -> None:
+        """Write frame ``rel``: its complete PNG as ``.part``, then its entry (stack.json for frame
+        0, else a journal line), then the rename to its name, which commits it.
+
+        So at no moment is a PNG under its name unlisted (a kill between the rename and the
+        listing lost that frame, issue 12): a kill before the rename leaves the entry of a frame
+        that is only a ``.part``, which readers skip as not committed (the last entry only).
+        Any failure undoes the entry and removes the part file.
+        """
+        final = self.path / rel
+        part = _write_part(final, png)
+        undo: Any = None
+        try:
+            if not self._entries:
+                _write_json_atomic(self.path / "stack.json", self._meta([entry]))
+                undo = (self.path / "stack.json").unlink
+            else:
+                undo = functools.partial(os.ftruncate, self._journal, self._journal_append(entry))
+            os.replace(part, final)
+        except BaseException:
+            if undo is not None:
+                with contextlib.suppress(OSError):
+                    undo()  # no entry without its frame
+            _unlink(part)
+            raise
+
     def _saved(self) -> str:
         n = len(self._entries)
         return f"{n} frames are saved in {self.path}" if n else f"no frame is saved in {self.path}"
 
-    def _journal_append(self, entry: dict[str, Any]) -> None:
+    def _journal_append(self, entry: dict[str, Any]) -> int:
+        """Append ``entry`` as one journal line; return the journal's length before it."""
         line = (json.dumps(entry, allow_nan=False) + "\n").encode("utf-8")
         if self._journal is None:
             flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
@@ -403,6 +438,7 @@ class StackWriter:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, start)  # no half line stays in the journal
             raise
+        return start
 
     def _meta(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         unit = self.z_unit

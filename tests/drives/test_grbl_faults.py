@@ -205,8 +205,10 @@ def test_stop_sends_jog_cancel_not_a_reset(emulators):
     drive = _open(emu)
     resets_at_open = emu.realtime.count(0x18)
     drive.stop()
-    time.sleep(0.05)
-    assert 0x85 in emu.realtime
+    deadline = time.monotonic() + 120  # the emulator's reader thread receives it (an event)
+    while 0x85 not in emu.realtime:
+        assert time.monotonic() < deadline, "the jog cancel never reached the board"
+        time.sleep(0.005)
     assert emu.realtime.count(0x18) == resets_at_open
     drive.close()
 

@@ -29,6 +29,15 @@ def _open(emu, **kw):
     return open_drive(f"sangaboard:{emu.port}", **kw)
 
 
+def _wait_until(cond, what: str) -> None:
+    """Wait for a state of the emulator (an event), however loaded the machine; the ceiling only
+    turns a hang into a failure."""
+    deadline = time.monotonic() + 120
+    while not cond():
+        assert time.monotonic() < deadline, f"no {what} in 120 s"
+        time.sleep(0.005)
+
+
 def _later(seconds: float, action) -> threading.Timer:
     timer = threading.Timer(seconds, action)
     timer.start()
@@ -87,7 +96,7 @@ def test_reply_that_never_comes_mid_move(emulators, blocking):
     emu.silent = False
     with pytest.raises(PositionUnknownError):
         drive.move_to(0.0)
-    time.sleep(1.0)  # let the emulated motor finish
+    _wait_until(lambda: not emu.moving, "the emulated motor finishing its move")
     assert drive.resync() == pytest.approx(emu.z_um, abs=0.5)
     drive.close()
 
@@ -151,9 +160,7 @@ def test_a_stop_while_idle_answers_later_and_is_skipped(emulators):
     with _open(emu) as drive:
         assert drive.move_to(10.0) == pytest.approx(10.0)
         drive.stop()
-        deadline = time.monotonic() + 5
-        while emu.stops == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        _wait_until(lambda: emu.stops > 0, "the board receiving the stop")
         assert emu.stops == 1  # the stray "Move aborted" is on the wire now
         assert drive.position == pytest.approx(10.0)
         assert drive.move_to(20.0) == pytest.approx(20.0)

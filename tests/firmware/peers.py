@@ -154,7 +154,7 @@ class FirmwareProcess:
             shutil.rmtree(self._dir, ignore_errors=True)
 
 
-_MOVE = re.compile(r"MOVE (-?[0-9]+)")
+_MOVE = re.compile(r"MOVE (-?[0-9]+)(?: -?[0-9]+)?")  # steps [aim]
 
 
 class PtyProxy:

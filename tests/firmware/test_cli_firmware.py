@@ -35,6 +35,38 @@ def test_move_prints_the_reached_position_and_the_firmware_keeps_it(fw, run_cli)
     assert fw.state()["phys"] == 139
 
 
+@pytest.mark.parametrize("between", ["", "stop"])
+def test_relative_moves_in_two_processes_add_up_on_the_target_the_firmware_keeps(fw, run_cli, between):
+    """Issue 12 item 6 across processes: at 4 um per step, --by -30 twice ends at -60 um (the
+    firmware keeps the sub-step aim of the first target), not -64. After the motor was stopped
+    (the aim is then cleared) the second run starts from the step it stands on."""
+    spu, dz = 0.25, -30.0
+    drive = ["--drive", f"focuscam:{fw.port}", "--limits", "-500,500", "--steps-per-um", f"{spu:g}"]
+    first = run_cli("move", *drive, "--by", f"{dz:g}", timeout=60)
+    assert first.returncode == 0, first.stderr
+    z1 = float(first.stdout.split()[0])
+    assert first.stderr.count("\n") == 1 and f"moved to {z1:g} um, not {dz:g} um" in first.stderr
+    assert f"keeps {dz:g} um as its target" in first.stderr
+    if between == "stop":
+        from .raw import RawPort
+
+        port = RawPort(fw.port)
+        try:
+            port.sync()
+            port.cmd("MOVR", 0)  # a relative move sets the target without an aim
+        finally:
+            port.close()
+    second = run_cli("move", *drive, "--by", f"{dz:g}", timeout=60)
+    assert second.returncode == 0, second.stderr
+    z2 = float(second.stdout.split()[0])
+    if between == "stop":
+        assert abs(z2 - (z1 + dz)) <= 0.5 / spu + 1e-9  # from the step it stands on
+        assert f"keeps {z1 + dz:g} um as its target" in second.stderr
+    else:
+        assert z2 == pytest.approx(2 * dz) and second.stderr == ""
+    assert fw.state()["phys"] == round(z2 * spu)
+
+
 def test_a_move_outside_the_limits_is_one_line_exit_2_and_nothing_moves(fw, run_cli):
     res = run_cli("move", "--drive", f"focuscam:{fw.port}", "--limits", "-500,500", "--to", "600", timeout=60)
     assert res.returncode == 2

@@ -58,10 +58,17 @@ def _phys_um(rig: FirmwareRig) -> float:
     return rig.fw.state()["phys"] / STEPS_PER_UM
 
 
-def _wait_still(rig: FirmwareRig, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while rig.fw.state()["moving"] and time.monotonic() < deadline:
-        time.sleep(0.01)
+def _wait_still(rig: FirmwareRig) -> None:
+    _wait_moving(rig, False)
+
+
+def _wait_moving(rig: FirmwareRig, moving: bool = True) -> None:
+    """Wait until the simulated motor is (not) moving: an event, however loaded the machine
+    (the ceiling only turns a hang into a failure)."""
+    deadline = time.monotonic() + 120
+    while bool(rig.fw.state()["moving"]) != moving:
+        assert time.monotonic() < deadline, f"the motor never {'started' if moving else 'stopped'}"
+        time.sleep(0.005)
 
 
 # ---------------------------------------------------------------------- corruption in transit
@@ -137,9 +144,7 @@ def test_replies_that_stop_mid_move_time_out_and_resync_rereads_the_position(rig
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
-    deadline = time.monotonic() + 3
-    while not rig.fw.state()["moving"] and time.monotonic() < deadline:
-        time.sleep(0.005)
+    _wait_moving(rig)
     rig.proxy.mute = True  # every reply and event is lost from now on
     t.join(timeout=20)
     assert not t.is_alive()
@@ -161,9 +166,7 @@ def test_a_reset_mid_move_is_noticed_and_reported(rigs):
     outcome: list = []
     t = threading.Thread(target=lambda: outcome.append(_try(rig.drive.move_to, 900.0)), daemon=True)
     t.start()
-    deadline = time.monotonic() + 3
-    while not rig.fw.state()["moving"] and time.monotonic() < deadline:
-        time.sleep(0.005)
+    _wait_moving(rig)
     time.sleep(0.1)
     rig.fw.reset()
     t.join(timeout=10)

@@ -110,3 +110,37 @@ def test_homing_finds_the_low_switch_and_zeroes(board):
     st = port.cmd("STATUS").fields
     assert (st["state"], st["pos"], st["homed"], st["swlo"]) == ("idle", "0", "1", "0")
     assert fw.state()["phys"] == -499  # first step off the switch at -500
+
+
+def test_the_firmware_keeps_the_aim_of_a_move_until_something_else_sets_the_target(board):
+    """``MOVE <steps> <aim>`` (firmware 1.1): STATUS reports the host's sub-step remainder while
+    the target stands; MOVR, a stop and ZERO set the target otherwise and clear it."""
+    fw, port = board
+    port.cmd("SPEED", 2000)
+    assert port.cmd("MOVE", 40, -500).fields == {"target": "40"}
+    st = _at_rest(port)
+    assert (st["pos"], st["target"], st["aim"]) == ("40", "40", "-500")
+    for bad in (1000, -1000):
+        assert port.cmd("MOVE", 40, bad).code == 4  # |aim| < 1000: a remainder of one step
+    assert port.cmd("MOVR", 2, 1).code == 4  # a relative move has no aim
+    assert port.cmd("STATUS").fields["aim"] == "-500"  # refused commands change nothing
+    port.cmd("MOVR", 2)
+    assert _at_rest(port)["aim"] == "0"
+    port.cmd("MOVE", 3000, 250)
+    deadline = time.monotonic() + 5
+    while fw.state()["phys"] < 80 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    port.send(fp.RT_STOP)
+    assert _at_rest(port)["aim"] == "0"  # stopped short: the aim is not where it stands
+    port.cmd("MOVE", 10, 7)
+    assert _at_rest(port)["aim"] == "7"
+    assert port.cmd("ZERO", 5).ok
+    assert port.cmd("STATUS").fields["aim"] == "0"
+
+
+def _at_rest(port) -> dict[str, str]:
+    """STATUS once the motor is no longer moving (events of short moves may pass unseen)."""
+    while True:
+        st = port.cmd("STATUS").fields
+        if st["state"] != "moving":
+            return st

@@ -27,6 +27,7 @@ void Controller::boot() {
     state_ = IDLE;
     pos_ = 0;
     target_ = 0;
+    aim_ = 0;
     events_ = 0;
     home_phase_ = 0;
     limit_hit_ = 0;
@@ -73,6 +74,7 @@ void Controller::realtime_stop() {
         state_ = IDLE;
         home_phase_ = 0;
         target_ = pos_;
+        aim_ = 0;
         event_pos_ = pos_;
         events_ |= EV_STOPPED;
     }
@@ -85,6 +87,7 @@ uint32_t Controller::on_step() {
         if (!hal::switch_lo()) {
             pos_ = 0;
             target_ = 0;
+            aim_ = 0;
             home_phase_ = 0;
             state_ = IDLE;
             event_pos_ = 0;
@@ -103,6 +106,7 @@ uint32_t Controller::on_step() {
             state_ = FAULT;
             fault_ = proto::E_SWITCH;
             target_ = pos_;
+            aim_ = 0;
             limit_hit_ = dir_ > 0 ? 2 : 1;
             event_pos_ = pos_;
             events_ |= EV_LIMIT;
@@ -113,6 +117,7 @@ uint32_t Controller::on_step() {
             fault_ = proto::E_NOHOME;
             home_phase_ = 0;
             target_ = pos_;
+            aim_ = 0;
             events_ |= EV_NOHOME;
             return 0;
         }
@@ -128,9 +133,10 @@ uint32_t Controller::on_step() {
     return planner_.next();
 }
 
-void Controller::start_move(int32_t target) {
+void Controller::start_move(int32_t target, int16_t aim) {
     int32_t pos = position();
     target_ = target;
+    aim_ = aim;
     if (target == pos) {
         hal::irq_off();
         event_pos_ = pos;
@@ -258,21 +264,30 @@ void Controller::execute(const proto::Command& c) {
         hal::irq_off();
         uint8_t st = state_;
         int32_t p = pos_, t = target_;
+        int16_t a = aim_;
         hal::irq_on();
         begin_ok(s);
         out_.fstr(FS(" state=")).fstr(state_name(st)).fstr(FS(" pos=")).num(p).fstr(FS(" target=")).num(t);
         out_.fstr(FS(" swlo=")).num(hal::switch_lo() ? 1 : 0).fstr(FS(" swhi=")).num(hal::switch_hi() ? 1 : 0);
         out_.fstr(FS(" en=")).num(enabled_ ? 1 : 0).fstr(FS(" homed=")).num(homed_ ? 1 : 0);
         out_.fstr(FS(" fault=")).num(st == FAULT ? fault_ : 0).fstr(FS(" mark=")).num(mark_);
+        out_.fstr(FS(" aim=")).num(a);
         return send_reply(s, true);
     }
     if (is(c, FS("MOVE")) || is(c, FS("MOVR"))) {
-        if (na != 1) return reply_err(s, proto::E_ARG, FS("MOVE/MOVR take one number of steps"));
+        const bool absolute = is(c, FS("MOVE"));
+        if (na != 1 && !(absolute && na == 2)) {
+            return reply_err(s, proto::E_ARG, FS("MOVE takes steps [aim], MOVR one number of steps"));
+        }
+        if (na == 2 && (c.args[1] < -AIM_MAX || c.args[1] > AIM_MAX)) {
+            return reply_err(s, proto::E_ARG, FS("MOVE aim takes -999..999 (1/1000 steps)"));
+        }
+        const int16_t aim = na == 2 ? (int16_t)c.args[1] : 0;
         if (busy()) return reply_err(s, proto::E_BUSY, FS("motor is moving"));
         if (state_ == FAULT) return reply_err(s, proto::E_FAULT, FS("in fault state, send CLR or HOME"));
         if (!enabled_) return reply_err(s, proto::E_DISABLED, FS("driver disabled, send EN 1"));
         int32_t pos = position();
-        int64_t t = is(c, FS("MOVE")) ? (int64_t)c.args[0] : (int64_t)pos + c.args[0];
+        int64_t t = absolute ? (int64_t)c.args[0] : (int64_t)pos + c.args[0];
         if (t < lo_ || t > hi_) return reply_err(s, proto::E_LIMIT, FS("target outside soft limits"));
         int32_t target = (int32_t)t;
         if ((target > pos && hal::switch_hi()) || (target < pos && hal::switch_lo())) {
@@ -281,7 +296,7 @@ void Controller::execute(const proto::Command& c) {
         begin_ok(s);
         out_.fstr(FS(" target=")).num(target);
         send_reply(s, true);
-        start_move(target);
+        start_move(target, aim);
         return;
     }
     if (is(c, FS("LIM"))) {
@@ -368,6 +383,7 @@ void Controller::execute(const proto::Command& c) {
             hal::set_dir(false);
             first = planner_.start_constant(v);
         }
+        aim_ = 0;
         state_ = HOMING;
         hal::timer_start(first);
         return;
@@ -378,6 +394,7 @@ void Controller::execute(const proto::Command& c) {
         hal::irq_off();
         pos_ = c.args[0];
         target_ = c.args[0];
+        aim_ = 0;
         hal::irq_on();
         begin_ok(s);
         out_.fstr(FS(" pos=")).num(c.args[0]);

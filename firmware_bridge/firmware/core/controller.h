@@ -10,7 +10,7 @@
 #include "protocol.h"
 
 #ifndef FW_VERSION
-#define FW_VERSION "1.0.0"
+#define FW_VERSION "1.1.0"
 #endif
 #ifndef FW_BUILD
 #define FW_BUILD "dev"
@@ -24,6 +24,8 @@ namespace fw {
 constexpr int32_t DEFAULT_LIMIT = 1000000000L;
 constexpr uint32_t HOME_MAX_STEPS = 4000000UL;  // homing never seeks further than this
 constexpr uint8_t PROTO_VERSION = 1;
+// The host's sub-step remainder of a MOVE target, in 1/1000 steps (|aim| < 1000).
+constexpr int16_t AIM_MAX = 999;
 
 enum State : uint8_t { IDLE = 0, MOVING = 1, HOMING = 2, FAULT = 3 };
 
@@ -51,7 +53,7 @@ class Controller {
     void reply_err(uint16_t seq, proto::Err code, const char* text);
     void begin_ok(uint16_t seq);
     void send_reply(uint16_t seq, bool remember);
-    void start_move(int32_t target);
+    void start_move(int32_t target, int16_t aim);
     void emit(const char* line, uint8_t n);
     bool busy() const { return state_ == MOVING || state_ == HOMING; }
 
@@ -73,6 +75,9 @@ class Controller {
     volatile uint8_t state_ = IDLE;
     volatile int32_t pos_ = 0;
     volatile int32_t target_ = 0;
+    // the host's commanded target = target_ + aim_/1000 steps; 0 whenever target_ is set other
+    // than by MOVE <pos> <aim> (boot, MOVR, stop, limit, homing, ZERO)
+    volatile int16_t aim_ = 0;
     volatile int8_t dir_ = 1;
     volatile uint8_t home_phase_ = 0;
     uint32_t home_max_ = HOME_MAX_STEPS;  // steps homing may seek before giving up  // 1 = seeking the switch, 2 = backing off

@@ -5,6 +5,7 @@ hand-focused sequence)."""
 from __future__ import annotations
 
 import json
+import math
 
 import cv2
 import numpy as np
@@ -53,10 +54,20 @@ def test_scorpion_sharp_moments_sharp_and_defocused_blurred():
     assert max(reports[i].blur_extent for i in top) < min(reports[i].blur_extent for i in low)
 
 
-@pytest.mark.xfail(strict=True, reason="per of frame 12 is 8/187 = 0.043 < MinZero 0.05: see the report")
-def test_scorpion_frame_12_reads_sharp():
+def test_scorpion_sharp_moments_read_sharp_whatever_the_grid_phase():
+    # one grid phase gave frame 12 per = 8/187 = 0.043, within two standard errors (0.016 each)
+    # of MinZero: the verdict pools the 16 diagonal grid phases, and so does not depend on where
+    # the frame's origin falls on the block grid (the same frame cropped by 0..15 pixels).
+    # Frames 2 and 3, the other sharp moments, pool to per = 0.049..0.052: on MinZero itself,
+    # so their verdict is a coin toss by design and is not asserted here.
     _meta, frames = frames_of("scorpion_lapse")
-    assert not blur_report(frames[12]).is_blurred
+    verdicts = {d: blur_report(frames[12][d:, d:]) for d in range(16)}
+    assert not any(r.is_blurred for r in verdicts.values()), {d: r.per for d, r in verdicts.items()}
+    pooled = [r for r in verdicts.values() if r.phases > 1]
+    assert len(pooled) >= 8
+    # the crop moves the pooled per by less than one phase's own standard error
+    se = min(math.sqrt(r.min_zero * (1 - r.min_zero) * r.phases / r.n_edges) for r in pooled)
+    assert max(r.per for r in pooled) - min(r.per for r in pooled) < se
 
 
 def test_dfnn_per_peaks_at_the_focal_plane():
@@ -70,7 +81,9 @@ def test_dfnn_per_peaks_at_the_focal_plane():
     assert per[[0, -1]].max() < 0.5 * per.max()
 
 
-@pytest.mark.xfail(strict=True, reason="fpd's last, nearly black frames: a few specks read as Dirac edges")
-def test_fpd_dark_end_frames_read_blurred():
+def test_fpd_dark_end_frames_read_blurred_for_want_of_evidence():
+    # the last, nearly black frames: a few specks and the sensor's column noise pass the noise
+    # floor as Dirac edges; the frames are noise-limited or have too few edges to judge
     _meta, frames = frames_of("fpd_webcam_rep1")
-    assert all(blur_report(f).is_blurred for f in frames[125:])
+    reports = [blur_report(f) for f in frames[125:]]
+    assert all(r.is_blurred and r.no_evidence for r in reports), [(r.n_edges, r.per) for r in reports]

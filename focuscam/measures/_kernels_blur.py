@@ -2,12 +2,14 @@
 
 One decorator policy, as for the focus measures: ``@njit(cache=True, nogil=True)``.
 
-:func:`blur_blocks` reads the analysed region of the frame once, one 16 x 16 block of the
-(binned) gray image at a time, into a 16 x 16 workspace, and computes in that block the three
-Haar levels, their edge maps and the block's ``Emax1..3``, the mean square of its level-1
-``HH`` coefficients (for the noise floor) and the range of its level-3 ``LL`` values (8 x 8
-means, for the contrast). :func:`blur_counts` then classifies the blocks against a threshold.
-Nothing is allocated per call: the caller passes the workspaces.
+:func:`blur_blocks` reads the analysed region of the frame once, row by row (BGR converted and
+binned on the way), in bands of 16 binned rows (one row of 16 x 16 blocks): each pair of binned
+rows goes through Haar level 1 at once, levels 2 and 3 run on the band's approximations (1/4
+and 1/16 of it), and column-wise maxima of the squared edge strength give each block's
+``Emax1..3`` with one square root per block and level. It also writes a regular sample of the
+level-1 ``|HH|`` coefficients (for the noise estimate) and returns the range of the level-3
+``LL`` values (8 x 8 means, for the contrast). :func:`blur_counts` then classifies the blocks against
+a threshold. Nothing is allocated per call: the caller passes the workspaces.
 
 Conventions (the same as the oracle in ``tests/test_blur_kernel.py``): the gray value of a
 binned pixel is the mean of its ``k x k`` gray pixels (BGR converted as ``cv2.cvtColor`` does:
@@ -38,12 +40,18 @@ def _bgr(b, g, r):  # pragma: no cover - replaced by the overload below inside n
     raise NotImplementedError
 
 
+def _px(v):  # pragma: no cover - replaced by the overload below inside numba
+    raise NotImplementedError
+
+
 @overload(_bgr, jit_options={"cache": True, "nogil": True})
 def _ov_bgr(b, g, r):
+    """Gray of one BGR pixel: an exact integer for integer frames (int32 math for uint8)."""
     if isinstance(b, types.Integer):
+        cast = np.int32 if b.bitwidth <= 8 else np.int64
 
         def impl_int(b, g, r):
-            return np.float64((np.int64(b) * _QB + np.int64(g) * _QG + np.int64(r) * _QR + 16384) >> 15)
+            return (cast(b) * cast(_QB) + cast(g) * cast(_QG) + cast(r) * cast(_QR) + cast(16384)) >> cast(15)
 
         return impl_int
 
@@ -53,80 +61,157 @@ def _ov_bgr(b, g, r):
     return impl_float
 
 
-@njit(cache=True, nogil=True)
-def _gray_at(img, nch, r, c):
-    if nch == 1:
-        return np.float64(img[r, c])
-    return _bgr(img[r, 3 * c], img[r, 3 * c + 1], img[r, 3 * c + 2])
+@overload(_px, jit_options={"cache": True, "nogil": True})
+def _ov_px(v):
+    """One gray pixel as the accumulator's type (int32 / int64 / float64)."""
+    if isinstance(v, types.Integer):
+        cast = np.int32 if v.bitwidth <= 8 else np.int64
+        return lambda v: cast(v)
+    return lambda v: np.float64(v)
 
 
 @njit(cache=True, nogil=True)
-def _load_block(img, nch, r0, c0, k, buf):
-    inv = 1.0 / (k * k)
-    for i in range(16):
-        for j in range(16):
-            s = 0.0
-            for u in range(k):
+def _binned_row(img, nch, r0, c0, k, n, acc, out):
+    """``out[:n]``: one row of the binned gray region (mean of ``k x k`` gray pixels each).
+
+    Reads ``k`` frame rows from ``(r0, c0)`` left to right, summing the gray values in ``acc``
+    (int32 for uint8, int64 for uint16 frames: exact; float64 for float32), with the
+    common bins 1 and 2 written out so that the loops vectorise.
+    """
+    for j in range(n):
+        acc[j] = 0
+    for u in range(k):
+        # the row from the region's first column: indices from 0 are provably >= 0, so numba
+        # needs no wraparound check and the loops vectorise (an offset index costs ~7x here)
+        src = img[r0 + u, c0 * nch :]
+        if nch == 1:
+            if k == 1:
+                for j in range(n):
+                    acc[j] += _px(src[j])
+            elif k == 2:
+                for j in range(n):
+                    acc[j] += _px(src[2 * j]) + _px(src[2 * j + 1])
+            else:
+                for j in range(n):
+                    for v in range(k):
+                        acc[j] += _px(src[j * k + v])
+        elif k == 1:
+            for j in range(n):
+                acc[j] += _bgr(src[3 * j], src[3 * j + 1], src[3 * j + 2])
+        elif k == 2:
+            for j in range(n):
+                c = 6 * j
+                acc[j] += _bgr(src[c], src[c + 1], src[c + 2]) + _bgr(src[c + 3], src[c + 4], src[c + 5])
+        else:
+            for j in range(n):
                 for v in range(k):
-                    s += _gray_at(img, nch, r0 + i * k + u, c0 + j * k + v)
-            buf[i, j] = s * inv
+                    c = 3 * (j * k + v)
+                    acc[j] += _bgr(src[c], src[c + 1], src[c + 2])
+    inv = 1.0 / (k * k)
+    for j in range(n):
+        out[j] = acc[j] * inv
 
 
 @njit(cache=True, nogil=True)
-def _level(src, n, dst):
-    """One Haar level of the ``n x n`` top-left of ``src`` into ``dst``; returns (Emax, sum HH^2)."""
-    emax = 0.0
-    hh2 = 0.0
-    for i in range(n // 2):
-        for j in range(n // 2):
-            p = src[2 * i, 2 * j]
-            q = src[2 * i, 2 * j + 1]
-            r = src[2 * i + 1, 2 * j]
-            s = src[2 * i + 1, 2 * j + 1]
-            lh = (p + q - r - s) / 2.0
-            hl = (p - q + r - s) / 2.0
-            hh = (p - q - r + s) / 2.0
-            e = math.sqrt(lh * lh + hl * hl + hh * hh)
-            if e > emax:
-                emax = e
-            hh2 += hh * hh
-            dst[i, j] = (p + q + r + s) / 4.0
-    return emax, hh2
+def _haar_rows(a, b, n, ll, emax2, hh):
+    """One Haar level of the row pair ``a``, ``b`` (``n`` values each, ``n`` even).
+
+    Writes the ``n / 2`` approximations into ``ll``; keeps the column-wise maximum of the
+    squared edge strength ``LH**2 + HL**2 + HH**2`` in ``emax2`` and, when ``hh`` has room,
+    writes ``|HH|`` into it (level 1 only, for the noise estimate).
+    """
+    with_hh = hh.shape[0] >= n // 2
+    for j in range(n // 2):
+        p = a[2 * j]
+        q = a[2 * j + 1]
+        r = b[2 * j]
+        s = b[2 * j + 1]
+        lh = (p + q - r - s) / 2.0
+        hl = (p - q + r - s) / 2.0
+        d = (p - q - r + s) / 2.0
+        e2 = lh * lh + hl * hl + d * d
+        emax2[j] = max(emax2[j], e2)
+        if with_hh:
+            hh[j] = abs(d)
+        ll[j] = (p + q + r + s) / 4.0
 
 
 @njit(cache=True, nogil=True)
-def blur_blocks(img, nch, oy, ox, k, nby, nbx, buf, emax, hh):
+def blur_blocks(img, nch, oy, ox, k, nby, nbx, work, acc, emax, samples, rs, cs, binned):
     """Per 16 x 16 block of the binned gray region at frame pixel ``(oy, ox)``: Emax1..3.
 
     ``img`` is the frame as a 2-D ``(H, W * nch)`` view; the region is ``nby x nbx`` blocks of
-    16 x 16 binned pixels (``16 k`` frame pixels each). Writes ``emax[b, 0..2]`` (Emax1..3)
-    and ``hh[b]`` (mean of the block's 64 level-1 ``HH**2``) for block ``b = by * nbx + bx``;
-    ``buf`` is a ``(2, 16, 16)`` float64 workspace. Returns the (min, max) of the level-3
-    approximations (the region's 8 x 8-pixel means).
+    16 x 16 binned pixels (``16 k`` frame pixels each). The region is read once, one band of
+    16 binned rows (a row of blocks) at a time, two binned rows at a time: each pair goes
+    through Haar level 1 at once, and levels 2 and 3 run on the band's 8 and 4 rows of
+    approximations. Edge strengths are compared squared (the square root is taken once per
+    block and level: ``sqrt(max e**2) == max sqrt(e**2)``). Writes ``emax[b, 0..2]``
+    (Emax1..3) for block ``b = by * nbx + bx`` and, unless ``samples`` is empty, the level-1
+    ``|HH|`` of every ``rs``-th coefficient row and ``cs``-th column (``rs`` divides 8) into
+    ``samples``, row by row. ``work`` is a ``(20, >= 16 nbx)`` float64 workspace, ``acc`` a
+    row of ``>= 16 nbx`` accumulators (int32 for uint8, int64 for uint16, float64 for float
+    frames). With a non-empty ``binned`` (the region's binned gray image, from
+    :func:`bin_region`) the rows are read from it instead, ``(oy, ox)`` then in binned pixels:
+    the other grid phases of one frame cost only the Haar levels. Returns the (min, max) of
+    the level-3 approximations (the 8 x 8-pixel means).
     """
+    n = 16 * nbx
     lo = np.inf
     hi = -np.inf
-    a = buf[0]
-    t = buf[1]
+    empty = work[19, :0]
+    take = samples.shape[0] > 0
+    from_frame = binned.shape[0] == 0
+    m = 0
     for by in range(nby):
+        for t in (16, 18, 19):
+            work[t, :] = 0.0  # m1, m2, m3: the band's column-wise maxima of e**2
+        m1 = work[16]
+        hh = work[17] if take else empty
+        m2 = work[18]
+        m3 = work[19]
+        r0 = oy + by * 16 * k
+        for i in range(8):
+            if from_frame:
+                _binned_row(img, nch, r0 + 2 * i * k, ox, k, n, acc, work[0])
+                _binned_row(img, nch, r0 + (2 * i + 1) * k, ox, k, n, acc, work[1])
+                _haar_rows(work[0], work[1], n, work[2 + i], m1, hh)
+            else:
+                rb = oy + by * 16 + 2 * i
+                _haar_rows(binned[rb, ox:], binned[rb + 1, ox:], n, work[2 + i], m1, hh)
+            if take and i % rs == 0:
+                for j in range(0, n // 2, cs):
+                    samples[m] = hh[j]
+                    m += 1
+        for i in range(4):
+            _haar_rows(work[2 + 2 * i], work[3 + 2 * i], n // 2, work[10 + i], m2, empty)
+        for i in range(2):
+            _haar_rows(work[10 + 2 * i], work[11 + 2 * i], n // 4, work[14 + i], m3, empty)
+        for i in range(2):
+            row = work[14 + i]
+            for j in range(n // 8):
+                v = row[j]
+                lo = min(lo, v)
+                hi = max(hi, v)
         for bx in range(nbx):
             b = by * nbx + bx
-            _load_block(img, nch, oy + by * 16 * k, ox + bx * 16 * k, k, a)
-            e1, hh2 = _level(a, 16, t)
-            e2, _unused = _level(t, 8, a)
-            e3, _unused = _level(a, 4, t)
-            emax[b, 0] = e1
-            emax[b, 1] = e2
-            emax[b, 2] = e3
-            hh[b] = hh2 / 64.0
-            for i in range(2):
-                for j in range(2):
-                    v = t[i, j]
-                    if v < lo:
-                        lo = v
-                    if v > hi:
-                        hi = v
+            e1 = 0.0
+            for j in range(8 * bx, 8 * bx + 8):
+                e1 = max(e1, m1[j])
+            e2 = 0.0
+            for j in range(4 * bx, 4 * bx + 4):
+                e2 = max(e2, m2[j])
+            e3 = max(m3[2 * bx], m3[2 * bx + 1])
+            emax[b, 0] = math.sqrt(e1)
+            emax[b, 1] = math.sqrt(e2)
+            emax[b, 2] = math.sqrt(e3)
     return lo, hi
+
+
+@njit(cache=True, nogil=True)
+def bin_region(img, nch, oy, ox, k, rows, cols, acc, out):
+    """``out[:rows, :cols]``: the binned gray image of the region at frame pixel ``(oy, ox)``."""
+    for r in range(rows):
+        _binned_row(img, nch, oy + r * k, ox, k, cols, acc, out[r])
 
 
 @njit(cache=True, nogil=True)

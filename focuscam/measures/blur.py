@@ -25,6 +25,18 @@ MIN_ZERO = 0.05
 #: Noise floor of the threshold, in noise standard deviations: pure white noise gives a block
 #: whose level-1 Emax (largest of 64 chi(3) magnitudes) exceeds 4.5 sigma with probability ~1 %.
 NOISE_SIGMAS = 4.5
+#: Grid phases pooled when one phase does not settle the verdict: the block grid moved by
+#: 0..15 binned pixels along the diagonal, every offset of the 16-pixel blocks (and so of the
+#: three Haar levels): the pooled counts no longer depend on where the frame's origin falls.
+PHASES = 16
+#: One grid phase settles the verdict when ``per`` is more than this many standard errors
+#: from MinZero (a two-sided 95 % interval that excludes MinZero).
+VERDICT_Z = 2.0
+PHASE_SHIFTS = tuple(range(PHASES))
+#: Level-1 ``|HH|`` coefficients sampled (a regular grid) for the noise estimate, at least.
+NOISE_SAMPLES = 4096
+#: ``median(|x|) / sigma`` of a normal variable (Donoho & Johnstone's MAD estimator).
+MAD_TO_SIGMA = 0.6744897501960817
 
 
 @dataclass(frozen=True)
@@ -40,7 +52,7 @@ class BlurReport:
         (``Emax1 < threshold``), 0..1; 0.0 when every edge is sharp, 1.0 when the frame has
         no edge at all (featureless or blurred beyond the threshold at every level).
     is_blurred : bool
-        ``per < min_zero``.
+        ``per < min_zero``, or ``no_evidence``.
     n_edges : int
         Blocks whose largest edge strength over the three levels exceeds ``threshold``.
     n_dirac_astep : int
@@ -60,8 +72,16 @@ class BlurReport:
     contrast : float
         Range of the 8 x 8-pixel means of the (binned) gray ROI, in gray levels.
     noise : float
-        Noise standard deviation estimated from the level-1 ``HH`` band, in gray levels of
+        Noise standard deviation, ``median(|HH|) / 0.6745`` of the level-1 band, in gray levels of
         the binned image (at least the quantisation floor ``1 / sqrt(12) / k`` for integer frames).
+    no_evidence : bool
+        The frame gives no evidence of sharpness, so ``is_blurred`` is True whatever ``per``:
+        it is noise-limited (its contrast is below ``4.5 * 255 / 35 ~ 33`` noise standard
+        deviations, so Tong's threshold falls under the noise floor and what passes it is
+        noise, not scene) or has fewer than :func:`min_edges` edge blocks per pooled phase.
+    phases : int
+        Block-grid phases pooled in the counts: 1, or up to :data:`PHASES` when one phase left
+        the verdict open (see :func:`blur_report`). The counts are sums over the phases.
     """
 
     per: float
@@ -77,6 +97,8 @@ class BlurReport:
     bin: int = 1
     contrast: float = 0.0
     noise: float = 0.0
+    no_evidence: bool = False
+    phases: int = 1
 
     def to_dict(self) -> dict:
         """The report as a plain dict (JSON-ready)."""
@@ -96,17 +118,77 @@ def auto_threshold(contrast: float, noise: float) -> float:
     return max(THRESHOLD_8BIT / 255.0 * float(contrast), NOISE_SIGMAS * float(noise))
 
 
+def min_edges(min_zero: float) -> int:
+    """Edge blocks a verdict of "sharp" needs: ``ceil(1 / min_zero)`` (20 for MinZero 0.05).
+
+    With fewer edges than that, ``per`` cannot express a fraction below MinZero (one sharp
+    block alone exceeds it), so the verdict would rest on a single block.
+    """
+    return math.ceil(1.0 / min_zero - 1e-9) if min_zero > 0 else 0
+
+
+def _needs_phases(n_edges: int, n_sharp: int, min_zero: float) -> bool:
+    """True when one grid phase does not settle the verdict, so all :data:`PHASES` are pooled.
+
+    That is when the frame has some edges but fewer than :func:`min_edges`, or when ``per`` is
+    within :data:`VERDICT_Z` standard errors of MinZero: ``n_sharp`` is a binomial count, whose
+    standard error under ``per == min_zero`` is ``sqrt(min_zero (1 - min_zero) / n_edges)``.
+    """
+    if n_edges == 0 or min_zero <= 0:
+        return False
+    if n_edges < min_edges(min_zero):
+        return True
+    return abs(n_sharp / n_edges - min_zero) < VERDICT_Z * math.sqrt(min_zero * (1.0 - min_zero) / n_edges)
+
+
 _local = threading.local()
 
 
-def _workspace(n_blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per-thread buffers reused across calls (grown when a bigger region comes)."""
-    ws = getattr(_local, "ws", None)
-    if ws is None or ws[1].shape[0] < n_blocks:
-        size = max(n_blocks, 64)
-        ws = (np.empty((2, 16, 16)), np.empty((size, 3)), np.empty(size), np.zeros(5, np.int64))
-        _local.ws = ws
+def _workspace(n_blocks: int, width: int, n_samples: int, dtype: np.dtype) -> tuple[np.ndarray, ...]:
+    """Per-thread buffers reused across calls (grown when a bigger region comes).
+
+    (work rows, accumulator row, emax, |HH| samples, counts); the accumulator is int32 for
+    uint8 frames, int64 for uint16 and float64 for float32 (exact sums of gray values).
+    """
+    acc_type = {np.dtype(np.uint8): np.int32, np.dtype(np.uint16): np.int64}.get(np.dtype(dtype), np.float64)
+    cache = getattr(_local, "ws", None)
+    if cache is None:
+        cache = _local.ws = {}
+    ws = cache.get(acc_type)
+    if ws is None or ws[2].shape[0] < n_blocks or ws[0].shape[1] < width or ws[3].shape[0] < n_samples:
+        old = (0, 0, 0) if ws is None else (ws[2].shape[0], ws[0].shape[1], ws[3].shape[0])
+        size, cols, ns = max(n_blocks, 64, old[0]), max(width, 256, old[1]), max(n_samples, old[2])
+        ws = (
+            np.zeros((20, cols)),
+            np.zeros(cols, acc_type),
+            np.empty((size, 3)),
+            np.empty(ns),
+            np.zeros(5, np.int64),
+        )
+        cache[acc_type] = ws
     return ws
+
+
+_NO_IMAGE = np.zeros((0, 0))
+
+
+def _binned_image(rows: int, cols: int) -> np.ndarray:
+    """A per-thread ``rows x cols`` float64 buffer for the binned ROI (grown, never shrunk)."""
+    buf = getattr(_local, "binned", None)
+    if buf is None or buf.shape[0] < rows or buf.shape[1] < cols:
+        old = (0, 0) if buf is None else buf.shape
+        buf = _local.binned = np.empty((max(rows, old[0]), max(cols, old[1])))
+    return buf
+
+
+def _sampling(nby: int, nbx: int) -> tuple[int, int, int]:
+    """(row step, column step, count) of the level-1 ``|HH|`` sample: about :data:`NOISE_SAMPLES`."""
+    f = 1
+    while f < 64 and nby * nbx * 64 // (2 * f) >= NOISE_SAMPLES:
+        f *= 2
+    rs = min(f, 8)
+    cs = f // rs
+    return rs, cs, nby * (8 // rs) * ((8 * nbx + cs - 1) // cs)
 
 
 def _check_scalar(value, name: str, ok, fix: str) -> None:
@@ -138,8 +220,30 @@ def blur_report(
       binned pixels. Large and 16-bit frames are oversampled and noisy at the pixel level;
       Tong's three levels then start at the scale where focus shows.
     - ``threshold=None``: ``max(35/255 * contrast, 4.5 * noise)`` with ``contrast`` the range
-      of the 8 x 8-pixel means of the binned ROI and ``noise`` the median over the blocks of
-      the RMS of the level-1 ``HH`` band (at least the quantisation noise of integer data).
+      of the 8 x 8-pixel means of the binned ROI and ``noise`` Donoho and Johnstone's
+      ``median(|HH|) / 0.6745`` of the level-1 diagonal band (on a regular sample of at least
+      4096 coefficients; at least the quantisation noise of integer data). The median of the
+      coefficients, not of per-block energies, so that edges, even dense ones, do not count
+      as noise.
+
+    The verdict (``is_blurred``), made independent of where the block grid falls and never
+    resting on a handful of blocks:
+
+    - ``n_dirac_astep`` is a binomial count out of ``n_edges``. When ``per`` is within two
+      standard errors ``sqrt(min_zero (1 - min_zero) / n_edges)`` of MinZero, or the frame has
+      some edges but fewer than :func:`min_edges` (``ceil(1 / min_zero)``), one grid phase does
+      not settle it: the counts are then pooled over :data:`PHASES` grids moved by 0..15
+      binned pixels down the diagonal (every offset of the blocks and of the three Haar
+      levels; the same threshold). On real frames the grid offset alone moves one phase's
+      ``per`` by about one standard error; the pooled ``per`` of a frame cropped by 0..15
+      pixels varies by ~0.001. Only such frames pay the extra passes (up to 16x, on a region
+      shrunk by the shift); clear verdicts cost one pass.
+    - No evidence, blurred (``no_evidence``): a noise-limited frame (contrast below ~33 noise
+      standard deviations: Tong's threshold falls under the noise floor, and what passes it is
+      noise, e.g. a dark sensor frame) or fewer than :func:`min_edges` edge blocks per phase
+      (pooled phases see the same edges again, so they add no evidence). A frame without
+      evidence of sharpness counts as blurred, as a featureless one does. Consequence: a
+      region of fewer than 20 blocks (e.g. 64 x 64 pixels at bin 1) never reads sharp.
 
     Parameters
     ----------
@@ -170,7 +274,7 @@ def blur_report(
     .. [2] D. L. Donoho, I. M. Johnstone, "Ideal spatial adaptation by wavelet shrinkage",
        Biometrika 81 (1994): the noise level from the finest diagonal wavelet band.
     """
-    from ._kernels_blur import blur_blocks, blur_counts
+    from ._kernels_blur import bin_region, blur_blocks, blur_counts
 
     img = _validate.check_frame(frame)
     x, y, w, h = _validate.check_roi(roi, img.shape[0], img.shape[1])
@@ -192,32 +296,49 @@ def blur_report(
             f"bin {k} leaves fewer than 16x16 binned pixels of the {w}x{h} ROI: "
             f"use a bin <= {min(w, h) // 16} or a bigger ROI"
         )
-    nby, nbx = h // k // 16, w // k // 16
-    if img.dtype.kind == "f" and not np.isfinite(img[y : y + nby * 16 * k, x : x + nbx * 16 * k]).all():
+    if img.dtype.kind == "f" and not np.isfinite(img[y : y + h, x : x + w]).all():
         raise InputError(
             "frame has NaN or inf values in the ROI: replace them first, e.g. np.nan_to_num(frame)"
         )
-    nch = img.shape[2]
-    buf, emax, hh, counts = _workspace(nby * nbx)
-    lo, hi = blur_blocks(img.reshape(img.shape[0], -1), nch, y, x, k, nby, nbx, buf, emax, hh)
+    flat, nch = img.reshape(img.shape[0], -1), img.shape[2]
+    nby, nbx = h // k // 16, w // k // 16
+    rs, cs, n_samples = _sampling(nby, nbx)
+    work, acc, emax, samples, counts = _workspace(nby * nbx, 16 * nbx, n_samples, img.dtype)
+    lo, hi = blur_blocks(flat, nch, y, x, k, nby, nbx, work, acc, emax, samples, rs, cs, _NO_IMAGE)
     n = nby * nbx
-    var = float(np.median(hh[:n]))
+    noise = float(np.median(samples[:n_samples])) / MAD_TO_SIGMA
     if img.dtype.kind != "f":
-        var = max(var, 1.0 / 12.0 / (k * k))
-    noise, contrast = math.sqrt(var), float(hi - lo)
+        noise = max(noise, math.sqrt(1.0 / 12.0) / k)
+    contrast = float(hi - lo)
     if threshold is None:
         threshold = auto_threshold(contrast, noise)
     blur_counts(emax, n, float(threshold), counts)
-    n_edges, n_da, n_rg, n_roof, n_blurred = (int(c) for c in counts)
+    total = counts.copy()
+    noise_limited = THRESHOLD_8BIT / 255.0 * contrast < NOISE_SIGMAS * noise
+    phases = 1
+    if not noise_limited and _needs_phases(int(total[0]), int(total[1]), min_zero):
+        binned = _binned_image(h // k, w // k)
+        bin_region(flat, nch, y, x, k, h // k, w // k, acc, binned)
+        for s in PHASE_SHIFTS[1:]:  # the grid moved by s binned pixels down and right
+            sy, sx = (h // k - s) // 16, (w // k - s) // 16
+            if sy < 1 or sx < 1:
+                break
+            blur_blocks(flat, nch, s, s, k, sy, sx, work, acc, emax, samples[:0], 1, 1, binned)
+            blur_counts(emax, sy * sx, float(threshold), counts)
+            total += counts
+            phases += 1
+    n_edges, n_da, n_rg, n_roof, n_blurred = (int(c) for c in total)
     per = n_da / n_edges if n_edges else 0.0
     if n_edges == 0:
         extent = 1.0  # nothing stands out at any scale: as blurred as it gets
     else:
         extent = n_blurred / n_rg if n_rg else 0.0
+    # the phases see the same edges again: the evidence is the edge blocks of one phase
+    no_evidence = min_zero > 0 and (noise_limited or n_edges < phases * min_edges(min_zero))
     return BlurReport(
         per=per,
         blur_extent=extent,
-        is_blurred=bool(per < min_zero),
+        is_blurred=bool(per < min_zero or no_evidence),
         n_edges=n_edges,
         n_dirac_astep=n_da,
         n_gstep_roof=n_rg,
@@ -228,4 +349,6 @@ def blur_report(
         bin=int(k),
         contrast=contrast,
         noise=noise,
+        no_evidence=bool(no_evidence),
+        phases=phases,
     )

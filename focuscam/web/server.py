@@ -36,6 +36,8 @@ class WebServer:
     def __init__(self, source: Any, drive: Any = None, *, token: str | None = None, **engine: Any) -> None:
         self.bus = EventBus()
         self.jpeg = JpegStream()
+        if hasattr(source, "keep_jpeg"):  # a replay of JPEG files: the live view sends them on as they are
+            source.keep_jpeg = True
         try:
             self.scope = Microscope(source, drive, publish=self.bus.publish, **engine)
         except BaseException:

@@ -7,9 +7,10 @@ woken with ``loop.call_soon_threadsafe``, so the server's event loop is never bl
 - :class:`EventBus`: every sample and state change, to every ``/api/events`` client
   (``text/event-stream``: ``event: KIND`` + ``data: JSON``). A slow client loses its oldest
   events (counted), never slows the engine.
-- :class:`JpegStream`: one encoder thread turns the newest frame into a JPEG at most once per
-  captured frame and view width, only while somebody watches, whatever the number of watchers
-  (a page asks for the width it shows the frame at; frames are scaled down to it); each part of
+- :class:`JpegStream`: the source's own JPEG bytes of a frame when it has them (a replayed JPEG
+  file), sent on as they are; else one encoder thread turns the newest frame into a JPEG at most
+  once per captured frame and view width, only while somebody watches, whatever the number of
+  watchers (a page asks for the width it shows the frame at; frames are scaled down to it); each part of
   ``/stream.mjpg`` carries the frame's capture time (``X-Capture-T``, ``time.monotonic()`` s,
   which the latency benchmark compares with the receipt time) and sequence number
   (``X-Frame-Seq``).
@@ -30,7 +31,7 @@ import numpy as np
 from .._threads import Worker
 from ..types import Frame
 
-__all__ = ["BOUNDARY", "EventBus", "JpegStream", "sse", "view_width"]
+__all__ = ["BOUNDARY", "EventBus", "JpegStream", "own_jpeg", "passes", "sse", "view_width"]
 
 #: The multipart boundary of ``/stream.mjpg``.
 BOUNDARY = "focuscamframe"
@@ -130,13 +131,29 @@ def view_width(width: int | None) -> int | None:
     return min(8192, max(64, -(-int(width) // 64) * 64))
 
 
-class JpegStream:
-    """The MJPEG live view: the newest frame as JPEG, encoded once per captured frame and size.
+def own_jpeg(frame: Frame) -> bytes | None:
+    """The source's own JPEG bytes of ``frame`` (``meta["jpeg"]``: a replayed JPEG file), or None."""
+    jpeg = frame.meta.get("jpeg")
+    return jpeg if isinstance(jpeg, bytes) else None
 
-    A watcher may ask for a width (the page asks for the width it shows the frame at): the frame
-    is then scaled down to it (never up) before encoding, which costs far less than encoding
-    every frame at full size for a smaller view. Widths are rounded up to multiples of 64 so
-    that pages of similar sizes share one encoding.
+
+def passes(frame_width: int, width: int | None) -> bool:
+    """Whether a frame ``frame_width`` pixels wide is sent on as it is to a view ``width`` wide: at
+    full size, or when the frame is at most twice as wide (the browser scales it down; a resize and
+    a new encoding would cost far more CPU than the extra bytes)."""
+    return width is None or frame_width <= 2 * width
+
+
+class JpegStream:
+    """The MJPEG live view: the newest frame as JPEG, at most once per captured frame and size.
+
+    When the source delivered the frame's own JPEG bytes (``meta["jpeg"]``, see :func:`own_jpeg`),
+    they are sent on as they are, from :meth:`offer` (the pump's thread): nothing is encoded,
+    nothing copied. Otherwise one encoder thread turns the newest frame into a JPEG, only while
+    somebody watches. A watcher may ask for a width (the page asks for the width it shows the
+    frame at): a frame to encode is then scaled down to it (never up) before encoding, and an own
+    JPEG more than twice as wide is too (:func:`passes`). Widths are rounded up to multiples of 64
+    so that pages of similar sizes share one encoding.
 
     Parameters
     ----------
@@ -146,14 +163,16 @@ class JpegStream:
 
     def __init__(self, quality: int = 80) -> None:
         self.quality = int(quality)
-        #: width (None = full size) -> (seq, capture t, jpeg) of the newest encoded frame
+        #: width (None = full size) -> (seq, capture t, jpeg) of the newest frame
         self.latest: dict[int | None, tuple[int, float, bytes]] = {}
+        #: parts encoded here, and parts sent on as the source's own JPEG bytes
         self.encoded = 0
-        self._frame: Frame | None = None
+        self.passed = 0
+        self._newest: Frame | None = None
+        self._todo: Frame | None = None
         self._cond = threading.Condition()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._widths: dict[int | None, int] = {}
-        self._watchers = 0
         self._stop = False
         self._worker = Worker(self._loop, "focuscam-jpeg")
         self._worker.start()
@@ -161,21 +180,40 @@ class JpegStream:
     def offer(self, frame: Frame) -> None:
         """A new frame was captured (the hub's listener; returns at once)."""
         with self._cond:
-            self._frame = frame
-            if self._watchers:
-                self._cond.notify_all()
+            self._newest = frame
+            if self._widths:
+                self._route(frame)
+
+    def _route(self, frame: Frame) -> None:
+        """Send on the own JPEG to every width it passes for; the encoder does the rest (locked)."""
+        own, w = own_jpeg(frame), frame.pixels.shape[1]
+        todo = sent = False
+        for width in self._widths:
+            if own is not None and passes(w, width):
+                self.latest[width] = (frame.seq, frame.t, own)
+                self.passed += 1
+                sent = True
+            else:
+                todo = True
+        if todo:
+            self._todo = frame
+            self._cond.notify_all()
+        if sent:
+            self._wake()
 
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._stop and (self._frame is None or not self._watchers):
+                while not self._stop and self._todo is None:
                     self._cond.wait()
                 if self._stop:
                     return
-                frame, self._frame = self._frame, None
-            self._encode(frame)
+                frame, self._todo = self._todo, None
+                own, w = own_jpeg(frame), frame.pixels.shape[1]
+                widths = [width for width in self._widths if own is None or not passes(w, width)]
+            self._encode(frame, widths)
 
-    def _encode(self, frame: Frame) -> None:
+    def _encode(self, frame: Frame, widths: list[int | None]) -> None:
         import cv2
 
         from ..ui.render import to_display
@@ -183,8 +221,6 @@ class JpegStream:
         pixels = frame.pixels
         if pixels.dtype != np.uint8 or (pixels.ndim == 3 and pixels.shape[2] != 3):
             pixels = to_display(pixels)
-        with self._cond:
-            widths = list(self._widths)
         h, w = pixels.shape[:2]
         for width in widths:
             image = pixels
@@ -229,10 +265,9 @@ class JpegStream:
         key = (asyncio.get_running_loop(), event)
         with self._cond:
             self._waiters.add(key)
-            self._watchers += 1
             self._widths[width] = self._widths.get(width, 0) + 1
-            if self._frame is not None:
-                self._cond.notify_all()
+            if self._newest is not None:  # the newest frame at once, for this width too
+                self._route(self._newest)
         sent = -1
         try:
             latest = self.latest.get(width)
@@ -251,7 +286,6 @@ class JpegStream:
         finally:
             with self._cond:
                 self._waiters.discard(key)
-                self._watchers -= 1
                 self._widths[width] -= 1
                 if not self._widths[width]:
                     del self._widths[width]

@@ -64,16 +64,30 @@ class _Subscriber:
         self.items: deque[str] = deque(maxlen=_QUEUE)
         self.ready = asyncio.Event()
         self.lost = 0
+        self.quiet = True  # nothing was put since the last heartbeat
+        self.timer: asyncio.TimerHandle | None = None
 
     def put(self, text: str) -> None:  # on the event loop
         if len(self.items) == self.items.maxlen:
             self.lost += 1
         self.items.append(text)
+        self.quiet = False
         self.ready.set()
+
+    def beat(self, every_s: float) -> None:  # on the event loop, every ``every_s`` seconds
+        if self.quiet:
+            self.put(": keep-alive\n\n")
+        self.quiet = True
+        self.timer = self.loop.call_later(every_s, self.beat, every_s)
 
 
 class EventBus:
-    """Events from engine threads to every ``/api/events`` client (see the module docstring)."""
+    """Events from engine threads to every ``/api/events`` client (see the module docstring).
+
+    Each event is serialised once, whatever the number of clients, and only when there is one;
+    a client's stream wakes once per batch of queued events and sends them in one write, and its
+    keep-alive comes from one timer that fires every ``heartbeat_s`` (not a timeout per event).
+    """
 
     def __init__(self) -> None:
         self._subs: set[_Subscriber] = set()
@@ -82,9 +96,11 @@ class EventBus:
 
     def publish(self, kind: str, data: Any) -> None:
         """Send an event to every subscriber; from any thread, never blocks."""
-        text = sse(kind, data)
         with self._lock:
             subs = list(self._subs)
+        if not subs:
+            return
+        text = sse(kind, data)
         for sub in subs:
             try:
                 sub.loop.call_soon_threadsafe(sub.put, text)
@@ -107,21 +123,22 @@ class EventBus:
         sub = _Subscriber(asyncio.get_running_loop())
         with self._lock:
             self._subs.add(sub)
+        sub.timer = sub.loop.call_later(heartbeat_s, sub.beat, heartbeat_s)
         try:
             if first:
                 yield first
             while not self.closed:
-                try:
-                    await asyncio.wait_for(sub.ready.wait(), heartbeat_s)
-                except asyncio.TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
+                await sub.ready.wait()
                 sub.ready.clear()
-                while sub.items:
-                    yield sub.items.popleft()
+                if sub.items:
+                    text = "".join(sub.items)
+                    sub.items.clear()
+                    yield text
         finally:
             with self._lock:
                 self._subs.discard(sub)
+            if sub.timer is not None:
+                sub.timer.cancel()
 
 
 def view_width(width: int | None) -> int | None:

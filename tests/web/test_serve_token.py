@@ -90,7 +90,7 @@ def test_every_route_and_stream_refuses_a_missing_or_wrong_token(server):
             assert expected in data.decode() and b"Traceback" not in data
             assert "set-cookie" not in {k.lower() for k in head}  # a wrong token earns no cookie
     assert not drive.moving and float(drive.position) == before  # nothing moved
-    assert server.scope.owner is None and server.scope.desk.to_json() is None  # nobody took control
+    assert server.scope.jobs.owner is None and server.scope.desk.to_json() is None  # nobody took control
 
 
 def test_with_the_token_every_route_gets_past_the_check(server):

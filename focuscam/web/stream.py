@@ -23,7 +23,7 @@ import json
 import math
 import threading
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,7 @@ import numpy as np
 from .._threads import Worker
 from ..types import Frame
 
-__all__ = ["BOUNDARY", "EventBus", "JpegStream", "own_jpeg", "passes", "sse", "view_width"]
+__all__ = ["BOUNDARY", "EventBus", "JpegStream", "own_jpeg", "part", "passes", "sse", "view_width"]
 
 #: The multipart boundary of ``/stream.mjpg``.
 BOUNDARY = "focuscamframe"
@@ -154,6 +154,16 @@ def own_jpeg(frame: Frame) -> bytes | None:
     return jpeg if isinstance(jpeg, bytes) else None
 
 
+def part(frame: Frame, jpeg: bytes) -> bytes:
+    """One part of ``/stream.mjpg``: the boundary, the headers (with the frame's sequence number and
+    capture time) and the JPEG; made once per frame and width, whatever the number of watchers."""
+    head = (
+        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
+        f"X-Frame-Seq: {frame.seq}\r\nX-Capture-T: {frame.t:.6f}\r\n\r\n"
+    )
+    return b"".join((head.encode("ascii"), jpeg, b"\r\n"))
+
+
 def passes(frame_width: int, width: int | None) -> bool:
     """Whether a frame ``frame_width`` pixels wide is sent on as it is to a view ``width`` wide: at
     full size, or when the frame is at most twice as wide (the browser scales it down; a resize and
@@ -165,9 +175,9 @@ class JpegStream:
     """The MJPEG live view: the newest frame as JPEG, at most once per captured frame and size.
 
     When the source delivered the frame's own JPEG bytes (``meta["jpeg"]``, see :func:`own_jpeg`),
-    they are sent on as they are, from :meth:`offer` (the pump's thread): nothing is encoded,
-    nothing copied. Otherwise one encoder thread turns the newest frame into a JPEG, only while
-    somebody watches. A watcher may ask for a width (the page asks for the width it shows the
+    they are sent on as they are, from :meth:`offer` (the pump's thread): nothing is encoded.
+    Otherwise one encoder thread turns the newest frame into a JPEG, only while somebody
+    watches. A watcher may ask for a width (the page asks for the width it shows the
     frame at): a frame to encode is then scaled down to it (never up) before encoding, and an own
     JPEG more than twice as wide is too (:func:`passes`). Widths are rounded up to multiples of 64
     so that pages of similar sizes share one encoding.
@@ -176,12 +186,16 @@ class JpegStream:
     ----------
     quality : int
         JPEG quality (1..100).
+    watching : callable, optional
+        ``watching(True)`` when the first watcher comes, ``watching(False)`` when the last one
+        leaves (the server asks a replay for its files' bytes only while somebody watches).
     """
 
-    def __init__(self, quality: int = 80) -> None:
+    def __init__(self, quality: int = 80, watching: Callable[[bool], Any] | None = None) -> None:
         self.quality = int(quality)
-        #: width (None = full size) -> (seq, capture t, jpeg) of the newest frame
-        self.latest: dict[int | None, tuple[int, float, bytes]] = {}
+        self._watching = watching
+        #: width (None = full size) -> (seq, the multipart part) of the newest frame
+        self.latest: dict[int | None, tuple[int, bytes]] = {}
         #: parts encoded here, and parts sent on as the source's own JPEG bytes
         self.encoded = 0
         self.passed = 0
@@ -207,7 +221,7 @@ class JpegStream:
         todo = sent = False
         for width in self._widths:
             if own is not None and passes(w, width):
-                self.latest[width] = (frame.seq, frame.t, own)
+                self.latest[width] = (frame.seq, part(frame, own))
                 self.passed += 1
                 sent = True
             else:
@@ -247,7 +261,7 @@ class JpegStream:
                 )
             ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
             if ok:
-                self.latest[width] = (frame.seq, frame.t, buf.tobytes())
+                self.latest[width] = (frame.seq, part(frame, buf.tobytes()))
                 self.encoded += 1
         self._wake()
 
@@ -281,22 +295,20 @@ class JpegStream:
         event = asyncio.Event()
         key = (asyncio.get_running_loop(), event)
         with self._cond:
+            first = not self._widths
             self._waiters.add(key)
             self._widths[width] = self._widths.get(width, 0) + 1
             if self._newest is not None:  # the newest frame at once, for this width too
                 self._route(self._newest)
+        if first and self._watching is not None:
+            self._watching(True)
         sent = -1
         try:
             latest = self.latest.get(width)
             while not self._stop:
                 if latest is not None and latest[0] != sent:
-                    seq, t, jpeg = latest
-                    sent = seq
-                    head = (
-                        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
-                        f"X-Frame-Seq: {seq}\r\nX-Capture-T: {t:.6f}\r\n\r\n"
-                    )
-                    yield head.encode("ascii") + jpeg + b"\r\n"
+                    sent = latest[0]
+                    yield latest[1]
                 await event.wait()
                 event.clear()
                 latest = self.latest.get(width)
@@ -307,3 +319,6 @@ class JpegStream:
                 if not self._widths[width]:
                     del self._widths[width]
                     self.latest.pop(width, None)
+                last = not self._widths
+            if last and self._watching is not None:
+                self._watching(False)

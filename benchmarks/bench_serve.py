@@ -24,8 +24,12 @@ The targets: latency under 150 ms; the server adds < 10 %.
 ``--width W``: the watcher asks for frames W pixels wide, as the page does (the width it shows
 the frame at; 818 in a 1400x900 browser window); without it, full-size frames.
 
+``--together``: both processes run at the same time and are read over the same window, so that
+on a machine loaded by others both see the same load (the per-frame ratio is then the fair
+comparison; they also compete with each other for the 2 cores).
+
 Usage: python benchmarks/bench_serve.py [--rounds 3] [--seconds 10] [--warmup 6] [--stack NAME]
-       [--width W] [--json]
+       [--width W] [--together] [--json]
 """
 
 from __future__ import annotations
@@ -81,15 +85,6 @@ def spawn(args: list[str]) -> subprocess.Popen:
         stderr=subprocess.DEVNULL,
         text=True,
     )
-
-
-def window(proc: subprocess.Popen, warmup: float, seconds: float) -> float:
-    """CPU % of one core over ``seconds`` after ``warmup`` seconds."""
-    time.sleep(warmup)
-    c0, t0 = cpu_s(proc.pid), time.monotonic()
-    time.sleep(seconds)
-    c1, t1 = cpu_s(proc.pid), time.monotonic()
-    return 100.0 * (c1 - c0) / (t1 - t0)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -170,40 +165,62 @@ def events_lines(url: str):
         conn.close()
 
 
-def measured(proc: subprocess.Popen, counter: Counter, warmup: float, seconds: float) -> tuple[float, float]:
-    """(CPU % of one core, frames scored per second) over the window."""
-    time.sleep(warmup)
-    n0 = counter.n
-    cpu = window(proc, 0.0, seconds)
-    return cpu, (counter.n - n0) / seconds
+class Run:
+    """One process of a round: ``focuscam monitor`` or ``focuscam serve`` (with its page's streams)."""
+
+    def __init__(self, kind: str, stack: Path, width: int | None) -> None:
+        replay = ["--source", f"replay:{stack}", "--fps", "30", "--loop"]
+        self.watcher: Watcher | None = None
+        if kind == "monitor":
+            self.proc = spawn(["monitor", *replay, "--no-window", "--json"])
+            self.counter = Counter(self.proc.stdout, "{")
+        else:
+            self.proc = spawn(["serve", *replay, "--port", "0"])
+            url = self.proc.stdout.readline().strip()
+            self.watcher = Watcher(url, width)
+            self.counter = Counter(events_lines(url), "event: sample")
+
+    def begin(self) -> None:
+        self.c0, self.n0, self.t0 = cpu_s(self.proc.pid), self.counter.n, time.monotonic()
+        if self.watcher is not None:
+            self.r0 = self.watcher.received
+            self.watcher.measuring.set()
+
+    def end(self) -> dict:
+        """CPU % of one core, frames scored per second (and the watcher's figures) since begin()."""
+        c1, n1, t1 = cpu_s(self.proc.pid), self.counter.n, time.monotonic()
+        wall = t1 - self.t0
+        out = {"cpu": 100.0 * (c1 - self.c0) / wall, "scored": (n1 - self.n0) / wall}
+        if self.watcher is not None:
+            self.watcher.measuring.clear()
+            out["received"] = (self.watcher.received - self.r0) / wall
+            out["latencies"] = sorted(self.watcher.latencies)
+        return out
 
 
-def round_monitor(stack: Path, warmup: float, seconds: float) -> tuple[float, float]:
-    args = ["monitor", "--source", f"replay:{stack}", "--fps", "30", "--loop", "--no-window", "--json"]
-    proc = spawn(args)
+def measure(runs: list[Run], warmup: float, seconds: float) -> list[dict]:
+    """Warm up, then read every run over one window; stop them."""
     try:
-        return measured(proc, Counter(proc.stdout, "{"), warmup, seconds)
-    finally:
-        stop(proc)
-
-
-def round_serve(
-    stack: Path, warmup: float, seconds: float, width: int | None
-) -> tuple[float, float, list[float], float]:
-    proc = spawn(["serve", "--source", f"replay:{stack}", "--fps", "30", "--loop", "--port", "0"])
-    try:
-        url = proc.stdout.readline().strip()
-        watcher = Watcher(url, width)
-        counter = Counter(events_lines(url), "event: sample")
         time.sleep(warmup)
-        watcher.measuring.set()
-        n0 = watcher.received
-        cpu, scored = measured(proc, counter, 0.0, seconds)
-        watcher.measuring.clear()
-        fps = (watcher.received - n0) / seconds
-        return cpu, scored, list(watcher.latencies), fps
+        for run in runs:
+            run.begin()
+        time.sleep(seconds)
+        return [run.end() for run in runs]
     finally:
-        stop(proc)
+        for run in runs:
+            stop(run.proc)
+
+
+def one_round(stack: Path, args: argparse.Namespace) -> tuple[dict, dict]:
+    """(monitor, serve) figures: one after the other, or over the same window (``--together``)."""
+    if args.together:
+        mon, srv = measure(
+            [Run("monitor", stack, None), Run("serve", stack, args.width)], args.warmup, args.seconds
+        )
+    else:
+        (mon,) = measure([Run("monitor", stack, None)], args.warmup, args.seconds)
+        (srv,) = measure([Run("serve", stack, args.width)], args.warmup, args.seconds)
+    return mon, srv
 
 
 def main() -> int:
@@ -215,17 +232,28 @@ def main() -> int:
     parser.add_argument(
         "--width", type=int, help="the watcher asks for frames this wide (a page does: its view's width)"
     )
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="run monitor and serve at the same time, over one window (both see the same load)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         stack = make_stack(Path(tmp), args.stack)
         for r in range(args.rounds):
-            mon, mon_fps = round_monitor(stack, args.warmup, args.seconds)
-            srv, srv_fps, lat, fps = round_serve(stack, args.warmup, args.seconds, args.width)
-            lat.sort()
+            mon_run, srv_run = one_round(stack, args)
+            mon, mon_fps = mon_run["cpu"], mon_run["scored"]
+            srv, srv_fps, lat, fps = (
+                srv_run["cpu"],
+                srv_run["scored"],
+                srv_run["latencies"],
+                srv_run["received"],
+            )
             row = {
                 "round": r + 1,
+                "load_average_1min": round(os.getloadavg()[0], 2),
                 "monitor_cpu_pct": round(mon, 1),
                 "monitor_scored_fps": round(mon_fps, 1),
                 "monitor_cpu_ms_per_frame": round(10.0 * mon / mon_fps, 2) if mon_fps else None,
@@ -252,6 +280,7 @@ def main() -> int:
         "size": list(SIZE),
         "fps": 30,
         "view_width": args.width,
+        "together": args.together,
         "load_average_1min": round(load, 2),
         "rounds": rows,
         "latency_target_ms": 150,

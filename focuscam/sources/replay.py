@@ -11,6 +11,10 @@ replay delivered it: its "capture" on the replay's clock. A late consumer shifts
 frame's index in the stack), ``stack_t`` (its recorded time or None), ``stack_z`` and
 ``z_unit``. ``Frame.z`` is the stack's ``z`` in um for a z-sweep whose ``z_unit`` is ``"um"``
 or ``"mm"`` (converted); None otherwise (steps and indices are not positions in um).
+
+With :attr:`ReplaySource.keep_jpeg` on, a frame read from an 8-bit JPEG file also carries that
+file's bytes in ``meta["jpeg"]`` (as a webcam's MJPEG frame would), so that a live view can send
+them on as they are instead of encoding the pixels again (``focuscam serve`` does).
 """
 
 from __future__ import annotations
@@ -19,17 +23,31 @@ import math
 import os
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, SourceError
+from .._files import FileProblem, read_regular
+from ..errors import InputError, SourceError, StackError
 from ..stacks import Stack, load_stack
+from ..stacks.safety import MAX_FRAME_BYTES, image_header, inside
 from ..types import Frame
 from .base import FrameSource, StreamEnded, check_timeout
 
 __all__ = ["ReplaySource"]
 
 _TO_UM = {"um": 1.0, "mm": 1000.0}
+_JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+
+
+def plain_jpeg(data: bytes, shape: tuple[int, ...]) -> bool:
+    """True when ``data`` is an 8-bit JPEG of ``shape`` (H, W[, C]) that a browser shows exactly as
+    OpenCV decoded it: no EXIF block (a browser applies its orientation, OpenCV's IMREAD_UNCHANGED
+    does not; any EXIF block is refused, which only costs an encoding)."""
+    head = image_header(data)  # reads the markers up to the frame header, copies nothing
+    if head is None or head.format != "JPEG" or head.dtype != "uint8":
+        return False
+    return (head.height, head.width) == tuple(shape[:2]) and data.find(b"Exif\x00\x00", 0, 65600) < 0
 
 
 class ReplaySource(FrameSource):
@@ -93,6 +111,10 @@ class ReplaySource(FrameSource):
         self._n = 0
         self._t0: float | None = None
         self._wake = threading.Event()
+        #: Also deliver each 8-bit JPEG frame file's own bytes in ``meta["jpeg"]`` (off by default).
+        self.keep_jpeg = False
+        path = stack.path
+        self._root: Path | None = path if path is not None and path.is_dir() else None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -168,9 +190,26 @@ class ReplaySource(FrameSource):
             "stack_z": raw_z if math.isfinite(raw_z) else None,
             "z_unit": self.stack.z_unit,
         }
+        if self.keep_jpeg:
+            jpeg = self._jpeg(i, img.shape)
+            if jpeg is not None:
+                meta["jpeg"] = jpeg
         frame = Frame(img, t, self._n, z=z, meta=meta)
         self._n += 1
         return frame
+
+    def _jpeg(self, i: int, shape: tuple[int, ...]) -> bytes | None:
+        """The bytes of frame ``i``'s file when it is a plain JPEG (see :func:`plain_jpeg`), else None."""
+        if self._root is None or i >= len(self.stack.files):
+            return None
+        file = self.stack.files[i]
+        if file.suffix.lower() not in _JPEG_SUFFIXES:
+            return None
+        try:  # the file was decoded a moment ago: a failure now only costs the viewer an encoding
+            data = read_regular(inside(self._root, file, "frame file"), MAX_FRAME_BYTES)
+        except (OSError, FileProblem, StackError):
+            return None
+        return data if plain_jpeg(data, shape) else None
 
     def close(self) -> None:
         """Stop the replay (a waiting :meth:`read` returns with a SourceError). Safe to call twice."""

@@ -187,7 +187,7 @@ def create_app(scope: Microscope, bus: EventBus, jpeg: JpegStream, *, token: str
         summary: start an autofocus run (answers at once with 202; the run goes on)
         description: "body: {strategy: str, range: [lo_um, hi_um], measure: str, roi: [x, y, w, h]}"
         """
-        scope.autofocus(
+        scope.jobs.autofocus(
             client,
             strategy=_text(body, "strategy"),
             range_um=_range(body.get("range")),
@@ -199,19 +199,19 @@ def create_app(scope: Microscope, bus: EventBus, jpeg: JpegStream, *, token: str
         """
         summary: STOP the drive, the run, the lock (accepted from every client)
         """
-        scope.stop(client)
+        scope.jobs.stop(client)
 
     def do_lock(client: Client, body: dict) -> None:
         """
         summary: hold focus with the focus lock (needs a focused run)
         """
-        scope.lock(client)
+        scope.jobs.lock(client)
 
     def do_unlock(client: Client, body: dict) -> None:
         """
         summary: stop the focus lock
         """
-        scope.unlock(client)
+        scope.jobs.unlock(client)
 
     def do_move(client: Client, body: dict) -> dict:
         """
@@ -221,7 +221,7 @@ def create_app(scope: Microscope, bus: EventBus, jpeg: JpegStream, *, token: str
         z, by = _number(body, "z_um"), _number(body, "by_um")
         if (z is None) == (by is None):
             raise BadRequest('give exactly one of z_um (absolute) or by_um (relative), e.g. {"by_um": 10}')
-        return {"target_um": scope.move(client, z_um=z, by_um=by)}
+        return {"target_um": scope.jobs.move(client, z_um=z, by_um=by)}
 
     def do_roi(client: Client, body: dict) -> None:
         """

@@ -6,44 +6,30 @@
   each get every frame);
 - a :class:`~focuscam.monitor.Monitor` scoring every frame (the live score, fps, dropped
   frames, the focus map);
-- a :class:`~focuscam.web.control.FocusController` (autofocus runs and the focus lock) when
-  there is a drive;
+- :class:`~focuscam.web.jobs.DriveJobs` (``jobs``): autofocus runs, moves, the focus lock and
+  STOP, and what holds the drive;
 - an :class:`~focuscam.ui.actions.EngineActions` for what the desktop window also does the
-  same way (snapshots, recording, measure and ROI changes).
+  same way (snapshots, recording, measure and ROI changes);
+- a :class:`~focuscam.web.clients.ControlDesk` (``desk``): one web client controls the
+  microscope at a time; every client may watch, and STOP is accepted from anyone, always.
 
-One thing holds the drive at a time (``owner``: ``search``, ``lock`` or ``move``), and one web
-client controls the microscope at a time (``controller``); every client may watch, and STOP
-is accepted from anyone, always. Refusals are :class:`~focuscam.errors.ConflictError` (409) or
-an :class:`~focuscam.errors.InputError` / :class:`~focuscam.errors.LimitError` (422); a limit
-violation is refused before anything moves, never clamped.
+Its state as JSON is :func:`focuscam.web.state.state_json`.
 """
 
 from __future__ import annotations
 
-import math
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .._threads import Worker
-from ..errors import Aborted, ConflictError, FocuscamError, InputError
+from ..errors import ConflictError, InputError
 from ..types import ROI
 from .clients import Client, ControlDesk
-from .control import FocusController, model_curve
-from .hub import FrameHub
+from .hub import FrameHub, HubTap
+from .jobs import DriveJobs
+from .state import state_json
 
 __all__ = ["Microscope"]
-
-
-_SCANNING = {"searching": "searching", "verifying": "verifying", "retrying": "retrying"}
-
-
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 class Microscope:
@@ -69,6 +55,8 @@ class Microscope:
         The page's jog step in um.
     out_dir : path
         Where snapshots and recordings go.
+    mode : str
+        The autofocus runs' peak mode (``max``; ``brightfield`` on a brightfield twin).
     """
 
     def __init__(
@@ -108,23 +96,25 @@ class Microscope:
             close_drive=False,
         )
         self.actions.grid = grid is not None
-        self.controller: FocusController | None = None
-        if drive is not None:
-            options: dict[str, Any] = {"mode": mode}
-            if twin is not None:
-                options["resolution_um"] = twin.spacing_um
-            self.controller = FocusController(self.hub.tap(buffer=2), drive, self._on_af_event, **options)
-        self._lock = threading.RLock()
-        self._job: Worker | None = None
-        self.owner: str | None = None
-        self.state = "idle"
-        self.reason = ""
-        self.confidence: float | None = None
-        self.phase: str | None = None
-        self.desk = ControlDesk(lambda: self.owner is not None, self._publish_state)
-        self._sample: dict[str, Any] | None = None
-        self._result_json: dict[str, Any] | None = None
-        self._stopped_by: str | None = None
+        options: dict[str, Any] = {"mode": mode}
+        if twin is not None:
+            options["resolution_um"] = twin.spacing_um
+        self.desk = ControlDesk(lambda: self.jobs.owner is not None, self._publish_state)
+        self.jobs = DriveJobs(
+            self.hub.tap(buffer=2) if drive is not None else None,
+            drive,
+            options,
+            self.monitor,
+            publish=publish,
+            changed=self._publish_state,
+            claim=self.desk.claim,
+            check_roi=self._check_roi,
+            twin=twin,
+        )
+        self._lock = self.jobs.mutex
+        #: The newest sample of the monitor (a dict, ``z_um`` for ``z``), or None.
+        self.sample: dict[str, Any] | None = None
+        self._recorder: HubTap | None = None  # feeds a recording, only while one runs
         self.closed = False
         #: Where the drive stopped (um), read by :meth:`close`.
         self.final_z: float | None = None
@@ -133,8 +123,6 @@ class Microscope:
     def start(self) -> Microscope:
         """Start the pump and the monitor."""
         self.hub.start()
-        # the recording's own thread: slow PNG writes never hold up the live view
-        self.hub.consume(self._record, "focuscam-web-record")
         self.monitor.start()
         return self
 
@@ -144,18 +132,7 @@ class Microscope:
             return
         self.closed = True
         try:
-            if self.controller is not None:
-                self.controller.abort()
-            if self.drive is not None:
-                self.drive.stop()
-            job = self._job
-            if job is not None:
-                job.wait(10.0)
-            if self.drive is not None:
-                try:
-                    self.final_z = float(self.drive.position)
-                except FocuscamError:
-                    self.final_z = None
+            self.final_z = self.jobs.close()
             self.actions.quit()  # closes a recording
         finally:
             try:
@@ -181,131 +158,6 @@ class Microscope:
     def release(self, client: Client) -> None:
         """Give up control."""
         self.desk.release(client)
-
-    # ------------------------------------------------------------------ drive jobs
-    def _need_drive(self, what: str) -> FocusController:
-        if self.controller is None:
-            raise ConflictError(f"{what} needs a focus drive: start focuscam serve with --drive (e.g. sim)")
-        return self.controller
-
-    def _check_free(self, what: str) -> None:
-        if self.owner == "lock":
-            raise ConflictError(f"the focus lock holds the drive: unlock before {what}")
-        if self.owner is not None:
-            doing = "an autofocus run" if self.owner == "search" else "a move"
-            raise ConflictError(f"{doing} holds the drive: wait for it or press STOP before {what}")
-
-    def _start_job(self, owner: str, job: Callable[[], Any]) -> None:
-        def body() -> None:
-            try:
-                job()
-            except Aborted as exc:
-                self._set(state="stopped", reason=f"{exc} (STOP by {self._stopped_by or 'the server'})")
-            except FocuscamError as exc:
-                self._set(state="error", reason=f"{owner}: {exc}")
-                self.publish("problem", {"error": f"{owner}: {exc}"})
-            except Exception as exc:  # shown as one line; the server keeps serving
-                self._set(state="error", reason=f"{owner}: {type(exc).__name__}: {exc}")
-                self.publish("problem", {"error": f"{owner}: {type(exc).__name__}: {exc}"})
-            finally:
-                with self._lock:
-                    if self.owner == owner:
-                        self.owner = None
-                self._publish_state()
-
-        self.owner = owner
-        self._stopped_by = None
-        self._job = Worker(body, f"focuscam-web-{owner}")
-        self._job.start()
-
-    def autofocus(
-        self,
-        client: Client,
-        *,
-        strategy: str | None = None,
-        range_um: tuple[float, float] | None = None,
-        measure: str | None = None,
-        roi: ROI | None = None,
-    ) -> None:
-        """Start an autofocus run (answers at once; the run goes on on the drive worker)."""
-        ctl = self._need_drive("autofocus")
-        with self._lock:
-            self.claim(client)
-            self._check_free("autofocus")
-            if roi is not None:
-                self._check_roi(roi)
-            af = ctl.prepare(
-                strategy=strategy,
-                range_um=range_um,
-                measure=measure or self.monitor.measure,
-                roi=roi if roi is not None else self.monitor.roi,
-            )
-            self._set(
-                state="scanning", reason="autofocus started", confidence=None, phase="searching", emit=False
-            )
-            self.publish("curve_reset", {"strategy": af.strategy_name, "measure": af.measure_name})
-            self._start_job("search", lambda: self._finish(ctl.run(af)))
-
-    def _finish(self, result: Any) -> None:
-        from ..cli.autofocus import result_json
-
-        out = result_json(result, self.twin)
-        out["model"] = model_curve(result.samples, result.target_z)
-        self._result_json = out
-        self._set(state=result.state, reason=result.reason, confidence=result.confidence, phase=None)
-        self.publish("result", out)
-
-    def move(self, client: Client, *, z_um: float | None = None, by_um: float | None = None) -> float:
-        """Move to ``z_um`` or by ``by_um`` (um); refused (422) outside the limits, nothing moves."""
-        ctl = self._need_drive("moving")
-        with self._lock:
-            self.claim(client)
-            self._check_free("moving")
-            target = float(z_um) if z_um is not None else float(ctl.drive.position) + float(by_um or 0.0)
-            ctl.drive.plan(target)  # LimitError (422) now, before anything is sent
-            self._set(state="moving", reason=f"moving to z = {target:.6g} um", emit=False)
-            self._start_job("move", lambda: self._moved(ctl.drive.move_to(target)))
-            return target
-
-    def _moved(self, z: float) -> None:
-        self._set(state="idle", reason=f"moved to z = {z:.6g} um")
-
-    def lock(self, client: Client) -> None:
-        """Hold focus with the focus lock (after a focused run)."""
-        ctl = self._need_drive("the focus lock")
-        with self._lock:
-            self.claim(client)
-            self._check_free("locking")
-            ctl.lock()
-            self.owner = "lock"
-            self._set(state="locked", reason="holding focus", phase=None)
-
-    def unlock(self, client: Client) -> None:
-        """Stop the focus lock."""
-        ctl = self._need_drive("the focus lock")
-        with self._lock:
-            self.claim(client)
-            if self.owner != "lock":
-                raise ConflictError("the focus lock is not on: nothing to unlock")
-            ctl.unlock()
-            self.owner = None
-            self._set(state="idle", reason="unlocked")
-
-    def stop(self, client: Client) -> None:
-        """STOP: abort the run, the lock or the move at once; accepted from every client."""
-        self._stopped_by = client.name
-        if self.controller is not None:
-            self.controller.abort()
-        if self.drive is not None:
-            self.drive.stop()
-        with self._lock:
-            if self.owner == "lock":
-                self.owner = None
-            self._set(state="stopped", reason=f"STOP by {client.name}", phase=None)
-        job = self._job
-        if job is not None:
-            job.wait(5.0)
-        self.publish("message", {"message": f"STOP by {client.name}"})
 
     # ------------------------------------------------------------------ view settings
     def _check_roi(self, roi: ROI) -> None:
@@ -350,12 +202,21 @@ class Microscope:
             self._publish_state()
 
     def record(self, client: Client, on: bool) -> str:
-        """Start or stop recording the live frames to a stack in the output folder."""
+        """Start or stop recording the live frames to a stack in the output folder.
+
+        The frames reach the recording on a thread of its own (slow PNG writes never hold up the
+        live view), which runs only while recording.
+        """
         with self._lock:
             self.claim(client)
             if (self.actions.writer is not None) == bool(on):
                 raise ConflictError(f"recording is already {'on' if on else 'off'}")
             message = self.actions.toggle_recording() or ""
+            if self.actions.writer is not None and self._recorder is None:
+                self._recorder = self.hub.consume(self._record, "focuscam-web-record")
+            elif self.actions.writer is None and self._recorder is not None:
+                self._recorder.close()  # its thread ends
+                self._recorder = None
             self._publish_state()
             return message
 
@@ -377,106 +238,17 @@ class Microscope:
     def _on_sample(self, sample: Any) -> None:
         data = sample.to_dict()
         data["z_um"] = data.pop("z")
-        self._sample = data
+        self.sample = data
         self.publish("sample", data)
-
-    def _on_af_event(self, kind: str, data: dict) -> None:
-        if kind == "sample":
-            self.publish(
-                "curve",
-                {
-                    "z_um": _num(data.get("z_um")),
-                    "score": _num(data.get("score")),
-                    "lock": bool(data.get("lock", False)),
-                },
-            )
-        elif kind == "move":
-            self.publish("move", {"target_um": _num(data.get("target_um"))})
-        elif kind == "refocus":
-            self.publish(
-                "message", {"message": f"focus lock: re-focusing at z = {data.get('z_um', 0):.6g} um"}
-            )
-        elif kind == "state":
-            state = data.get("state")
-            if state in _SCANNING:
-                self._set(state="scanning", phase=_SCANNING[state], reason=f"autofocus {state}")
-            elif state == "refocus-failed":
-                self._set(state="locked", reason=f"re-focus failed: {data.get('reason', '')}")
-            elif state == "lock-error":
-                with self._lock:
-                    if self.owner == "lock":
-                        self.owner = None
-                self._set(state="stopped", reason=f"focus lock ended: {data.get('error', '')}")
-
-    def _set(self, *, emit: bool = True, **values: Any) -> None:
-        with self._lock:
-            for key, value in values.items():
-                setattr(self, key, value)
-        if emit:
-            self._publish_state()
 
     def _publish_state(self) -> None:
         self.publish("state", self.state_json(samples=False))
 
     # ------------------------------------------------------------------ JSON
-    @staticmethod
-    def strategies() -> dict[str, Any]:
-        """The search strategies an autofocus may name, and the default."""
-        from ..search import DEFAULT_STRATEGY, STRATEGIES
-
-        return {"names": sorted(STRATEGIES), "default": DEFAULT_STRATEGY}
-
-    def unit(self) -> dict[str, Any]:
-        """The unit of the page's axes: the stack's on the twin, else um."""
-        if self.twin is not None:
-            return {"name": self.twin.stack.z_unit or "index", "um_per_unit": self.twin.scale_um}
-        return {"name": "um", "um_per_unit": 1.0}
-
     def state_json(self, *, samples: bool = True) -> dict[str, Any]:
-        """What ``GET /api/state`` answers (see the README for every key)."""
-        s = self._sample or {}
-        drive = self.drive
-        z = None
-        if drive is not None:
-            try:
-                z = _num(drive.position)
-            except FocuscamError:
-                z = None
-        roi = self.monitor.roi
-        last = self.controller.last_result if self.controller is not None else None
-        out: dict[str, Any] = {
-            "state": self.state,
-            "phase": self.phase,
-            "reason": self.reason,
-            "confidence": None if self.confidence is None else round(float(self.confidence), 4),
-            "z_um": z if z is not None else _num(s.get("z_um")),
-            "score": s.get("score"),
-            "measure": self.monitor.measure,
-            "measures": list(self.actions.measures),
-            "strategies": self.strategies(),
-            "roi": None if roi is None else {"x": roi.x, "y": roi.y, "w": roi.w, "h": roi.h},
-            "grid": list(self.monitor.grid) if self.monitor.grid is not None else None,
-            "focus_map": s.get("focus_map"),
-            "fps": s.get("fps"),
-            "dropped": s.get("dropped"),
-            "lock": {"on": self.owner == "lock", "available": bool(last is not None and last.focused)},
-            "owner": self.owner,
-            "controller": self.desk.to_json(),
-            "watchers": self.desk.watchers,
-            "recording": self.actions.writer is not None,
-            "drive": None
-            if drive is None
-            else {"limits_um": [drive.limits.lo, drive.limits.hi], "jog_um": self.actions.jog_um},
-            "unit": self.unit(),
-            "frame": None if self.hub.source.size is None else list(self.hub.source.size),
-            "source": self.hub.source.name,
-            "source_ended": self.hub.ended,
-            "source_error": None if self.hub.error is None else str(self.hub.error),
-        }
-        if samples:
-            out["last_result"] = self._result_json
-        return out
+        """What ``GET /api/state`` answers (see :func:`focuscam.web.state.state_json`)."""
+        return state_json(self, samples=samples)
 
     def result_json(self) -> dict[str, Any] | None:
         """The last autofocus result, as ``focuscam autofocus --json`` prints it (+ ``model``)."""
-        return self._result_json
+        return self.jobs.result

@@ -135,10 +135,11 @@ class FrameHub:
         with self._lock:
             self._listeners.append(callback)
 
-    def consume(self, callback: Callable[[Frame], Any], name: str, buffer: int = 8) -> Worker:
+    def consume(self, callback: Callable[[Frame], Any], name: str, buffer: int = 8) -> HubTap:
         """Call ``callback(frame)`` for every frame on a thread of its own (a slow consumer, such
         as a recording writing PNG files, never holds up the pump; frames it cannot keep up with
-        are dropped from its tap and counted). The thread ends when the hub closes or ends."""
+        are dropped from its tap and counted). The thread ends when the hub closes or ends, or
+        when the returned tap is closed."""
         tap = self.tap(buffer)
 
         def body() -> None:
@@ -156,7 +157,7 @@ class FrameHub:
         worker = Worker(body, name)
         self._consumers.append(worker)
         worker.start()
-        return worker
+        return tap
 
     def _remove(self, tap: HubTap) -> None:
         with self._lock:

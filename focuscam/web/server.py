@@ -35,7 +35,13 @@ class WebServer:
 
     def __init__(self, source: Any, drive: Any = None, *, token: str | None = None, **engine: Any) -> None:
         self.bus = EventBus()
-        self.jpeg = JpegStream()
+        watching = None
+        if hasattr(source, "keep_jpeg"):  # a replay of JPEG files: the live view sends them on as they are
+
+            def watching(on: bool) -> None:  # their bytes are read only while somebody watches
+                source.keep_jpeg = on
+
+        self.jpeg = JpegStream(watching=watching)
         try:
             self.scope = Microscope(source, drive, publish=self.bus.publish, **engine)
         except BaseException:

@@ -7,9 +7,10 @@ woken with ``loop.call_soon_threadsafe``, so the server's event loop is never bl
 - :class:`EventBus`: every sample and state change, to every ``/api/events`` client
   (``text/event-stream``: ``event: KIND`` + ``data: JSON``). A slow client loses its oldest
   events (counted), never slows the engine.
-- :class:`JpegStream`: one encoder thread turns the newest frame into a JPEG at most once per
-  captured frame and view width, only while somebody watches, whatever the number of watchers
-  (a page asks for the width it shows the frame at; frames are scaled down to it); each part of
+- :class:`JpegStream`: the source's own JPEG bytes of a frame when it has them (a replayed JPEG
+  file), sent on as they are; else one encoder thread turns the newest frame into a JPEG at most
+  once per captured frame and view width, only while somebody watches, whatever the number of
+  watchers (a page asks for the width it shows the frame at; frames are scaled down to it); each part of
   ``/stream.mjpg`` carries the frame's capture time (``X-Capture-T``, ``time.monotonic()`` s,
   which the latency benchmark compares with the receipt time) and sequence number
   (``X-Frame-Seq``).
@@ -22,7 +23,7 @@ import json
 import math
 import threading
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ import numpy as np
 from .._threads import Worker
 from ..types import Frame
 
-__all__ = ["BOUNDARY", "EventBus", "JpegStream", "sse", "view_width"]
+__all__ = ["BOUNDARY", "EventBus", "JpegStream", "own_jpeg", "part", "passes", "sse", "view_width"]
 
 #: The multipart boundary of ``/stream.mjpg``.
 BOUNDARY = "focuscamframe"
@@ -63,16 +64,30 @@ class _Subscriber:
         self.items: deque[str] = deque(maxlen=_QUEUE)
         self.ready = asyncio.Event()
         self.lost = 0
+        self.quiet = True  # nothing was put since the last heartbeat
+        self.timer: asyncio.TimerHandle | None = None
 
     def put(self, text: str) -> None:  # on the event loop
         if len(self.items) == self.items.maxlen:
             self.lost += 1
         self.items.append(text)
+        self.quiet = False
         self.ready.set()
+
+    def beat(self, every_s: float) -> None:  # on the event loop, every ``every_s`` seconds
+        if self.quiet:
+            self.put(": keep-alive\n\n")
+        self.quiet = True
+        self.timer = self.loop.call_later(every_s, self.beat, every_s)
 
 
 class EventBus:
-    """Events from engine threads to every ``/api/events`` client (see the module docstring)."""
+    """Events from engine threads to every ``/api/events`` client (see the module docstring).
+
+    Each event is serialised once, whatever the number of clients, and only when there is one;
+    a client's stream wakes once per batch of queued events and sends them in one write, and its
+    keep-alive comes from one timer that fires every ``heartbeat_s`` (not a timeout per event).
+    """
 
     def __init__(self) -> None:
         self._subs: set[_Subscriber] = set()
@@ -81,9 +96,11 @@ class EventBus:
 
     def publish(self, kind: str, data: Any) -> None:
         """Send an event to every subscriber; from any thread, never blocks."""
-        text = sse(kind, data)
         with self._lock:
             subs = list(self._subs)
+        if not subs:
+            return
+        text = sse(kind, data)
         for sub in subs:
             try:
                 sub.loop.call_soon_threadsafe(sub.put, text)
@@ -106,21 +123,22 @@ class EventBus:
         sub = _Subscriber(asyncio.get_running_loop())
         with self._lock:
             self._subs.add(sub)
+        sub.timer = sub.loop.call_later(heartbeat_s, sub.beat, heartbeat_s)
         try:
             if first:
                 yield first
             while not self.closed:
-                try:
-                    await asyncio.wait_for(sub.ready.wait(), heartbeat_s)
-                except asyncio.TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
+                await sub.ready.wait()
                 sub.ready.clear()
-                while sub.items:
-                    yield sub.items.popleft()
+                if sub.items:
+                    text = "".join(sub.items)
+                    sub.items.clear()
+                    yield text
         finally:
             with self._lock:
                 self._subs.discard(sub)
+            if sub.timer is not None:
+                sub.timer.cancel()
 
 
 def view_width(width: int | None) -> int | None:
@@ -130,30 +148,62 @@ def view_width(width: int | None) -> int | None:
     return min(8192, max(64, -(-int(width) // 64) * 64))
 
 
-class JpegStream:
-    """The MJPEG live view: the newest frame as JPEG, encoded once per captured frame and size.
+def own_jpeg(frame: Frame) -> bytes | None:
+    """The source's own JPEG bytes of ``frame`` (``meta["jpeg"]``: a replayed JPEG file), or None."""
+    jpeg = frame.meta.get("jpeg")
+    return jpeg if isinstance(jpeg, bytes) else None
 
-    A watcher may ask for a width (the page asks for the width it shows the frame at): the frame
-    is then scaled down to it (never up) before encoding, which costs far less than encoding
-    every frame at full size for a smaller view. Widths are rounded up to multiples of 64 so
-    that pages of similar sizes share one encoding.
+
+def part(frame: Frame, jpeg: bytes) -> bytes:
+    """One part of ``/stream.mjpg``: the boundary, the headers (with the frame's sequence number and
+    capture time) and the JPEG; made once per frame and width, whatever the number of watchers."""
+    head = (
+        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
+        f"X-Frame-Seq: {frame.seq}\r\nX-Capture-T: {frame.t:.6f}\r\n\r\n"
+    )
+    return b"".join((head.encode("ascii"), jpeg, b"\r\n"))
+
+
+def passes(frame_width: int, width: int | None) -> bool:
+    """Whether a frame ``frame_width`` pixels wide is sent on as it is to a view ``width`` wide: at
+    full size, or when the frame is at most twice as wide (the browser scales it down; a resize and
+    a new encoding would cost far more CPU than the extra bytes)."""
+    return width is None or frame_width <= 2 * width
+
+
+class JpegStream:
+    """The MJPEG live view: the newest frame as JPEG, at most once per captured frame and size.
+
+    When the source delivered the frame's own JPEG bytes (``meta["jpeg"]``, see :func:`own_jpeg`),
+    they are sent on as they are, from :meth:`offer` (the pump's thread): nothing is encoded.
+    Otherwise one encoder thread turns the newest frame into a JPEG, only while somebody
+    watches. A watcher may ask for a width (the page asks for the width it shows the
+    frame at): a frame to encode is then scaled down to it (never up) before encoding, and an own
+    JPEG more than twice as wide is too (:func:`passes`). Widths are rounded up to multiples of 64
+    so that pages of similar sizes share one encoding.
 
     Parameters
     ----------
     quality : int
         JPEG quality (1..100).
+    watching : callable, optional
+        ``watching(True)`` when the first watcher comes, ``watching(False)`` when the last one
+        leaves (the server asks a replay for its files' bytes only while somebody watches).
     """
 
-    def __init__(self, quality: int = 80) -> None:
+    def __init__(self, quality: int = 80, watching: Callable[[bool], Any] | None = None) -> None:
         self.quality = int(quality)
-        #: width (None = full size) -> (seq, capture t, jpeg) of the newest encoded frame
-        self.latest: dict[int | None, tuple[int, float, bytes]] = {}
+        self._watching = watching
+        #: width (None = full size) -> (seq, the multipart part) of the newest frame
+        self.latest: dict[int | None, tuple[int, bytes]] = {}
+        #: parts encoded here, and parts sent on as the source's own JPEG bytes
         self.encoded = 0
-        self._frame: Frame | None = None
+        self.passed = 0
+        self._newest: Frame | None = None
+        self._todo: Frame | None = None
         self._cond = threading.Condition()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._widths: dict[int | None, int] = {}
-        self._watchers = 0
         self._stop = False
         self._worker = Worker(self._loop, "focuscam-jpeg")
         self._worker.start()
@@ -161,21 +211,40 @@ class JpegStream:
     def offer(self, frame: Frame) -> None:
         """A new frame was captured (the hub's listener; returns at once)."""
         with self._cond:
-            self._frame = frame
-            if self._watchers:
-                self._cond.notify_all()
+            self._newest = frame
+            if self._widths:
+                self._route(frame)
+
+    def _route(self, frame: Frame) -> None:
+        """Send on the own JPEG to every width it passes for; the encoder does the rest (locked)."""
+        own, w = own_jpeg(frame), frame.pixels.shape[1]
+        todo = sent = False
+        for width in self._widths:
+            if own is not None and passes(w, width):
+                self.latest[width] = (frame.seq, part(frame, own))
+                self.passed += 1
+                sent = True
+            else:
+                todo = True
+        if todo:
+            self._todo = frame
+            self._cond.notify_all()
+        if sent:
+            self._wake()
 
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._stop and (self._frame is None or not self._watchers):
+                while not self._stop and self._todo is None:
                     self._cond.wait()
                 if self._stop:
                     return
-                frame, self._frame = self._frame, None
-            self._encode(frame)
+                frame, self._todo = self._todo, None
+                own, w = own_jpeg(frame), frame.pixels.shape[1]
+                widths = [width for width in self._widths if own is None or not passes(w, width)]
+            self._encode(frame, widths)
 
-    def _encode(self, frame: Frame) -> None:
+    def _encode(self, frame: Frame, widths: list[int | None]) -> None:
         import cv2
 
         from ..ui.render import to_display
@@ -183,8 +252,6 @@ class JpegStream:
         pixels = frame.pixels
         if pixels.dtype != np.uint8 or (pixels.ndim == 3 and pixels.shape[2] != 3):
             pixels = to_display(pixels)
-        with self._cond:
-            widths = list(self._widths)
         h, w = pixels.shape[:2]
         for width in widths:
             image = pixels
@@ -194,7 +261,7 @@ class JpegStream:
                 )
             ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
             if ok:
-                self.latest[width] = (frame.seq, frame.t, buf.tobytes())
+                self.latest[width] = (frame.seq, part(frame, buf.tobytes()))
                 self.encoded += 1
         self._wake()
 
@@ -228,31 +295,30 @@ class JpegStream:
         event = asyncio.Event()
         key = (asyncio.get_running_loop(), event)
         with self._cond:
+            first = not self._widths
             self._waiters.add(key)
-            self._watchers += 1
             self._widths[width] = self._widths.get(width, 0) + 1
-            if self._frame is not None:
-                self._cond.notify_all()
+            if self._newest is not None:  # the newest frame at once, for this width too
+                self._route(self._newest)
+        if first and self._watching is not None:
+            self._watching(True)
         sent = -1
         try:
             latest = self.latest.get(width)
             while not self._stop:
                 if latest is not None and latest[0] != sent:
-                    seq, t, jpeg = latest
-                    sent = seq
-                    head = (
-                        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
-                        f"X-Frame-Seq: {seq}\r\nX-Capture-T: {t:.6f}\r\n\r\n"
-                    )
-                    yield head.encode("ascii") + jpeg + b"\r\n"
+                    sent = latest[0]
+                    yield latest[1]
                 await event.wait()
                 event.clear()
                 latest = self.latest.get(width)
         finally:
             with self._cond:
                 self._waiters.discard(key)
-                self._watchers -= 1
                 self._widths[width] -= 1
                 if not self._widths[width]:
                     del self._widths[width]
                     self.latest.pop(width, None)
+                last = not self._widths
+            if last and self._watching is not None:
+                self._watching(False)

@@ -46,8 +46,8 @@ def api(server):
     yield make
     for client in clients:
         client.post("/api/stop")
-        if server.scope.owner is not None:  # a job still ending after STOP
-            server.scope._job.wait(30)
+        if server.scope.jobs.owner is not None:  # a job still ending after STOP
+            server.scope.jobs.wait(30)
         client.post("/api/release")
 
 

@@ -140,10 +140,10 @@ def test_the_page_shows_the_live_view_autofocuses_draws_the_curve_and_stops(serv
 
     # press STOP during a second run: the drive stops, the page says so
     d.find_element(By.ID, "autofocus").click()
-    _until(d, lambda d: server.scope.owner == "search", "the second run did not start")
+    _until(d, lambda d: server.scope.jobs.owner == "search", "the second run did not start")
     d.find_element(By.ID, "stop").click()
     _until(d, lambda d: d.find_element(By.ID, "state").get_attribute("data-state") == "stopped", "no stop")
-    _until(d, lambda d: server.scope.owner is None, "the run still holds the drive after STOP")
+    _until(d, lambda d: server.scope.jobs.owner is None, "the run still holds the drive after STOP")
     assert not server.scope.drive.moving
     errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE" and "422" not in e["message"]]
     assert errors == []

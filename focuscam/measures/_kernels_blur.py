@@ -137,7 +137,7 @@ def _haar_rows(a, b, n, ll, emax2, hh):
 
 
 @njit(cache=True, nogil=True)
-def blur_blocks(img, nch, oy, ox, k, nby, nbx, work, acc, emax, samples, rs, cs, binned):
+def blur_blocks(img, nch, oy, ox, k, nby, nbx, work, acc, emax, samples, rs, cs):
     """Per 16 x 16 block of the binned gray region at frame pixel ``(oy, ox)``: Emax1..3.
 
     ``img`` is the frame as a 2-D ``(H, W * nch)`` view; the region is ``nby x nbx`` blocks of
@@ -150,17 +150,13 @@ def blur_blocks(img, nch, oy, ox, k, nby, nbx, work, acc, emax, samples, rs, cs,
     ``|HH|`` of every ``rs``-th coefficient row and ``cs``-th column (``rs`` divides 8) into
     ``samples``, row by row. ``work`` is a ``(20, >= 16 nbx)`` float64 workspace, ``acc`` a
     row of ``>= 16 nbx`` accumulators (int32 for uint8, int64 for uint16, float64 for float
-    frames). With a non-empty ``binned`` (the region's binned gray image, from
-    :func:`bin_region`) the rows are read from it instead, ``(oy, ox)`` then in binned pixels:
-    the other grid phases of one frame cost only the Haar levels. Returns the (min, max) of
-    the level-3 approximations (the 8 x 8-pixel means).
+    frames). Returns the (min, max) of the level-3 approximations (the 8 x 8-pixel means).
     """
     n = 16 * nbx
     lo = np.inf
     hi = -np.inf
     empty = work[19, :0]
     take = samples.shape[0] > 0
-    from_frame = binned.shape[0] == 0
     m = 0
     for by in range(nby):
         for t in (16, 18, 19):
@@ -171,13 +167,9 @@ def blur_blocks(img, nch, oy, ox, k, nby, nbx, work, acc, emax, samples, rs, cs,
         m3 = work[19]
         r0 = oy + by * 16 * k
         for i in range(8):
-            if from_frame:
-                _binned_row(img, nch, r0 + 2 * i * k, ox, k, n, acc, work[0])
-                _binned_row(img, nch, r0 + (2 * i + 1) * k, ox, k, n, acc, work[1])
-                _haar_rows(work[0], work[1], n, work[2 + i], m1, hh)
-            else:
-                rb = oy + by * 16 + 2 * i
-                _haar_rows(binned[rb, ox:], binned[rb + 1, ox:], n, work[2 + i], m1, hh)
+            _binned_row(img, nch, r0 + 2 * i * k, ox, k, n, acc, work[0])
+            _binned_row(img, nch, r0 + (2 * i + 1) * k, ox, k, n, acc, work[1])
+            _haar_rows(work[0], work[1], n, work[2 + i], m1, hh)
             if take and i % rs == 0:
                 for j in range(0, n // 2, cs):
                     samples[m] = hh[j]
@@ -205,13 +197,6 @@ def blur_blocks(img, nch, oy, ox, k, nby, nbx, work, acc, emax, samples, rs, cs,
             emax[b, 1] = math.sqrt(e2)
             emax[b, 2] = math.sqrt(e3)
     return lo, hi
-
-
-@njit(cache=True, nogil=True)
-def bin_region(img, nch, oy, ox, k, rows, cols, acc, out):
-    """``out[:rows, :cols]``: the binned gray image of the region at frame pixel ``(oy, ox)``."""
-    for r in range(rows):
-        _binned_row(img, nch, oy + r * k, ox, k, cols, acc, out[r])
 
 
 @njit(cache=True, nogil=True)

@@ -32,7 +32,6 @@ PHASES = 16
 #: One grid phase settles the verdict when ``per`` is more than this many standard errors
 #: from MinZero (a two-sided 95 % interval that excludes MinZero).
 VERDICT_Z = 2.0
-PHASE_SHIFTS = tuple(range(PHASES))
 #: Level-1 ``|HH|`` coefficients sampled (a regular grid) for the noise estimate, at least.
 NOISE_SAMPLES = 4096
 #: ``median(|x|) / sigma`` of a normal variable (Donoho & Johnstone's MAD estimator).
@@ -169,18 +168,6 @@ def _workspace(n_blocks: int, width: int, n_samples: int, dtype: np.dtype) -> tu
     return ws
 
 
-_NO_IMAGE = np.zeros((0, 0))
-
-
-def _binned_image(rows: int, cols: int) -> np.ndarray:
-    """A per-thread ``rows x cols`` float64 buffer for the binned ROI (grown, never shrunk)."""
-    buf = getattr(_local, "binned", None)
-    if buf is None or buf.shape[0] < rows or buf.shape[1] < cols:
-        old = (0, 0) if buf is None else buf.shape
-        buf = _local.binned = np.empty((max(rows, old[0]), max(cols, old[1])))
-    return buf
-
-
 def _sampling(nby: int, nbx: int) -> tuple[int, int, int]:
     """(row step, column step, count) of the level-1 ``|HH|`` sample: about :data:`NOISE_SAMPLES`."""
     f = 1
@@ -274,7 +261,7 @@ def blur_report(
     .. [2] D. L. Donoho, I. M. Johnstone, "Ideal spatial adaptation by wavelet shrinkage",
        Biometrika 81 (1994): the noise level from the finest diagonal wavelet band.
     """
-    from ._kernels_blur import bin_region, blur_blocks, blur_counts
+    from ._kernels_blur import blur_blocks, blur_counts
 
     img = _validate.check_frame(frame)
     x, y, w, h = _validate.check_roi(roi, img.shape[0], img.shape[1])
@@ -304,7 +291,7 @@ def blur_report(
     nby, nbx = h // k // 16, w // k // 16
     rs, cs, n_samples = _sampling(nby, nbx)
     work, acc, emax, samples, counts = _workspace(nby * nbx, 16 * nbx, n_samples, img.dtype)
-    lo, hi = blur_blocks(flat, nch, y, x, k, nby, nbx, work, acc, emax, samples, rs, cs, _NO_IMAGE)
+    lo, hi = blur_blocks(flat, nch, y, x, k, nby, nbx, work, acc, emax, samples, rs, cs)
     n = nby * nbx
     noise = float(np.median(samples[:n_samples])) / MAD_TO_SIGMA
     if img.dtype.kind != "f":
@@ -317,13 +304,11 @@ def blur_report(
     noise_limited = THRESHOLD_8BIT / 255.0 * contrast < NOISE_SIGMAS * noise
     phases = 1
     if not noise_limited and _needs_phases(int(total[0]), int(total[1]), min_zero):
-        binned = _binned_image(h // k, w // k)
-        bin_region(flat, nch, y, x, k, h // k, w // k, acc, binned)
-        for s in PHASE_SHIFTS[1:]:  # the grid moved by s binned pixels down and right
-            sy, sx = (h // k - s) // 16, (w // k - s) // 16
+        for s in range(1, PHASES):  # the grid moved by s binned pixels down and right
+            sy, sx = (h - s * k) // k // 16, (w - s * k) // k // 16
             if sy < 1 or sx < 1:
                 break
-            blur_blocks(flat, nch, s, s, k, sy, sx, work, acc, emax, samples[:0], 1, 1, binned)
+            blur_blocks(flat, nch, y + s * k, x + s * k, k, sy, sx, work, acc, emax, samples[:0], 1, 1)
             blur_counts(emax, sy * sx, float(threshold), counts)
             total += counts
             phases += 1

@@ -29,36 +29,13 @@ from numba import njit, types
 from numba.extending import overload
 
 from ._compile import install_notice
+from ._kernels import _bgr_gray  # cv2's BGR2GRAY, bit-exact (Q15 for integers)
 
 install_notice()  # a compile (cache miss) prints one line on a terminal, never silently
-
-# Q15 weights of cv2.cvtColor(COLOR_BGR2GRAY) for 8- and 16-bit frames (bit-exact with OpenCV)
-_QB, _QG, _QR = 3735, 19235, 9798
-
-
-def _bgr(b, g, r):  # pragma: no cover - replaced by the overload below inside numba
-    raise NotImplementedError
 
 
 def _px(v):  # pragma: no cover - replaced by the overload below inside numba
     raise NotImplementedError
-
-
-@overload(_bgr, jit_options={"cache": True, "nogil": True})
-def _ov_bgr(b, g, r):
-    """Gray of one BGR pixel: an exact integer for integer frames (int32 math for uint8)."""
-    if isinstance(b, types.Integer):
-        cast = np.int32 if b.bitwidth <= 8 else np.int64
-
-        def impl_int(b, g, r):
-            return (cast(b) * cast(_QB) + cast(g) * cast(_QG) + cast(r) * cast(_QR) + cast(16384)) >> cast(15)
-
-        return impl_int
-
-    def impl_float(b, g, r):
-        return np.float64(b) * 0.114 + np.float64(g) * 0.587 + np.float64(r) * 0.299
-
-    return impl_float
 
 
 @overload(_px, jit_options={"cache": True, "nogil": True})
@@ -97,16 +74,18 @@ def _binned_row(img, nch, r0, c0, k, n, acc, out):
                         acc[j] += _px(src[j * k + v])
         elif k == 1:
             for j in range(n):
-                acc[j] += _bgr(src[3 * j], src[3 * j + 1], src[3 * j + 2])
+                acc[j] += _bgr_gray(src[3 * j], src[3 * j + 1], src[3 * j + 2])
         elif k == 2:
             for j in range(n):
                 c = 6 * j
-                acc[j] += _bgr(src[c], src[c + 1], src[c + 2]) + _bgr(src[c + 3], src[c + 4], src[c + 5])
+                acc[j] += _bgr_gray(src[c], src[c + 1], src[c + 2]) + _bgr_gray(
+                    src[c + 3], src[c + 4], src[c + 5]
+                )
         else:
             for j in range(n):
                 for v in range(k):
                     c = 3 * (j * k + v)
-                    acc[j] += _bgr(src[c], src[c + 1], src[c + 2])
+                    acc[j] += _bgr_gray(src[c], src[c + 1], src[c + 2])
     inv = 1.0 / (k * k)
     for j in range(n):
         out[j] = acc[j] * inv

@@ -280,3 +280,38 @@ def test_property_never_proposes_outside_the_limits(
     assert r.state in {"focused", "failed"}
     assert 0.0 <= r.confidence <= 1.0
     assert r.z is None or lo <= r.z <= hi
+
+
+def test_model_never_spins_when_rounding_puts_a_candidate_on_a_sample():
+    """Regression (CI hang): a plateau replayed from 9 planes 0.37 um apart made the model's
+    refinement pick a half-gap candidate that ``_score_at`` already knew, so ``propose`` looped
+    forever without yielding. Every strategy must end, and each ``propose`` must return."""
+    import threading
+
+    planes = {
+        0: 7450.07,
+        0.74: 7448.06,
+        -0.74: 7465.12,
+        -1.48: 1942.26,
+        -0.37: 7441.73,
+        -1.11: 3473.53,
+        0.37: 7458.41,
+        1.48: 3514.11,
+        1.11: 7000.0,
+    }
+    zs = np.array(sorted(planes))
+
+    def curve(z):  # a replay: the nearest recorded plane
+        return planes[float(zs[int(np.argmin(np.abs(zs - z)))])]
+
+    s = make_strategy("model", lo=-1.48, hi=1.48, resolution=0.37, start=0.0)
+    done = threading.Event()
+
+    def drive():
+        run(s, curve)
+        done.set()
+
+    t = threading.Thread(target=drive, daemon=True)
+    t.start()
+    assert done.wait(timeout=120), "propose() spun without returning"
+    assert s.result().state in ("focused", "failed")

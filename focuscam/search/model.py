@@ -153,15 +153,18 @@ class Model(SearchStrategy):
                     continue
             # the climb ended at a window end (a flat tail): score the rest of the grid, nearest
             # first, until the best sample is bracketed by lower ones
-            while True:
+            tried: set[float] = set()
+            while left() > 0:
                 z, _, b = self._best(wlo, whi)
                 if 0 < b < z.size - 1:
                     break
-                rest = [float(g) for g in grid if self._score_at(float(g)) is None]
+                rest = [float(g) for g in grid if self._score_at(float(g)) is None and float(g) not in tried]
                 if not rest:
                     break
                 now = self._z[-1]
-                yield from self._score(min(rest, key=lambda g: (abs(g - now), abs(g - 0.5 * (wlo + whi)))))
+                g = min(rest, key=lambda g: (abs(g - now), abs(g - 0.5 * (wlo + whi))))
+                tried.add(g)
+                yield from self._score(g)
         else:
             for g in self._sweep_order(grid, here):
                 yield from self._score(float(g))
@@ -200,6 +203,8 @@ class Model(SearchStrategy):
                 cand = self._more(z, b, wide, target, grid, wlo, whi)
                 if cand is None:
                     return
+            if self._score_at(float(cand)) is not None:
+                return  # nothing new to score here (rounding put it on a sample): never spin
             yield from self._score(float(cand))
 
     def _more(self, z, b, wide, target, grid, wlo, whi) -> float | None:
@@ -212,7 +217,7 @@ class Model(SearchStrategy):
             sorted(missing, key=lambda c: abs(c - here)),
         ):
             for c in group:
-                if wlo <= c <= whi and float(np.min(np.abs(z - c))) >= 0.5 * self.resolution:
+                if wlo <= c <= whi and self._score_at(float(c)) is None:
                     return float(c)
         return None
 

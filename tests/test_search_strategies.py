@@ -315,3 +315,21 @@ def test_model_never_spins_when_rounding_puts_a_candidate_on_a_sample():
     t.start()
     assert done.wait(timeout=120), "propose() spun without returning"
     assert s.result().state in ("focused", "failed")
+
+
+def test_a_strategy_stuck_on_known_positions_raises_instead_of_hanging():
+    """The safety net under every strategy: asking again and again for scored positions
+    (a bug) ends propose() with an error in bounded time, it does not spin forever."""
+    cls = type(make_strategy("model", lo=0.0, hi=10.0, resolution=1.0))
+
+    class Stuck(cls):
+        def _pass(self, wlo, whi):
+            yield from self._score(5.0)
+            while True:
+                yield from self._score(5.0)
+
+    s = Stuck(lo=0.0, hi=10.0, resolution=1.0, start=5.0)
+    assert s.propose() == 5.0
+    s.observe(5.0, 1.0)
+    with pytest.raises(RuntimeError, match="no new position"):
+        s.propose()

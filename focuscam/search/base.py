@@ -33,6 +33,9 @@ __all__ = ["STRATEGIES", "SearchResult", "SearchStrategy", "make_strategy", "reg
 MODES = ("max", "brightfield")
 
 
+_MAX_KNOWN_RUN = 100_000  # known positions in a row before a search counts as stuck
+
+
 @dataclass(frozen=True)
 class SearchResult:
     """The outcome of one search.
@@ -205,6 +208,7 @@ class SearchStrategy(ABC):
         self._pending: float | None = None
         self._pending_streaming = False
         self._gen: Iterator[float] | None = None
+        self._known_run = 0  # _score calls in a row answered from known samples
         self._result: SearchResult | None = None
         self._passes = 0
         self._fail_reason: str | None = None
@@ -294,7 +298,13 @@ class SearchStrategy(ABC):
         """Generator helper: ``s = yield from self._score(z)`` scores ``z`` unless already scored."""
         known = self._score_at(z)
         if known is not None:
+            # a strategy that keeps asking for known positions without scoring a new one
+            # would spin inside propose(): fail loudly (bounded time) instead of hanging
+            self._known_run += 1
+            if self._known_run > _MAX_KNOWN_RUN:
+                raise RuntimeError(f"{type(self).__name__}: no new position after {_MAX_KNOWN_RUN} tries")
             return known
+        self._known_run = 0
         yield z
         return self._last_score()
 

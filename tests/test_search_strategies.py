@@ -6,6 +6,7 @@ Oracles: the true peak position of the synthetic curve, and the limits the strat
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from focuscam.errors import InputError
 from focuscam.search import STRATEGIES, make_strategy
+from focuscam.search.model import Model
 
 NAMES = ("sweep", "coarse-fine", "golden", "hill-climb", "continuous")
 
@@ -285,9 +287,7 @@ def test_property_never_proposes_outside_the_limits(
 def test_model_never_spins_when_rounding_puts_a_candidate_on_a_sample():
     """Regression (CI hang): a plateau replayed from 9 planes 0.37 um apart made the model's
     refinement pick a half-gap candidate that ``_score_at`` already knew, so ``propose`` looped
-    forever without yielding. Every strategy must end, and each ``propose`` must return."""
-    import threading
-
+    forever without yielding. The search must end, and each ``propose`` must return."""
     planes = {
         0: 7450.07,
         0.74: 7448.06,
@@ -320,9 +320,8 @@ def test_model_never_spins_when_rounding_puts_a_candidate_on_a_sample():
 def test_a_strategy_stuck_on_known_positions_raises_instead_of_hanging():
     """The safety net under every strategy: asking again and again for scored positions
     (a bug) ends propose() with an error in bounded time, it does not spin forever."""
-    cls = type(make_strategy("model", lo=0.0, hi=10.0, resolution=1.0))
 
-    class Stuck(cls):
+    class Stuck(Model):
         def _pass(self, wlo, whi):
             yield from self._score(5.0)
             while True:

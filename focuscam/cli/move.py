@@ -150,13 +150,14 @@ def run(args: argparse.Namespace) -> int:
             drive.resync()
         try:
             base = drive.relative_base() if args.by is not None else None
+            on_device = args.by is not None and drive.adds_on_device(args.by)
             z = drive.move_to(args.to) if args.to is not None else drive.move_by(args.by)
         except LimitError as exc:
             # nothing was sent: a bad request, so exit 2 like other bad input
             raise InputError(str(exc)) from exc
         except (KeyboardInterrupt, Aborted):
             raise interrupted(drive) from None
-        note = None if base is None else grid_note(drive, base, args.by)
+        note = None if base is None else grid_note(drive, base, args.by, on_device=on_device)
         if note:
             print(note, file=sys.stderr)
         lim = drive.limits
@@ -173,13 +174,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def grid_note(drive, base: float, dz: float) -> str | None:
+def grid_note(drive, base: float, dz: float, *, on_device: bool = False) -> str | None:
     """One line when ``move --by`` could not go exactly ``dz`` um from ``base`` (um): the target
-    was off the drive's step grid, and whether the next process adds to it or starts afresh."""
+    was off the drive's step grid, and whether the next process adds to it or starts afresh;
+    ``on_device``: the device added ``dz`` to the target it kept (``base`` is its read-back)."""
     sent, grid = drive.commanded_um, float(getattr(drive, "resolution_um", 0.0) or 0.0)
     wanted = base + dz
     if sent is None or grid <= 0 or abs(sent - wanted) <= 1e-6 * grid:
         return None
+    if on_device:
+        return (
+            f"note: moved to {sent:g} um, the nearest point of its {grid:g} um step grid: "
+            f"{drive.scheme} added {dz:g} um to the target it keeps (within half a step of "
+            f"{base:g} um, where it was), and a later --by adds to the new one, so rounding to "
+            f"the grid does not add up"
+        )
     grid_text = f"the nearest point of the drive's {grid:g} um step grid inside the limits"
     if drive.keeps_target:
         return (

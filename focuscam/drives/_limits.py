@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import InputError, LimitError
 from ..types import ZLimits
 
-__all__ = ["as_limits", "grid_span", "outside_limits"]
+__all__ = ["as_limits", "backlash_overshoot", "grid_span", "outside_limits", "quantise_inside"]
 
 
 def as_limits(limits: Any, *, param: str = "limits") -> ZLimits:
@@ -39,6 +39,49 @@ def grid_span(lo_um: float, hi_um: float, res_um: float) -> tuple[int, int]:
     kmin = math.ceil(lo_um / res_um - 1e-9)
     kmax = math.floor(hi_um / res_um + 1e-9)
     return kmin, kmax
+
+
+def quantise_inside(z_um: float, lim: ZLimits, res_um: float, what: str, spec: str) -> float:
+    """The grid point (um) nearest ``z_um`` that lies inside ``lim`` (``res_um`` 0: ``z_um``).
+
+    Raises LimitError when ``z_um`` is outside the limits (``what`` names the request) or no
+    point of the ``res_um`` grid of the drive ``spec`` is inside them.
+    """
+    if not lim.contains(z_um):
+        raise outside_limits(what, lim)
+    if res_um <= 0:
+        return z_um
+    kmin, kmax = grid_span(lim.lo, lim.hi, res_um)
+    if kmin > kmax:
+        raise LimitError(
+            f"no step of the {res_um:g} um grid of {spec} lies inside the soft limits "
+            f"[{lim.lo:g}, {lim.hi:g}] um: widen the limits to at least one step"
+        )
+    k = min(max(round(z_um / res_um), kmin), kmax)
+    # k * res may differ from a limit that is exactly on the grid by float round-off only
+    return min(max(k * res_um, lim.lo), lim.hi)
+
+
+def backlash_overshoot(
+    current_um: float | None, z_um: float, backlash_um: float, approach: int, last_dir: int
+) -> float | None:
+    """Where a move from ``current_um`` to ``z_um`` must first overshoot to (um), or None.
+
+    Every final approach comes from the ``approach`` side (+1: from lower z); the overshoot is
+    needed when the move ends in the other direction, when it is shorter than the backlash and
+    the mechanism was last driven the other way (``last_dir``), or when the start is unknown.
+    """
+    if backlash_um <= 0:
+        return None
+    if current_um is None:
+        need = True
+    else:
+        delta = (z_um - current_um) * approach  # > 0: moving in the approach direction
+        engaged = last_dir == approach
+        need = delta < 0 or (delta < backlash_um and not engaged and delta != 0)
+        if delta == 0 and not engaged:
+            need = True
+    return z_um - approach * backlash_um if need else None
 
 
 def outside_limits(what: str, lim: ZLimits) -> LimitError:

@@ -56,25 +56,16 @@ next process's :meth:`FocusDrive.move_by` adds to it (issue 12 item 6 across pro
 
 from __future__ import annotations
 
-import bisect
-import math
-import threading
 from abc import ABC, abstractmethod
-from collections import deque
-from typing import Any
 
-from ..errors import Aborted, DeviceError, InputError, LimitError, PositionUnknownError, ProtocolError
-from ..types import ZLimits
-from ._limits import _finite, as_limits, grid_span, outside_limits
-from .clock import make_clock
+from ..errors import Aborted, DeviceError, LimitError, ProtocolError
+from ._limits import _finite, as_limits, backlash_overshoot, grid_span, outside_limits
+from ._state import DriveState
 
 __all__ = ["FocusDrive", "as_limits", "grid_span", "outside_limits"]
 
-#: Maximum number of (t, z) samples a drive keeps in its trajectory.
-TRAJECTORY_MAX = 100_000
 
-
-class FocusDrive(ABC):
+class FocusDrive(DriveState, ABC):
     """Base class of every focus drive; positions in um.
 
     Parameters
@@ -98,70 +89,16 @@ class FocusDrive(ABC):
         :meth:`_set_resolution`.
     """
 
-    #: The spec scheme of this drive (``"sim"``, ``"grbl"``, ...); set by subclasses.
-    scheme = "drive"
     #: True when the device itself keeps the unquantised commanded target, so that relative
     #: moves made by separate processes (separate opens) add up without rounding; False: a new
     #: open starts from the position read back, a point of the step grid.
     keeps_target = False
-
-    def __init__(
-        self,
-        *,
-        limits: Any,
-        backlash_um: float = 0.0,
-        approach: str = "up",
-        settle_s: float = 0.0,
-        clock: Any = None,
-        clock_default: str = "wall",
-        resolution_um: float = 0.0,
-    ) -> None:
-        self._limits = as_limits(limits)
-        self._resolution = 0.0
-        self._set_resolution(resolution_um)
-        self._backlash = _finite(backlash_um, "backlash_um")
-        if self._backlash < 0:
-            raise InputError(f"backlash_um {backlash_um!r} is negative: give 0 or a positive number of um")
-        if approach not in ("up", "down"):
-            raise InputError(
-                f"approach {approach!r} is not 'up' or 'down': give the final approach direction"
-            )
-        self._approach = 1 if approach == "up" else -1
-        self._settle = _finite(settle_s, "settle_s")
-        if self._settle < 0:
-            raise InputError(f"settle_s {settle_s!r} is negative: give 0 or a positive number of seconds")
-        self.clock = make_clock(clock, default=clock_default)
-        self.spec = self.scheme
-        self._stop_event = threading.Event()
-        self._move_lock = threading.RLock()
-        self._known = True
-        self._unknown_reason = ""
-        self._closed = False
-        self._last_dir = 0  # direction the mechanism was last driven: +1, -1, 0 = unknown
-        self._commanded: float | None = None
-        # the last requested (unquantised) target: relative moves add to it, so rounding to the
-        # step grid never accumulates (issue 12 item 6)
-        self._intended: float | None = None
-        self._aim_um: float | None = None  # the final step's unquantised target, in _move_to
-        self._traj: deque[tuple[float, float]] = deque(maxlen=TRAJECTORY_MAX)
-        self._traj_lock = threading.Lock()
-
-    # ------------------------------------------------------------------ properties
-    @property
-    def limits(self) -> ZLimits:
-        """The soft limits in um."""
-        return self._limits
-
-    @property
-    def resolution_um(self) -> float:
-        """The step-grid pitch in um (0.0 = continuous); targets are quantised to it."""
-        return self._resolution
-
-    @property
-    def commanded_um(self) -> float | None:
-        """The grid point (um) the last move was sent to (or the position re-read after an
-        open, a stop or a resync); None while it is not known."""
-        return self._commanded
+    #: True when the device keeps an unquantised commanded position that it does not report but
+    #: that a relative command adds to (GRBL's parser, opened without a reset): a drive opened
+    #: by a new process sends :meth:`move_by` as a relative command (hook ``_move_by_device``)
+    #: when everywhere it can end, a step either side of the read-back plus ``dz``, lies inside
+    #: the limits; otherwise it moves to the grid point as usual.
+    relative_on_device = False
 
     def relative_base(self) -> float:
         """The z (um) :meth:`move_by` adds to: the last requested target (unquantised; after
@@ -170,64 +107,10 @@ class FocusDrive(ABC):
             self._check_ready()
             return self._intended if self._intended is not None else self._current()
 
-    def quantise(self, z_um: float) -> float:
-        """The grid point (um) a move to ``z_um`` would be sent to.
-
-        ``z_um`` must lie inside the soft limits; the result is the nearest whole multiple of
-        :attr:`resolution_um` that also lies inside them (never past a limit by a rounding
-        step). Raises LimitError when ``z_um`` is outside the limits or no grid point is inside.
-        """
-        z = _finite(z_um, "z_um")
-        return self._quantise(z, f"a move to {z:g} um")
-
-    def _quantise(self, z: float, what: str) -> float:
-        lim = self._limits
-        if not lim.contains(z):
-            raise outside_limits(what, lim)
-        res = self._resolution
-        if res <= 0:
-            return z
-        kmin, kmax = grid_span(lim.lo, lim.hi, res)
-        if kmin > kmax:
-            raise LimitError(
-                f"no step of the {res:g} um grid of {self.spec} lies inside the soft limits "
-                f"[{lim.lo:g}, {lim.hi:g}] um: widen the limits to at least one step"
-            )
-        k = min(max(round(z / res), kmin), kmax)
-        # k * res may differ from a limit that is exactly on the grid by float round-off only
-        return min(max(k * res, lim.lo), lim.hi)
-
-    def _set_resolution(self, resolution_um: float) -> None:
-        """Set the step-grid pitch in um (0 = continuous); for drivers that learn it late."""
-        res = _finite(resolution_um, "resolution_um")
-        if res < 0:
-            raise InputError(f"resolution_um {resolution_um!r} is negative: give 0 or the step in um")
-        self._resolution = res
-
     @property
     def can_stop_mid_move(self) -> bool:
         """False for firmware that cannot interrupt a move: :meth:`stop` then lets it end."""
         return True
-
-    @property
-    def backlash_um(self) -> float:
-        """The backlash compensation in um."""
-        return self._backlash
-
-    @property
-    def approach(self) -> str:
-        """The direction of every final approach: ``"up"`` or ``"down"``."""
-        return "up" if self._approach > 0 else "down"
-
-    @property
-    def position_known(self) -> bool:
-        """False after a fault (timeout, reset, alarm, disconnect) until resync or home."""
-        return self._known
-
-    @property
-    def closed(self) -> bool:
-        """True once :meth:`close` has been called."""
-        return self._closed
 
     @property
     def position(self) -> float:
@@ -237,37 +120,6 @@ class FocusDrive(ABC):
         self._record(self._now(), z)
         return z
 
-    @property
-    def trajectory(self) -> list[tuple[float, float]]:
-        """Recorded ``(t, z_um)`` samples in time order (move starts/ends, mid-move reports)."""
-        with self._traj_lock:
-            return list(self._traj)
-
-    def position_at(self, t: float) -> float:
-        """The position in um at clock time ``t`` (s), interpolated linearly in the trajectory.
-
-        After the last sample the drive is at rest at the last recorded position (every move
-        records its start and end). Raises InputError for a ``t`` before the first sample.
-        """
-        t = float(t)
-        samples = self.trajectory
-        if not samples:
-            raise InputError("the drive has no trajectory yet: move it (or read its position) first")
-        times = [s[0] for s in samples]
-        if not math.isfinite(t) or t < times[0]:
-            raise InputError(
-                f"time {t:.6f} s is before the recorded trajectory (starts at {times[0]:.6f} s): "
-                f"give a time on the drive's clock after it was opened"
-            )
-        i = bisect.bisect_right(times, t)
-        if i >= len(samples):
-            return samples[-1][1]
-        (t0, z0), (t1, z1) = samples[i - 1], samples[i]
-        if t1 <= t0:
-            return z1
-        return z0 + (z1 - z0) * (t - t0) / (t1 - t0)
-
-    # ------------------------------------------------------------------ public motion
     def move_to(self, z_um: float) -> float:
         """Move to ``z_um`` (um), wait until the motion has finished; return the read-back z (um).
 
@@ -300,8 +152,36 @@ class FocusDrive(ABC):
         with self._move_lock:
             self._check_ready()
             current = self._current()
+            if self._intended is None and self._device_adds(current, dz):
+                return self._execute(current, current + dz, f"move_by({dz:g} um)", by=dz)
             base = self._intended if self._intended is not None else current
             return self._execute(current, base + dz, f"move_by({dz:g} um) to {base + dz:g} um")
+
+    def adds_on_device(self, dz_um: float) -> bool:
+        """True when :meth:`move_by` of ``dz_um`` (um) would now be a relative command that the
+        device adds to the target it kept (see :attr:`relative_on_device`)."""
+        dz = _finite(dz_um, "dz_um")
+        with self._move_lock:
+            self._check_ready()
+            return self._intended is None and self._device_adds(self._current(), dz)
+
+    def _device_adds(self, current: float, dz: float) -> bool:
+        """True when ``move_by(dz)`` from ``current`` (um, read back) may be sent as a relative
+        command: the device keeps its own target within half a step of ``current``, so its new
+        target is within half a step of ``current + dz`` and the step it ends on within one;
+        all of that span must be inside the limits and need no backlash overshoot (see
+        :attr:`relative_on_device`)."""
+        res = self._resolution
+        if not self.relative_on_device or res <= 0:
+            return False
+        lo, hi = current + dz - res, current + dz + res
+        if not (self._limits.contains(lo) and self._limits.contains(hi)):
+            return False
+        ends = (lo, hi, current + dz)  # backlash: an overshoot depends only on the direction
+        return all(
+            backlash_overshoot(current, e, self._backlash, self._approach, self._last_dir) is None
+            for e in ends
+        )
 
     def _current(self) -> float:
         """The last commanded position, or the read-back one (a failed read: position unknown)."""
@@ -316,56 +196,10 @@ class FocusDrive(ABC):
             self._mark_unknown(f"{type(exc).__name__} while {doing}: {exc}")
             raise
 
-    def _reading(self, z_um: Any, doing: str) -> float:
-        """A position the device reported, checked finite (NaN/Inf: ProtocolError, unknown)."""
-        try:
-            z = float(z_um)
-        except (TypeError, ValueError, OverflowError):
-            z = math.nan
-        if not math.isfinite(z):
-            self._mark_unknown(f"the device reported the position {z_um!r} while {doing}")
-            raise ProtocolError(
-                f"{self.spec} reported the position {z_um!r} um while {doing}, not a finite number: "
-                f"its position is unknown; check the device, then resync or home"
-            )
-        return z
-
-    def plan(self, z_um: float, current_um: float | None = None) -> list[float]:
-        """The absolute targets (um) a move to ``z_um`` sends, backlash overshoot included.
-
-        Raises LimitError when any of them is outside the soft limits.
-        """
-        z = _finite(z_um, "z_um")
-        cur = self._commanded if current_um is None else float(current_um)
-        return self._plan(cur, z, f"move_to({z:g} um)")
-
-    def _plan(self, current: float | None, z: float, what: str) -> list[float]:
-        lim = self._limits
-        z = self._quantise(z, what)
-        steps = [z]
-        if self._backlash > 0:
-            a = self._approach
-            if current is None:
-                need = True
-            else:
-                delta = (z - current) * a  # > 0: moving in the approach direction
-                engaged = self._last_dir == a
-                need = delta < 0 or (delta < self._backlash and not engaged and delta != 0)
-                if delta == 0 and not engaged:
-                    need = True
-            if need:
-                over = z - a * self._backlash
-                if not lim.contains(over):
-                    raise LimitError(
-                        f"{what} needs a backlash overshoot to {over:g} um, outside the soft limits "
-                        f"[{lim.lo:g}, {lim.hi:g}] um: widen the limits by the backlash "
-                        f"({self._backlash:g} um) or reduce backlash_um"
-                    )
-                steps = [self._quantise(over, what), z]
-        return steps
-
-    def _execute(self, current: float, z: float, what: str) -> float:
-        steps = self._plan(current, z, what)
+    def _execute(self, current: float, z: float, what: str, *, by: float | None = None) -> float:
+        """Run the plan to ``z`` (um); ``by``: one relative command of ``by`` um instead, to
+        about ``z`` (the device adds it to the target it keeps, see ``_device_adds``)."""
+        steps = self._plan(current, z, what) if by is None else [z]
         self._intended = None
         self._stop_event.clear()
         self._record(self._now(), current)
@@ -375,7 +209,10 @@ class FocusDrive(ABC):
                 break
             self._aim_um = z if i == len(steps) - 1 else None
             try:
-                self._move_to(target)
+                if by is None:
+                    self._move_to(target)
+                else:
+                    self._move_by_device(by, z)
             except LimitError:
                 raise
             except DeviceError as exc:
@@ -402,11 +239,20 @@ class FocusDrive(ABC):
                     f"end; the drive is at {self._commanded_str()}"
                 )
             raise Aborted(f"{what} was stopped; the drive halted at about {self._commanded_str()}")
-        self._intended = z
+        self._intended = z if by is None else None
         if self._settle > 0:
             self.clock.sleep(self._settle)
         reached = self._guarded_read("reading back the reached position")
         self._record(self._now(), reached)
+        if by is not None:
+            if abs(reached - z) > self._resolution * (1 + 1e-6):
+                self._mark_unknown(f"{what} ended at {reached:g} um, not within a step of {z:g} um")
+                raise ProtocolError(
+                    f"{what} from {current:g} um ended at {reached:g} um, not within a step of "
+                    f"{z:g} um: the target {self.spec} kept was not where it reported; check the "
+                    f"device, then resync"
+                )
+            self._commanded = reached
         return reached
 
     def _after_stop(self) -> None:
@@ -422,9 +268,6 @@ class FocusDrive(ABC):
             else:
                 self._commanded = z
                 self._record(self._now(), z)
-
-    def _commanded_str(self) -> str:
-        return f"{self._commanded:g} um" if self._commanded is not None else "an unknown position"
 
     def stop(self) -> None:
         """Halt motion immediately; safe from another thread or a signal handler.
@@ -504,57 +347,12 @@ class FocusDrive(ABC):
             self._set_known(z)
             return z
 
-    def _set_known(self, z: float) -> None:
-        self._known = True
-        self._unknown_reason = ""
-        self._commanded = z
-        self._intended = None
-        self._last_dir = 0
-        self._record(self._now(), z)
-
-    # ------------------------------------------------------------------ context manager
     def __enter__(self) -> FocusDrive:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        lim = self._limits
-        return f"<{type(self).__name__} {self.spec} limits=[{lim.lo:g}, {lim.hi:g}] um>"
-
-    # ------------------------------------------------------------------ helpers for subclasses
-    def _now(self) -> float:
-        return self.clock.now()
-
-    def _record(self, t: float, z_um: float) -> None:
-        """Append a ``(t, z_um)`` sample to the trajectory (kept in time order)."""
-        with self._traj_lock:
-            if self._traj and t < self._traj[-1][0]:
-                t = self._traj[-1][0]
-            self._traj.append((float(t), float(z_um)))
-
-    def _mark_unknown(self, reason: str) -> None:
-        """Record that the position is no longer known; moves are refused until resync/home."""
-        self._known = False
-        self._unknown_reason = reason
-        self._commanded = None
-        self._intended = None
-        self._last_dir = 0
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise DeviceError(f"the {self.scheme} drive {self.spec} is closed: open it again with open_drive")
-
-    def _check_ready(self) -> None:
-        self._check_open()
-        if not self._known:
-            raise PositionUnknownError(
-                f"the position of {self.spec} is unknown ({self._unknown_reason}): "
-                f"call resync() (focuscam move re-reads it) or home() before moving"
-            )
-
-    # ------------------------------------------------------------------ hooks
     @abstractmethod
     def _move_to(self, z_um: float) -> None:
         """Move to ``z_um`` (um, inside the limits) and block until motion has finished."""
@@ -570,6 +368,12 @@ class FocusDrive(ABC):
     @abstractmethod
     def _close(self) -> None:
         """Release the device."""
+
+    def _move_by_device(self, dz_um: float, near_um: float) -> None:
+        """Command a relative move by ``dz_um`` (um), added by the device to the target it keeps,
+        and block until it has finished (about ``near_um``); drives with
+        :attr:`relative_on_device` implement it."""
+        raise NotImplementedError(f"{self.spec} cannot move relative to a target it keeps")
 
     def _wait_stopped(self) -> None:
         """Block until the motor is at rest after a stop (bounded); default: at rest at once."""

@@ -7,11 +7,14 @@ focuscam positions are um.
 
 Choices, and why:
 
-- **Opening**: many boards reset when the port opens and pyserial drops bytes that arrived
-  before the open, so the banner is usually lost. The drive sends a soft reset (0x18) and waits
-  for ``Grbl 1.1x ['$' for help]``, retrying a few times (the first bytes after a board reset
-  can be lost too). It then reads ``$$`` (``$102`` = Z steps/mm gives the resolution) and one
-  status report. A board that comes up in ``Alarm`` has an unknown position.
+- **Opening**: a board that already runs answers the realtime ``?`` with a status report; when
+  it is ``Idle`` (or in ``Alarm``) and ``$I`` names GRBL 1.1, it is not reset, so its parser
+  keeps the target an earlier process sent (see below). Otherwise (no answer: many boards
+  reset when the port opens, and pyserial drops bytes that arrived before the open, so the
+  banner is usually lost; or a motion is still running) the drive sends a soft reset (0x18) and
+  waits for ``Grbl 1.1x ['$' for help]``, retrying a few times (the first bytes after a board
+  reset can be lost too). It then reads ``$$`` (``$102`` = Z steps/mm gives the resolution)
+  and one status report. A board in ``Alarm`` has an unknown position.
 - **Moves are jogs** in machine coordinates: ``$J=G53 G21 Z<mm> F<mm/min>``. A jog can be
   cancelled by the realtime jog cancel 0x85, which decelerates, flushes the jog and *keeps the
   position* (state returns to Idle). A G-code move could only be stopped by feed hold plus soft
@@ -26,11 +29,17 @@ Choices, and why:
   timeouts and garbage all mark the position unknown. :meth:`~FocusDrive.resync` re-reads the
   status; an alarm is unlocked with ``$X`` only when ``allow_unlock=True`` (otherwise home the
   machine or unlock it yourself after checking where it is).
-- **Relative moves across opens**: GRBL's parser keeps the commanded position as a float
-  (``gc_state.position``), but the soft reset at open re-syncs it to the machine's step
-  position and no command reports it. So a drive opened by a new process starts ``move_by``
-  from the step position it reads back, and an off-grid target is rounded once per process
-  (``focuscam move --by`` says so in one line); within one process nothing accumulates.
+- **Relative moves across opens** (issue 12 item 6): GRBL's parser keeps the commanded position
+  unrounded (``gc_state.position``, machine mm) and rounds it to steps only for the motion
+  (``lround``), but no command reports it. So :meth:`~FocusDrive.move_by` of a drive with no
+  target of its own yet (a new process) is a relative jog (``$J=G91``) that GRBL adds to the
+  target it kept, when everywhere it can end (its target is within half a step of the
+  read-back plus ``dz``, the step it ends on within one) lies inside the limits and needs no
+  backlash overshoot; otherwise the move goes to
+  the nearest grid point as usual. Two ``--by -30`` runs at 4 um per step thus end at -60 um,
+  not -64. Absolute moves send grid points, so a ``--by`` after a ``--to`` in another process
+  starts from the grid point; a soft reset, a stop (jog cancel) or an alarm re-syncs GRBL's
+  parser to the step position.
 """
 
 from __future__ import annotations
@@ -135,11 +144,15 @@ class GrblDrive(FocusDrive):
         Serial baud rate (GRBL 1.1 default 115200).
     poll_s : float
         Interval between ``?`` status polls during a move, in s.
-    reset_on_open : bool
-        Send a soft reset at open and wait for the banner (default True).
+    reset_on_open : bool or "auto"
+        ``"auto"`` (default): soft-reset only a board that does not answer as an idle (or
+        alarmed) GRBL 1.1; True: always send a soft reset at open and wait for the banner;
+        False: never.
     """
 
     scheme = "grbl"
+    #: GRBL's parser keeps the unrounded target for a later open that does not reset the board.
+    keeps_target = True
 
     def __init__(
         self,
@@ -154,7 +167,7 @@ class GrblDrive(FocusDrive):
         allow_unlock: bool = False,
         baudrate: int = 115200,
         poll_s: float = 0.02,
-        reset_on_open: bool = True,
+        reset_on_open: bool | str = "auto",
     ) -> None:
         if limits is None:
             raise InputError(
@@ -179,13 +192,18 @@ class GrblDrive(FocusDrive):
         self._wco_z: float | None = None
         self._tol_mm = 0.002
         self.version = ""
+        self.relative_on_device = False
         #: Mid-move status reports dropped as off the path (glitches), for logs and tests.
         self.wild_reports = 0
+        if reset_on_open not in (True, False, "auto"):
+            raise InputError(f"reset_on_open {reset_on_open!r} is not True, False or 'auto'")
         self.spec = f"grbl:{port}"
         self._line = SerialLine(port, baudrate=baudrate, name="GRBL")
         try:
             with self._io:
-                if reset_on_open:
+                if reset_on_open == "auto" and self._answers():
+                    self.relative_on_device = True  # not reset: its parser kept the last target
+                elif reset_on_open:
                     self._reset_and_wait_banner()
                 self._read_settings()
                 report = self._status()
@@ -199,6 +217,53 @@ class GrblDrive(FocusDrive):
             raise
 
     # ------------------------------------------------------------------ protocol helpers
+    def _answers(self) -> bool:
+        """True when a running GRBL 1.1 answers ``?`` (Idle or Alarm) and ``$I``: no reset needed.
+
+        Two tries (a bootloader may eat the first byte); the first waits at most 0.3 s.
+        """
+        for wait in (min(self._timeout, 0.3), self._timeout):
+            self._line.discard_input()
+            self._line.write_realtime(STATUS)
+            deadline = time.monotonic() + wait
+            state = None
+            while state is None:
+                try:
+                    line = self._line.readline(deadline, what="a status report")
+                except DeviceTimeout:
+                    break
+                except ProtocolError:
+                    continue  # noise on the line: not an answer
+                if BANNER.match(line):
+                    return False  # it has just booted (the port's open reset it): nothing kept
+                if line.startswith("<"):
+                    try:
+                        state = parse_status(line).state
+                    except ProtocolError:
+                        continue
+            if state is not None:
+                return state in ("Idle", "Alarm") and self._build_version()
+        return False
+
+    def _build_version(self) -> bool:
+        """Ask ``$I``; True (and :attr:`version` set) when it names GRBL 1.1."""
+        self._line.write_line("$I")
+        deadline = time.monotonic() + self._timeout
+        version = ""
+        while True:
+            try:
+                line = self._line.readline(deadline, what="the reply to '$I'")
+            except DeviceError:
+                return False
+            if line.startswith("[VER:"):
+                parts = line[5:].split(".", 2)  # [VER:1.1h.20190825:]
+                version = ".".join(parts[:2]) if len(parts) >= 2 else ""
+            elif line == "ok" or line.startswith("error:"):
+                if line == "ok" and version.startswith("1.1"):
+                    self.version = version
+                    return True
+                return False
+
     def _reset_and_wait_banner(self, attempts: int = 3) -> None:
         for _ in range(attempts):
             self._line.discard_input()
@@ -328,13 +393,20 @@ class GrblDrive(FocusDrive):
 
     # ------------------------------------------------------------------ hooks
     def _move_to(self, z_um: float) -> None:
+        self._jog(f"G53 G21 Z{_mm(z_um / 1000.0)}", z_um)
+
+    def _move_by_device(self, dz_um: float, near_um: float) -> None:
+        self._jog(f"G91 G21 Z{_mm(dz_um / 1000.0)}", near_um)
+
+    def _jog(self, words: str, z_um: float) -> None:
+        """Send the jog ``$J=<words> F..`` and block until GRBL rests at about ``z_um``."""
         target_mm = z_um / 1000.0
         with self._io:
             start = self._z_um(self._status())
             feed = self._speed * 60.0 / 1000.0  # mm/min
             self._moving = True
             try:
-                self._command(f"$J=G53 G21 Z{_mm(target_mm)} F{feed:.3f}")
+                self._command(f"$J={words} F{feed:.3f}")
                 expected = abs(z_um - start) / self._speed
                 deadline = time.monotonic() + 2 * expected + self._timeout
                 lo, hi = min(start, z_um) - self._tol_mm * 1000, max(start, z_um) + self._tol_mm * 1000

@@ -8,11 +8,14 @@ emulator runs on a thread and models what real boards do:
   it drops the first ``lose_bytes`` bytes it receives (a bootloader eating them);
 - ``ok`` as soon as a line is parsed -- *before* the motion ends (and, with
   :attr:`start_delay`, before it even starts: ``?`` still says ``Idle`` at the old position);
-  motion at the commanded feed (constant speed, quantised to ``steps_per_mm``); ``?``
-  reports ``<Jog|MPos:...>`` mid-move;
+  motion at the commanded feed (constant speed, quantised to ``steps_per_mm`` with C's
+  ``lround``, halves away from zero); ``?`` reports ``<Jog|MPos:...>`` mid-move;
+- the parser keeps the commanded position unrounded (GRBL's ``gc_state.position``): a ``G91``
+  jog adds to it, not to the step position; a jog cancel, an alarm or a reset re-syncs it to
+  the step position (GRBL's ``gc_sync_position``);
 - jogs ``$J=`` (G90/G91/G53, G21, F required: ``error:22`` without it), G-code is locked
   during jogs and alarms (``error:9``), ``G4`` answers ``ok`` only once motion has finished,
-  ``$X`` unlock, ``$H`` (``error:5``: homing disabled), ``$$`` settings;
+  ``$X`` unlock, ``$H`` (``error:5``: homing disabled), ``$$`` settings, ``$I`` build info;
 - realtime ``?``, ``!`` (hold), ``~`` (resume), 0x85 (jog cancel: stop, keep position, Idle),
   0x18 (soft reset: during motion -> ``ALARM:3`` and Alarm state);
 - a mechanical backlash dead band: :attr:`mechanical_mm` lags the motor on reversal.
@@ -30,11 +33,13 @@ board reboots half-way, position lost), :attr:`alarm_mid_move` (``ALARM:N`` half
 :meth:`vanish` (the port disappears: the master fd is closed).
 
 Every line received is logged in :attr:`received`; every motion target (um, absolute machine
-Z) in :attr:`targets_um`.
+Z, unrounded as the parser keeps it) in :attr:`targets_um`, and those of ``G91`` jogs also in
+:attr:`relative_targets_um`.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 
@@ -69,6 +74,7 @@ class GrblEmulator(PtyBoard):
         self.wco_mm = wco_mm
         self.realtime: list[int] = []
         self.targets_um: list[float] = []
+        self.relative_targets_um: list[float] = []  # where each G91 jog put the parser's target
         self.reset_mid_move = False
         self.alarm_mid_move: int | None = None
         self.refuse_next: int | None = None
@@ -78,8 +84,10 @@ class GrblEmulator(PtyBoard):
         self.wild_report: float | None = None
         self.z_text: str | None = None
         self.steps_setting: str | None = None  # what $$ says for $102 (default: steps_per_mm)
+        self.build_info = "[VER:1.1h.20190825:]"  # the first line $I answers
         self._not_before = 0.0
         self._z = start_mm  # motor position, mm
+        self._gc = start_mm  # the parser's commanded position, mm, unrounded
         self._mech = start_mm
         self._state = "Alarm" if boot_alarm else "Idle"
         self._motion: tuple[float, float, float, float] | None = None  # t0, z0, z1, speed mm/s
@@ -127,6 +135,12 @@ class GrblEmulator(PtyBoard):
             self._state = "Alarm"
             self._reply(f"ALARM:{code}")
 
+    def command(self, line: str) -> None:
+        """Run ``line`` as if another program had sent it before the driver opened the port
+        (its reply is left on the line, unread)."""
+        with self._lock:
+            self._line(line)
+
     def soft_reset(self) -> None:
         """A soft reset (0x18) from elsewhere (another program, the reset button)."""
         with self._lock:
@@ -146,7 +160,8 @@ class GrblEmulator(PtyBoard):
 
     # ------------------------------------------------------------------ motion model
     def _quant(self, z: float) -> float:
-        return round(z * self.steps_per_mm) / self.steps_per_mm
+        steps = z * self.steps_per_mm
+        return math.copysign(math.floor(abs(steps) + 0.5), steps) / self.steps_per_mm  # lround
 
     def _pos_now(self) -> float:
         if self._motion is None:
@@ -180,7 +195,7 @@ class GrblEmulator(PtyBoard):
                 self.reset_mid_move = False
                 self._motion = None
                 self._queue.clear()
-                self._z = 0.0  # rebooted: GRBL starts at 0, the old position is lost
+                self._z = self._gc = 0.0  # rebooted: GRBL starts at 0, the old position is lost
                 self._state = "Idle"
                 self._pending_dwell.clear()
                 self._reply(BANNER)
@@ -201,7 +216,7 @@ class GrblEmulator(PtyBoard):
         z = self._quant(self._pos_now())
         if self._motion is not None:
             self._mech = backlash(self._mech, z, self._motion[2] - self._motion[1], self.play_mm)
-        self._z = z
+        self._z = self._gc = z
         self._motion = None
         self._queue.clear()
         self._hold = False
@@ -215,6 +230,7 @@ class GrblEmulator(PtyBoard):
         rest = z + direction * min(v * v / (2 * self.decel_mm_s2), abs(z1 - z))
         self._queue.clear()
         self._z = z
+        self._gc = self._quant(rest)
         self._motion = (time.monotonic(), z, rest, v / 2)
 
     def _check_dwell(self) -> None:
@@ -294,6 +310,10 @@ class GrblEmulator(PtyBoard):
             for key, value in (("$10", "1"), ("$22", "0"), ("$100", "250.000"), ("$102", z_steps)):
                 self._reply(f"{key}={value}")
             self._reply("ok")
+        elif up == "$I":
+            self._reply(self.build_info)
+            self._reply("[OPT:V,15,128]")
+            self._reply("ok")
         elif up.startswith("$J="):
             self._jog(up[3:])
         elif up.startswith("$"):
@@ -331,13 +351,14 @@ class GrblEmulator(PtyBoard):
             self._reply("error:2")
             return
         gs = w.get("G", [])
-        base = self._queue[-1][0] if self._queue else (self._motion[2] if self._motion else self._z)
         if "91" in gs:
-            target = base + z
+            target = self._gc + z
+            self.relative_targets_um.append(target * 1000.0)
         elif "53" in gs:
             target = z
         else:
             target = z + self.wco_mm
+        self._gc = target
         self.targets_um.append(target * 1000.0)
         if self._motion is None and not self._queue:
             self._not_before = time.monotonic() + self.start_delay
@@ -351,7 +372,8 @@ class GrblEmulator(PtyBoard):
             return
         target = float(w["Z"][0]) + self.wco_mm
         if "91" in w.get("G", []):
-            target = self._z + float(w["Z"][0])
+            target = self._gc + float(w["Z"][0])
+        self._gc = target
         self.targets_um.append(target * 1000.0)
         self._queue.append((target, float(w["F"][0]) / 60.0 * self.time_scale, "Run"))
         self._reply("ok")

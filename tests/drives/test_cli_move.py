@@ -169,16 +169,43 @@ def _board(kind: str, grid_um: float):
     return emu, ["--steps-per-um", f"{1.0 / grid_um:g}"]
 
 
-@pytest.mark.parametrize("kind", ["grbl", "sangaboard"])
-def test_relative_moves_in_two_processes_say_that_the_grid_rounds_them(run_cli, kind):
-    """Issue 12 item 6 across processes: GRBL (its soft reset at open re-syncs the parser to the
-    machine's step position) and the Sangaboard (it counts steps) cannot keep an off-grid target
-    between runs. Each run lands on the grid point nearest its own target and says so in one
-    line: by how much it moved, and that the next --by starts from there."""
+def test_relative_moves_in_two_processes_on_grbl_do_not_accumulate_rounding(run_cli):
+    """Issue 12 item 6 across processes: GRBL's parser keeps the unrounded target, and a new
+    process's --by is a relative jog that GRBL adds to it: -30 twice at 4 um per step ends at
+    -60 um (the grid point nearest -60), not -64. Each run says so in one line."""
     grid, dz = 4.0, -30.0  # GRBL's default 250 steps/mm: -30 um is 7.5 steps
-    emu, extra = _board(kind, grid)
+    emu, _ = _board("grbl", grid)
     try:
-        args = ["move", "--drive", f"{kind}:{emu.port}", "--limits", "-1000,1000", *extra]
+        args = ["move", "--drive", f"grbl:{emu.port}", "--limits", "-1000,1000", "--timeout", "2"]
+        base = 0.0
+        for run in (1, 2, 3):
+            proc = run_cli(*args, "--by", f"{dz:g}")
+            assert proc.returncode == 0, proc.stderr
+            z = float(proc.stdout.split()[0])
+            total = run * dz
+            assert abs(z - total) <= grid / 2 + 1e-9, (run, z)  # nearest the sum, not the chain
+            assert z / grid == pytest.approx(round(z / grid)) and emu.z_um == pytest.approx(z)
+            assert emu.received[-1].startswith("$J=G91 G21 Z-0.0300 ")
+            lines = proc.stderr.strip().splitlines()
+            if abs(z - (base + dz)) > 1e-9:
+                assert len(lines) == 1, proc.stderr
+                assert f"moved to {z:g} um, the nearest point of its {grid:g} um step grid" in lines[0]
+                assert f"within half a step of {base:g} um" in lines[0]
+            else:
+                assert not lines, proc.stderr
+            base = z
+        assert base == pytest.approx(-92.0)  # -90 is 22.5 steps: lround gives -23 steps
+    finally:
+        emu.close()
+
+
+def test_relative_moves_in_two_processes_on_a_sangaboard_say_that_the_grid_rounds_them(run_cli):
+    """The Sangaboard counts whole steps and keeps no target: each run lands on the grid point
+    nearest its own target and says so in one line (the next --by starts from there)."""
+    grid, dz = 4.0, -30.0
+    emu, extra = _board("sangaboard", grid)
+    try:
+        args = ["move", "--drive", f"sangaboard:{emu.port}", "--limits", "-1000,1000", *extra]
         base = 0.0
         for _ in range(2):
             proc = run_cli(*args, "--by", f"{dz:g}", "--timeout", "0.5")

@@ -37,12 +37,44 @@ def _later(seconds: float, action) -> threading.Timer:
 
 
 def test_open_survives_bytes_lost_while_the_board_boots(emulators):
+    # the bootloader eats both status probes and the first soft reset: a second reset is needed
+    emu = emulators(lose_bytes=3)
+    with _open(emu) as drive:
+        assert drive.version == "1.1h"
+        assert emu.dropped == b"??\x18", "both probes and the first soft reset should have been lost"
+        assert emu.realtime.count(0x18) >= 1, "a second soft reset is needed"
+        assert not drive.relative_on_device  # reset: its parser holds the step position only
+        assert drive.move_to(10.0) == pytest.approx(10.0, abs=1.0)
+
+
+def test_a_running_board_that_answers_is_not_reset_at_open(emulators):
+    # the first probe is lost, the second is answered (Idle) and $I names GRBL 1.1: no reset,
+    # so the parser keeps the target an earlier process sent
     emu = emulators(lose_bytes=1)
     with _open(emu) as drive:
         assert drive.version == "1.1h"
-        assert emu.dropped == b"\x18", "the first soft reset should have been lost"
-        assert emu.realtime.count(0x18) >= 1, "a second soft reset is needed"
+        assert emu.dropped == b"?"
+        assert 0x18 not in emu.realtime and "$I" in emu.received
+        assert drive.relative_on_device
         assert drive.move_to(10.0) == pytest.approx(10.0, abs=1.0)
+
+
+@pytest.mark.parametrize("why", ["asked", "jogging", "not grbl 1.1"])
+def test_a_board_is_reset_at_open_when_asked_moving_or_not_grbl_1_1(emulators, why):
+    emu = emulators(lose_bytes=0, steps_per_mm=250.0)
+    kw = {"reset_on_open": True} if why == "asked" else {}
+    if why == "jogging":  # a jog left running (its process died): reset, as before
+        emu.time_scale = 0.01
+        emu.command("$J=G53 G21 Z0.1 F60")
+        while emu.state != "Jog":
+            time.sleep(0.005)
+    if why == "not grbl 1.1":
+        emu.build_info = "[VER:0.9j.20160303:]"
+    with _open(emu, **kw) as drive:
+        assert 0x18 in emu.realtime
+        assert not drive.relative_on_device
+        if why == "jogging":
+            assert not drive.position_known  # a reset during motion: ALARM:3, position lost
 
 
 def test_no_banner_is_a_clear_timeout(emulators):

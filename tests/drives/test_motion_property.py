@@ -129,6 +129,7 @@ class GrblKind(Kind):
         self.emu = GrblEmulator(lose_bytes=0, steps_per_mm=250.0, time_scale=4.0)
         self.res_um = 4.0
         self._seen = 0
+        self._rel_seen = 0
         self._sent: list[float] = []
         self.drive = open_drive(
             f"grbl:{self.emu.port}",
@@ -146,8 +147,17 @@ class GrblKind(Kind):
             self._seen += 1
             if line.startswith(("$J", "G0", "G1")):
                 m = re.search(r"Z(-?[0-9.]+)", line)
-                assert m and "G91" not in line, f"a motion command the property cannot check: {line!r}"
-                self._sent.append(float(m.group(1)) * 1000.0)
+                assert m, f"a motion command the property cannot check: {line!r}"
+                if "G91" not in line:
+                    self._sent.append(float(m.group(1)) * 1000.0)
+        # a relative jog: GRBL adds it to the target its parser kept (unrounded) and moves to
+        # that target's nearest step (lround); the target must be inside, and so the end
+        rel = self.emu.relative_targets_um
+        while self._rel_seen < len(rel):
+            z = rel[self._rel_seen]
+            self._rel_seen += 1
+            assert self.inside(z), f"a G91 jog put GRBL's target at {z} um, outside {self.limits}"
+            self._sent.append(math.copysign(math.floor(abs(z / self.res_um) + 0.5), z) * self.res_um)
         return self._sent
 
     def inject(self, fault: str) -> None:

@@ -188,7 +188,8 @@ def test_base_never_trusts_a_non_finite_position(value):
 # ---------------------------------------------------------------------- 7. GRBL: junk, wild, alarms
 def test_grbl_opens_although_junk_precedes_the_banner_on_every_reset(grbls):
     emu = grbls(lose_bytes=0, junk_before_banner=b"\xfe\xff\x00junk\r\n")
-    with _grbl(emu) as drive:
+    with _grbl(emu, reset_on_open=True) as drive:  # an idle board that answers is not reset
+        assert 0x18 in emu.realtime
         assert drive.version == "1.1h"
         assert drive.move_to(20) == pytest.approx(20.0)
 

@@ -22,9 +22,7 @@ import functools
 import json
 import math
 import os
-import secrets
 import shutil
-import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,11 +30,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, StackError, StorageError
+from ._replace import PART as _PART
+from ._replace import foreign_names, make_dir_beside
 from .format import FORMAT, JOURNAL, check_header, check_pixels, check_z, is_number
 
 __all__ = ["StackWriter", "save_stack"]
-
-_PART = ".part"
 
 
 def _encode_png(img: np.ndarray) -> bytes:
@@ -89,43 +87,6 @@ def _frame_name(i: int) -> str:
 
 def _num(v: float) -> float | None:
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-
-
-def _foreign(dest: Path, limit: int = 5) -> list[str]:
-    """Names in an existing stack folder that focuscam did not write (at most ``limit``)."""
-    listed: set[str] = set()
-    with contextlib.suppress(OSError, ValueError, StackError):
-        from .readers import load_stack
-
-        listed = {str(f.relative_to(dest)) for f in load_stack(dest).files}
-    foreign: list[str] = []
-    mine = {"stack.json", "stack.json.tmp", JOURNAL, "frames"}
-    for entry in os.scandir(dest):
-        if entry.name not in mine or (entry.name == "frames" and not entry.is_dir(follow_symlinks=False)):
-            foreign.append(entry.name)
-    frames = dest / "frames"
-    if frames.is_dir() and not frames.is_symlink():
-        for entry in os.scandir(frames):
-            rel = f"frames/{entry.name}"
-            if rel not in listed and not (entry.name.endswith(_PART) and entry.name[: -len(_PART)]):
-                foreign.append(rel)
-            if len(foreign) >= limit:
-                break
-    return sorted(foreign)[:limit]
-
-
-def _make_dir_beside(dest: Path, mode_of: Path | None) -> Path:
-    """A new hidden folder beside ``dest``, with ``mode_of``'s permissions (else the umask's)."""
-    while True:
-        tmp = dest.parent / f".{dest.name}.tmp-{secrets.token_hex(4)}"
-        try:
-            tmp.mkdir()
-            break
-        except FileExistsError:
-            continue
-    if mode_of is not None:
-        os.chmod(tmp, stat.S_IMODE(mode_of.stat().st_mode))
-    return tmp
 
 
 def save_stack(
@@ -212,7 +173,7 @@ def save_stack(
             raise StackError(
                 f"{dest} exists and is not a stack folder: refusing to overwrite it; choose another path"
             )
-        foreign = _foreign(dest)
+        foreign = foreign_names(dest)
         if foreign:
             raise StackError(
                 f"{dest} holds files focuscam did not write ({', '.join(foreign)}): refusing to replace "
@@ -230,7 +191,7 @@ def save_stack(
         "truth": None if truth is None else dict(truth),
     }
     meta.update(extra or {})
-    tmp = _make_dir_beside(dest, dest if dest.exists() else None)
+    tmp = make_dir_beside(dest, dest if dest.exists() else None)
     try:
         (tmp / "frames").mkdir()
         for k, img in enumerate(arrays):
@@ -242,7 +203,7 @@ def save_stack(
             meta["frames"].append(entry)
         _write_json_atomic(tmp / "stack.json", meta)
         if replace:
-            old = _make_dir_beside(dest, None)
+            old = make_dir_beside(dest, None)
             os.rename(dest, old / "stack")
             os.rename(tmp, dest)
             shutil.rmtree(old, ignore_errors=True)  # only what focuscam wrote (checked above)

@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import InputError
 from .search.peak import fit_peak
+from .types import json_number
 
 __all__ = ["TILT_MIN_T", "Region", "RegionsResult", "Tilt", "fit_plane", "fit_regions", "tile_boxes"]
 
@@ -33,10 +34,6 @@ __all__ = ["TILT_MIN_T", "Region", "RegionsResult", "Tilt", "fit_plane", "fit_re
 TILT_MIN_T = 3.0
 #: Micrometres per unit, for z units that are lengths (tilts are reported in um per um or px).
 UM_PER_UNIT = {"um": 1.0, "mm": 1000.0, "nm": 1e-3}
-
-
-def _num(v: float | None) -> float | None:
-    return None if v is None or not math.isfinite(v) else float(v)
 
 
 @dataclass(frozen=True)
@@ -83,7 +80,7 @@ class Region:
             "col": self.col,
             "box": list(self.box),
             "centre": list(self.centre),
-            "z": _num(self.z),
+            "z": json_number(self.z),
             "index": self.index,
             "state": self.state,
             "confidence": self.confidence,
@@ -137,17 +134,17 @@ class Tilt:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: x, y, unit, z0, z_unit, se_x, se_y, rms, regions, significant, span, note."""
         return {
-            "x": _num(self.x),
-            "y": _num(self.y),
+            "x": json_number(self.x),
+            "y": json_number(self.y),
             "unit": self.unit,
-            "z0": _num(self.z0),
+            "z0": json_number(self.z0),
             "z_unit": self.z_unit,
-            "se_x": _num(self.se_x),
-            "se_y": _num(self.se_y),
-            "rms": _num(self.rms),
+            "se_x": json_number(self.se_x),
+            "se_y": json_number(self.se_y),
+            "rms": json_number(self.rms),
             "regions": self.regions,
             "significant": self.significant,
-            "span": _num(self.span),
+            "span": json_number(self.span),
             "note": self.note,
         }
 

@@ -18,6 +18,7 @@ import numpy as np
 from .errors import InputError
 from .search.peak import MODES, PeakFit, fit_peak
 from .stacks import Stack, load_stack
+from .types import json_number
 
 __all__ = ["AUTO_MEASURES", "PlaneResult", "choose_measure", "family_min_snr", "select_plane"]
 
@@ -88,22 +89,19 @@ class PlaneResult:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: index, z, z_unit, state, confidence, scores, measure, reason, ..."""
 
-        def num(v: float) -> float | None:
-            return float(v) if v is not None and math.isfinite(v) else None
-
         return {
             "index": self.index,
-            "z": num(self.z),
+            "z": json_number(self.z),
             "z_unit": self.z_unit,
             "state": self.state,
             "confidence": self.confidence,
-            "scores": [num(s) for s in self.scores],
+            "scores": [json_number(s) for s in self.scores],
             "measure": self.measure,
             "reason": self.reason,
             "mode": self.mode,
             "bin": self.bin,
             "roi": list(self.roi) if self.roi is not None else None,
-            "z_sample": num(self.z_sample),
+            "z_sample": json_number(self.z_sample),
             "at_edge": self.at_edge,
             "second_peak": self._second_peak(),
         }

@@ -16,7 +16,15 @@ from .errors import InputError
 if TYPE_CHECKING:  # numpy is imported by the callers that make frames, not by the CLI parser
     import numpy as np
 
-__all__ = ["ROI", "FocusState", "Frame", "ZLimits", "ZUnit"]
+__all__ = ["ROI", "FocusState", "Frame", "ZLimits", "ZUnit", "json_number"]
+
+
+def json_number(value: Any) -> float | None:
+    """``value`` as a finite float, or None (None, NaN and infinities): JSON has neither."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 class ROI(NamedTuple):

@@ -256,7 +256,7 @@ def test_a_replay_peak_at_the_end_says_the_recorded_range(run_cli, tmp_path):
 )
 def test_open_advice_fits_the_source_kind(kind, device, fits, unfit):
     from focuscam.errors import InputError, SourceError
-    from focuscam.sources.camera import _open_failed
+    from focuscam.sources._capture import open_failed as _open_failed
 
     error = _open_failed(kind, f"{kind} {device}", device)
     assert fits in str(error) and unfit not in str(error)

@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 import time
-from collections import deque
 from typing import Any
 
 from ..errors import DeviceError, DeviceTimeout, InputError, LimitError, PositionUnknownError, ProtocolError
 from . import _fwproto as fp
+from ._fw_link import FirmwareLink
 from ._serial import SerialLine
 from .base import FocusDrive, grid_span
 
@@ -148,18 +147,22 @@ class FirmwareDrive(FocusDrive):
                     f"32-bit step counter: narrow the limits or lower steps_per_um"
                 )
         self.port = port
-        self._io = threading.RLock()
-        self._seq = 0
-        self._events: deque[fp.Event] = deque()
         self._handshaking = False
         self._mark = random.randint(1, fp.MAX_SEQ)
         self._speed_now = 800
         self._accel_now = 4000
         #: Identification fields from ``ID`` (name, version, proto, build, target).
         self.info: dict[str, str] = {}
-        #: Count of resends (corruption or timeouts) since open, for logs and tests.
-        self.resends = 0
-        self._line = SerialLine(port, name="focuscam motor", poll_s=0.01)
+        self._link = FirmwareLink(
+            port,
+            what=self._what(),
+            timeout_s=self._timeout,
+            retries=retries,
+            on_boot=self._on_boot,
+            refuse=self._refusal,
+        )
+        self._io = self._link.io
+        self._events = self._link.events
         try:
             with self._io:
                 self._handshake(deadline=time.monotonic() + self._boot_wait)
@@ -208,66 +211,26 @@ class FirmwareDrive(FocusDrive):
     def _what(self) -> str:
         return f"the focuscam motor on {self.port}"
 
-    def _on_event(self, ev: fp.Event) -> None:
-        if ev.kind == "boot":
-            if self._handshaking:
-                return
-            self._mark_unknown("the board reset (boot banner seen mid-session)")
-            raise PositionUnknownError(
-                f"{self._what()} reset (boot banner seen mid-session): its position is unknown; "
-                f"call home() (or declare_position() if you know where it is)"
-            )
-        self._events.append(ev)
+    def _on_boot(self) -> None:
+        if self._handshaking:
+            return
+        self._mark_unknown("the board reset (boot banner seen mid-session)")
+        raise PositionUnknownError(
+            f"{self._what()} reset (boot banner seen mid-session): its position is unknown; "
+            f"call home() (or declare_position() if you know where it is)"
+        )
 
     def _transact(self, command: str, *args: int, timeout: float | None = None) -> fp.Reply:
-        """Send one command, return its ``ok`` reply; resend on corruption/timeouts (bounded)."""
-        with self._io:
-            self._seq = fp.next_seq(self._seq)
-            seq = self._seq
-            line = fp.encode_command(seq, command, *args).decode("ascii").rstrip("\n")
-            wait = self._timeout if timeout is None else timeout
-            tries = 0
-            problem = ""
-            while True:
-                if tries > self._retries:
-                    if problem.startswith("no reply"):
-                        raise DeviceTimeout(
-                            f"{self._what()} did not answer {command} after {tries} tries of "
-                            f"{wait:g} s; check the cable and power, then resync()"
-                        )
-                    raise ProtocolError(
-                        f"{self._what()}: {command} failed {tries} times ({problem}); check the cable "
-                        f"and the baud rate (115200), then resync()"
-                    )
-                if tries:
-                    self.resends += 1
-                self._line.write_line(line)
-                tries += 1
-                deadline = time.monotonic() + wait
-                while True:
-                    try:
-                        raw = self._line.readline(deadline, what=f"the reply to {command}")
-                        msg = fp.decode_line(raw)
-                    except DeviceTimeout:
-                        problem = "no reply"
-                        break
-                    except ProtocolError as exc:
-                        problem = f"corrupted reply: {exc}"
-                        break
-                    if isinstance(msg, fp.Event):
-                        self._on_event(msg)
-                        continue
-                    if msg.seq == 0 and not msg.ok and msg.code in fp.CORRUPTION_CODES:
-                        problem = f"the line arrived corrupted ({msg.name})"
-                        break
-                    if msg.seq != seq:
-                        continue  # a stale reply to an earlier line (e.g. answered late)
-                    if msg.ok:
-                        return msg
-                    if msg.code in fp.CORRUPTION_CODES:
-                        problem = f"the line arrived corrupted ({msg.name})"
-                        break
-                    raise self._refusal(command, args, msg)
+        return self._link.transact(command, *args, timeout=timeout)
+
+    @property
+    def _line(self) -> SerialLine:
+        return self._link.line
+
+    @property
+    def resends(self) -> int:
+        """Count of resends (corruption or timeouts) since open, for logs and tests."""
+        return self._link.resends
 
     def _refusal(self, command: str, args: tuple[int, ...], reply: fp.Reply) -> DeviceError:
         said = f"{command}{''.join(f' {a}' for a in args)}"
@@ -284,23 +247,10 @@ class FirmwareDrive(FocusDrive):
         )
 
     def _fields(self, reply: fp.Reply, *keys: str) -> dict[str, int]:
-        try:
-            f = reply.fields
-            return {k: fp.parse_int(f[k]) for k in keys}
-        except (KeyError, ValueError, ProtocolError) as exc:
-            raise ProtocolError(
-                f"{self._what()} answered {reply.payload!r} without {', '.join(keys)}: {exc}; "
-                f"flash the firmware of this focuscam version"
-            ) from None
+        return self._link.fields(reply, *keys)
 
     def _int_field(self, fields: dict[str, str], key: str) -> int:
-        try:
-            return fp.parse_int(fields[key])
-        except (KeyError, ProtocolError):
-            raise ProtocolError(
-                f"{self._what()} sent a status without a numeric {key}: {fields!r}; "
-                f"flash the firmware of this focuscam version"
-            ) from None
+        return self._link.int_field(fields, key)
 
     def _handshake(self, deadline: float) -> None:
         """ID (repeated until the deadline while the board boots), then send every setting."""
@@ -354,8 +304,7 @@ class FirmwareDrive(FocusDrive):
                 raise  # not an I/O failure of the port (serial.SerialException is an OSError;
                 # flushing a vanished tty raises termios.error)
             # the port itself failed: open it again below
-        self._line.close()
-        self._line = SerialLine(self.port, name="focuscam motor", poll_s=0.01)
+        self._link.reopen()
         self._handshake(deadline=time.monotonic() + self._boot_wait)
 
     def _status(self) -> dict[str, str]:
@@ -462,31 +411,7 @@ class FirmwareDrive(FocusDrive):
                         f"(fault {st.get('fault')}), not at {target / self._spu:g} um; resync() or home()"
                     )
                 continue
-            self._poll_events(min(deadline, last + STATUS_EVERY_S))
-
-    def _poll_events(self, until: float) -> None:
-        """Read lines until an event arrives or ``until``; garbled lines are skipped."""
-        while not self._events and not self._stop_event.is_set():
-            try:
-                raw = self._line.readline(min(until, time.monotonic() + 0.05), what="a motion event")
-                msg = fp.decode_line(raw)
-            except DeviceTimeout:
-                if time.monotonic() >= until:
-                    return
-                continue
-            except ProtocolError:
-                continue  # a corrupted event: the STATUS poll finds out what happened
-            if isinstance(msg, fp.Event):
-                self._on_event(msg)
-        if self._stop_event.is_set() and not self._events:
-            # the realtime byte has been sent: give the !stopped event a moment to arrive
-            try:
-                raw = self._line.readline(min(until, time.monotonic() + self._timeout), what="!stopped")
-                msg = fp.decode_line(raw)
-                if isinstance(msg, fp.Event):
-                    self._on_event(msg)
-            except (DeviceTimeout, ProtocolError):
-                return
+            self._link.poll_events(min(deadline, last + STATUS_EVERY_S), self._stop_event)
 
     def _stop(self) -> None:
         self._line.write_realtime(fp.RT_STOP)

@@ -44,82 +44,16 @@ Choices, and why:
 
 from __future__ import annotations
 
-import math
-import re
 import threading
 import time
 from typing import Any
 
-from ..errors import DeviceError, DeviceTimeout, InputError, PositionUnknownError, ProtocolError
-from ._serial import SerialLine, printable
+from ..errors import DeviceError, DeviceTimeout, InputError, PositionUnknownError
+from ._grbl_link import JOG_CANCEL, UNLOCK, GrblLink, StatusReport, parse_status
+from ._serial import SerialLine
 from .base import FocusDrive, _finite
-from .grbl_codes import alarm_text, error_text
 
 __all__ = ["GrblDrive", "StatusReport", "parse_status"]
-
-BANNER = re.compile(r"^Grbl (\S+) \['\$' for help\]$")
-_STATUS = re.compile(r"^<([A-Za-z]+)(?::\d+)?((?:\|[^|>]*)*)>$")
-
-JOG_CANCEL = b"\x85"
-SOFT_RESET = b"\x18"
-STATUS = b"?"
-
-#: How the CLI and Python users clear an alarm (one phrase wherever a message names it).
-UNLOCK = "pass --unlock (allow_unlock=True from Python)"
-
-
-class StatusReport:
-    """One parsed ``<State|MPos:x,y,z|...>`` report; positions in mm as GRBL sends them."""
-
-    __slots__ = ("fields", "mpos", "state", "wco", "wpos")
-
-    def __init__(self, state: str, fields: dict[str, str]) -> None:
-        self.state = state
-        self.fields = fields
-        self.mpos = _floats(fields.get("MPos"))
-        self.wpos = _floats(fields.get("WPos"))
-        self.wco = _floats(fields.get("WCO"))
-
-    def __repr__(self) -> str:
-        return f"StatusReport({self.state!r}, {self.fields!r})"
-
-
-def _floats(text: str | None) -> tuple[float, ...] | None:
-    if text is None:
-        return None
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise ProtocolError(f"GRBL sent a malformed coordinate {text!r} in a status report") from None
-    if not all(math.isfinite(v) for v in values):
-        raise ProtocolError(
-            f"GRBL sent a non-finite coordinate {text!r} in a status report; its position is unknown: "
-            f"check the board, then resync or home"
-        )
-    return values
-
-
-def parse_status(line: str) -> StatusReport:
-    """Parse a GRBL 1.1 status report line; raises ProtocolError when it is malformed."""
-    m = _STATUS.match(line)
-    if not m:
-        raise ProtocolError(f"GRBL sent {printable(line)!r} where a status report <State|...> was expected")
-    fields: dict[str, str] = {}
-    for part in m.group(2).split("|")[1:]:
-        key, sep, value = part.partition(":")
-        if not sep:
-            raise ProtocolError(f"GRBL sent a malformed status field {part!r} in {printable(line)!r}")
-        fields[key] = value
-    try:
-        report = StatusReport(m.group(1), fields)
-    except ProtocolError as exc:
-        raise ProtocolError(f"{exc} (report {printable(line)!r})") from None
-    if report.mpos is None and report.wpos is None:
-        raise ProtocolError(f"GRBL status report {printable(line)!r} has neither MPos nor WPos")
-    for pos in (report.mpos, report.wpos, report.wco):
-        if pos is not None and len(pos) < 3:
-            raise ProtocolError(f"GRBL status report {printable(line)!r} has fewer than 3 axes")
-    return report
 
 
 class GrblDrive(FocusDrive):
@@ -189,9 +123,7 @@ class GrblDrive(FocusDrive):
         self._moving = False
         self._reset_seen = False
         self._last_z: float | None = None
-        self._wco_z: float | None = None
         self._tol_mm = 0.002
-        self.version = ""
         self.relative_on_device = False
         #: Mid-move status reports dropped as off the path (glitches), for logs and tests.
         self.wild_reports = 0
@@ -199,12 +131,13 @@ class GrblDrive(FocusDrive):
             raise InputError(f"reset_on_open {reset_on_open!r} is not True, False or 'auto'")
         self.spec = f"grbl:{port}"
         self._line = SerialLine(port, baudrate=baudrate, name="GRBL")
+        self._link = GrblLink(self._line, self._timeout, self._fault)
         try:
             with self._io:
-                if reset_on_open == "auto" and self._answers():
+                if reset_on_open == "auto" and self._link.answers():
                     self.relative_on_device = True  # not reset: its parser kept the last target
                 elif reset_on_open:
-                    self._reset_and_wait_banner()
+                    self._link.reset_and_wait_banner()
                 self._read_settings()
                 report = self._status()
             if report.state == "Alarm":
@@ -216,175 +149,36 @@ class GrblDrive(FocusDrive):
             self._closed = True
             raise
 
-    # ------------------------------------------------------------------ protocol helpers
-    def _answers(self) -> bool:
-        """True when a running GRBL 1.1 answers ``?`` (Idle or Alarm) and ``$I``: no reset needed.
+    @property
+    def version(self) -> str:
+        """GRBL's version as the board named it (``$I`` or the banner; "" if neither came)."""
+        return self._link.version
 
-        Two tries (a bootloader may eat the first byte); the first waits at most 0.3 s.
-        """
-        for wait in (min(self._timeout, 0.3), self._timeout):
-            self._line.discard_input()
-            self._line.write_realtime(STATUS)
-            deadline = time.monotonic() + wait
-            state = None
-            while state is None:
-                try:
-                    line = self._line.readline(deadline, what="a status report")
-                except DeviceTimeout:
-                    break
-                except ProtocolError:
-                    continue  # noise on the line: not an answer
-                if BANNER.match(line):
-                    return False  # it has just booted (the port's open reset it): nothing kept
-                if line.startswith("<"):
-                    try:
-                        state = parse_status(line).state
-                    except ProtocolError:
-                        continue
-            if state is not None:
-                return state in ("Idle", "Alarm") and self._build_version()
-        return False
-
-    def _build_version(self) -> bool:
-        """Ask ``$I``; True (and :attr:`version` set) when it names GRBL 1.1."""
-        self._line.write_line("$I")
-        deadline = time.monotonic() + self._timeout
-        version = ""
-        while True:
-            try:
-                line = self._line.readline(deadline, what="the reply to '$I'")
-            except DeviceError:
-                return False
-            if line.startswith("[VER:"):
-                parts = line[5:].split(".", 2)  # [VER:1.1h.20190825:]
-                version = ".".join(parts[:2]) if len(parts) >= 2 else ""
-            elif line == "ok" or line.startswith("error:"):
-                if line == "ok" and version.startswith("1.1"):
-                    self.version = version
-                    return True
-                return False
-
-    def _reset_and_wait_banner(self, attempts: int = 3) -> None:
-        for _ in range(attempts):
-            self._line.discard_input()
-            self._line.write_realtime(SOFT_RESET)
-            deadline = time.monotonic() + self._timeout
-            try:
-                while True:
-                    try:
-                        line = self._line.readline(deadline, what="the start-up banner")
-                    except ProtocolError:
-                        continue  # noise while booting (some boards print junk on every reset)
-                    m = BANNER.match(line)
-                    if m:
-                        self.version = m.group(1)
-                        self._drain_messages(0.1)
-                        return
-            except DeviceTimeout:
-                continue
-        raise DeviceTimeout(
-            f"no GRBL banner on {self._line.url} after {attempts} soft resets: "
-            f"check the port, the baud rate and that the board runs GRBL 1.1"
-        )
-
-    def _drain_messages(self, seconds: float) -> None:
-        """Read and interpret lines for a short time (start-up messages like [MSG:...])."""
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                line = self._line.readline(deadline, what="start-up messages")
-            except DeviceTimeout:
-                return
-            self._handle_async(line)
-
-    def _handle_async(self, line: str) -> None:
-        """Interpret a line that is not the reply we wait for; raise on alarms and resets."""
-        if line.startswith("ALARM:"):
-            code = _code(line)
-            self._mark_unknown(f"ALARM:{code} {alarm_text(code)}")
-            self._moving = False
-            raise DeviceError(
-                f"GRBL raised ALARM:{code} ({alarm_text(code)}); the position is unknown: "
-                f"home the machine, or check it and {UNLOCK} to resync with $X"
-            )
-        if BANNER.match(line):
-            self._mark_unknown("GRBL reset itself")
+    # ------------------------------------------------------------------ the link
+    def _fault(self, reason: str, reset: bool) -> None:
+        """The link saw an alarm or a reset: the position is unknown, no motion runs."""
+        self._mark_unknown(reason)
+        self._moving = False
+        if reset:
             self._reset_seen = True  # its counter restarted: a plain resync must not trust it
-            raise DeviceError(
-                f"GRBL reset itself (banner received mid-operation); the position is lost: "
-                f"check power and cabling, then home it, or check where the optics are and "
-                f"{UNLOCK} to resync"
-            )
-        if line.startswith(("[MSG:", "[GC:", "[HLP:", "[VER:", "[OPT:", "[echo:", "$", "[")):
-            return
-        if line.startswith("<"):
-            parse_status(line)  # validates; stray report
-            return
-        raise ProtocolError(f"GRBL sent an unexpected line {printable(line)!r}; check the device type")
 
     def _command(self, line: str, *, timeout: float | None = None) -> list[str]:
-        """Send a command line and wait for its ``ok``; return the lines before it."""
-        self._line.write_line(line)
-        deadline = time.monotonic() + (timeout if timeout is not None else self._timeout)
-        extra: list[str] = []
-        while True:
-            reply = self._line.readline(deadline, what=f"the reply to {line!r}")
-            if reply == "ok":
-                return extra
-            if reply.startswith("error:"):
-                code = _code(reply)
-                raise DeviceError(f"GRBL refused {line!r}: error:{code} ({error_text(code)})")
-            if reply.startswith("$") and "=" in reply:
-                extra.append(reply)
-                continue
-            self._handle_async(reply)
+        return self._link.command(line, timeout=timeout)
 
     def _status(self) -> StatusReport:
-        """Ask for a realtime status report and return it (other lines are interpreted)."""
-        self._line.write_realtime(STATUS)
-        deadline = time.monotonic() + self._timeout
-        while True:
-            line = self._line.readline(deadline, what="a status report")
-            if line.startswith("<"):
-                report = parse_status(line)
-                if report.wco is not None:
-                    self._wco_z = report.wco[2]
-                if report.state == "Alarm":
-                    self._mark_unknown("GRBL is in alarm")
-                return report
-            if line == "ok":
-                continue  # a late ok of an earlier line
-            self._handle_async(line)
+        report = self._link.status()
+        if report.state == "Alarm":
+            self._mark_unknown("GRBL is in alarm")
+        return report
 
     def _read_settings(self) -> None:
-        for line in self._command("$$"):
-            key, _, value = line.partition("=")
-            if key == "$102":
-                try:
-                    steps = float(value)
-                except ValueError:
-                    steps = math.nan
-                if not math.isfinite(steps) or steps <= 0:
-                    raise ProtocolError(
-                        f"GRBL sent the setting {printable(line)!r}, not a positive number of Z steps/mm: "
-                        f"set $102 on the board (e.g. $102=250)"
-                    )
-                self._tol_mm = max(1.5 / steps, 0.0005)
-                self._set_resolution(1000.0 / steps)  # the Z step grid in um
+        steps = self._link.z_steps_per_mm()
+        if steps is not None:
+            self._tol_mm = max(1.5 / steps, 0.0005)
+            self._set_resolution(1000.0 / steps)  # the Z step grid in um
 
     def _z_mm(self, report: StatusReport) -> float:
-        if report.mpos is not None:
-            return report.mpos[2]
-        if self._wco_z is None:
-            # WPos only ($10=0): WCO comes with some reports; ask until it does
-            for _ in range(40):
-                report2 = self._status()
-                if report2.mpos is not None:
-                    return report2.mpos[2]
-                if self._wco_z is not None:
-                    return report2.wpos[2] + self._wco_z  # type: ignore[index]
-            raise ProtocolError("GRBL reports only WPos and never sent WCO: set $10=1 (MPos reports)")
-        return report.wpos[2] + self._wco_z  # type: ignore[index]
+        return self._link.z_mm(report)
 
     def _z_um(self, report: StatusReport) -> float:
         z = self._z_mm(report) * 1000.0
@@ -545,10 +339,3 @@ def _mm(z_mm: float) -> str:
     while text.endswith("0") and len(text) - text.index(".") > 5:
         text = text[:-1]  # 0.500000 -> 0.5000 (at least 4 decimals, like GRBL's own reports)
     return text
-
-
-def _code(line: str) -> int:
-    try:
-        return int(line.split(":", 1)[1])
-    except (IndexError, ValueError):
-        raise ProtocolError(f"GRBL sent a malformed reply {printable(line)!r}") from None

@@ -101,7 +101,7 @@ class UvcFocusDrive(FocusDrive):
             raise InputError(
                 f"camera {camera!r} is not a camera: give an index, a device path or a VideoCapture"
             )
-        from ..sources.camera import open_capture  # OpenCV's own log lines silenced
+        from ..sources._capture import open_capture  # OpenCV's own log lines silenced
 
         target: int | str = int(camera) if isinstance(camera, int) or camera.isdigit() else camera
         cap = open_capture(target)

@@ -34,17 +34,16 @@ returned by :meth:`read` first. :meth:`close` always stops the thread and releas
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 import warnings
 from collections import deque
 from pathlib import Path
-from typing import Any
 
 from .._threads import Worker
-from ..errors import FocuscamError, InputError, SourceError
+from ..errors import InputError, SourceError
 from ..types import Frame
+from ._capture import open_capture, open_failed
 from .base import FrameSource, SourceWarning, StreamEnded, check_timeout
 
 __all__ = ["PROPERTIES", "CameraSource"]
@@ -59,48 +58,6 @@ PROPERTIES = {
     "autofocus": "CAP_PROP_AUTOFOCUS",
     "focus": "CAP_PROP_FOCUS",
 }
-
-
-def open_capture(device: int | str, api: int | None = None) -> Any:
-    """Open a ``cv2.VideoCapture`` with OpenCV's and FFmpeg's own log output silenced.
-
-    focuscam reports a failed open in one line of its own, so OpenCV's ``[ WARN]`` lines and
-    FFmpeg's (``moov atom not found``, ``Connection refused``) are not shown. FFmpeg's level
-    is set once per process through ``OPENCV_FFMPEG_LOGLEVEL`` (-8: quiet) unless already set.
-    """
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    import cv2
-
-    log = cv2.utils.logging
-    old = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_SILENT)
-    try:
-        cap = cv2.VideoCapture(device) if api is None else cv2.VideoCapture(device, api)
-    finally:
-        log.setLogLevel(old)
-    return cap
-
-
-def _open_failed(kind: str, name: str, device: int | str) -> FocuscamError:
-    """The one-line error for a capture that did not open, with advice that fits its kind.
-
-    A file that is not a video is bad input (exit 2); a stream points at its address and the
-    network; a camera at its cable, other programs and ``ls /dev/video*``.
-    """
-    if kind == "file":
-        return InputError(
-            f"video {device} is not a video OpenCV can decode: give a video file (e.g. MP4, AVI), "
-            "or a stack folder as replay:DIR"
-        )
-    if kind == "url":
-        return SourceError(
-            f"{name} did not open: check the address (scheme, host, port, path, credentials) and "
-            "that this machine reaches it over the network"
-        )
-    return SourceError(
-        f"{name} did not open: check that it is plugged in, that no other program uses it, and "
-        "the index or path (ls /dev/video*)"
-    )
 
 
 def _check_int(value: object, param: str, lo: int) -> int:
@@ -249,7 +206,7 @@ class CameraSource(FrameSource):
         self._cap = open_capture(device, api)
         if not self._cap.isOpened():
             self._cap.release()
-            raise _open_failed(self.kind, self.name, device)
+            raise open_failed(self.kind, self.name, device)
         self._closed = False
         try:
             for key, value in asked.items():

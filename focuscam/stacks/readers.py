@@ -310,7 +310,7 @@ def _load_tiff(path: Path) -> Stack:
 def _load_video(path: Path) -> Stack:
     import cv2
 
-    from ..sources.camera import open_capture  # OpenCV's and FFmpeg's own log lines silenced
+    from ..sources._capture import open_capture  # OpenCV's and FFmpeg's own log lines silenced
 
     cap = open_capture(str(path))
     try:

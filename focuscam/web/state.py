@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ..errors import FocuscamError
+from ..types import json_number as num
 
 __all__ = ["num", "state_json", "strategies", "unit"]
-
-
-def num(value: Any) -> float | None:
-    """A finite float, or None (for JSON: no NaN, no infinity)."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def strategies() -> dict[str, Any]:

@@ -15,12 +15,28 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import NamedTuple
 
 from ..errors import DeviceError, DeviceTimeout, ProtocolError
 from . import _fwproto as fp
 from ._serial import SerialLine
 
-__all__ = ["FirmwareLink"]
+__all__ = ["FirmwareLink", "Session"]
+
+try:
+    import termios
+
+    _TTY_ERRORS: tuple[type[BaseException], ...] = (OSError, termios.error)
+except ImportError:  # not POSIX
+    _TTY_ERRORS = (OSError,)
+
+
+class Session(NamedTuple):
+    """What every handshake sends: the soft limits in steps, and speed/accel (None: the firmware's)."""
+
+    limits: tuple[int, int]
+    speed: int | None
+    accel: int | None
 
 
 class FirmwareLink:
@@ -37,11 +53,13 @@ class FirmwareLink:
     retries : int
         Resends of one command before giving up.
     on_boot : callable
-        Called with no argument when a boot banner arrives (the drive raises if it means a
-        reset mid-session, or returns while it handshakes).
+        Called with no argument when a boot banner arrives outside a handshake (the drive
+        raises: the board reset mid-session).
     refuse : callable
         ``refuse(command, args, reply)`` -> the error to raise for an ``err`` reply that is not
         a corruption report.
+    session : Session
+        The settings every handshake sends.
     """
 
     def __init__(
@@ -53,6 +71,7 @@ class FirmwareLink:
         retries: int,
         on_boot: Callable[[], None],
         refuse: Callable[[str, tuple[int, ...], fp.Reply], DeviceError],
+        session: Session,
     ) -> None:
         self.port = port
         self.what = what
@@ -67,6 +86,13 @@ class FirmwareLink:
         #: Count of resends (corruption or timeouts) since open, for logs and tests.
         self.resends = 0
         self._seq = 0
+        self._session = session
+        self._handshaking = False
+        #: Identification fields from ``ID`` (name, version, proto, build, target).
+        self.info: dict[str, str] = {}
+        #: The firmware's speed (steps/s) and acceleration (steps/s^2), read at the handshake.
+        self.speed = 800
+        self.accel = 4000
         self.line = SerialLine(port, name="focuscam motor", poll_s=0.01)
 
     def reopen(self) -> None:
@@ -79,9 +105,65 @@ class FirmwareLink:
 
     def _on_event(self, ev: fp.Event) -> None:
         if ev.kind == "boot":
-            self._on_boot()
+            if not self._handshaking:
+                self._on_boot()
             return
         self.events.append(ev)
+
+    def handshake(self, deadline: float) -> None:
+        """ID (repeated until ``deadline`` while the board boots), then send every setting."""
+        self._handshaking = True
+        try:
+            while True:
+                try:
+                    reply = self.transact("ID", timeout=min(self.timeout, 0.5))
+                    break
+                except (DeviceTimeout, ProtocolError):
+                    if time.monotonic() >= deadline:
+                        raise
+            info = reply.fields
+            if info.get("name") != "focuscam-motor":
+                raise DeviceError(
+                    f"{self.port} answered ID with {reply.payload!r}, not a focuscam motor: "
+                    f"check the port (focuscam ports) or flash firmware_bridge"
+                )
+            if info.get("proto") != str(fp.PROTO_VERSION):
+                raise DeviceError(
+                    f"{self.what} speaks protocol {info.get('proto')!r}, this focuscam speaks "
+                    f"{fp.PROTO_VERSION}: flash the firmware of this focuscam version"
+                )
+            self.info = info
+            self.transact("LIM", *self._session.limits)
+            if self._session.speed is not None:
+                self.transact("SPEED", self._session.speed)
+            if self._session.accel is not None:
+                self.transact("ACCEL", self._session.accel)
+            self.speed = self.fields(self.transact("SPEED"), "speed")["speed"]
+            self.accel = self.fields(self.transact("ACCEL"), "accel")["accel"]
+            self.transact("EN", 1)
+        finally:
+            self._handshaking = False
+
+    def relink(self, boot_wait_s: float) -> None:
+        """Handshake again (before resync/home); reopen the port first if it failed.
+
+        A USB serial board that was unplugged and plugged back (under the same name, e.g. a
+        ``/dev/serial/by-id/...`` link) leaves the old port dead: it is closed and opened again.
+        """
+        self.events.clear()
+        try:
+            self.line.discard_input()
+            self.handshake(deadline=time.monotonic() + boot_wait_s)
+            return
+        except (DeviceTimeout, ProtocolError):
+            raise
+        except DeviceError as exc:
+            if self.line.closed or not isinstance(exc.__cause__, _TTY_ERRORS):
+                raise  # not an I/O failure of the port (serial.SerialException is an OSError;
+                # flushing a vanished tty raises termios.error)
+            # the port itself failed: open it again below
+        self.reopen()
+        self.handshake(deadline=time.monotonic() + boot_wait_s)
 
     def transact(self, command: str, *args: int, timeout: float | None = None) -> fp.Reply:
         """Send one command, return its ``ok`` reply; resend on corruption/timeouts (bounded)."""

@@ -34,20 +34,13 @@ import random
 import time
 from typing import Any
 
-from ..errors import DeviceError, DeviceTimeout, InputError, LimitError, PositionUnknownError, ProtocolError
+from ..errors import DeviceError, DeviceTimeout, InputError, LimitError, PositionUnknownError
 from . import _fwproto as fp
-from ._fw_link import FirmwareLink
+from ._fw_link import FirmwareLink, Session
 from ._serial import SerialLine
 from .base import FocusDrive, grid_span
 
 __all__ = ["FirmwareDrive"]
-
-try:
-    import termios
-
-    _TTY_ERRORS: tuple[type[BaseException], ...] = (OSError, termios.error)
-except ImportError:  # not POSIX
-    _TTY_ERRORS = (OSError,)
 
 #: Seconds between STATUS polls while a move runs and no event arrives.
 STATUS_EVERY_S = 0.25
@@ -147,12 +140,7 @@ class FirmwareDrive(FocusDrive):
                     f"32-bit step counter: narrow the limits or lower steps_per_um"
                 )
         self.port = port
-        self._handshaking = False
         self._mark = random.randint(1, fp.MAX_SEQ)
-        self._speed_now = 800
-        self._accel_now = 4000
-        #: Identification fields from ``ID`` (name, version, proto, build, target).
-        self.info: dict[str, str] = {}
         self._link = FirmwareLink(
             port,
             what=self._what(),
@@ -160,12 +148,13 @@ class FirmwareDrive(FocusDrive):
             retries=retries,
             on_boot=self._on_boot,
             refuse=self._refusal,
+            session=Session(self._lim_steps, self._speed_steps, self._accel_steps),
         )
         self._io = self._link.io
         self._events = self._link.events
         try:
             with self._io:
-                self._handshake(deadline=time.monotonic() + self._boot_wait)
+                self._link.handshake(deadline=time.monotonic() + self._boot_wait)
                 self._transact("MARK", self._mark)
                 st = self._checked_status()
                 z = self._int_field(st, "pos") / self._spu
@@ -212,8 +201,6 @@ class FirmwareDrive(FocusDrive):
         return f"the focuscam motor on {self.port}"
 
     def _on_boot(self) -> None:
-        if self._handshaking:
-            return
         self._mark_unknown("the board reset (boot banner seen mid-session)")
         raise PositionUnknownError(
             f"{self._what()} reset (boot banner seen mid-session): its position is unknown; "
@@ -226,6 +213,11 @@ class FirmwareDrive(FocusDrive):
     @property
     def _line(self) -> SerialLine:
         return self._link.line
+
+    @property
+    def info(self) -> dict[str, str]:
+        """Identification fields from ``ID`` (name, version, proto, build, target)."""
+        return self._link.info
 
     @property
     def resends(self) -> int:
@@ -252,60 +244,8 @@ class FirmwareDrive(FocusDrive):
     def _int_field(self, fields: dict[str, str], key: str) -> int:
         return self._link.int_field(fields, key)
 
-    def _handshake(self, deadline: float) -> None:
-        """ID (repeated until the deadline while the board boots), then send every setting."""
-        self._handshaking = True
-        try:
-            while True:
-                try:
-                    reply = self._transact("ID", timeout=min(self._timeout, 0.5))
-                    break
-                except (DeviceTimeout, ProtocolError):
-                    if time.monotonic() >= deadline:
-                        raise
-            info = reply.fields
-            if info.get("name") != "focuscam-motor":
-                raise DeviceError(
-                    f"{self.port} answered ID with {reply.payload!r}, not a focuscam motor: "
-                    f"check the port (focuscam ports) or flash firmware_bridge"
-                )
-            if info.get("proto") != str(fp.PROTO_VERSION):
-                raise DeviceError(
-                    f"{self._what()} speaks protocol {info.get('proto')!r}, this focuscam speaks "
-                    f"{fp.PROTO_VERSION}: flash the firmware of this focuscam version"
-                )
-            self.info = info
-            self._transact("LIM", *self._lim_steps)
-            if self._speed_steps is not None:
-                self._transact("SPEED", self._speed_steps)
-            if self._accel_steps is not None:
-                self._transact("ACCEL", self._accel_steps)
-            self._speed_now = self._fields(self._transact("SPEED"), "speed")["speed"]
-            self._accel_now = self._fields(self._transact("ACCEL"), "accel")["accel"]
-            self._transact("EN", 1)
-        finally:
-            self._handshaking = False
-
     def _relink(self) -> None:
-        """Handshake again before resync/home; reopen the port first if it failed.
-
-        A USB serial board that was unplugged and plugged back (under the same name, e.g. a
-        ``/dev/serial/by-id/...`` link) leaves the old port dead: it is closed and opened again.
-        """
-        self._events.clear()
-        try:
-            self._line.discard_input()
-            self._handshake(deadline=time.monotonic() + self._boot_wait)
-            return
-        except (DeviceTimeout, ProtocolError):
-            raise
-        except DeviceError as exc:
-            if self._line.closed or not isinstance(exc.__cause__, _TTY_ERRORS):
-                raise  # not an I/O failure of the port (serial.SerialException is an OSError;
-                # flushing a vanished tty raises termios.error)
-            # the port itself failed: open it again below
-        self._link.reopen()
-        self._handshake(deadline=time.monotonic() + self._boot_wait)
+        self._link.relink(self._boot_wait)
 
     def _status(self) -> dict[str, str]:
         return self._transact("STATUS").fields
@@ -349,7 +289,7 @@ class FirmwareDrive(FocusDrive):
         return aim if abs(aim) <= AIM_MAX else 0
 
     def _move_deadline(self, distance: int) -> float:
-        v, a = self._speed_now, self._accel_now
+        v, a = self._link.speed, self._link.accel
         est = distance / v + v / a  # cruise time plus the time lost to the two ramps
         return time.monotonic() + 3.0 * est + 2.0 + self._timeout * (self._retries + 1)
 

@@ -12,9 +12,10 @@
    from its ``approach`` direction;
 3. verify: score a fresh frame there; when it is below ``verify_fraction`` of the curve's score
    at the peak, search once more (``retry``), else report ``failed``. When the search's last
-   frame was a fresh one (after its move and the settle time, not streamed) less than a
-   quarter of the ``resolution`` from the peak and the drive has not moved since, there is no
-   move worth taking: that frame is the verification (no second frame at the same place).
+   frame was a fresh one (after its move and the settle time, not streamed) less than
+   :data:`~focuscam.search.base.NO_MOVE` (a tenth) of the ``resolution`` from the peak and the
+   drive has not moved since, no move is taken: that frame is the verification (no second
+   frame at the same place).
 
 :meth:`Autofocus.abort` (from another thread, or the CLI on Ctrl-C) stops the drive; the run
 raises :class:`~focuscam.errors.Aborted` whose message (and ``position_um``) tells where the
@@ -49,6 +50,7 @@ from .errors import Aborted, InputError
 from .lock import FocusLock, LockReport
 from .ownership import DriveOwner
 from .search import DEFAULT_STRATEGY, STRATEGIES, make_strategy
+from .search.base import NO_MOVE
 from .types import FocusState, ZUnit
 
 __all__ = ["Autofocus", "AutofocusResult", "FocusLock", "LockReport", "autofocus", "default_measure"]
@@ -401,9 +403,9 @@ class Autofocus(ClosedLoop):
             target = self.drive.quantise(res.z) if self.grid_um > 0 else res.z
             ref = self._peak_score(res, target)
             # the last search frame stands for the verification when it was scored, after the
-            # move and the settle time, less than half a resolution step from the peak (a move
-            # that short is not worth taking): the drive is there and the frame is fresh
-            last = self.settled_at(target, 0.25 * strategy.resolution)
+            # move and the settle time, within NO_MOVE resolution steps of the peak (a move that
+            # short is not taken): the drive is there and the frame is fresh
+            last = self.settled_at(target, NO_MOVE * strategy.resolution)
             if last is not None and self._verified(last[1], ref):
                 self._emit("state", state="verifying", target_um=target, reused_frame=True)
                 common = {"samples": tuple(samples), "searches": searches, "target": res.z, "verify": last[1]}

@@ -118,7 +118,7 @@ def test_last_frame_stands_for_the_verification_only_when_taken_there_after_sett
         assert not moves_after
         assert strategy != "continuous"  # its frames are captured while moving
         assert r.samples[-1] == (r.z, r.verify_score)
-        assert abs(r.target_z - r.z) < 0.25
+        assert abs(r.target_z - r.z) < 0.1
     else:
         assert moves_after  # a move to the peak, then one more fresh frame
         assert r.samples[-1][1] == r.verify_score

@@ -33,6 +33,10 @@ __all__ = ["STRATEGIES", "SearchResult", "SearchStrategy", "make_strategy", "reg
 MODES = ("max", "brightfield")
 
 
+#: A move to the peak shorter than this fraction of the ``resolution`` is not taken: the last
+#: fresh frame, already there, stands for the frame at the peak (see :mod:`focuscam.autofocus`).
+NO_MOVE = 0.1
+
 _MAX_KNOWN_RUN = 100_000  # known positions in a row before a search counts as stuck
 
 

@@ -9,11 +9,17 @@ a jump to its peak, refinement until the one significance rule is satisfied.
 2. **Jump**: fit a Gaussian (a parabola through the logarithm of the scores above the floor)
    to the best sample and its two neighbours and score its vertex; refit and jump again while
    the vertex moves (at most three jumps).
-3. **Refine**: score the best sample's neighbourhood at half the previous spacing, both sides,
-   until the best sample's neighbours are within the ``resolution`` (or the calibrated width),
-   then test the peak with :func:`~focuscam.search.significance.test_peak` and stop as soon as
-   it is significant; otherwise add samples (refinement, then the rest of the grid) within the
-   frame budget.
+3. **Refine**: score the best sample's neighbourhood at half the previous spacing until the
+   best sample's neighbours are within the ``resolution`` (or the calibrated width): the gap
+   on the side of the Gaussian's peak first, then the one nearer the drive (no round trips).
+   The frame at the fitted peak is planned as the significance test's last needed sample
+   (:func:`~focuscam.search.significance.test_peak` needs model parameters + 2), so that the
+   search *ends* on the peak: earlier samples go away from it. Stop as soon as the peak is
+   significant: when the fit then lies a tenth of the resolution or more from the last
+   frame, score one more frame at the fit (at most twice) so that the controller needs no
+   separate verification frame there (:data:`~focuscam.search.base.NO_MOVE`); otherwise add
+   samples (refinement, then whole steps around the best, then the rest of the grid) within
+   the frame budget.
 
 In ``brightfield`` mode the bracket covers the whole grid (the focal plane is the minimum
 between two maxima) and the jumps and refinement look for the lowest score.
@@ -27,7 +33,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..errors import InputError
-from .base import SearchStrategy, register_strategy
+from .base import NO_MOVE, SearchStrategy, register_strategy
 
 __all__ = ["Model"]
 
@@ -179,47 +185,72 @@ class Model(SearchStrategy):
             yield from self._score(v)
         # 3. refine around the best sample until its neighbours are within about one curve
         #    width (the calibrated one, else the width of the Gaussian through the best sample
-        #    and its neighbours; never below 1.5 resolution steps) and the peak is real
+        #    and its neighbours; never below 1.5 resolution steps) and the peak is real; the
+        #    frame at the fitted peak is planned as the test's last needed sample, so that the
+        #    search ends on it (the controller then takes no second frame there)
+        finals = 0
         while left() > 0:
             z, s, b = self._best(wlo, whi)
             if not 0 < b < z.size - 1:
                 return
             gaps = (z[b] - z[b - 1], z[b + 1] - z[b])
-            sigma = self.curve_width_um
-            if sigma is None:
-                sigma = _sigma3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
-            target = max(self.resolution, min(sigma or 0.0, 0.25 * (whi - wlo)) / 1.5)
-            if max(gaps) <= 1.5 * target and z.size >= self._needed() and self._significant():
-                return
-            side = 0 if gaps[0] >= gaps[1] else 1
-            wide = z[b] + (-0.5 * gaps[0] if side == 0 else 0.5 * gaps[1])
-            if max(gaps) > 1.5 * target:
-                cand = wide
-                if 0.5 * max(gaps) < 0.75 * self.resolution:
-                    cand = z[b] + (-1 if side == 0 else 1) * self.resolution
-            else:
-                # neighbours are close but the test wants more: halve the wider gap, else take
-                # the free position nearest the drive at whole target steps from the best
-                cand = self._more(z, b, wide, target, grid, wlo, whi)
-                if cand is None:
+            target = self._target(z, s, b, wlo, whi)
+            close = max(gaps) <= 1.5 * target
+            peak = float(self._fit().z)
+            fresh_peak = self._score_at(peak) is None
+            if close and z.size >= self._needed() and self._significant():
+                if not fresh_peak or finals >= 2 or abs(peak - self._z[-1]) < NO_MOVE * self.resolution:
                     return
-            if self._score_at(float(cand)) is not None:
-                return  # nothing new to score here (rounding put it on a sample): never spin
-            yield from self._score(float(cand))
+                finals += 1  # end on a frame at the fitted peak, itself part of the test
+                yield from self._score(peak)
+                continue
+            cands = self._candidates(z, s, b, gaps, target, grid, wlo, whi)
+            if close and fresh_peak and z.size + 1 >= self._needed():
+                cands.insert(0, peak)
+            elif z.size + 1 < self._needed():
+                # too early for the peak frame: samples away from the peak first
+                cands.sort(key=lambda c: abs(c - peak) < target)
+            if not cands:
+                return
+            yield from self._score(float(cands[0]))
 
-    def _more(self, z, b, wide, target, grid, wlo, whi) -> float | None:
+    def _candidates(self, z, s, b, gaps, target, grid, wlo, whi) -> list[float]:
+        """Unscored positions (um) inside the window worth scoring next, best first.
+
+        Gaps wider than 1.5 ``target`` beside the best sample ``b`` are halved first (the one on
+        the side of the model's peak -- the Gaussian through the best sample and its
+        neighbours -- first, then the one nearer the drive: no round trips); then positions at
+        whole ``target`` steps from the best, nearest the drive first; then the coarse grid.
+        """
+        sign = self._sign()
         here = self._z[-1]
-        steps = [z[b] + k * target for k in (-3, -2, -1, 1, 2, 3)]
-        missing = [float(g) for g in grid]
-        for group in (
-            [wide],
-            sorted(steps, key=lambda c: abs(c - here)),
-            sorted(missing, key=lambda c: abs(c - here)),
-        ):
-            for c in group:
-                if wlo <= c <= whi and self._score_at(float(c)) is None:
-                    return float(c)
-        return None
+        v = _vertex3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
+        halves = []
+        for k in (0, 1):
+            if gaps[k] > 1.5 * target:
+                half = 0.5 * gaps[k]
+                if half < 0.75 * self.resolution:
+                    half = self.resolution
+                c = z[b] + (half if k else -half)
+                away = v is not None and (v < z[b]) != (k == 0)
+                halves.append((away, abs(c - here), c))
+        out = [c for *_, c in sorted(halves)]
+        if not out:
+            side = 0 if gaps[0] >= gaps[1] else 1
+            out.append(z[b] + (0.5 * gaps[1] if side else -0.5 * gaps[0]))
+        out += sorted((z[b] + k * target for k in (-3, -2, -1, 1, 2, 3)), key=lambda c: abs(c - here))
+        out += sorted((float(g) for g in grid), key=lambda c: abs(c - here))
+        return [float(c) for c in out if wlo <= c <= whi and self._score_at(float(c)) is None]
+
+    def _target(self, z: np.ndarray, s: np.ndarray, b: int, wlo: float, whi: float) -> float:
+        """The wanted spacing (um) around the best sample ``b``: about one curve width (the
+        calibrated one, else the Gaussian's through the best sample and its neighbours), at
+        most a quarter of the window, never below the resolution."""
+        sign = self._sign()
+        sigma = self.curve_width_um
+        if sigma is None:
+            sigma = _sigma3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
+        return max(self.resolution, min(sigma or 0.0, 0.25 * (whi - wlo)) / 1.5)
 
     @staticmethod
     def _sweep_order(grid: np.ndarray, here: float) -> list[float]:

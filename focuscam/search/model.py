@@ -33,7 +33,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..errors import InputError
-from .base import NO_MOVE, SearchStrategy, register_strategy
+from .base import SearchStrategy, register_strategy
 
 __all__ = ["Model"]
 
@@ -188,7 +188,6 @@ class Model(SearchStrategy):
         #    and its neighbours; never below 1.5 resolution steps) and the peak is real; the
         #    frame at the fitted peak is planned as the test's last needed sample, so that the
         #    search ends on it (the controller then takes no second frame there)
-        finals = 0
         while left() > 0:
             z, s, b = self._best(wlo, whi)
             if not 0 < b < z.size - 1:
@@ -199,17 +198,14 @@ class Model(SearchStrategy):
             peak = float(self._fit().z)
             fresh_peak = self._score_at(peak) is None
             if close and z.size >= self._needed() and self._significant():
-                if not fresh_peak or finals >= 2 or abs(peak - self._z[-1]) < NO_MOVE * self.resolution:
-                    return
-                finals += 1  # end on a frame at the fitted peak, itself part of the test
-                yield from self._score(peak)
-                continue
+                return
             cands = self._candidates(z, s, b, gaps, target, grid, wlo, whi)
-            if close and fresh_peak and z.size + 1 >= self._needed():
+            if close and fresh_peak and z.size + 1 == self._needed():
                 cands.insert(0, peak)
             elif z.size + 1 < self._needed():
-                # too early for the peak frame: samples away from the peak first
-                cands.sort(key=lambda c: abs(c - peak) < target)
+                # too early for the frame at the peak (one that a later jump to the fit could
+                # not improve on): samples away from it first
+                cands.sort(key=lambda c: abs(c - peak) < 0.75 * self.resolution)
             if not cands:
                 return
             yield from self._score(float(cands[0]))

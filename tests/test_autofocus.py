@@ -124,6 +124,18 @@ def test_last_frame_stands_for_the_verification_only_when_taken_there_after_sett
         assert r.samples[-1][1] == r.verify_score
 
 
+def test_no_second_frame_where_the_search_ended(stack):
+    """A search whose last fresh frame is at its peak is verified by that frame: every frame
+    of the run is at a different position (before, the verification scored it again)."""
+    src, drive = make_twin(stack, start_um=3.0, settle_s=0.1)
+    r = Autofocus(src, drive, strategy="coarse-fine", resolution_um=1.0).run()
+    assert r.state == "focused", r.reason
+    z = np.sort([z for z, _ in r.samples])
+    assert len(z) == r.frames
+    assert np.min(np.diff(z)) >= 0.1 * 1.0  # no two frames within a tenth of the resolution
+    assert r.samples[-1][0] == r.z  # the drive stayed where the last frame was scored
+
+
 def test_a_streamed_or_moved_away_frame_never_stands_for_the_verification(stack):
     src, drive = make_twin(stack, start_um=3.0)
     af = Autofocus(src, drive, strategy="continuous", resolution_um=1.0)

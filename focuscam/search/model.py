@@ -13,13 +13,15 @@ a jump to its peak, refinement until the one significance rule is satisfied.
    best sample's neighbours are within the ``resolution`` (or the calibrated width): the gap
    on the side of the Gaussian's peak first, then the one nearer the drive (no round trips).
    The frame at the fitted peak is planned as the significance test's last needed sample
-   (:func:`~focuscam.search.significance.test_peak` needs model parameters + 2), so that the
-   search *ends* on the peak: earlier samples go away from it. Stop as soon as the peak is
-   significant: when the fit then lies a tenth of the resolution or more from the last
-   frame, score one more frame at the fit (at most twice) so that the controller needs no
-   separate verification frame there (:data:`~focuscam.search.base.NO_MOVE`); otherwise add
-   samples (refinement, then whole steps around the best, then the rest of the grid) within
-   the frame budget.
+   (:func:`~focuscam.search.significance.test_peak` needs model parameters + 2): before that,
+   candidates within 0.75 resolution steps of the fitted peak wait and samples away from it
+   come first; at that count the fitted peak itself is scored. So the search tends to *end*
+   on the peak, and when the final fit lies within a tenth of the resolution of that last
+   frame the controller needs no separate verification frame there
+   (:data:`~focuscam.search.base.NO_MOVE`). Stop as soon as the peak is significant;
+   otherwise add samples (refinement, then whole steps around the best, then the rest of the
+   grid) within the frame budget. (No extra frame is taken at the fit once the test holds:
+   on flat-topped curves more samples on the top can make the test fail.)
 
 In ``brightfield`` mode the bracket covers the whole grid (the focal plane is the minimum
 between two maxima) and the jumps and refinement look for the lowest score.

@@ -145,13 +145,13 @@ class Model(SearchStrategy):
         # 1. bracket: climb the coarse grid from the position nearest the drive
         if self.mode == "max":
             i = int(np.argmin(np.abs(grid - here)))
-            si = yield from self._score(float(grid[i]))
+            si = yield from self._go(float(grid[i]))
             step = 1 if i == 0 or (i < grid.size - 1 and grid[-1] - grid[i] >= grid[i] - grid[0]) else -1
             climbed = False
             for direction in (step, -step):
                 j, sj = i, si
                 while 0 <= j + direction < grid.size:
-                    sn = yield from self._score(float(grid[j + direction]))
+                    sn = yield from self._go(float(grid[j + direction]))
                     if sn <= sj:
                         break
                     j, sj, climbed = j + direction, sn, True
@@ -172,10 +172,10 @@ class Model(SearchStrategy):
                 now = self._z[-1]
                 g = min(rest, key=lambda g: (abs(g - now), abs(g - 0.5 * (wlo + whi))))
                 tried.add(g)
-                yield from self._score(g)
+                yield from self._go(g)
         else:
             for g in self._sweep_order(grid, here):
-                yield from self._score(float(g))
+                yield from self._go(float(g))
         # 2. jump to the fitted model peak while it moves
         for _ in range(3):
             z, s, b = self._best(wlo, whi)
@@ -184,7 +184,7 @@ class Model(SearchStrategy):
             v = _vertex3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
             if v is None or np.min(np.abs(z - v)) < 0.75 * self.resolution:
                 break
-            yield from self._score(v)
+            yield from self._go(v)
         # 3. refine around the best sample until its neighbours are within about one curve
         #    width (the calibrated one, else the width of the Gaussian through the best sample
         #    and its neighbours; never below 1.5 resolution steps) and the peak is real; the
@@ -198,7 +198,7 @@ class Model(SearchStrategy):
             target = self._target(z, s, b, wlo, whi)
             close = max(gaps) <= 1.5 * target
             peak = float(self._fit().z)
-            fresh_peak = self._score_at(peak) is None
+            fresh_peak = self._score_at(self._snap(peak)) is None
             if close and z.size >= self._needed() and self._significant():
                 return
             cands = self._candidates(z, s, b, gaps, target, grid, wlo, whi)
@@ -210,7 +210,12 @@ class Model(SearchStrategy):
                 cands.sort(key=lambda c: abs(c - peak) < 0.75 * self.resolution)
             if not cands:
                 return
-            yield from self._score(float(cands[0]))
+            yield from self._go(float(cands[0]))
+
+    def _go(self, z: float) -> Iterator[float]:
+        """``s = yield from self._go(z)``: score the position a proposal of ``z`` (um) really
+        reaches (its grid point on a stepped drive), unless that one is already scored."""
+        return self._score(self._snap(z))
 
     def _candidates(self, z, s, b, gaps, target, grid, wlo, whi) -> list[float]:
         """Unscored positions (um) inside the window worth scoring next, best first.
@@ -238,7 +243,8 @@ class Model(SearchStrategy):
             out.append(z[b] + (0.5 * gaps[1] if side else -0.5 * gaps[0]))
         out += sorted((z[b] + k * target for k in (-3, -2, -1, 1, 2, 3)), key=lambda c: abs(c - here))
         out += sorted((float(g) for g in grid), key=lambda c: abs(c - here))
-        return [float(c) for c in out if wlo <= c <= whi and self._score_at(float(c)) is None]
+        # on a stepped drive a position goes to its grid point: new only if that one is
+        return [float(c) for c in out if wlo <= c <= whi and self._score_at(self._snap(c)) is None]
 
     def _target(self, z: np.ndarray, s: np.ndarray, b: int, wlo: float, whi: float) -> float:
         """The wanted spacing (um) around the best sample ``b``: about one curve width (the

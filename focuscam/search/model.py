@@ -239,7 +239,11 @@ class Model(SearchStrategy):
                 halves.append((away, abs(c - here), c))
         out = [c for *_, c in sorted(halves)]
         if not out:
+            # neighbours close enough: halve the gap on the side of the model's peak, else the
+            # wider one
             side = 0 if gaps[0] >= gaps[1] else 1
+            if v is not None and v != z[b] and 0.5 * gaps[int(v > z[b])] >= 0.75 * self.resolution:
+                side = int(v > z[b])
             out.append(z[b] + (0.5 * gaps[1] if side else -0.5 * gaps[0]))
         out += sorted((z[b] + k * target for k in (-3, -2, -1, 1, 2, 3)), key=lambda c: abs(c - here))
         out += sorted((float(g) for g in grid), key=lambda c: abs(c - here))

@@ -222,8 +222,10 @@ class Model(SearchStrategy):
 
         Gaps wider than 1.5 ``target`` beside the best sample ``b`` are halved first (the one on
         the side of the model's peak -- the Gaussian through the best sample and its
-        neighbours -- first, then the one nearer the drive: no round trips); then positions at
-        whole ``target`` steps from the best, nearest the drive first; then the coarse grid.
+        neighbours -- first, then the one nearer the drive: no round trips); when neither is,
+        the gap on the peak's side (else the wider one) is halved; then positions at whole
+        ``target`` steps from the best, nearest the drive first; then the coarse grid. A
+        position whose grid point (on a stepped drive) is already scored is left out.
         """
         sign = self._sign()
         here = self._z[-1]

@@ -124,6 +124,9 @@ class ClosedLoop:
         self.frames = 0
         self.moves = 0
         self.travel_um = 0.0
+        #: ``(z_um, score)`` of the last search frame when it was a fresh frame after a move
+        #: (None after a streaming move or before any frame): see :meth:`settled_at`.
+        self.settled_sample: tuple[float, float] | None = None
 
     @property
     def z_unit(self) -> ZUnit:
@@ -197,6 +200,7 @@ class ClosedLoop:
         except Exception:  # the move itself reports the problem with its own message
             path = [z]
         current = self._position()
+        self.settled_sample = None  # a frame from before this move no longer shows where it goes
         for target in path:
             self.travel_um += abs(target - current)
             current = target
@@ -255,11 +259,31 @@ class ClosedLoop:
             if check is not None:
                 check()
             if strategy.streaming:
+                self.settled_sample = None
                 for frame, zf in self._stream(z):
                     strategy.observe(zf, self._observe_frame(frame, zf, **tags))
                 strategy.end_stream()
             else:
                 reached = self._move(z, **tags)
                 frame = self._fresh()
-                strategy.observe(reached, self._observe_frame(frame, reached, **tags))
+                score = self._observe_frame(frame, reached, **tags)
+                strategy.observe(reached, score)
+                self.settled_sample = (reached, score)
         return strategy.result()
+
+    def settled_at(self, target: float, tolerance_um: float) -> tuple[float, float] | None:
+        """The last search frame's ``(z_um, score)`` when it can stand for a frame at ``target``.
+
+        That is when the frame was a fresh one (captured after the move to its z and the settle
+        time, not during a streaming move), the drive has not moved since, and ``target`` (um)
+        lies less than ``tolerance_um`` from that z (a move shorter than that is not worth
+        taking). Else None.
+        """
+        last = self.settled_sample
+        if last is None or not abs(target - last[0]) < tolerance_um:
+            return None
+        if getattr(self.drive, "moving", False):
+            return None
+        if abs(self._position() - last[0]) > 1e-9 * max(1.0, abs(last[0])):
+            return None  # something moved the drive since
+        return last

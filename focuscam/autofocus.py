@@ -11,7 +11,11 @@
 2. move to the fitted peak: the drive's backlash compensation makes the final approach come
    from its ``approach`` direction;
 3. verify: score a fresh frame there; when it is below ``verify_fraction`` of the curve's score
-   at the peak, search once more (``retry``), else report ``failed``.
+   at the peak, search once more (``retry``), else report ``failed``. When the search's last
+   frame was a fresh one (after its move and the settle time, not streamed) less than
+   :data:`~focuscam.search.base.NO_MOVE` (a tenth) of the ``resolution`` from the peak and the
+   drive has not moved since, no move is taken: that frame is the verification (no second
+   frame at the same place).
 
 :meth:`Autofocus.abort` (from another thread, or the CLI on Ctrl-C) stops the drive; the run
 raises :class:`~focuscam.errors.Aborted` whose message (and ``position_um``) tells where the
@@ -46,6 +50,7 @@ from .errors import Aborted, InputError
 from .lock import FocusLock, LockReport
 from .ownership import DriveOwner
 from .search import DEFAULT_STRATEGY, STRATEGIES, make_strategy
+from .search.base import NO_MOVE
 from .types import FocusState, ZUnit
 
 __all__ = ["Autofocus", "AutofocusResult", "FocusLock", "LockReport", "autofocus", "default_measure"]
@@ -386,7 +391,8 @@ class Autofocus(ClosedLoop):
         searches = 0
         while True:
             searches += 1
-            res = self._search(self._strategy(start))
+            strategy = self._strategy(start)
+            res = self._search(strategy)
             samples.extend(res.samples)
             if res.state != FocusState.FOCUSED or res.z is None:
                 return _Verdict(
@@ -395,11 +401,19 @@ class Autofocus(ClosedLoop):
                 )  # fmt: skip
             # on a stepped drive the peak is reached at its nearest grid point: verify there
             target = self.drive.quantise(res.z) if self.grid_um > 0 else res.z
+            ref = self._peak_score(res, target)
+            # the last search frame stands for the verification when it was scored, after the
+            # move and the settle time, within NO_MOVE resolution steps of the peak (a move that
+            # short is not taken): the drive is there and the frame is fresh
+            last = self.settled_at(target, NO_MOVE * strategy.resolution)
+            if last is not None and self._verified(last[1], ref):
+                self._emit("state", state="verifying", target_um=target, reused_frame=True)
+                common = {"samples": tuple(samples), "searches": searches, "target": res.z, "verify": last[1]}
+                return _Verdict(last[0], FocusState.FOCUSED, res.reason, res.confidence, peak=ref, **common)
             self._emit("state", state="verifying", target_um=target)
             reached = self._move(target)
             verify = self._observe_frame(self._fresh(), reached)
             samples.append((reached, verify))
-            ref = self._peak_score(res, target)
             common = {"samples": tuple(samples), "searches": searches, "target": res.z, "verify": verify}
             if self._verified(verify, ref):
                 return _Verdict(reached, FocusState.FOCUSED, res.reason, res.confidence, peak=ref, **common)
@@ -437,6 +451,7 @@ class Autofocus(ClosedLoop):
     def jog(self, dz_um: float) -> float:
         """Move the drive by ``dz_um`` (um) as its owner (a running lock pauses, then holds the new z)."""
         with self.owner.claim("jog"):
+            self.settled_sample = None
             return float(self.drive.move_by(dz_um))
 
 

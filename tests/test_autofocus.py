@@ -75,10 +75,12 @@ def test_verification_failure_retries_once_then_focuses_on_the_new_peak(stack):
 
     def on_event(kind, data):
         if kind == "state" and data["state"] == "verifying" and not drifted:
+            assert not data.get("reused_frame"), "this search must end with a move to the peak"
             src.drift_um = 8.0  # the sample moves while the drive goes to the peak
             drifted.append(True)
 
-    r = Autofocus(src, drive, strategy="coarse-fine", resolution_um=1.0, on_event=on_event).run()
+    # resolution 0.7 um: the fitted peak is not on a search sample, so the drive moves there
+    r = Autofocus(src, drive, strategy="coarse-fine", resolution_um=0.7, on_event=on_event).run()
     assert r.searches == 2
     assert r.state == "focused", r.reason
     assert abs(r.z - 15.0) <= 1.0  # the sharp plane is now seen at 23 - 8 um
@@ -89,11 +91,72 @@ def test_verification_failure_without_retry_fails(stack):
 
     def on_event(kind, data):
         if kind == "state" and data["state"] == "verifying":
+            assert not data.get("reused_frame"), "this search must end with a move to the peak"
             src.drift_um = 8.0
 
     r = Autofocus(src, drive, strategy="coarse-fine", retry=False, on_event=on_event).run()
     assert r.state == "failed"
     assert "score after arriving" in r.reason
+
+
+@pytest.mark.parametrize("strategy", [*STRATEGIES, "model"])
+def test_last_frame_stands_for_the_verification_only_when_taken_there_after_settling(stack, strategy):
+    """No second frame at the peak when the search's last fresh frame is already there."""
+    src, drive = make_twin(stack, start_um=3.0, settle_s=0.1)
+    events: list[tuple[str, dict]] = []
+    af = Autofocus(
+        src, drive, strategy=strategy, resolution_um=1.0, on_event=lambda k, d: events.append((k, d))
+    )
+    r = af.run()
+    assert r.state == "focused", r.reason
+    verifying = [d for k, d in events if k == "state" and d["state"] == "verifying"]
+    assert len(verifying) == 1
+    moves_after = [k for k, _ in events[events.index(("state", verifying[0])) :] if k == "move"]
+    if verifying[0].get("reused_frame"):
+        # the last frame was a fresh frame (not streamed) at the final position, and nothing
+        # moved after it: the verification score is its score
+        assert not moves_after
+        assert strategy != "continuous"  # its frames are captured while moving
+        assert r.samples[-1] == (r.z, r.verify_score)
+        assert abs(r.target_z - r.z) < 0.1
+    else:
+        assert moves_after  # a move to the peak, then one more fresh frame
+        assert r.samples[-1][1] == r.verify_score
+
+
+def test_no_second_frame_where_the_search_ended(stack):
+    """A search whose last fresh frame is at its peak is verified by that frame: every frame
+    of the run is at a different position (before, the verification scored it again)."""
+    src, drive = make_twin(stack, start_um=3.0, settle_s=0.1)
+    r = Autofocus(src, drive, strategy="coarse-fine", resolution_um=1.0).run()
+    assert r.state == "focused", r.reason
+    z = np.sort([z for z, _ in r.samples])
+    assert len(z) == r.frames
+    assert np.min(np.diff(z)) >= 0.1 * 1.0  # no two frames within a tenth of the resolution
+    assert r.samples[-1][0] == r.z  # the drive stayed where the last frame was scored
+
+
+def test_a_streamed_or_moved_away_frame_never_stands_for_the_verification(stack):
+    src, drive = make_twin(stack, start_um=3.0)
+    af = Autofocus(src, drive, strategy="continuous", resolution_um=1.0)
+    af.run()
+    assert af.settled_sample is None  # the last frames were captured during the move
+    reused = []
+    src, drive = make_twin(stack, start_um=3.0)
+    af = Autofocus(
+        src, drive, strategy="model", resolution_um=1.0,
+        on_event=lambda k, d: reused.append(d.get("reused_frame")) if k == "state" else None,
+    )  # fmt: skip
+    r = af.run()
+    if True in reused:
+        assert af.settled_at(r.z, 0.25) == (r.z, r.verify_score)
+    else:  # the verification moved the drive: the search's last frame is stale
+        assert af.settled_sample is None
+    z, _ = af.settled_sample or (r.z, None)
+    assert af.settled_at(z + 0.3, 0.25) is None  # too far from the frame
+    af.jog(1.0)
+    af.jog(-1.0)
+    assert af.settled_sample is None and af.settled_at(z, 0.25) is None  # moved since the frame
 
 
 def test_flat_scene_fails(tmp_path):

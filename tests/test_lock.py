@@ -113,7 +113,6 @@ def test_lock_beats_no_lock_under_slow_drift_on_a_coarse_grid(stack, rate):
     assert abs(drive.position + src.drift_at(drive.clock.now()) - FOCUS) < 12.0 - 4.0
 
 
-@pytest.mark.xfail(reason="6 samples on the stepped twin: below what the significance rule asks (issue 11)")
 def test_make_twin_models_a_stepped_drive(stack):
     src, drive = make_twin(stack, start_um=0.0, resolution_um=5.0)
     assert drive.resolution_um == 5.0

@@ -332,3 +332,38 @@ def test_a_strategy_stuck_on_known_positions_raises_instead_of_hanging():
     s.observe(5.0, 1.0)
     with pytest.raises(RuntimeError, match="no new position"):
         s.propose()
+
+
+@pytest.mark.parametrize("start", [-18.0, -1.0, 0.0, 1.0, 18.0])
+@pytest.mark.parametrize("centre", [3.0, -3.0])
+def test_model_refines_on_the_side_of_its_fitted_peak(start, centre):
+    """After the coarse bracket the model halves the gap on the side where the Gaussian through
+    the best sample and its neighbours has its peak, never first on the other side."""
+
+    def curve(z):
+        return 10.0 + 1000.0 * math.exp(-0.5 * ((z - centre) / 2.0) ** 2)
+
+    s = make_strategy("model", lo=-18.0, hi=18.0, resolution=1.0, start=start)
+    run(s, curve)
+    r = s.result()
+    assert r.state == "focused", r.reason
+    assert abs(r.z - centre) < 1.0
+    grid = np.linspace(-18.0, 18.0, 5)
+    off_grid = [z for z, _ in r.samples if np.min(np.abs(grid - z)) > 1e-9]
+    assert off_grid, "the search refined"
+    # the best coarse sample is 0 um; every refinement sample lies on the peak's side of it
+    assert all(np.sign(z) == np.sign(centre) for z in off_grid), off_grid
+
+
+def test_model_plans_on_a_stepped_grid_without_rescoring_a_grid_point():
+    """On a 4 um step grid a candidate whose grid point is already scored is not new."""
+
+    def curve(z):
+        return 1.0 + 100.0 * math.exp(-0.5 * ((z - 23.0) / 1.5) ** 2)
+
+    s = make_strategy("model", lo=0.0, hi=40.0, resolution=1.0, start=5.0, grid_um=4.0)
+    run(s, curve)
+    r = s.result()
+    z = [round(z, 9) for z, _ in r.samples]
+    assert len(z) == len(set(z)), z
+    assert r.state == "focused", r.reason

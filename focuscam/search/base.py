@@ -33,6 +33,10 @@ __all__ = ["STRATEGIES", "SearchResult", "SearchStrategy", "make_strategy", "reg
 MODES = ("max", "brightfield")
 
 
+#: A move to the peak shorter than this fraction of the ``resolution`` is not taken: the last
+#: fresh frame, already there, stands for the frame at the peak (see :mod:`focuscam.autofocus`).
+NO_MOVE = 0.1
+
 _MAX_KNOWN_RUN = 100_000  # known positions in a row before a search counts as stuck
 
 
@@ -235,13 +239,7 @@ class SearchStrategy(ABC):
             self._result = self._finish()
             self.streaming = False
             return None
-        # numerical safety only: plans are built inside the limits, rounding may step 1 ulp out
-        z = min(max(float(z), self.lo), self.hi)
-        if self.grid_um > 0:  # a stepped drive: plan on its grid, inside the limits
-            g = self.grid_um
-            kmin, kmax = math.ceil(self.lo / g - 1e-9), math.floor(self.hi / g + 1e-9)
-            if kmin <= kmax:
-                z = min(max(min(max(round(z / g), kmin), kmax) * g, self.lo), self.hi)
+        z = self._snap(z)
         self._pending = z
         self.streaming = self._pending_streaming
         return z
@@ -282,6 +280,17 @@ class SearchStrategy(ABC):
     @abstractmethod
     def _pass(self, wlo: float, whi: float) -> Iterator[float]:
         """Yield positions (um) for one search over the window ``[wlo, whi]``."""
+
+    def _snap(self, z: float) -> float:
+        """Where a proposal of ``z`` (um) really goes: inside the limits, on the drive's grid."""
+        # numerical safety only: plans are built inside the limits, rounding may step 1 ulp out
+        z = min(max(float(z), self.lo), self.hi)
+        if self.grid_um > 0:  # a stepped drive: plan on its grid, inside the limits
+            g = self.grid_um
+            kmin, kmax = math.ceil(self.lo / g - 1e-9), math.floor(self.hi / g + 1e-9)
+            if kmin <= kmax:
+                z = min(max(min(max(round(z / g), kmin), kmax) * g, self.lo), self.hi)
+        return z
 
     def _last_score(self) -> float:
         return self._s[-1]

@@ -9,11 +9,19 @@ a jump to its peak, refinement until the one significance rule is satisfied.
 2. **Jump**: fit a Gaussian (a parabola through the logarithm of the scores above the floor)
    to the best sample and its two neighbours and score its vertex; refit and jump again while
    the vertex moves (at most three jumps).
-3. **Refine**: score the best sample's neighbourhood at half the previous spacing, both sides,
-   until the best sample's neighbours are within the ``resolution`` (or the calibrated width),
-   then test the peak with :func:`~focuscam.search.significance.test_peak` and stop as soon as
-   it is significant; otherwise add samples (refinement, then the rest of the grid) within the
-   frame budget.
+3. **Refine**: score the best sample's neighbourhood at half the previous spacing until the
+   best sample's neighbours are within the ``resolution`` (or the calibrated width): the gap
+   on the side of the Gaussian's peak first, then the one nearer the drive (no round trips).
+   The frame at the fitted peak is planned as the significance test's last needed sample
+   (:func:`~focuscam.search.significance.test_peak` needs model parameters + 2): before that,
+   candidates within 0.75 resolution steps of the fitted peak wait and samples away from it
+   come first; at that count the fitted peak itself is scored. So the search tends to *end*
+   on the peak, and when the final fit lies within a tenth of the resolution of that last
+   frame the controller needs no separate verification frame there
+   (:data:`~focuscam.search.base.NO_MOVE`). Stop as soon as the peak is significant;
+   otherwise add samples (refinement, then whole steps around the best, then the rest of the
+   grid) within the frame budget. (No extra frame is taken at the fit once the test holds:
+   on flat-topped curves more samples on the top can make the test fail.)
 
 In ``brightfield`` mode the bracket covers the whole grid (the focal plane is the minimum
 between two maxima) and the jumps and refinement look for the lowest score.
@@ -137,13 +145,13 @@ class Model(SearchStrategy):
         # 1. bracket: climb the coarse grid from the position nearest the drive
         if self.mode == "max":
             i = int(np.argmin(np.abs(grid - here)))
-            si = yield from self._score(float(grid[i]))
+            si = yield from self._go(float(grid[i]))
             step = 1 if i == 0 or (i < grid.size - 1 and grid[-1] - grid[i] >= grid[i] - grid[0]) else -1
             climbed = False
             for direction in (step, -step):
                 j, sj = i, si
                 while 0 <= j + direction < grid.size:
-                    sn = yield from self._score(float(grid[j + direction]))
+                    sn = yield from self._go(float(grid[j + direction]))
                     if sn <= sj:
                         break
                     j, sj, climbed = j + direction, sn, True
@@ -164,10 +172,10 @@ class Model(SearchStrategy):
                 now = self._z[-1]
                 g = min(rest, key=lambda g: (abs(g - now), abs(g - 0.5 * (wlo + whi))))
                 tried.add(g)
-                yield from self._score(g)
+                yield from self._go(g)
         else:
             for g in self._sweep_order(grid, here):
-                yield from self._score(float(g))
+                yield from self._go(float(g))
         # 2. jump to the fitted model peak while it moves
         for _ in range(3):
             z, s, b = self._best(wlo, whi)
@@ -176,50 +184,83 @@ class Model(SearchStrategy):
             v = _vertex3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
             if v is None or np.min(np.abs(z - v)) < 0.75 * self.resolution:
                 break
-            yield from self._score(v)
+            yield from self._go(v)
         # 3. refine around the best sample until its neighbours are within about one curve
         #    width (the calibrated one, else the width of the Gaussian through the best sample
-        #    and its neighbours; never below 1.5 resolution steps) and the peak is real
+        #    and its neighbours; never below 1.5 resolution steps) and the peak is real; the
+        #    frame at the fitted peak is planned as the test's last needed sample, so that the
+        #    search ends on it (the controller then takes no second frame there)
         while left() > 0:
             z, s, b = self._best(wlo, whi)
             if not 0 < b < z.size - 1:
                 return
             gaps = (z[b] - z[b - 1], z[b + 1] - z[b])
-            sigma = self.curve_width_um
-            if sigma is None:
-                sigma = _sigma3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
-            target = max(self.resolution, min(sigma or 0.0, 0.25 * (whi - wlo)) / 1.5)
-            if max(gaps) <= 1.5 * target and z.size >= self._needed() and self._significant():
+            target = self._target(z, s, b, wlo, whi)
+            close = max(gaps) <= 1.5 * target
+            peak = float(self._fit().z)
+            fresh_peak = self._score_at(self._snap(peak)) is None
+            if close and z.size >= self._needed() and self._significant():
                 return
-            side = 0 if gaps[0] >= gaps[1] else 1
-            wide = z[b] + (-0.5 * gaps[0] if side == 0 else 0.5 * gaps[1])
-            if max(gaps) > 1.5 * target:
-                cand = wide
-                if 0.5 * max(gaps) < 0.75 * self.resolution:
-                    cand = z[b] + (-1 if side == 0 else 1) * self.resolution
-            else:
-                # neighbours are close but the test wants more: halve the wider gap, else take
-                # the free position nearest the drive at whole target steps from the best
-                cand = self._more(z, b, wide, target, grid, wlo, whi)
-                if cand is None:
-                    return
-            if self._score_at(float(cand)) is not None:
-                return  # nothing new to score here (rounding put it on a sample): never spin
-            yield from self._score(float(cand))
+            cands = self._candidates(z, s, b, gaps, target, grid, wlo, whi)
+            if close and fresh_peak and z.size + 1 == self._needed():
+                cands.insert(0, peak)
+            elif z.size + 1 < self._needed():
+                # too early for the frame at the peak (one that a later jump to the fit could
+                # not improve on): samples away from it first
+                cands.sort(key=lambda c: abs(c - peak) < 0.75 * self.resolution)
+            if not cands:
+                return
+            yield from self._go(float(cands[0]))
 
-    def _more(self, z, b, wide, target, grid, wlo, whi) -> float | None:
+    def _go(self, z: float) -> Iterator[float]:
+        """``s = yield from self._go(z)``: score the position a proposal of ``z`` (um) really
+        reaches (its grid point on a stepped drive), unless that one is already scored."""
+        return self._score(self._snap(z))
+
+    def _candidates(self, z, s, b, gaps, target, grid, wlo, whi) -> list[float]:
+        """Unscored positions (um) inside the window worth scoring next, best first.
+
+        Gaps wider than 1.5 ``target`` beside the best sample ``b`` are halved first (the one on
+        the side of the model's peak -- the Gaussian through the best sample and its
+        neighbours -- first, then the one nearer the drive: no round trips); when neither is,
+        the gap on the peak's side (else the wider one) is halved; then positions at whole
+        ``target`` steps from the best, nearest the drive first; then the coarse grid. A
+        position whose grid point (on a stepped drive) is already scored is left out.
+        """
+        sign = self._sign()
         here = self._z[-1]
-        steps = [z[b] + k * target for k in (-3, -2, -1, 1, 2, 3)]
-        missing = [float(g) for g in grid]
-        for group in (
-            [wide],
-            sorted(steps, key=lambda c: abs(c - here)),
-            sorted(missing, key=lambda c: abs(c - here)),
-        ):
-            for c in group:
-                if wlo <= c <= whi and self._score_at(float(c)) is None:
-                    return float(c)
-        return None
+        v = _vertex3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
+        halves = []
+        for k in (0, 1):
+            if gaps[k] > 1.5 * target:
+                half = 0.5 * gaps[k]
+                if half < 0.75 * self.resolution:
+                    half = self.resolution
+                c = z[b] + (half if k else -half)
+                away = v is not None and (v < z[b]) != (k == 0)
+                halves.append((away, abs(c - here), c))
+        out = [c for *_, c in sorted(halves)]
+        if not out:
+            # neighbours close enough: halve the gap on the side of the model's peak, else the
+            # wider one
+            side = 0 if gaps[0] >= gaps[1] else 1
+            if v is not None and v != z[b] and 0.5 * gaps[int(v > z[b])] >= 0.75 * self.resolution:
+                side = int(v > z[b])
+            out.append(z[b] + (0.5 * gaps[1] if side else -0.5 * gaps[0]))
+        out += sorted((z[b] + k * target for k in (-3, -2, -1, 1, 2, 3)), key=lambda c: abs(c - here))
+        out += sorted((float(g) for g in grid), key=lambda c: abs(c - here))
+        # on a stepped drive a position goes to its grid point: new only if that one is
+        return [float(c) for c in out if wlo <= c <= whi and self._score_at(self._snap(c)) is None]
+
+    def _target(self, z: np.ndarray, s: np.ndarray, b: int, wlo: float, whi: float) -> float:
+        """The wanted spacing (um) around the best sample ``b``: about one curve width (the
+        calibrated one, else the Gaussian's through the best sample and its neighbours), at
+        most a quarter of the window, never below the resolution."""
+        sign = self._sign()
+        sigma = self.curve_width_um
+        if sigma is None:
+            sigma = _sigma3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
+        return max(self.resolution, min(sigma or 0.0, 0.25 * (whi - wlo)) / 1.5)
 
     @staticmethod
     def _sweep_order(grid: np.ndarray, here: float) -> list[float]:

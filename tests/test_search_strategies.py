@@ -367,3 +367,20 @@ def test_model_plans_on_a_stepped_grid_without_rescoring_a_grid_point():
     z = [round(z, 9) for z, _ in r.samples]
     assert len(z) == len(set(z)), z
     assert r.state == "focused", r.reason
+
+
+@pytest.mark.parametrize("start", [0.0, 20.0, 50.0, 80.0, 100.0])
+def test_model_brightfield_bracket_stops_once_two_maxima_bracket_the_dip(start):
+    """In brightfield the coarse bracket stops once higher samples lie on both sides of the
+    lowest one: the window end beyond the far maximum is never scored (no end-to-end sweep)."""
+
+    def curve(z):  # maxima at 30 and 70 um, the focal plane a minimum at 50 um, far ends dim
+        return 0.2 + 1 / (1 + ((z - 30) / 15) ** 2) + 1 / (1 + ((z - 70) / 15) ** 2)
+
+    s = make_strategy("model", lo=0.0, hi=100.0, resolution=1.0, mode="brightfield", start=start)
+    run(s, curve)
+    r = s.result()
+    assert r.state == "focused", r.reason
+    assert abs(r.z - 50.0) <= 1.5
+    far_end = 100.0 if start < 50.0 else 0.0
+    assert all(abs(z - far_end) > 1e-9 for z, _ in r.samples), r.samples

@@ -3,12 +3,14 @@ a jump to its peak, refinement until the one significance rule is satisfied.
 
 1. **Bracket** on a coarse grid over the window (``coarse_points`` positions, or a step of
    about three calibrated curve widths when the rig has ``curve_width_um``): start at the grid
-   position nearest the drive, climb toward the higher neighbour until the score falls
-   (a bracket low-high-low). A climb that ends at a window end, or a bracket whose peak does
-   not stand out, scores the rest of the grid (the whole window is covered before giving up).
+   position nearest the drive, climb toward the better neighbour until the score gets worse
+   (a bracket low-high-low; in brightfield high-low-high: two higher samples around a dip).
+   A climb that ends at a window end (in brightfield also a far-defocus end below the dip)
+   scores the rest of the grid, nearest first, until the best sample is bracketed (the whole
+   window is covered before giving up).
 2. **Jump**: fit a Gaussian (a parabola through the logarithm of the scores above the floor)
    to the best sample and its two neighbours and score its vertex; refit and jump again while
-   the vertex moves (at most three jumps).
+   the vertex moves by a resolution step or more (at most three jumps).
 3. **Refine**: score the best sample's neighbourhood at half the previous spacing until the
    best sample's neighbours are within the ``resolution`` (or the calibrated width): the gap
    on the side of the Gaussian's peak first, then the one nearer the drive (no round trips).
@@ -23,8 +25,11 @@ a jump to its peak, refinement until the one significance rule is satisfied.
    grid) within the frame budget. (No extra frame is taken at the fit once the test holds:
    on flat-topped curves more samples on the top can make the test fail.)
 
-In ``brightfield`` mode the bracket covers the whole grid (the focal plane is the minimum
-between two maxima) and the jumps and refinement look for the lowest score.
+In ``brightfield`` mode the climb, the jumps and the refinement look for the lowest score
+(the focal plane is the minimum between two maxima); the climb stops once two higher samples
+bracket the dip instead of sweeping the whole grid. The refinement halves the nearer gap
+first there: the two maxima differ in height, so the vertex of three points does not tell on
+which side of the best sample the dip lies.
 """
 
 from __future__ import annotations
@@ -142,47 +147,17 @@ class Model(SearchStrategy):
 
         grid = self._grid(wlo, whi)
         here = self._z[-1] if self._z else self.start
-        # 1. bracket: climb the coarse grid from the position nearest the drive
-        if self.mode == "max":
-            i = int(np.argmin(np.abs(grid - here)))
-            si = yield from self._go(float(grid[i]))
-            step = 1 if i == 0 or (i < grid.size - 1 and grid[-1] - grid[i] >= grid[i] - grid[0]) else -1
-            climbed = False
-            for direction in (step, -step):
-                j, sj = i, si
-                while 0 <= j + direction < grid.size:
-                    sn = yield from self._go(float(grid[j + direction]))
-                    if sn <= sj:
-                        break
-                    j, sj, climbed = j + direction, sn, True
-                if climbed or not 0 <= i - direction < grid.size:
-                    if climbed:
-                        break
-                    continue
-            # the climb ended at a window end (a flat tail): score the rest of the grid, nearest
-            # first, until the best sample is bracketed by lower ones
-            tried: set[float] = set()
-            while left() > 0:
-                z, _, b = self._best(wlo, whi)
-                if 0 < b < z.size - 1:
-                    break
-                rest = [float(g) for g in grid if self._score_at(float(g)) is None and float(g) not in tried]
-                if not rest:
-                    break
-                now = self._z[-1]
-                g = min(rest, key=lambda g: (abs(g - now), abs(g - 0.5 * (wlo + whi))))
-                tried.add(g)
-                yield from self._go(g)
-        else:
-            for g in self._sweep_order(grid, here):
-                yield from self._go(float(g))
+        # 1. bracket: climb the coarse grid from the position nearest the drive (in brightfield
+        #    toward lower scores), then fill the grid until the best sample is bracketed
+        yield from self._bracket(grid, here, wlo, whi, left)
         # 2. jump to the fitted model peak while it moves
         for _ in range(3):
             z, s, b = self._best(wlo, whi)
             if not 0 < b < z.size - 1 or left() <= 0:
                 break
             v = _vertex3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
-            if v is None or np.min(np.abs(z - v)) < 0.75 * self.resolution:
+            # a jump shorter than one resolution step (the smallest step worth taking) is not one
+            if v is None or np.min(np.abs(z - v)) < self.resolution:
                 break
             yield from self._go(v)
         # 3. refine around the best sample until its neighbours are within about one curve
@@ -212,6 +187,39 @@ class Model(SearchStrategy):
                 return
             yield from self._go(float(cands[0]))
 
+    def _bracket(self, grid: np.ndarray, here: float, wlo: float, whi: float, left) -> Iterator[float]:
+        """Climb the coarse ``grid`` (um) from its position nearest ``here`` (um) until the score
+        gets worse (in brightfield: higher), first toward the end with more room (the focus is
+        more likely there), then, if that first step was no better, the other way. When the best
+        sample is not bracketed by worse ones (the climb ended at a window end, or in
+        brightfield at a far-defocus end below the dip), score the rest of the grid, nearest
+        first, until it is; ``left()`` is the frame budget still free."""
+        sign = self._sign()
+        i = int(np.argmin(np.abs(grid - here)))
+        si = sign * (yield from self._go(float(grid[i])))
+        step = 1 if i == 0 or (i < grid.size - 1 and grid[-1] - grid[i] >= grid[i] - grid[0]) else -1
+        for direction in (step, -step):
+            j, sj, climbed = i, si, False
+            while 0 <= j + direction < grid.size:
+                sn = sign * (yield from self._go(float(grid[j + direction])))
+                if sn <= sj:
+                    break
+                j, sj, climbed = j + direction, sn, True
+            if climbed:
+                break
+        tried: set[float] = set()
+        while left() > 0:
+            z, _, b = self._best(wlo, whi)
+            if 0 < b < z.size - 1:
+                return
+            rest = [float(g) for g in grid if self._score_at(float(g)) is None and float(g) not in tried]
+            if not rest:
+                return
+            now = self._z[-1]
+            g = min(rest, key=lambda g: (abs(g - now), abs(g - 0.5 * (wlo + whi))))
+            tried.add(g)
+            yield from self._go(g)
+
     def _go(self, z: float) -> Iterator[float]:
         """``s = yield from self._go(z)``: score the position a proposal of ``z`` (um) really
         reaches (its grid point on a stepped drive), unless that one is already scored."""
@@ -222,7 +230,8 @@ class Model(SearchStrategy):
 
         Gaps wider than 1.5 ``target`` beside the best sample ``b`` are halved first (the one on
         the side of the model's peak -- the Gaussian through the best sample and its
-        neighbours -- first, then the one nearer the drive: no round trips); when neither is,
+        neighbours -- first, then the one nearer the drive: no round trips; in brightfield
+        the nearer one first); when neither is,
         the gap on the peak's side (else the wider one) is halved; then positions at whole
         ``target`` steps from the best, nearest the drive first; then the coarse grid. A
         position whose grid point (on a stepped drive) is already scored is left out.
@@ -237,7 +246,10 @@ class Model(SearchStrategy):
                 if half < 0.75 * self.resolution:
                     half = self.resolution
                 c = z[b] + (half if k else -half)
-                away = v is not None and (v < z[b]) != (k == 0)
+                # in brightfield the two maxima around the dip differ in height, so the
+                # vertex of three points (no sloping baseline) does not tell the side: the
+                # nearer half first there (no round trip)
+                away = self.mode == "max" and v is not None and (v < z[b]) != (k == 0)
                 halves.append((away, abs(c - here), c))
         out = [c for *_, c in sorted(halves)]
         if not out:
@@ -261,8 +273,3 @@ class Model(SearchStrategy):
         if sigma is None:
             sigma = _sigma3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
         return max(self.resolution, min(sigma or 0.0, 0.25 * (whi - wlo)) / 1.5)
-
-    @staticmethod
-    def _sweep_order(grid: np.ndarray, here: float) -> list[float]:
-        zs = [float(g) for g in grid]
-        return zs[::-1] if abs(here - zs[-1]) < abs(here - zs[0]) else zs

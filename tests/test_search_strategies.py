@@ -384,3 +384,19 @@ def test_model_brightfield_bracket_stops_once_two_maxima_bracket_the_dip(start):
     assert abs(r.z - 50.0) <= 1.5
     far_end = 100.0 if start < 50.0 else 0.0
     assert all(abs(z - far_end) > 1e-9 for z, _ in r.samples), r.samples
+
+
+@pytest.mark.parametrize("start", [35.0, 45.0, 50.0, 55.0, 65.0])
+def test_model_brightfield_travel_stays_below_one_and_a_half_windows(start):
+    """From a start between the two maxima the brightfield search climbs to the dip's bracket
+    (at most one window of travel: out to one side, across to the other) and refines inside it
+    (halving gaps, at most half a window more): it never sweeps the grid end to end first."""
+
+    def curve(z):  # maxima at 30 and 70 um, the focal plane a minimum at 50 um
+        return 0.2 + 1 / (1 + ((z - 30) / 15) ** 2) + 1 / (1 + ((z - 70) / 15) ** 2)
+
+    s = make_strategy("model", lo=0.0, hi=100.0, resolution=1.0, mode="brightfield", start=start)
+    path = [start, *run(s, curve)]
+    assert s.result().state == "focused", s.result().reason
+    travel = float(np.sum(np.abs(np.diff(path))))
+    assert travel <= 1.5 * 100.0, (travel, path)

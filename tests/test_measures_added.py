@@ -74,7 +74,7 @@ def test_glvn_hot_path_is_exact_across_its_column_blocks(dtype, ch):
     a block, full-range pixels, tiles straddling a block edge, equal to the exact oracle."""
     from fractions import Fraction
 
-    from focuscam.measures._kernels_fast import BLOCK
+    from focuscam.measures._kernels_stat import BLOCK
 
     rng = np.random.default_rng(15)
     top = np.iinfo(dtype).max

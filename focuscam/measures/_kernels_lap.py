@@ -160,37 +160,60 @@ def _lap_row_u8(up, mid, dn, gw, rx, rw, out, first, last):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _lap_row_u16(up, mid, dn, gw, rx, rw, out, first, last):
-    """As :func:`_lap_row_u8` for uint16 gray rows: int32 lanes (``|L| <= 262140``), int64 squares."""
-    c_lo, c_hi = _lap_row_rim(up, mid, dn, gw, rx, rx + rw, out, first, last)
-    if c_hi > c_lo:
-        u, d, m0, ml, mr = (
-            up[c_lo:c_hi],
-            dn[c_lo:c_hi],
-            mid[c_lo:c_hi],
-            mid[c_lo - 1 : c_hi - 1],
-            mid[c_lo + 1 : c_hi + 1],
+def _sq_block_u16(u, d, m0, ml, mr):
+    """sum(L**2) of one block of at most 2048 interior columns of uint16 rows, exact in int64.
+
+    L is computed in int32 lanes (``|L| <= 4 * 65535 = 262140 < 2**18``) and split as
+    ``L = 512 a + b`` with ``a = L >> 9`` (``|a| <= 512``) and ``b = L & 511``, so that
+    ``L**2 = 2**18 a**2 + 2**10 a b + b**2``: each product is below ``2**18`` and a block of
+    2048 of them fits an int32 partial sum. The three sums stay in 32-bit lanes (on x86 LLVM
+    emits ``vpmulld``/``vpdpwssd``) instead of squaring in 64-bit lanes, 4 per register.
+    """
+    saa = np.int32(0)
+    sab = np.int32(0)
+    sbb = np.int32(0)
+    for j in range(len(m0)):
+        v = np.int32(
+            np.int32(u[j])
+            + np.int32(d[j])
+            + np.int32(ml[j])
+            + np.int32(mr[j])
+            - np.int32(4) * np.int32(m0[j])
         )
-        s2 = np.int64(0)
-        for j in range(c_hi - c_lo):
-            v = np.int32(
-                np.int32(u[j]) + np.int32(d[j]) + np.int32(ml[j]) + np.int32(mr[j]) - 4 * np.int32(m0[j])
-            )
-            s2 += np.int64(v) * v
+        a = np.int16(v >> 9)
+        b = np.int16(v & 511)
+        saa = np.int32(saa + np.int32(a) * np.int32(a))
+        sab = np.int32(sab + np.int32(a) * np.int32(b))
+        sbb = np.int32(sbb + np.int32(b) * np.int32(b))
+    return (np.int64(saa) << 18) + (np.int64(sab) << 10) + np.int64(sbb)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lap_row_u16(up, mid, dn, gw, rx, rw, out, first, last):
+    """As :func:`_lap_row_u8` for uint16 gray rows: blocks of 2048 columns, squares split into
+    32-bit partial sums by :func:`_sq_block_u16`."""
+    c_lo, c_hi = _lap_row_rim(up, mid, dn, gw, rx, rx + rw, out, first, last)
+    c = c_lo
+    while c < c_hi:
+        end = min(c + 2048, c_hi)
+        s2 = _sq_block_u16(up[c:end], dn[c:end], mid[c:end], mid[c - 1 : end - 1], mid[c + 1 : end + 1])
         _acc(out, 1, s2)
+        c = end
 
 
 @njit(cache=True, nogil=True)
 def lapv_u16_gray(img, nch, geo, ring, cells, xs, ys):
-    """LAPV for 2-D uint16 frames with ``bin=1``, read in place; same sums as :func:`lapv`."""
+    """LAPV for 2-D uint16 frames with ``bin=1``, read in place; same sums as :func:`lapv`.
+
+    Rows are prefetched :data:`._prefetch.AHEAD` rows ahead on full frames too (unlike uint8):
+    measured, a cold 5472 x 3648 frame took 0.7x the time with it and a 1080p frame 0.9x.
+    """
     gh, gw, ry, rx, rh, rw = geo[3], geo[4], geo[5], geo[6], geo[7], geo[8]
-    strided = rw < gw  # an ROI narrower than the frame: rows are not contiguous, prefetch them
     ti = 0
     for i in range(rh):
         ti = _tile_row(i, ys, ti)
         r = ry + i
-        if strided:
-            prefetch_row(img, r + AHEAD, max(rx - 1, 0), min(rx + rw + 1, gw))
+        prefetch_row(img, r + AHEAD, max(rx - 1, 0), min(rx + rw + 1, gw))
         up, mid, dn = img[_reflect(r - 1, gh)], img[r], img[_reflect(r + 1, gh)]
         first = i == ys[ti]
         last = i == ys[ti + 1] - 1

@@ -227,36 +227,42 @@ def lapv_u8(img, nch, geo, ring, cells, xs, ys):
 
     Gray frames are read in place (reflected rows are just other rows). BGR rows are converted
     once each into a 3-row uint8 ring (``ring``, shape ``(3, W)``, columns kept at their frame
-    index) and then take the same row kernel.
+    index) and then take the same row kernel. The two layouts
+    run separate row loops: one loop with the layout test and the ring state inside it made
+    the gray frames some 25 % slower (measured).
     """
     gh, gw, ry, rx, rh, rw = geo[3], geo[4], geo[5], geo[6], geo[7], geo[8]
     ntc = len(xs) - 1
     c0 = max(rx - 1, 0)
     c1 = min(rx + rw + 1, gw)
-    h0 = h1 = h2 = -1  # the frame row held by each ring slot (scalars: no allocation)
     strided = rw < gw  # an ROI narrower than the frame: rows are not contiguous, prefetch them
     ti = 0
+    if nch == 1:
+        for i in range(rh):
+            ti = _tile_row(i, ys, ti)
+            r = ry + i
+            if strided:
+                prefetch_row(img, r + AHEAD, c0, c1)
+            up, mid, dn = img[_reflect(r - 1, gh)], img[r], img[_reflect(r + 1, gh)]
+            first = i == ys[ti]
+            last = i == ys[ti + 1] - 1
+            for tj in range(ntc):
+                _lap_row_u8(up, mid, dn, gw, rx + xs[tj], xs[tj + 1] - xs[tj], cells[ti, tj], first, last)
+        return
+    # BGR: row q lives in ring slot q % 3; rows ry - 1 and ry first, then each row once
+    _gray_row_u8(img, ry, c0, c1, ring[ry % 3])
+    if ry >= 1:
+        _gray_row_u8(img, ry - 1, c0, c1, ring[(ry - 1) % 3])
     for i in range(rh):
         ti = _tile_row(i, ys, ti)
         r = ry + i
         if strided:
-            prefetch_row(img, r + AHEAD, c0 * nch, c1 * nch)
+            prefetch_row(img, r + AHEAD, 3 * c0, 3 * c1)
         ru = _reflect(r - 1, gh)
         rd = _reflect(r + 1, gh)
-        if nch == 1:
-            up, mid, dn = img[ru], img[r], img[rd]
-        else:
-            for q in (ru, r, rd):
-                s = q % 3
-                if (h0 if s == 0 else h1 if s == 1 else h2) != q:
-                    _gray_row_u8(img, q, c0, c1, ring[s])
-                    if s == 0:
-                        h0 = q
-                    elif s == 1:
-                        h1 = q
-                    else:
-                        h2 = q
-            up, mid, dn = ring[ru % 3], ring[r % 3], ring[rd % 3]
+        if r + 1 < gh:  # the one new row (at the last frame row, dn is the row above)
+            _gray_row_u8(img, r + 1, c0, c1, ring[(r + 1) % 3])
+        up, mid, dn = ring[ru % 3], ring[r % 3], ring[rd % 3]
         first = i == ys[ti]
         last = i == ys[ti + 1] - 1
         for tj in range(ntc):

@@ -113,8 +113,8 @@ def run(name: str, img: np.ndarray, geo: tuple[int, ...], xs=None, ys=None) -> n
 
         return band_energy_tiles(flat, nch, geo, xs, ys)
     cells = np.zeros((len(ys) - 1, len(xs) - 1, 4), np.float64 if wide else np.int64)
-    if name == "lapv" and geo[2] == 1 and img.dtype == np.uint8:
-        k["lapv_u8"](flat, nch, geo, np.empty((3, width if nch == 3 else 1), np.uint8), cells, xs, ys)
+    if name in ("lapv", "teng") and geo[2] == 1 and img.dtype == np.uint8:
+        k[f"{name}_u8"](flat, nch, geo, np.empty((3, width if nch == 3 else 1), np.uint8), cells, xs, ys)
         return cells
     if name == "lapv" and geo[2] == 1 and img.dtype == np.uint16 and nch == 1:
         k["lapv_u16_gray"](flat, nch, geo, None, cells, xs, ys)

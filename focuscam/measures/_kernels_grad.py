@@ -160,20 +160,19 @@ def teng_u8(img, nch, geo, ring, cells, xs, ys):
 
     Gray frames are read in place; BGR rows are converted once each into a 3-row uint8 ring
     (``ring``, shape ``(3, W)``), with separate row loops per layout as in
-    :func:`._kernels_lap.lapv_u8`. ROIs narrower than the frame prefetch their rows ahead.
+    :func:`._kernels_lap.lapv_u8`. Rows are prefetched
+    :data:`._prefetch.AHEAD` rows ahead (full frames and ROIs).
     """
     gh, gw, ry, rx, rh, rw = geo[3], geo[4], geo[5], geo[6], geo[7], geo[8]
     ntc = len(xs) - 1
     c0 = max(rx - 1, 0)
     c1 = min(rx + rw + 1, gw)
-    strided = rw < gw
     ti = 0
     if nch == 1:
         for i in range(rh):
             ti = _tile_row(i, ys, ti)
             r = ry + i
-            if strided:
-                prefetch_row(img, r + AHEAD, c0, c1)
+            prefetch_row(img, r + AHEAD, c0, c1)
             up, mid, dn = img[_reflect(r - 1, gh)], img[r], img[_reflect(r + 1, gh)]
             for tj in range(ntc):
                 _teng_row_u8(up, mid, dn, gw, rx + xs[tj], rx + xs[tj + 1], cells[ti, tj])
@@ -185,8 +184,7 @@ def teng_u8(img, nch, geo, ring, cells, xs, ys):
     for i in range(rh):
         ti = _tile_row(i, ys, ti)
         r = ry + i
-        if strided:
-            prefetch_row(img, r + AHEAD, 3 * c0, 3 * c1)
+        prefetch_row(img, r + AHEAD, 3 * c0, 3 * c1)
         ru = _reflect(r - 1, gh)
         rd = _reflect(r + 1, gh)
         if r + 1 < gh:  # the one new row (at the last frame row, dn is the row above)

@@ -136,12 +136,10 @@ def glvn_int(img, nch, geo, ring, cells, xs, ys):
     ntc = len(xs) - 1
     ti = 0
     wide = img.itemsize == 2
-    strided = rw < geo[4]  # an ROI narrower than the frame: rows are not contiguous, prefetch them
     for i in range(rh):
         ti = _tile_row(i, ys, ti)
         r = ry + i
-        if strided:
-            prefetch_row(img, r + AHEAD, rx * nch, (rx + rw) * nch)
+        prefetch_row(img, r + AHEAD, rx * nch, (rx + rw) * nch)
         if nch == 1:
             row = img[r]
         else:

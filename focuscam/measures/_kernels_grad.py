@@ -130,24 +130,16 @@ def _teng_row_u8(up, mid, dn, gw, a, b, out):
         dl, d, dr = dn[c - 1 : end - 1], dn[c:end], dn[c + 1 : end + 1]
         s2 = np.int32(0)
         for j in range(end - c):
-            # each term cast to int16 and the whole sum truncated: LLVM keeps 16-bit lanes
-            # (written as 2 * (mr - ml) it widened the loop to 64-bit lanes, 1.6x slower)
-            gx = np.int16(
-                np.int16(ur[j])
-                - np.int16(ul[j])
-                + np.int16(2) * np.int16(mr[j])
-                - np.int16(2) * np.int16(ml[j])
-                + np.int16(dr[j])
-                - np.int16(dl[j])
-            )
-            gy = np.int16(
-                np.int16(dl[j])
-                - np.int16(ul[j])
-                + np.int16(2) * np.int16(d[j])
-                - np.int16(2) * np.int16(u[j])
-                + np.int16(dr[j])
-                - np.int16(ur[j])
-            )
+            # Gx = p + q + 2 (mr - ml), Gy = p - q + 2 (d - u) with the diagonals p = dr - ul,
+            # q = ur - dl: fewer operations than the two 3 x 3 sums. Every term is cast to int16
+            # (|G| <= 1020) so that LLVM keeps 16-bit lanes; written as plain sums the loop had
+            # widened to 64-bit lanes and was 1.6x slower.
+            p = np.int16(np.int16(dr[j]) - np.int16(ul[j]))
+            q = np.int16(np.int16(ur[j]) - np.int16(dl[j]))
+            hx = np.int16(np.int16(mr[j]) - np.int16(ml[j]))
+            hy = np.int16(np.int16(d[j]) - np.int16(u[j]))
+            gx = np.int16(p + q + np.int16(2) * hx)
+            gy = np.int16(p - q + np.int16(2) * hy)
             s2 = np.int32(s2 + np.int32(gx) * np.int32(gx) + np.int32(gy) * np.int32(gy))
         s += np.int64(s2)
         c = end

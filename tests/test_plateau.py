@@ -3,13 +3,16 @@ significance rule (focuscam.search.plateau) focuses them at the plateau's centre
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from focuscam.autofocus import Autofocus
 from focuscam.search.peak import fit_peak
 from focuscam.search.significance import model_params, snr_threshold, test_peak
-from focuscam.synth import SynthParams
+from focuscam.stacks import save_stack
+from focuscam.synth import SynthParams, render_planes
 from focuscam.twin import make_twin
 
 
@@ -91,6 +94,34 @@ def test_white_noise_stays_insignificant_with_the_plateau_model(mode):
             hits += fit_peak(z, 50.0 + rng.normal(0.0, 1.0, n), mode=mode).focused
             trials += 1
     assert hits <= 0.02 * trials, hits  # the same few percent as before the plateau model
+
+
+def thick_stack(path, centre, half, *, planes=41, seed=0):
+    """A thick sample: scenes at depths 1 um apart (about the depth of field) over
+    ``centre +- half`` (um), seen at once, on planes 1 um apart."""
+    layers = round(2 * half) + 1
+    depths = np.linspace(centre - half, centre + half, layers)
+    total = None
+    for k, depth in enumerate(depths):
+        p = SynthParams(kind="cells", color=False, planes=planes, width=160, height=120, z_focus=depth)
+        p = replace(p, seed=seed * 100 + k)
+        frames, z, _ = render_planes(p)
+        layer = np.stack(frames).astype(np.float64)
+        total = layer if total is None else total + layer
+    frames = [np.clip(f / layers, 0, 65535).astype(np.uint16) for f in total]
+    truth = {"z": float(centre), "tolerance": 1.5, "basis": "centre of a synthetic thick sample"}
+    return save_stack(path, frames, z=z, z_unit="um", kind="z-sweep", name="thick", truth=truth)
+
+
+@pytest.mark.parametrize(("seed", "half"), [(0, 4.0), (1, 6.0), (2, 8.0)])
+def test_default_strategy_focuses_a_thick_sample_at_its_centre(tmp_path, seed, half):
+    centre = (-1.5, 0.5, 2.0)[seed]
+    path = thick_stack(tmp_path / "thick", centre, half, seed=seed)
+    for start in (-20.0, 0.0, 20.0):
+        src, drive = make_twin(path, start_um=start)
+        r = Autofocus(src, drive, resolution_um=src.spacing_um).run()
+        assert r.focused, (start, r.reason)
+        assert abs(r.z - centre) <= 1.5, (start, r.z, r.reason)
 
 
 @pytest.mark.parametrize("seed", range(6))

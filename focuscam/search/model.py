@@ -190,7 +190,11 @@ class Model(SearchStrategy):
                 sigma = _sigma3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
             target = max(self.resolution, min(sigma or 0.0, 0.25 * (whi - wlo)) / 1.5)
             if max(gaps) <= 1.5 * target and z.size >= self._needed() and self._significant():
-                return
+                edge = self._plateau_edge(z, sign * s)
+                if edge is None:
+                    return
+                yield from self._score(edge)
+                continue
             side = 0 if gaps[0] >= gaps[1] else 1
             wide = z[b] + (-0.5 * gaps[0] if side == 0 else 0.5 * gaps[1])
             if max(gaps) > 1.5 * target:
@@ -206,6 +210,30 @@ class Model(SearchStrategy):
             if self._score_at(float(cand)) is not None:
                 return  # nothing new to score here (rounding put it on a sample): never spin
             yield from self._score(float(cand))
+
+    def _plateau_edge(self, z: np.ndarray, v: np.ndarray) -> float | None:
+        """When the significant fit is a plateau (a flat top, :mod:`focuscam.search.plateau`),
+        its centre is only as good as its two edges: the midpoint of the wider gap between the
+        top's outermost sample and the next one below half the top's height, while that gap is
+        wider than two steps (``resolution`` or the calibrated width); else None. ``v`` are the
+        scores with the peak up (negated in brightfield)."""
+        if self._fit(test=True).method != "plateau":
+            return None
+        b = int(np.argmax(v))
+        half = float(np.min(v)) + 0.5 * (float(v[b]) - float(np.min(v)))
+        lo = hi = b
+        while lo > 0 and v[lo - 1] > half:
+            lo -= 1
+        while hi < v.size - 1 and v[hi + 1] > half:
+            hi += 1
+        gaps = [(z[lo] - z[lo - 1], lo - 1, lo) if lo > 0 else (0.0, 0, 0)]
+        gaps.append((z[hi + 1] - z[hi], hi, hi + 1) if hi < v.size - 1 else (0.0, 0, 0))
+        gap, i, k = max(gaps)
+        step = max(self.resolution, self.curve_width_um or 0.0)
+        if gap <= 2.0 * step:
+            return None
+        cand = 0.5 * (z[i] + z[k])
+        return None if self._score_at(cand) is not None else float(cand)
 
     def _more(self, z, b, wide, target, grid, wlo, whi) -> float | None:
         here = self._z[-1]

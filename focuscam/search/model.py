@@ -13,7 +13,7 @@ a jump to its peak, refinement until the one significance rule is satisfied.
    until the best sample's neighbours are within the ``resolution`` (or the calibrated width),
    then test the peak with :func:`~focuscam.search.significance.test_peak` and stop as soon as
    it is significant; otherwise add samples (refinement, then the rest of the grid) within the
-   frame budget.
+   frame budget. When the significant fit is a plateau (a flat top), bisect its edges first.
 
 In ``brightfield`` mode the bracket covers the whole grid (the focal plane is the minimum
 between two maxima) and the jumps and refinement look for the lowest score.

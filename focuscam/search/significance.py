@@ -35,6 +35,13 @@ The rule
    stand out much more. ``snr = height / noise`` is reported; ``threshold`` is
    ``min_snr * sqrt(d / chi2_0.05(d))``.
 
+4. **Flat tops** (a sample thicker than the depth of field): with ``n >= p + 3`` samples a
+   plateau model (:mod:`focuscam.search.plateau`: a flat top of fitted half-width with the
+   same shoulder shapes) is fitted too, with ``p + 1`` parameters in its noise and its bound.
+   It replaces the peak model when its half-width passes an F test (1%) against it, its top is
+   at least half as wide as its shoulders, and its ``snr / threshold`` is the larger;
+   ``Significance.params`` says which count was used.
+
 The same rule, the same constants, for every mode, strategy and command.
 """
 

@@ -150,3 +150,31 @@ def test_select_and_the_default_focus_a_nine_plane_plateau(tmp_path):
         src, drive = make_twin(stack, start_um=start)
         r = Autofocus(src, drive, resolution_um=src.spacing_um).run()
         assert r.focused and abs(r.z - 0.2) <= 0.37, (start, r.z, r.reason)
+
+
+@pytest.mark.parametrize("mode", ["max", "brightfield"])
+def test_replayed_noise_on_irregular_planes_is_no_plateau(tmp_path, mode):
+    """The twin shows the nearest recorded plane: positions between irregular planes score the
+    same frame again, and a flat top fits such repeats exactly. They count as one frame, so
+    pure noise still fails (before, one of these 18 runs was 'focused' on a plateau fit)."""
+    checked = 0
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        z = np.unique(np.concatenate([[0.0, 64.0], np.round(rng.uniform(0.0, 64.0, 11), 1)]))
+        frames = [rng.integers(0, 256, (48, 48), dtype=np.uint8) for _ in z]
+        path = save_stack(tmp_path / f"n{seed}", frames, z=z, z_unit="um", kind="z-sweep", name="noise")
+        for start in (0.0, 30.0, 64.0):
+            src, drive = make_twin(path, start_um=start)
+            r = Autofocus(src, drive, mode=mode, resolution_um=src.spacing_um).run()
+            assert r.state == "failed", (seed, start, r.reason)
+            checked += 1
+    assert checked == 18
+
+
+def test_distinct_frames_merges_repeated_scores_only():
+    from focuscam.search.plateau import distinct_frames
+
+    z, s = distinct_frames(np.array([0.0, 1.0, 2.0, 3.0]), np.array([5.0, 7.0, 7.0, 4.0]))
+    assert z.tolist() == [0.0, 1.5, 3.0] and s.tolist() == [5.0, 7.0, 4.0]
+    z, s = distinct_frames(np.array([0.0, 1.0]), np.array([5.0, 5.000001]))
+    assert z.size == 2

@@ -44,6 +44,7 @@ from .significance import PeakSignificance, _baseline_free, _best
 __all__ = [
     "PLATEAU",
     "SHOULDERS",
+    "distinct_frames",
     "earns_its_parameter",
     "fit_plateau",
     "plateau_curve",
@@ -96,6 +97,22 @@ def earns_its_parameter(sse_peak: float, sse_plateau: float, dof: int) -> bool:
     if sse_plateau <= 0:
         return sse_peak > 0
     return (sse_peak - sse_plateau) / (sse_plateau / dof) > _t_995(dof) ** 2
+
+
+def distinct_frames(z: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Samples with the very same score merged into one at their mean position (um), sorted.
+
+    Two frames of a camera never score exactly alike; a replayed stack (the twin) shows the
+    nearest recorded plane, so positions between planes score the same frame again. A flat top
+    fits such repeats exactly, and counting them as independent samples would claim degrees of
+    freedom the data do not have (pure noise replayed this way looked like a plateau).
+    """
+    values, inv = np.unique(s, return_inverse=True)
+    if values.size == s.size:
+        return z, s
+    zm = np.bincount(inv, weights=z) / np.bincount(inv)
+    order = np.argsort(zm, kind="stable")
+    return zm[order], values[order]
 
 
 def wide_top(fit: PeakSignificance) -> bool:

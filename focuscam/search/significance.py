@@ -338,17 +338,22 @@ def _plateau(
     zs, ss, n, params, min_width, width, slope, min_snr, peak
 ) -> tuple[PeakSignificance | None, float]:
     """The plateau model (:mod:`focuscam.search.plateau`) and its threshold, with one parameter
-    more than the peak models: tried only with ``n >= params + 3`` samples, and kept only when
-    its top is wide and passes the F test against the best peak model ``peak``."""
-    from .plateau import earns_its_parameter, fit_plateau, wide_top
+    more than the peak models: tried only with ``params + 3`` distinct frames (samples with the
+    very same score are one replayed frame, :func:`~focuscam.search.plateau.distinct_frames`),
+    and kept only when its top is wide and passes the F test against the best peak model."""
+    from .plateau import distinct_frames, earns_its_parameter, fit_plateau, wide_top
 
-    if n < params + 3:
+    zp, sp = distinct_frames(zs, ss)
+    m = int(zp.size)
+    if m < params + 3:
         return None, math.inf
-    fit = fit_plateau(zs, ss, min_width=min_width, params=params + 1, width=width, slope=slope)
+    fit = fit_plateau(zp, sp, min_width=min_width, params=params + 1, width=width, slope=slope)
     if fit is None or not wide_top(fit):
         return None, math.inf
-    dof = n - params - 1
-    sse_peak = math.inf if peak is None else peak.noise**2 * (n - params)
+    if m < n:  # the peak model on the same distinct frames: the F test compares nested fits
+        peak = fit_model(zp, sp, min_width=min_width, width=width, slope=slope)
+    dof = m - params - 1
+    sse_peak = math.inf if peak is None else peak.noise**2 * (m - params)
     if not earns_its_parameter(sse_peak, fit.noise**2 * dof, dof):
         return None, math.inf
     return fit, snr_threshold(dof, min_snr)

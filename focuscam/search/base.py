@@ -351,12 +351,15 @@ class SearchStrategy(ABC):
         :data:`TOP_UP_DOF` residual degrees of freedom): a strategy that plans coarsely (a
         stepped drive's grid, a bracketing optimiser) may end below it on a real peak. While
         the fit is not focused, its peak is not at an edge and the test has fewer than
-        ``TOP_UP_DOF`` degrees of freedom, score the free position of the ``resolution`` grid
-        (the drive's grid on a stepped drive) inside the window that lies in the widest gap
+        ``TOP_UP_DOF`` degrees of freedom, score the free point of a stepped drive's grid
+        (``grid_um > 0``; nothing otherwise) inside the window that lies in the widest gap
         between samples. The rule itself is unchanged: noise stays insignificant, it only
         gets the samples it asks for.
         """
-        if not self.top_up:
+        if not self.top_up or self.grid_um <= 0:
+            # only on a stepped drive: its grid is what makes the plan coarse, and its points are
+            # distinct frames (off a grid, a replayed stack shows the nearest plane again for
+            # positions between planes: repeats the rule would count as independent samples)
             return
         from .significance import model_params
 
@@ -374,13 +377,10 @@ class SearchStrategy(ABC):
             yield from self._score(cand)
 
     def _widest_gap(self, z: np.ndarray, wlo: float, whi: float) -> float | None:
-        """The free grid position (um) inside ``[wlo, whi]`` farthest from every sample, if any."""
-        step = self.grid_um if self.grid_um > 0 else self.resolution
-        if self.grid_um > 0:
-            k = np.arange(math.ceil(wlo / step - 1e-9), math.floor(whi / step + 1e-9) + 1)
-            grid = k * step
-        else:
-            grid = wlo + step * np.arange(math.floor((whi - wlo) / step + 1e-9) + 1)
+        """The free point of the drive's grid (um) inside ``[wlo, whi]`` farthest from every
+        sample, if any."""
+        step = self.grid_um
+        grid = step * np.arange(math.ceil(wlo / step - 1e-9), math.floor(whi / step + 1e-9) + 1)
         free = [g for g in grid if self._score_at(float(g)) is None and self._nearest(z, g) >= 0.5 * step]
         if not free:
             return None

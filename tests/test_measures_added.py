@@ -74,7 +74,7 @@ def test_glvn_hot_path_is_exact_across_its_column_blocks(dtype, ch):
     a block, full-range pixels, tiles straddling a block edge, equal to the exact oracle."""
     from fractions import Fraction
 
-    from focuscam.measures._kernels_fast import BLOCK
+    from focuscam.measures._kernels_stat import BLOCK
 
     rng = np.random.default_rng(15)
     top = np.iinfo(dtype).max
@@ -90,3 +90,58 @@ def test_glvn_hot_path_is_exact_across_its_column_blocks(dtype, ch):
     cols = [0, shape[1] // 3, 2 * shape[1] // 3, shape[1]]
     for c in range(3):
         assert grid[0, c] == measure(frame, "glvn", (cols[c], 0, cols[c + 1] - cols[c], 3))
+
+
+def _exact_lapv(gray: np.ndarray, roi) -> float:
+    """The exact variance of the 4-neighbour Laplacian (BORDER_REFLECT_101) over ``roi``."""
+    from fractions import Fraction
+
+    lap = cv2.Laplacian(gray.astype(np.float64), cv2.CV_64F).astype(np.int64)
+    x, y, w, h = roi
+    v = lap[y : y + h, x : x + w].ravel().tolist()
+    n, s1, s2 = len(v), sum(v), sum(t * t for t in v)
+    return float(Fraction(n * s2 - s1 * s1, n * n))
+
+
+@pytest.mark.parametrize(("dtype", "ch"), [(np.uint8, 1), (np.uint8, 3), (np.uint16, 1)])
+def test_lapv_hot_path_is_exact_at_extreme_laplacians_across_blocks(dtype, ch):
+    """The uint8/uint16 lapv kernels sum squares in 32-bit partial sums per 2048-column block:
+    a checkerboard of 0 and the dtype's maximum gives |L| = 4 * max at every pixel (the largest
+    partial sums), on rows wider than two blocks, ROIs straddling a block edge and tiles."""
+    top = np.iinfo(dtype).max
+    width = 2 * 2048 + 37
+    board = ((np.indices((5, width)).sum(axis=0) % 2) * top).astype(dtype)
+    rng = np.random.default_rng(3)
+    board[4, ::7] = rng.integers(0, top + 1, board[4, ::7].shape, dtype=dtype)  # not all extreme
+    frame = np.repeat(board[:, :, None], 3, axis=2) if ch == 3 else board
+    gray = naive.gray64(frame).astype(np.int64)
+    for roi in [(0, 0, width, 5), (2048 - 5, 1, 11, 3), (1, 0, width - 2, 4), (0, 4, width, 1)]:
+        assert measure(frame, "lapv", roi) == pytest.approx(_exact_lapv(gray, roi), rel=1e-12)
+    grid = focus_map(frame, "lapv", grid=(1, 3))
+    cols = [0, width // 3, 2 * width // 3, width]
+    for c in range(3):
+        assert grid[0, c] == measure(frame, "lapv", (cols[c], 0, cols[c + 1] - cols[c], 5))
+
+
+@pytest.mark.parametrize("ch", [1, 3])
+def test_teng_hot_path_is_exact_at_extreme_gradients_across_blocks(ch):
+    """The uint8 teng kernel sums Gx**2 and Gy**2 in int32 per 2048-column block: pixels of 0
+    and 255 only (gradients up to 4 * 255), rows wider than two blocks, frame edges, ROIs
+    straddling a block edge and a grid, equal to the exact mean of cv2.Sobel's squares."""
+    from fractions import Fraction
+
+    width = 2 * 2048 + 37
+    rng = np.random.default_rng(9)
+    board = (rng.integers(0, 2, (6, width)) * 255).astype(np.uint8)
+    board[:, 1::4] = board[:, 0::4][:, : board[:, 1::4].shape[1]] ^ 255  # many |Gx| = 1020
+    frame = np.repeat(board[:, :, None], 3, axis=2) if ch == 3 else board
+    gray = naive.gray64(frame)
+    gx = cv2.Sobel(gray, cv2.CV_64F, 1, 0).astype(np.int64)
+    gy = cv2.Sobel(gray, cv2.CV_64F, 0, 1).astype(np.int64)
+    energy = gx * gx + gy * gy
+    for roi in [(0, 0, width, 6), (2048 - 5, 1, 11, 3), (1, 0, width - 2, 5), (0, 5, width, 1)]:
+        x, y, w, h = roi
+        exact = Fraction(int(energy[y : y + h, x : x + w].sum()), w * h)
+        assert measure(frame, "teng", roi) == pytest.approx(float(exact), rel=1e-15)
+    grid = focus_map(frame, "teng", grid=(2, 3))
+    assert grid[1, 2] == measure(frame, "teng", (2 * width // 3, 3, width - 2 * width // 3, 3))

@@ -14,7 +14,7 @@ import json
 import numpy as np
 from numba.core.registry import CPUDispatcher
 from focuscam.measures import MEASURES, focus_map, measure
-from focuscam.measures import _kernels
+from focuscam.measures import _kernels, _kernels_freq, _kernels_grad, _kernels_lap, _kernels_stat
 
 for dt in (np.uint8, np.uint16, np.float32):
     for shape in ((12, 13), (12, 13, 3)):
@@ -23,7 +23,12 @@ for dt in (np.uint8, np.uint16, np.float32):
             measure(frame, name)
             measure(frame, name, bin=2)
             focus_map(frame, name, grid=(2, 2))
-dispatchers = {n: f for n, f in vars(_kernels).items() if isinstance(f, CPUDispatcher)}
+dispatchers = {
+    f"{m.__name__}.{n}": f
+    for m in (_kernels, _kernels_lap, _kernels_grad, _kernels_stat, _kernels_freq)
+    for n, f in vars(m).items()
+    if isinstance(f, CPUDispatcher)
+}
 print(json.dumps({
     "misses": {n: sum(f.stats.cache_misses.values()) for n, f in dispatchers.items()},
     "hits": {n: sum(f.stats.cache_hits.values()) for n, f in dispatchers.items()},

@@ -1,18 +1,28 @@
-"""numba kernels for the focus measures: computation only, no validation.
+"""numba kernel core for the focus measures: the conventions and the shared row helpers.
 
-One decorator policy for every kernel: ``@njit(cache=True, nogil=True)``. The per-row helpers
-of the hot paths (``_lap_row_*``) add ``inline="always"``: each numba call left out of line
-cost 10-20 ns per row and tile, together some 15 % of the time of a 1080p uint8 frame.
+The measure kernels live in one module per family, each with the same conventions (read here):
+:mod:`._kernels_lap` (``lapv``, ``lapm``, ``lapd`` and the ``lapv`` hot paths),
+:mod:`._kernels_grad` (``teng``, ``tenv``, ``bren`` and the ``teng`` hot path),
+:mod:`._kernels_stat` (``glvn``, ``vola``, ``vol5`` and the ``glvn`` hot path) and
+:mod:`._kernels_freq` (``wavs`` and the gray-region loader of ``fftb``). A command imports
+(and numba loads from its cache) only the families of the measures it uses.
+
+Kernels compute only: they never validate and never allocate (the wrappers in :mod:`._run`
+validate and pass every buffer in). One decorator policy for every kernel:
+``@njit(cache=True, nogil=True)``. The per-row helpers of the hot paths add
+``inline="always"``: each numba call left out of line cost 10-20 ns per row and tile, together
+some 15 % of the time of a 1080p uint8 frame.
 
 The virtual gray image ``G``
 ----------------------------
-Every kernel reads a *virtual* gray image ``G`` of ``GH x GW`` pixels without ever building it:
-``G[i, j]`` is the sum of the ``k x k`` block of gray pixels whose top-left corner is frame pixel
-``(oy + i*k, ox + j*k)``. Gray is the frame itself (one channel) or ``cv2.cvtColor(BGR2GRAY)``
-fused in (:func:`_bgr_gray`). Indices of ``G`` outside ``[0, GH) x [0, GW)`` are mapped back with
-OpenCV's BORDER_REFLECT_101 (:func:`_reflect`). A kernel measures the region
-``[ry, ry + rh) x [rx, rx + rw)`` of ``G`` and keeps a ring of five gray rows (the region width
-plus a 2-pixel halo): one pass over the region, no frame-sized temporaries.
+Every generic kernel reads a *virtual* gray image ``G`` of ``GH x GW`` pixels without ever
+building it: ``G[i, j]`` is the sum of the ``k x k`` block of gray pixels whose top-left corner is
+frame pixel ``(oy + i*k, ox + j*k)``. Gray is the frame itself (one channel) or
+``cv2.cvtColor(BGR2GRAY)`` fused in (:func:`_bgr_gray`). Indices of ``G`` outside
+``[0, GH) x [0, GW)`` are mapped back with OpenCV's BORDER_REFLECT_101 (:func:`_reflect`). A
+kernel measures the region ``[ry, ry + rh) x [rx, rx + rw)`` of ``G`` and keeps a ring of five
+gray rows (the region width plus a 2-pixel halo): one pass over the region, no frame-sized
+temporaries.
 
 Frames are passed as 2-D views ``(H, W * C)`` with ``C`` (``nch``) 1 or 3 (a free ``reshape``
 of a C-contiguous frame), so every kernel compiles once per dtype. Inner loops run over
@@ -23,11 +33,6 @@ tile boundaries; one tile for a plain ROI) and adds each tile's sums into ``cell
 Integer frames accumulate exactly in int64; sums of squares, which can exceed int64 on huge
 16-bit frames, are kept as two int64 words (``cell[i]`` low 62 bits, ``cell[i + 1]`` the carry)
 by :func:`_acc`. Float frames accumulate in float64.
-
-Hot paths: :func:`lapv_u8` (uint8 gray or BGR, ``bin=1``: int16 lanes, squares summed pairwise
-into int32 partial sums flushed every 2048 columns, sum(L) from the tile edges because it
-telescopes, BGR rows converted once into a 3-row uint8 ring) and
-:func:`lapv_u16_gray` (uint16 gray, ``bin=1``, read in place, sum(L) telescoped the same way).
 """
 
 from __future__ import annotations
@@ -37,7 +42,6 @@ from numba import njit, types
 from numba.extending import overload
 
 from ._compile import install_notice
-from ._prefetch import AHEAD, prefetch_row
 
 install_notice()  # a compile (cache miss) prints one line on a terminal, never silently
 
@@ -257,206 +261,6 @@ def _sumsq_nonneg(v, xs, cells, slot):
         _acc(cells[tj], slot, s)
 
 
-# --- Laplacian family ------------------------------------------------------------------------
-
-
-@njit(cache=True, nogil=True)
-def lapv(img, nch, geo, ring, vals, cells, xs, ys):
-    """cells[..., 0] += sum(L); cells[..., 1:3] += sum(L**2); L = 4-neighbour Laplacian."""
-    rh, rw = geo[7], geo[8]
-    _prime(img, nch, geo, ring)
-    v = vals[0, :rw]
-    ti = 0
-    for i in range(rh):
-        ti = _tile_row(i, ys, ti)
-        _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
-        _, u, _, _ = _cols(up, rw)
-        _, d, _, _ = _cols(dn, rw)
-        ml, m, mr, _ = _cols(mid, rw)
-        for c in range(rw):
-            v[c] = u[c] + d[c] + ml[c] + mr[c] - 4 * m[c]
-        _sum_into(v, xs, cells[ti], 0)
-        _sumsq_nonneg(v, xs, cells[ti], 1)
-
-
-@njit(cache=True, nogil=True)
-def lapm(img, nch, geo, ring, vals, cells, xs, ys):
-    """cells[..., 0:2] += sum(|2G - left - right| + |2G - up - down|)."""
-    rh, rw = geo[7], geo[8]
-    _prime(img, nch, geo, ring)
-    v = vals[0, :rw]
-    ti = 0
-    for i in range(rh):
-        ti = _tile_row(i, ys, ti)
-        _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
-        _, u, _, _ = _cols(up, rw)
-        _, d, _, _ = _cols(dn, rw)
-        ml, m, mr, _ = _cols(mid, rw)
-        for c in range(rw):
-            m2 = 2 * m[c]
-            v[c] = abs(m2 - ml[c] - mr[c]) + abs(m2 - u[c] - d[c])
-        _sum_nonneg(v, xs, cells[ti], 0)
-
-
-@njit(cache=True, nogil=True)
-def lapd(img, nch, geo, ring, vals, cells, xs, ys):
-    """cells[..., 0:2] += axial |second differences|, cells[..., 2:4] += diagonal ones."""
-    rh, rw = geo[7], geo[8]
-    _prime(img, nch, geo, ring)
-    va = vals[0, :rw]
-    vd = vals[1, :rw]
-    ti = 0
-    for i in range(rh):
-        ti = _tile_row(i, ys, ti)
-        _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
-        ul, u, ur, _ = _cols(up, rw)
-        dl, d, dr, _ = _cols(dn, rw)
-        ml, m, mr, _ = _cols(mid, rw)
-        for c in range(rw):
-            m2 = 2 * m[c]
-            va[c] = abs(m2 - ml[c] - mr[c]) + abs(m2 - u[c] - d[c])
-            vd[c] = abs(m2 - ul[c] - dr[c]) + abs(m2 - ur[c] - dl[c])
-        _sum_nonneg(va, xs, cells[ti], 0)
-        _sum_nonneg(vd, xs, cells[ti], 2)
-
-
-# --- gradient family -------------------------------------------------------------------------
-
-
-@njit(cache=True, nogil=True)
-def teng(img, nch, geo, ring, vals, cells, xs, ys):
-    """cells[..., 0:2] += sum(Gx**2 + Gy**2) with 3x3 Sobel Gx, Gy."""
-    rh, rw = geo[7], geo[8]
-    _prime(img, nch, geo, ring)
-    v = vals[0, :rw]
-    ti = 0
-    for i in range(rh):
-        ti = _tile_row(i, ys, ti)
-        _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
-        ul, u, ur, _ = _cols(up, rw)
-        dl, d, dr, _ = _cols(dn, rw)
-        ml, _, mr, _ = _cols(mid, rw)
-        for c in range(rw):
-            gx = (ur[c] + 2 * mr[c] + dr[c]) - (ul[c] + 2 * ml[c] + dl[c])
-            gy = (dl[c] + 2 * d[c] + dr[c]) - (ul[c] + 2 * u[c] + ur[c])
-            v[c] = gx * gx + gy * gy
-        _sum_nonneg(v, xs, cells[ti], 0)
-
-
-@njit(cache=True, nogil=True)
-def tenv(img, nch, geo, ring, vals, cells, xs, ys):
-    """cells[..., 0] += sum(S), cells[..., 1] += sum(S**2), float64; S = Gx**2 + Gy**2 (Sobel).
-
-    ``vals`` and ``cells`` are float64 here for every dtype (the fourth powers of 16-bit
-    gradients do not fit int64).
-    """
-    rh, rw = geo[7], geo[8]
-    _prime(img, nch, geo, ring)
-    v = vals[0, :rw]
-    ti = 0
-    for i in range(rh):
-        ti = _tile_row(i, ys, ti)
-        _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
-        ul, u, ur, _ = _cols(up, rw)
-        dl, d, dr, _ = _cols(dn, rw)
-        ml, _, mr, _ = _cols(mid, rw)
-        for c in range(rw):
-            gx = (ur[c] + 2 * mr[c] + dr[c]) - (ul[c] + 2 * ml[c] + dl[c])
-            gy = (dl[c] + 2 * d[c] + dr[c]) - (ul[c] + 2 * u[c] + ur[c])
-            v[c] = np.float64(gx * gx + gy * gy)
-        _sum_into(v, xs, cells[ti], 0)
-        _sumsq_nonneg(v, xs, cells[ti], 1)
-
-
-@njit(cache=True, nogil=True)
-def bren(img, nch, geo, ring, vals, cells, xs, ys):
-    """cells[..., 0:2] += sum(max(|G[i,j+1]-G[i,j-1]|, |G[i+1,j]-G[i-1,j]|)**2)."""
-    rh, rw = geo[7], geo[8]
-    _prime(img, nch, geo, ring)
-    v = vals[0, :rw]
-    ti = 0
-    for i in range(rh):
-        ti = _tile_row(i, ys, ti)
-        _, up, mid, dn, _ = _advance(img, nch, geo, ring, i)
-        _, u, _, _ = _cols(up, rw)
-        _, d, _, _ = _cols(dn, rw)
-        ml, _, mr, _ = _cols(mid, rw)
-        for c in range(rw):
-            big = max(abs(mr[c] - ml[c]), abs(d[c] - u[c]))
-            v[c] = big * big
-        _sum_nonneg(v, xs, cells[ti], 0)
-
-
-# --- statistics family -----------------------------------------------------------------------
-
-
-@njit(cache=True, nogil=True)
-def glvn(img, nch, geo, ring, vals, cells, xs, ys):
-    """cells[..., 0:2] += sum(G), cells[..., 2:4] += sum(G**2) over the region (no neighbours)."""
-    oy, ox, k, _gh, gw, ry, rx, rh, rw = geo
-    buf = ring[0, :rw]
-    ti = 0
-    for i in range(rh):
-        ti = _tile_row(i, ys, ti)
-        _load_row(img, nch, ry + i, oy, ox, k, gw, rx, rw, buf)
-        _sum_nonneg(buf, xs, cells[ti], 0)
-        _sumsq_nonneg(buf, xs, cells[ti], 2)
-
-
-@njit(cache=True, nogil=True)
-def vola(img, nch, geo, ring, vals, cells, xs, ys):
-    """Vollath F4 both axes: cells[..., 0] += sum(G*(G[i+1,j]-G[i+2,j]) + G*(G[i,j+1]-G[i,j+2]))."""
-    rh, rw = geo[7], geo[8]
-    _prime(img, nch, geo, ring)
-    v = vals[0, :rw]
-    ti = 0
-    for i in range(rh):
-        ti = _tile_row(i, ys, ti)
-        _, _, mid, dn, dn2 = _advance(img, nch, geo, ring, i)
-        _, d, _, _ = _cols(dn, rw)
-        _, d2, _, _ = _cols(dn2, rw)
-        _, m0, mr, mrr = _cols(mid, rw)
-        for c in range(rw):
-            m = m0[c]
-            v[c] = m * (d[c] - d2[c]) + m * (mr[c] - mrr[c])
-        _sum_into(v, xs, cells[ti], 0)
-
-
-# --- wavelet family --------------------------------------------------------------------------
-
-
-@njit(cache=True, nogil=True)
-def wavs(img, nch, geo, ring, vals, cells, xs, ys):
-    """cells[..., 0:2] += sum over 2x2 blocks of 4*(a2+b2+c2+d2) - (a+b+c+d)**2 (4 x Haar detail energy).
-
-    Blocks start at each tile's top-left corner; an odd last row/column of a tile is paired with
-    itself, like ``pywt.dwt2(..., mode="symmetric")`` on the tile's crop.
-    """
-    oy, ox, k, _gh, gw, ry, rx, _rh, rw = geo
-    top = ring[0]
-    bot = ring[1]
-    for ti in range(len(ys) - 1):
-        for i in range(ys[ti], ys[ti + 1], 2):
-            _load_row(img, nch, ry + i, oy, ox, k, gw, rx, rw, top)
-            if i + 1 < ys[ti + 1]:
-                _load_row(img, nch, ry + i + 1, oy, ox, k, gw, rx, rw, bot)
-            else:
-                for c in range(rw):
-                    bot[c] = top[c]
-            for tj in range(len(xs) - 1):
-                x0, x1 = xs[tj], xs[tj + 1]
-                s = top[0] * 0
-                for c in range(x0, x1, 2):
-                    c2 = c + 1 if c + 1 < x1 else c
-                    a = top[c]
-                    b = top[c2]
-                    d = bot[c]
-                    e = bot[c2]
-                    t = a + b + d + e
-                    s += 4 * (a * a + b * b + d * d + e * e) - t * t
-                _acc(cells[ti, tj], 0, s)
-
-
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -475,7 +279,7 @@ def read_floor(img, y0, y1, x0, x1):
     """The memory floor for integer frames: one plain pass that reads and sums ``img[y0:y1, x0:x1]``.
 
     Row sums are kept in uint32 (exact for any row of up to 65535 16-bit values), like the
-    narrow accumulators of :func:`lapv_u8`, so the floor is as fast as a read can be made.
+    narrow accumulators of :func:`._kernels_lap.lapv_u8`, so the floor is as fast as a read can be made.
     """
     s = 0
     for r in range(y0, y1):
@@ -495,113 +299,6 @@ def _row_sum(row, a, b):
     for c in range(b - a):
         s += seg[c]
     return s
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _lap_at(up, mid, dn, gw, c):
-    """L at column ``c`` of the ``mid`` row in int64, the row's ends reflected (BORDER_REFLECT_101)."""
-    return (
-        np.int64(up[c]) + dn[c] + mid[_reflect(c - 1, gw)] + mid[_reflect(c + 1, gw)] - 4 * np.int64(mid[c])
-    )
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _lap_row_rim(up, mid, dn, gw, a, b, out, first, last):
-    """The parts of one row's LAPV sums that are not per-pixel work; return the interior run.
-
-    Adds to ``out`` this row's share of sum(L) over ROI columns ``[a, b)``, and sum(L**2) of
-    the first and last frame columns (reflected neighbour) if the ROI holds them. Returns
-    ``(c_lo, c_hi)``: the interior columns, whose squares the caller's vector loop adds.
-
-    sum(L) telescopes, so it is never summed per pixel: over a tile, the vertical half of L
-    ``up + dn - 2 mid`` sums to (row above the tile - its first row) + (row below - its last
-    row), and the horizontal half of each row sums to its four end pixels. ``first`` / ``last``
-    say whether this row opens / closes its tile (both for a one-row tile).
-    """
-    out[0] += (
-        np.int64(mid[_reflect(a - 1, gw)])
-        - np.int64(mid[a])
-        + np.int64(mid[_reflect(b, gw)])
-        - np.int64(mid[b - 1])
-    )
-    if first:
-        out[0] += _row_sum(up, a, b) - _row_sum(mid, a, b)
-    if last:
-        out[0] += _row_sum(dn, a, b) - _row_sum(mid, a, b)
-    c_lo = max(a, 1)
-    c_hi = max(min(b, gw - 1), c_lo)
-    for c in range(a, min(c_lo, b)):  # column 0, if the ROI holds it
-        _acc(out, 1, _lap_at(up, mid, dn, gw, c) ** 2)
-    for c in range(c_hi, b):  # column gw - 1, if the ROI holds it
-        _acc(out, 1, _lap_at(up, mid, dn, gw, c) ** 2)
-    return c_lo, c_hi
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _lap_row_u8(up, mid, dn, gw, rx, rw, out, first, last):
-    """Add one row's share of sum(L) and sum(L**2) over ROI columns ``[rx, rx + rw)`` to ``out``.
-
-    ``up``, ``mid``, ``dn`` are full-width uint8 gray rows; sum(L) and the frame-edge columns
-    come from :func:`_lap_row_rim`. Interior columns run in int16 lanes (``|L| <= 1020``) whose
-    squares are summed pairwise in int32 (on x86 LLVM emits ``pmaddwd``), flushed every 2048
-    columns (``2048 * 1020**2 < 2**31``).
-    """
-    c_lo, c_hi = _lap_row_rim(up, mid, dn, gw, rx, rx + rw, out, first, last)
-    c = c_lo
-    while c < c_hi:
-        end = min(c + 2048, c_hi)
-        s2 = np.int32(0)
-        u, d, m0, ml, mr = up[c:end], dn[c:end], mid[c:end], mid[c - 1 : end - 1], mid[c + 1 : end + 1]
-        for j in range(end - c):
-            v = np.int16(
-                np.int16(u[j])
-                + np.int16(d[j])
-                + np.int16(ml[j])
-                + np.int16(mr[j])
-                - np.int16(4) * np.int16(m0[j])
-            )
-            s2 = np.int32(s2 + np.int32(v) * np.int32(v))
-        _acc(out, 1, np.int64(s2))
-        c = end
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _lap_row_u16(up, mid, dn, gw, rx, rw, out, first, last):
-    """As :func:`_lap_row_u8` for uint16 gray rows: int32 lanes (``|L| <= 262140``), int64 squares."""
-    c_lo, c_hi = _lap_row_rim(up, mid, dn, gw, rx, rx + rw, out, first, last)
-    if c_hi > c_lo:
-        u, d, m0, ml, mr = (
-            up[c_lo:c_hi],
-            dn[c_lo:c_hi],
-            mid[c_lo:c_hi],
-            mid[c_lo - 1 : c_hi - 1],
-            mid[c_lo + 1 : c_hi + 1],
-        )
-        s2 = np.int64(0)
-        for j in range(c_hi - c_lo):
-            v = np.int32(
-                np.int32(u[j]) + np.int32(d[j]) + np.int32(ml[j]) + np.int32(mr[j]) - 4 * np.int32(m0[j])
-            )
-            s2 += np.int64(v) * v
-        _acc(out, 1, s2)
-
-
-@njit(cache=True, nogil=True)
-def lapv_u16_gray(img, nch, geo, ring, cells, xs, ys):
-    """LAPV for 2-D uint16 frames with ``bin=1``, read in place; same sums as :func:`lapv`."""
-    gh, gw, ry, rx, rh, rw = geo[3], geo[4], geo[5], geo[6], geo[7], geo[8]
-    strided = rw < gw  # an ROI narrower than the frame: rows are not contiguous, prefetch them
-    ti = 0
-    for i in range(rh):
-        ti = _tile_row(i, ys, ti)
-        r = ry + i
-        if strided:
-            prefetch_row(img, r + AHEAD, max(rx - 1, 0), min(rx + rw + 1, gw))
-        up, mid, dn = img[_reflect(r - 1, gh)], img[r], img[_reflect(r + 1, gh)]
-        first = i == ys[ti]
-        last = i == ys[ti + 1] - 1
-        for tj in range(len(xs) - 1):
-            _lap_row_u16(up, mid, dn, gw, rx + xs[tj], xs[tj + 1] - xs[tj], cells[ti, tj], first, last)
 
 
 @njit(cache=True, nogil=True)
@@ -637,52 +334,3 @@ def _gray_row_u8(img, r, c0, c1, dst):
         dst[c0 + t] = np.uint8(
             _q15_gray(np.int32(src[3 * t]), np.int32(src[3 * t + 1]), np.int32(src[3 * t + 2]))
         )
-
-
-@njit(cache=True, nogil=True)
-def lapv_u8(img, nch, geo, ring, cells, xs, ys):
-    """LAPV for uint8 frames with ``bin=1`` (the hot path), same sums as :func:`lapv`.
-
-    Gray frames are read in place (reflected rows are just other rows). BGR rows are converted
-    once each into a 3-row uint8 ring (``ring``, shape ``(3, W)``, columns kept at their frame
-    index) and then take the same row kernel.
-    """
-    gh, gw, ry, rx, rh, rw = geo[3], geo[4], geo[5], geo[6], geo[7], geo[8]
-    ntc = len(xs) - 1
-    c0 = max(rx - 1, 0)
-    c1 = min(rx + rw + 1, gw)
-    held = np.full(3, -1, np.int64)
-    strided = rw < gw  # an ROI narrower than the frame: rows are not contiguous, prefetch them
-    ti = 0
-    for i in range(rh):
-        ti = _tile_row(i, ys, ti)
-        r = ry + i
-        if strided:
-            prefetch_row(img, r + AHEAD, c0 * nch, c1 * nch)
-        ru = _reflect(r - 1, gh)
-        rd = _reflect(r + 1, gh)
-        if nch == 1:
-            up, mid, dn = img[ru], img[r], img[rd]
-        else:
-            for q in (ru, r, rd):
-                if held[q % 3] != q:
-                    _gray_row_u8(img, q, c0, c1, ring[q % 3])
-                    held[q % 3] = q
-            up, mid, dn = ring[ru % 3], ring[r % 3], ring[rd % 3]
-        first = i == ys[ti]
-        last = i == ys[ti + 1] - 1
-        for tj in range(ntc):
-            _lap_row_u8(up, mid, dn, gw, rx + xs[tj], xs[tj + 1] - xs[tj], cells[ti, tj], first, last)
-
-
-KERNELS = {
-    "lapv": lapv,
-    "lapm": lapm,
-    "lapd": lapd,
-    "teng": teng,
-    "tenv": tenv,
-    "bren": bren,
-    "glvn": glvn,
-    "vola": vola,
-    "wavs": wavs,
-}

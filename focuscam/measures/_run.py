@@ -64,18 +64,33 @@ def check_finite(img: np.ndarray, geo: tuple[int, ...]) -> None:
         )
 
 
+#: Measure name -> the kernel module of its family (imported on first use of the family).
+_FAMILY = {
+    "lapv": "_kernels_lap",
+    "lapm": "_kernels_lap",
+    "lapd": "_kernels_lap",
+    "teng": "_kernels_grad",
+    "tenv": "_kernels_grad",
+    "bren": "_kernels_grad",
+    "glvn": "_kernels_stat",
+    "vola": "_kernels_stat",
+    "vol5": "_kernels_stat",
+    "wavs": "_kernels_freq",
+}
 _KERNELS: dict = {}
 
 
-def _load_kernels() -> dict:
-    """Name -> numba dispatcher, imported once (an import statement per call costs microseconds)."""
-    from . import _kernels, _kernels_ext, _kernels_fast
+def _load_kernels(name: str) -> dict:
+    """Import the family module of measure ``name`` once; add its dispatchers to ``_KERNELS``.
 
-    _KERNELS.update(_kernels_ext.KERNELS)
-    _KERNELS.update(_kernels.KERNELS)
-    _KERNELS.update(
-        lapv_u8=_kernels.lapv_u8, lapv_u16_gray=_kernels.lapv_u16_gray, glvn_int=_kernels_fast.glvn_int
-    )
+    Only the families a process uses are imported, and numba loads a kernel from its cache only
+    at its first call: a command scoring one measure loads none of the others.
+    """
+    import importlib
+
+    module = importlib.import_module(f"{__package__}.{_FAMILY[name]}")
+    _KERNELS.update(module.KERNELS)
+    _KERNELS.update(module.HOT)
     return _KERNELS
 
 
@@ -85,7 +100,7 @@ def run(name: str, img: np.ndarray, geo: tuple[int, ...], xs=None, ys=None) -> n
     ``xs``/``ys``: tile boundaries relative to the region (default: one tile, the region).
     Returns the raw accumulators, shape ``(len(ys) - 1, len(xs) - 1, 4)``.
     """
-    k = _KERNELS or _load_kernels()
+    k = _KERNELS if name in _KERNELS or name in SPECTRAL else _load_kernels(name)
     height, width, nch = img.shape
     flat = img.reshape(height, width * nch)
     rh, rw = geo[7], geo[8]
@@ -98,8 +113,8 @@ def run(name: str, img: np.ndarray, geo: tuple[int, ...], xs=None, ys=None) -> n
 
         return band_energy_tiles(flat, nch, geo, xs, ys)
     cells = np.zeros((len(ys) - 1, len(xs) - 1, 4), np.float64 if wide else np.int64)
-    if name == "lapv" and geo[2] == 1 and img.dtype == np.uint8:
-        k["lapv_u8"](flat, nch, geo, np.empty((3, width if nch == 3 else 1), np.uint8), cells, xs, ys)
+    if name in ("lapv", "teng") and geo[2] == 1 and img.dtype == np.uint8:
+        k[f"{name}_u8"](flat, nch, geo, np.empty((3, width if nch == 3 else 1), np.uint8), cells, xs, ys)
         return cells
     if name == "lapv" and geo[2] == 1 and img.dtype == np.uint16 and nch == 1:
         k["lapv_u16_gray"](flat, nch, geo, None, cells, xs, ys)

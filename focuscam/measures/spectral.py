@@ -1,7 +1,7 @@
 """Spectral focus measure: ``fftb``, the energy of a mid-frequency band of the 2-D spectrum.
 
 The gray region (block sums with ``bin > 1``) is loaded by a numba kernel
-(:func:`focuscam.measures._kernels_ext.gray_region`, the same fused BGR->gray as every measure);
+(:func:`focuscam.measures._kernels_freq.gray_region`, the same fused BGR->gray as every measure);
 the transform is ``numpy.fft.rfft2`` in float64 (a streaming numba kernel cannot beat a tuned
 FFT here, and the FFT needs a whole block at once). Memory is bounded whatever the ROI: a region
 with a side longer than :data:`BLOCK` pixels is cut into near-equal blocks of at most
@@ -85,7 +85,7 @@ def region_energy(
     flat: np.ndarray, nch: int, geo: tuple[int, ...], y0: int, x0: int, h: int, w: int
 ) -> float:
     """Band energy of the ``h x w`` box at ``(y0, x0)`` of the kernel region (blocks averaged)."""
-    from ._kernels_ext import gray_region
+    from ._kernels_freq import gray_region
 
     ys, xs = _splits(h), _splits(w)
     total = 0.0

@@ -30,6 +30,9 @@ class HillClimb(SearchStrategy):
 
     name = "hill-climb"
     modes = ("max",)
+    #: The lock's tracker: a re-focus that ends insignificant is retried by the lock once the
+    #: sample moves on (it re-arms), and extra frames would cost tracking time under drift.
+    top_up = False
 
     def __init__(self, *, step: float | None = None, max_samples: int = 40, **common) -> None:
         super().__init__(**common)

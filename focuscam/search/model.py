@@ -23,7 +23,8 @@ a jump to its peak, refinement until the one significance rule is satisfied.
    (:data:`~focuscam.search.base.NO_MOVE`). Stop as soon as the peak is significant;
    otherwise add samples (refinement, then whole steps around the best, then the rest of the
    grid) within the frame budget. (No extra frame is taken at the fit once the test holds:
-   on flat-topped curves more samples on the top can make the test fail.)
+   on flat-topped curves more samples on the top can make the test fail.) When the
+   significant fit is a plateau (a flat top), its edges are bisected first.
 
 In ``brightfield`` mode the climb, the jumps and the refinement look for the lowest score
 (the focal plane is the minimum between two maxima); the climb stops once two higher samples
@@ -175,7 +176,11 @@ class Model(SearchStrategy):
             peak = float(self._fit().z)
             fresh_peak = self._score_at(self._snap(peak)) is None
             if close and z.size >= self._needed() and self._significant():
-                return
+                edge = self._plateau_edge(z, self._sign() * s)
+                if edge is None:
+                    return
+                yield from self._go(edge)
+                continue
             cands = self._candidates(z, s, b, gaps, target, grid, wlo, whi)
             if close and fresh_peak and z.size + 1 == self._needed():
                 cands.insert(0, peak)
@@ -219,6 +224,30 @@ class Model(SearchStrategy):
             g = min(rest, key=lambda g: (abs(g - now), abs(g - 0.5 * (wlo + whi))))
             tried.add(g)
             yield from self._go(g)
+
+    def _plateau_edge(self, z: np.ndarray, v: np.ndarray) -> float | None:
+        """When the significant fit is a plateau (a flat top, :mod:`focuscam.search.plateau`),
+        its centre is only as good as its two edges: the midpoint of the wider gap between the
+        top's outermost sample and the next one below half the top's height, while that gap is
+        wider than two steps (``resolution`` or the calibrated width); else None. ``v`` are the
+        scores with the peak up (negated in brightfield)."""
+        if self._fit(test=True).method != "plateau":
+            return None
+        b = int(np.argmax(v))
+        half = float(np.min(v)) + 0.5 * (float(v[b]) - float(np.min(v)))
+        lo = hi = b
+        while lo > 0 and v[lo - 1] > half:
+            lo -= 1
+        while hi < v.size - 1 and v[hi + 1] > half:
+            hi += 1
+        gaps = [(z[lo] - z[lo - 1], lo - 1, lo) if lo > 0 else (0.0, 0, 0)]
+        gaps.append((z[hi + 1] - z[hi], hi, hi + 1) if hi < v.size - 1 else (0.0, 0, 0))
+        gap, i, k = max(gaps)
+        step = max(self.resolution, self.curve_width_um or 0.0)
+        if gap <= 2.0 * step:
+            return None
+        cand = 0.5 * (z[i] + z[k])
+        return None if self._score_at(self._snap(cand)) is not None else float(cand)
 
     def _go(self, z: float) -> Iterator[float]:
         """``s = yield from self._go(z)``: score the position a proposal of ``z`` (um) really

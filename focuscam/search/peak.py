@@ -18,7 +18,11 @@ How it decides
    many samples above half the peak height on each side, 1 or 2), falling back to a 3-point
    parabola, then to the sample itself. The refined position never leaves the interval between
    the best sample's two neighbours (it cannot land beyond a lower neighbour).
-5. A second, separate local maximum nearly as high as the best (:data:`SECOND_PEAK_RATIO` of
+5. When the significance test chose the flat-topped model (a plateau wider than the depth of
+   field, :mod:`focuscam.search.plateau`), the position is the plateau's fitted centre instead
+   (``method="plateau"``), as long as it lies on the samples' own top (the run of samples
+   around the best one above half its height) and no second peak is reported.
+6. A second, separate local maximum nearly as high as the best (:data:`SECOND_PEAK_RATIO` of
    its height over the curve's floor, with a valley between them) is reported in
    ``second_z`` / ``second_ratio`` and in the reason, not silently ignored.
 
@@ -78,7 +82,8 @@ class PeakFit:
     mode : str
         ``"max"`` or ``"brightfield"``.
     method : str
-        How ``z`` was refined: ``"gaussian"``, ``"parabola"`` or ``"sample"``.
+        How ``z`` was refined: ``"gaussian"``, ``"parabola"``, ``"sample"`` or ``"plateau"`` (the
+        centre of a significant flat-topped model).
     snr : float
         Peak height (or dip depth) in noise sigmas of the peak-model fit (0 when not tested).
     noise : float
@@ -248,6 +253,20 @@ def _second_peak(zs: np.ndarray, ss: np.ndarray, j: int, floor: float) -> tuple[
     return best
 
 
+def _plateau_centre(zs: np.ndarray, v: np.ndarray, j: int, model) -> float | None:
+    """The centre of a significant plateau model (:mod:`focuscam.search.plateau`), when it lies
+    on the samples' own top: the run of samples around the best one (``j``) above half its
+    height over the lowest sample (``v`` the scores, negated in brightfield). None otherwise
+    (a peak model, or a centre beyond a clearly lower sample)."""
+    half = float(np.min(v)) + 0.5 * (float(v[j]) - float(np.min(v)))
+    a = b = j
+    while a > 0 and v[a - 1] > half:
+        a -= 1
+    while b < v.size - 1 and v[b + 1] > half:
+        b += 1
+    return float(model.z) if zs[a] <= model.z <= zs[b] else None
+
+
 def _refine_min(zs: np.ndarray, ss: np.ndarray, i: int) -> tuple[float, str]:
     """Sub-step position of the dip at sorted index ``i`` (not at an edge)."""
     v = _parabola_vertex(zs[i - 1 : i + 2], -ss[i - 1 : i + 2])
@@ -360,6 +379,14 @@ def fit_peak(
     if test and not flat:
         sig = test_peak(zs, ss, mode=mode, min_width=min_width, width=width, min_snr=min_snr)
     confidence = 0.0
+    if sig is not None and sig.model is not None and sig.model.shape.startswith("plateau-"):
+        # a flat top holding most samples puts the median on the top: the relative height of a
+        # plateau is the model's own rise over its baseline (as the significance test measures it)
+        height = max(height, float(sig.model.height))
+        if sig.significant and not math.isfinite(second[0]):
+            centre = _plateau_centre(zs, ss if mode == "max" else -ss, j, sig.model)
+            if centre is not None:
+                z_fit, method = centre, "plateau"
     if sig is not None and sig.tested and height > 0:
         confidence = min(1.0, sig.snr / (4.0 * sig.threshold))
         if abs(reference) > 0 and min_rel > 0:

@@ -35,6 +35,13 @@ The rule
    stand out much more. ``snr = height / noise`` is reported; ``threshold`` is
    ``min_snr * sqrt(d / chi2_0.05(d))``.
 
+4. **Flat tops** (a sample thicker than the depth of field): with ``n >= p + 3`` samples a
+   plateau model (:mod:`focuscam.search.plateau`: a flat top of fitted half-width with the
+   same shoulder shapes) is fitted too, with ``p + 1`` parameters in its noise and its bound.
+   It replaces the peak model when its half-width passes an F test (1%) against it, its top is
+   at least half as wide as its shoulders, and its ``snr / threshold`` is the larger;
+   ``Significance.params`` says which count was used.
+
 The same rule, the same constants, for every mode, strategy and command.
 """
 
@@ -89,10 +96,16 @@ class PeakSignificance:
     noise: float
     snr: float
     shape: str = "gaussian"
+    #: Half-width (um) of the flat top of a ``"plateau-*"`` shape (0 for the peak shapes).
+    half_width: float = 0.0
 
     @property
     def fwhm(self) -> float:
         """Full width at half maximum of the fitted shape (um)."""
+        if self.shape.startswith("plateau-"):  # a flat top with shoulders of scale ``width``
+            from .plateau import plateau_fwhm
+
+            return plateau_fwhm(self.half_width, self.width, self.shape.split("-", 1)[1])
         return self.width * _FWHM[_SHAPES.index(self.shape)]
 
     @property
@@ -123,6 +136,9 @@ class Significance:
         The best model fit.
     text : str
         One line saying what was done, for people.
+    params : int
+        Free parameters of the model tested (``threshold`` uses ``n - params`` degrees of
+        freedom; one more for a ``"plateau-*"`` shape than for the peak shapes).
     """
 
     tested: bool
@@ -133,6 +149,7 @@ class Significance:
     needed: int
     model: PeakSignificance | None
     text: str
+    params: int = 0
 
 
 _SHAPES = ("gaussian", "lorentzian", "cusp")
@@ -305,11 +322,41 @@ def test_peak(
         return Significance(True, False, 0.0, threshold, n, needed, None, "flat curve: no sample stands out")
     model = fit_model(zs, ss, min_width=min_width or span / 400, width=width, slope=slope)
     snr = 0.0 if model is None else model.snr
+    kind = "peak"
+    # a flat top (a thick sample): the plateau model, with its extra parameter counted
+    plateau, p_threshold = _plateau(zs, ss, n, params, min_width or span / 400, width, slope, min_snr, model)
+    if plateau is not None and plateau.snr / p_threshold > snr / threshold:
+        model, snr, threshold, params, kind = plateau, plateau.snr, p_threshold, params + 1, "plateau"
     significant = snr >= threshold
-    text = f"peak {snr:.3g} x the noise of a peak-model fit ({n} samples, needs {threshold:.3g})"
+    text = f"peak {snr:.3g} x the noise of a {kind}-model fit ({n} samples, needs {threshold:.3g})"
     if not significant:
         text = f"peak not significant: {text}"
-    return Significance(True, significant, snr, threshold, n, needed, model, text)
+    return Significance(True, significant, snr, threshold, n, needed, model, text, params)
+
+
+def _plateau(
+    zs, ss, n, params, min_width, width, slope, min_snr, peak
+) -> tuple[PeakSignificance | None, float]:
+    """The plateau model (:mod:`focuscam.search.plateau`) and its threshold, with one parameter
+    more than the peak models: tried only with ``params + 3`` distinct frames (samples with the
+    very same score are one replayed frame, :func:`~focuscam.search.plateau.distinct_frames`),
+    and kept only when its top is wide and passes the F test against the best peak model."""
+    from .plateau import distinct_frames, earns_its_parameter, fit_plateau, wide_top
+
+    zp, sp = distinct_frames(zs, ss)
+    m = int(zp.size)
+    if m < params + 3:
+        return None, math.inf
+    fit = fit_plateau(zp, sp, min_width=min_width, params=params + 1, width=width, slope=slope)
+    if fit is None or not wide_top(fit):
+        return None, math.inf
+    if m < n:  # the peak model on the same distinct frames: the F test compares nested fits
+        peak = fit_model(zp, sp, min_width=min_width, width=width, slope=slope)
+    dof = m - params - 1
+    sse_peak = math.inf if peak is None else peak.noise**2 * (m - params)
+    if not earns_its_parameter(sse_peak, fit.noise**2 * dof, dof):
+        return None, math.inf
+    return fit, snr_threshold(dof, min_snr)
 
 
 # pytest must not collect the public function as a test

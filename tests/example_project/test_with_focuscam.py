@@ -39,10 +39,8 @@ def test_focuscam_autofocus_lands_on_the_truth(focuscam_twin):
     if focuscam_twin.truth_um is None:
         pytest.skip("no known focus in this stack")
     source, drive = focuscam_twin
-    # a full sweep on the recording's plane spacing: the most robust strategy
-    result = Autofocus(
-        source, drive, strategy="sweep", mode=focuscam_twin.mode, resolution_um=source.spacing_um
-    ).run()
+    # the default strategy, planned on the recording's plane spacing
+    result = Autofocus(source, drive, mode=focuscam_twin.mode, resolution_um=source.spacing_um).run()
     assert_focused(result, focuscam_twin.stack)
 
 

@@ -400,3 +400,22 @@ def test_model_brightfield_travel_stays_below_one_and_a_half_windows(start):
     assert s.result().state == "focused", s.result().reason
     travel = float(np.sum(np.abs(np.diff(path))))
     assert travel <= 1.5 * 100.0, (travel, path)
+
+
+def test_model_takes_no_jump_shorter_than_a_resolution_step():
+    """A vertex within one resolution step of the best coarse sample is no jump worth a frame:
+    the model refines instead and still ends on a frame at its fitted peak (so the controller
+    needs no separate verification frame there)."""
+    from focuscam.search.base import NO_MOVE
+
+    def curve(z):  # the Gaussian through the coarse bracket 10, 20, 30 has its vertex at 21.6
+        return 1000.0 * math.exp(-0.5 * ((z - 21.6) / 6.0) ** 2)
+
+    s = make_strategy("model", lo=0.0, hi=40.0, resolution=2.0, start=20.0)
+    proposals = run(s, curve)
+    r = s.result()
+    assert r.state == "focused", r.reason
+    assert abs(r.z - 21.6) <= 1.0
+    assert proposals[:3] == [20.0, 30.0, 10.0], proposals
+    assert abs(proposals[3] - 20.0) >= 2.0, proposals
+    assert abs(proposals[-1] - r.z) <= NO_MOVE * 2.0, (proposals, r.z)

@@ -155,7 +155,8 @@ class Monitor:
     frames : int, optional
         Stop after this many scored frames.
     seconds : float, optional
-        Stop after this many seconds (monotonic clock) counted from the first frame.
+        Stop after this many seconds (monotonic clock) counted from the first frame's capture
+        time: a frame captured later is not scored.
     queue_size : int
         Capacity of the :meth:`samples` queue (>= 1); when full, the oldest sample is dropped.
     close_source : bool
@@ -409,9 +410,12 @@ class Monitor:
                     self.reason = "seconds"
                     return last
                 raise
-            t_begin = time.monotonic()
+            if deadline is not None and frame.t >= deadline:
+                self.reason = "seconds"  # captured after the limit: not scored
+                return last
             if deadline is None and self.max_seconds is not None:
-                deadline = t_begin + self.max_seconds
+                deadline = frame.t + self.max_seconds  # counted from the first frame's capture
+            t_begin = time.monotonic()
             # one read of the settings per frame: a UI may change them between frames
             name, roi, grid = self.measure, self.roi, self.grid
             score = measure(frame.pixels, name, roi, self.bin)

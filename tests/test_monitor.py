@@ -92,6 +92,37 @@ def test_seconds_limit():
     assert samples and samples[-1].t - samples[0].t < 0.3
 
 
+def test_seconds_limit_counts_from_the_first_frames_capture():
+    """A first frame that waited in a buffer (captured 1 s before it was read) starts the clock at
+    its capture: no frame captured more than ``seconds`` after it is scored."""
+    import time
+
+    from focuscam.sources.base import FrameSource
+    from focuscam.types import Frame
+
+    class Buffered(FrameSource):
+        name = "buffered"
+        size, fps, dropped = (80, 64), 100.0, 0
+
+        def __init__(self):
+            self.seq = 0
+            self.pixels = textured_stack(1).image(0)
+
+        def read(self, timeout=None):
+            time.sleep(0.01)
+            t = time.monotonic() - (1.0 if self.seq == 0 else 0.0)
+            self.seq += 1
+            return Frame(self.pixels, t, self.seq - 1)
+
+        def close(self):
+            pass
+
+    mon = Monitor(Buffered(), seconds=0.3, blur="off")
+    samples = run_all(mon)
+    assert mon.reason == "seconds"
+    assert samples and all(s.t - samples[0].t < 0.3 for s in samples), [s.t for s in samples]
+
+
 def test_to_dict_is_json_ready():
     import json
 

@@ -42,6 +42,7 @@ import numpy as np
 
 from ..errors import InputError
 from .base import SearchStrategy, register_strategy
+from .plateau import top_run
 
 __all__ = ["Model"]
 
@@ -233,13 +234,7 @@ class Model(SearchStrategy):
         scores with the peak up (negated in brightfield)."""
         if self._fit(test=True).method != "plateau":
             return None
-        b = int(np.argmax(v))
-        half = float(np.min(v)) + 0.5 * (float(v[b]) - float(np.min(v)))
-        lo = hi = b
-        while lo > 0 and v[lo - 1] > half:
-            lo -= 1
-        while hi < v.size - 1 and v[hi + 1] > half:
-            hi += 1
+        lo, hi = top_run(v, int(np.argmax(v)))
         gaps = [(z[lo] - z[lo - 1], lo - 1, lo) if lo > 0 else (0.0, 0, 0)]
         gaps.append((z[hi + 1] - z[hi], hi, hi + 1) if hi < v.size - 1 else (0.0, 0, 0))
         gap, i, k = max(gaps)

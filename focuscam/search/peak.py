@@ -41,6 +41,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import FocusState
+from .plateau import top_run
 from .significance import MIN_SNR, test_peak
 
 __all__ = ["MODES", "SECOND_PEAK_RATIO", "PeakFit", "fit_peak", "noise_sigma"]
@@ -258,12 +259,7 @@ def _plateau_centre(zs: np.ndarray, v: np.ndarray, j: int, model) -> float | Non
     on the samples' own top: the run of samples around the best one (``j``) above half its
     height over the lowest sample (``v`` the scores, negated in brightfield). None otherwise
     (a peak model, or a centre beyond a clearly lower sample)."""
-    half = float(np.min(v)) + 0.5 * (float(v[j]) - float(np.min(v)))
-    a = b = j
-    while a > 0 and v[a - 1] > half:
-        a -= 1
-    while b < v.size - 1 and v[b + 1] > half:
-        b += 1
+    a, b = top_run(v, j)
     return float(model.z) if zs[a] <= model.z <= zs[b] else None
 
 

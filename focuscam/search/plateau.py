@@ -49,6 +49,7 @@ __all__ = [
     "fit_plateau",
     "plateau_curve",
     "plateau_fwhm",
+    "top_run",
     "wide_top",
 ]
 
@@ -113,6 +114,19 @@ def distinct_frames(z: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarra
     zm = np.bincount(inv, weights=z) / np.bincount(inv)
     order = np.argsort(zm, kind="stable")
     return zm[order], values[order]
+
+
+def top_run(v: np.ndarray, j: int) -> tuple[int, int]:
+    """The samples' own top: indices ``(a, b)`` of the run of samples around ``j`` (the best)
+    whose scores ``v`` (sorted by z, peak up: negated in brightfield) lie above half the best
+    one's height over the lowest sample."""
+    half = float(np.min(v)) + 0.5 * (float(v[j]) - float(np.min(v)))
+    a = b = j
+    while a > 0 and v[a - 1] > half:
+        a -= 1
+    while b < v.size - 1 and v[b + 1] > half:
+        b += 1
+    return a, b
 
 
 def wide_top(fit: PeakSignificance) -> bool:

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from ._loop import ClosedLoop, EventCallback, search_bounds, search_window
+from ._rebin import KeptFrames, coarser_search
 from .errors import Aborted, InputError
 from .lock import FocusLock, LockReport
 from .ownership import DriveOwner
@@ -209,6 +210,9 @@ class Autofocus(ClosedLoop):
         Score the ROI as a grid of tiles and use the median tile score.
     bin : int or "auto"
         Binning of the measure: 1..16 or "auto" (default, see :func:`focuscam.measures.resolve_bin`).
+        With ``"auto"``, a first search whose curve has no significant peak is scored again
+        at coarser factors, as ``select`` does (:mod:`focuscam._rebin`); the factor that
+        worked is kept for the focus lock and reported in the result's ``bin``.
     mode : {"max", "brightfield"}
         What the focal plane looks like in the curve.
     settle_frames : int
@@ -281,9 +285,11 @@ class Autofocus(ClosedLoop):
         self.owner = DriveOwner.of(drive)
         self.last_result: AutofocusResult | None = None
         self.focus_lock = FocusLock(self)
+        self._bin_setting = bin
+        self._kept: KeptFrames | None = None
 
     # ------------------------------------------------------------------ helpers
-    def _strategy(self, start: float) -> Any:
+    def _strategy(self, start: float, **override: Any) -> Any:
         """A fresh strategy over the search bounds, first searching the window, on the drive's grid."""
         lo, hi = self.bounds
         res = self.resolution_um if self.resolution_um is not None else (self.hi - self.lo) / 200.0
@@ -297,6 +303,7 @@ class Autofocus(ClosedLoop):
             "grid_um": self.grid_um,
         }
         kw.update(self.strategy_options)
+        kw.update(override)
         return make_strategy(self.strategy_name, **kw)
 
     def _peak_score(self, result: Any, z: float) -> float:
@@ -342,12 +349,15 @@ class Autofocus(ClosedLoop):
         self.frames = self.moves = 0
         self.travel_um = 0.0
         self._scores = []
+        self.bin = self._bin_setting
+        self._kept = KeptFrames() if self.bin == "auto" and self.grid is None else None
         self._open_writer(self.record, f"autofocus run: {self.strategy_name} with {self.measure_name}")
         try:
             v = self._run()
         except (Aborted, KeyboardInterrupt):
             raise self._stopped() from None
         finally:
+            self._kept = None
             self._close_writer()
         out = AutofocusResult(
             z=v.z,
@@ -393,6 +403,8 @@ class Autofocus(ClosedLoop):
             searches += 1
             strategy = self._strategy(start)
             res = self._search(strategy)
+            if searches == 1 and res.state != FocusState.FOCUSED and self._kept is not None:
+                res = self._coarser(res)
             samples.extend(res.samples)
             if res.state != FocusState.FOCUSED or res.z is None:
                 return _Verdict(
@@ -425,6 +437,16 @@ class Autofocus(ClosedLoop):
                 return _Verdict(reached, FocusState.FAILED, reason, 0.0, peak=ref, **common)
             self._emit("state", state="retrying", reason="verification failed")
             start = reached
+
+    def _observe_frame(self, frame: Any, z: float, **tags: Any) -> float:
+        s = super()._observe_frame(frame, z, **tags)
+        if self._kept is not None:
+            self._kept.add(z, frame.pixels)
+        return s
+
+    def _coarser(self, res: Any) -> Any:
+        """``bin="auto"``: the failed first search scored again at coarser bins (:mod:`focuscam._rebin`)."""
+        return coarser_search(self, res)
 
     # ------------------------------------------------------------------ focus lock (lock.py)
     def lock(self, **options: Any) -> LockReport:

@@ -101,11 +101,12 @@ def _memo_score(af: Any, cache: dict) -> None:
     The twin serves the cached plane arrays themselves (not copies) unless it blends planes, so
     a plane is recognised by identity among the arrays the shared ``cache`` keeps alive.
     """
-    key = ("scores", af.measure_name, repr(af.roi), repr(af.grid), repr(af.bin))
-    memo = cache.setdefault(key, {})
     score = af.score
 
     def cached(pixels: np.ndarray) -> float:
+        # the key is read per call: a bin="auto" retry changes the binning during the run
+        key = ("scores", af.measure_name, repr(af.roi), repr(af.grid), repr(af.bin))
+        memo = cache.setdefault(key, {})
         k = id(pixels)
         if k in memo:
             return memo[k]

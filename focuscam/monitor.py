@@ -159,6 +159,7 @@ class Monitor:
         time: a frame captured later is not scored.
     queue_size : int
         Capacity of the :meth:`samples` queue (>= 1); when full, the oldest sample is dropped.
+        0: no queue (nothing is kept for :meth:`samples`; the subscribed callbacks get every sample).
     close_source : bool
         Close the source in :meth:`stop` (this also unblocks a worker waiting for a frame).
 
@@ -209,8 +210,10 @@ class Monitor:
         ):
             raise InputError(f"blur_rate {blur_rate!r} must be a number of verdicts per second > 0")
         frames, seconds = check_limits(frames, seconds)
-        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 1:
-            raise InputError(f"queue_size {queue_size!r} must be an integer >= 1")
+        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 0:
+            raise InputError(
+                f"queue_size {queue_size!r} must be an integer >= 1 (or 0: no queue, callbacks only)"
+            )
         self.source = source
         self.measure = measure
         self.roi = roi
@@ -222,7 +225,9 @@ class Monitor:
         self.max_seconds = seconds
         self.close_source = bool(close_source)
         self._callbacks: list[Callable[[MonitorSample], None]] = []
-        self._queue: queue.Queue[MonitorSample | None] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[MonitorSample | None] | None = (
+            queue.Queue(maxsize=queue_size) if queue_size else None
+        )
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._error_lock = threading.Lock()
@@ -320,9 +325,12 @@ class Monitor:
         timeout : float, optional
             Seconds to wait for each sample; None = no limit. A SourceError when it passes.
         """
+        queue_ = self._queue
+        if queue_ is None:
+            raise InputError("this Monitor keeps no samples (queue_size=0): subscribe a callback instead")
         while True:
             try:
-                item = self._queue.get(timeout=timeout)
+                item = queue_.get(timeout=timeout)
             except queue.Empty:
                 raise SourceError(
                     f"no monitor sample within {timeout:g} s: is the source delivering?"
@@ -351,6 +359,8 @@ class Monitor:
                 self._put(None)
 
     def _put(self, item: MonitorSample | None) -> None:
+        if self._queue is None:  # queue_size=0: the callbacks get every sample
+            return
         while True:
             try:
                 self._queue.put_nowait(item)

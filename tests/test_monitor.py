@@ -85,6 +85,14 @@ def test_frames_limit_and_samples_iterator():
     assert mon.reason == "frames"
 
 
+def test_without_a_queue_the_callbacks_get_every_sample_and_samples_is_refused():
+    mon = Monitor(ReplaySource(textured_stack(3), loop=True), frames=7, blur="off", queue_size=0)
+    assert [s.seq for s in run_all(mon)] == list(range(7))
+    assert mon.samples_dropped == 0
+    with pytest.raises(InputError, match="queue_size=0"):
+        next(mon.samples())
+
+
 def test_seconds_limit():
     mon = Monitor(ReplaySource(textured_stack(3), loop=True, fps=100), seconds=0.3, blur="off")
     samples = run_all(mon)
@@ -228,6 +236,7 @@ def test_stop_from_outside_joins_everything():
         ({"blur_rate": 0}, "blur_rate"),
         ({"frames": 0}, "frames"),
         ({"roi": (1, 2, 3)}, "roi"),
+        ({"queue_size": -1}, "queue_size"),
     ],
 )
 def test_bad_parameters(kw, match):

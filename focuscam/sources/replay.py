@@ -40,14 +40,40 @@ _TO_UM = {"um": 1.0, "mm": 1000.0}
 _JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
 
 
+def _scan_start(data: bytes) -> int | None:
+    """Where the first scan (SOS marker) of a JPEG starts: its header segments (APPn, tables, frame
+    header) are all before it. None when the markers cannot be walked up to it."""
+    pos, n = 2, len(data)
+    while pos + 4 <= n:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA:
+            return pos
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # no length
+            pos += 2
+            continue
+        if marker == 0xD9:
+            return None
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+    return None
+
+
 def plain_jpeg(data: bytes, shape: tuple[int, ...]) -> bool:
     """True when ``data`` is an 8-bit JPEG of ``shape`` (H, W[, C]) that a browser shows exactly as
     OpenCV decoded it: no EXIF block (a browser applies its orientation, OpenCV's IMREAD_UNCHANGED
-    does not; any EXIF block is refused, which only costs an encoding)."""
+    does not; any EXIF block is refused, which only costs an encoding). Only the header segments
+    are searched (a browser reads EXIF from them, not from the compressed scan), never the scan."""
     head = image_header(data)  # reads the markers up to the frame header, copies nothing
     if head is None or head.format != "JPEG" or head.dtype != "uint8":
         return False
-    return (head.height, head.width) == tuple(shape[:2]) and data.find(b"Exif\x00\x00", 0, 65600) < 0
+    if (head.height, head.width) != tuple(shape[:2]):
+        return False
+    end = _scan_start(data)
+    return end is not None and data.find(b"Exif\x00\x00", 0, end) < 0
 
 
 class ReplaySource(FrameSource):
@@ -115,6 +141,7 @@ class ReplaySource(FrameSource):
         self.keep_jpeg = False
         path = stack.path
         self._root: Path | None = path if path is not None and path.is_dir() else None
+        self._jpeg_named: dict[int, bool] = {}  # frame index -> its file is named .jpg, .jpeg, ...
 
     @property
     def size(self) -> tuple[int, int]:
@@ -203,12 +230,17 @@ class ReplaySource(FrameSource):
         if self._root is None or i >= len(self.stack.files):
             return None
         file = self.stack.files[i]
-        if file.suffix.lower() not in _JPEG_SUFFIXES:
+        named = self._jpeg_named.get(i)
+        if named is None:
+            named = self._jpeg_named[i] = file.suffix.lower() in _JPEG_SUFFIXES
+        if not named:
             return None
-        try:  # the file was decoded a moment ago: a failure now only costs the viewer an encoding
-            data = read_regular(inside(self._root, file, "frame file"), MAX_FRAME_BYTES)
-        except (OSError, FileProblem, StackError):
-            return None
+        data = self.stack.file_bytes(i)  # the bytes it was just decoded from: not read twice
+        if data is None:  # decoded earlier (the stack's cache): read the file again
+            try:  # a failure now only costs the viewer an encoding
+                data = read_regular(inside(self._root, file, "frame file"), MAX_FRAME_BYTES)
+            except (OSError, FileProblem, StackError):
+                return None
         return data if plain_jpeg(data, shape) else None
 
     def close(self) -> None:

@@ -310,8 +310,11 @@ def _quiet_decode(data: bytes) -> np.ndarray | None:
             log.setLogLevel(level)
 
 
-def read_frame(path: Path, root: Path | None, first: ImageHeader | None) -> tuple[np.ndarray, ImageHeader]:
-    """Read and decode one frame file safely; return the pixels (as cv2 IMREAD_UNCHANGED) and header.
+def read_frame(
+    path: Path, root: Path | None, first: ImageHeader | None
+) -> tuple[np.ndarray, ImageHeader, bytes]:
+    """Read and decode one frame file safely; return the pixels (as cv2 IMREAD_UNCHANGED), the
+    header and the file's bytes (a replay sends a JPEG file's own bytes on to a live view).
 
     Parameters
     ----------
@@ -352,4 +355,4 @@ def read_frame(path: Path, root: Path | None, first: ImageHeader | None) -> tupl
             f"frame file {path} is not a readable image (corrupt or truncated {head.format}): "
             "replace it with a valid PNG, JPEG or TIFF"
         )
-    return img, head
+    return img, head, data

@@ -77,6 +77,7 @@ class Stack:
         self._shape0: tuple[int, ...] | None = None
         self._dtype0: np.dtype | None = None
         self._header0: ImageHeader | None = None
+        self._last_file: tuple[int, bytes] | None = None  # see file_bytes()
         if frames is not None and frames:
             self._shape0, self._dtype0 = frames[0].shape, frames[0].dtype
 
@@ -164,7 +165,7 @@ class Stack:
             return cached
         if self._shape0 is None and i != 0:
             self.image(0)
-        pixels, header = read_frame(self.files[i], self._root, self._header0)
+        pixels, header, data = read_frame(self.files[i], self._root, self._header0)
         img = normalise_pixels(pixels)
         if self._shape0 is None:
             self._shape0, self._dtype0, self._header0 = img.shape, img.dtype, header
@@ -177,7 +178,14 @@ class Stack:
         self._cache[i] = img
         while len(self._cache) > _CACHE_FRAMES:
             self._cache.popitem(last=False)
+        self._last_file = (i, data)
         return img
+
+    def file_bytes(self, i: int) -> bytes | None:
+        """The bytes of frame ``i``'s file when the last file :meth:`image` read was that one
+        (frame ``i`` was just decoded from them), else None (nothing is read here)."""
+        last = self._last_file
+        return last[1] if last is not None and last[0] == i else None
 
     def images(self) -> Iterator[np.ndarray]:
         """Iterate over every frame in order (see :meth:`image`)."""

@@ -1,12 +1,14 @@
 """The live streams of the server: MJPEG frames and the events (server-sent events).
 
 Both are fed from engine threads and read by asyncio tasks of the server: a thread calls
-:meth:`EventBus.publish` or :meth:`JpegStream.offer`, and each waiting response is
-woken with ``loop.call_soon_threadsafe``, so the server's event loop is never blocked.
+:meth:`EventBus.publish` or :meth:`JpegStream.offer`, and a waiting response is woken with
+``loop.call_soon_threadsafe`` (or by its stream's batch timer), so the server's event loop is
+never blocked.
 
 - :class:`EventBus`: every sample and state change, to every ``/api/events`` client
   (``text/event-stream``: ``event: KIND`` + ``data: JSON``). A slow client loses its oldest
-  events (counted), never slows the engine.
+  events (counted), never slows the engine. Per-frame events (samples) are sent in batches
+  (one write every :data:`BATCH_S` seconds, each still an event of its own); state changes at once.
 - :class:`JpegStream`: the source's own JPEG bytes of a frame when it has them (a replayed JPEG
   file), sent on as they are; else one encoder thread turns the newest frame into a JPEG at most
   once per captured frame and view width, only while somebody watches, whatever the number of
@@ -31,7 +33,18 @@ import numpy as np
 from .._threads import Worker
 from ..types import Frame
 
-__all__ = ["BOUNDARY", "EventBus", "JpegStream", "own_jpeg", "part", "passes", "sse", "view_width"]
+__all__ = [
+    "BATCHED",
+    "BATCH_S",
+    "BOUNDARY",
+    "EventBus",
+    "JpegStream",
+    "own_jpeg",
+    "part",
+    "passes",
+    "sse",
+    "view_width",
+]
 
 #: The multipart boundary of ``/stream.mjpg``.
 BOUNDARY = "focuscamframe"
@@ -55,28 +68,64 @@ def _clean(value: Any) -> Any:
 
 def sse(kind: str, data: Any) -> str:
     """One server-sent event."""
-    return f"event: {kind}\ndata: {json.dumps(_clean(data), allow_nan=False)}\n\n"
+    try:  # the common case (plain Python values, finite floats): no copy of the data first
+        text = json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError):  # numpy values, NaN or infinity
+        text = json.dumps(_clean(data), allow_nan=False)
+    return f"event: {kind}\ndata: {text}\n\n"
+
+
+#: Event kinds sent once per frame: coalesced into one write every :data:`BATCH_S` seconds.
+BATCHED = frozenset({"sample", "recorded"})
+#: Seconds a batched event waits at most for the next write of its stream (the page redraws its
+#: score plot at most every 100 ms); every other event is written at once, after those before it.
+BATCH_S = 0.08
 
 
 class _Subscriber:
+    """One ``/api/events`` client: its queue, filled from any thread and emptied on its loop."""
+
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.items: deque[str] = deque(maxlen=_QUEUE)
+        self.lock = threading.Lock()
         self.ready = asyncio.Event()
         self.lost = 0
         self.quiet = True  # nothing was put since the last heartbeat
+        self.woken = False  # a wake-up (call_soon_threadsafe) is on its way to the loop
         self.timer: asyncio.TimerHandle | None = None
+        self.ticker: asyncio.TimerHandle | None = None
 
-    def put(self, text: str) -> None:  # on the event loop
-        if len(self.items) == self.items.maxlen:
-            self.lost += 1
-        self.items.append(text)
-        self.quiet = False
-        self.ready.set()
+    def offer(self, text: str, now: bool) -> None:  # on any thread
+        """Queue an event; wake the loop for it ``now``, or let the next tick send it."""
+        with self.lock:
+            if len(self.items) == self.items.maxlen:
+                self.lost += 1
+            self.items.append(text)
+            self.quiet = False
+            if not now or self.woken:
+                return
+            self.woken = True
+        self.loop.call_soon_threadsafe(self.ready.set)
+
+    def take(self) -> str:  # on the event loop
+        """Every queued event, as one text (empty when none)."""
+        with self.lock:
+            self.woken = False
+            text = "".join(self.items)
+            self.items.clear()
+        return text
+
+    def tick(self, every_s: float) -> None:  # on the event loop, every ``every_s`` seconds
+        if self.items:
+            self.ready.set()
+        self.ticker = self.loop.call_later(every_s, self.tick, every_s)
 
     def beat(self, every_s: float) -> None:  # on the event loop, every ``every_s`` seconds
         if self.quiet:
-            self.put(": keep-alive\n\n")
+            with self.lock:
+                self.items.append(": keep-alive\n\n")
+            self.ready.set()
         self.quiet = True
         self.timer = self.loop.call_later(every_s, self.beat, every_s)
 
@@ -84,14 +133,18 @@ class _Subscriber:
 class EventBus:
     """Events from engine threads to every ``/api/events`` client (see the module docstring).
 
-    Each event is serialised once, whatever the number of clients, and only when there is one;
-    a client's stream wakes once per batch of queued events and sends them in one write, and its
-    keep-alive comes from one timer that fires every ``heartbeat_s`` (not a timeout per event).
+    Each event is serialised once, whatever the number of clients, and only when there is one.
+    A per-frame event (:data:`BATCHED`: ``sample``, ``recorded``) is only queued: a timer of each
+    stream sends what was queued every ``batch_s`` seconds in one write, so the event loop wakes
+    a few times a second instead of once per frame; any other event (a state change, a result,
+    a problem) wakes the stream at once and is sent with everything queued before it, in order.
+    A client's keep-alive comes from one timer that fires every ``heartbeat_s``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, batch_s: float = BATCH_S) -> None:
         self._subs: set[_Subscriber] = set()
         self._lock = threading.Lock()
+        self.batch_s = float(batch_s)
         self.closed = False
 
     def publish(self, kind: str, data: Any) -> None:
@@ -101,9 +154,10 @@ class EventBus:
         if not subs:
             return
         text = sse(kind, data)
+        now = kind not in BATCHED
         for sub in subs:
             try:
-                sub.loop.call_soon_threadsafe(sub.put, text)
+                sub.offer(text, now)
             except RuntimeError:  # its loop has closed
                 pass
 
@@ -124,21 +178,22 @@ class EventBus:
         with self._lock:
             self._subs.add(sub)
         sub.timer = sub.loop.call_later(heartbeat_s, sub.beat, heartbeat_s)
+        sub.ticker = sub.loop.call_later(self.batch_s, sub.tick, self.batch_s)
         try:
             if first:
                 yield first
             while not self.closed:
                 await sub.ready.wait()
                 sub.ready.clear()
-                if sub.items:
-                    text = "".join(sub.items)
-                    sub.items.clear()
+                text = sub.take()
+                if text:
                     yield text
         finally:
             with self._lock:
                 self._subs.discard(sub)
-            if sub.timer is not None:
-                sub.timer.cancel()
+            for handle in (sub.timer, sub.ticker):
+                if handle is not None:
+                    handle.cancel()
 
 
 def view_width(width: int | None) -> int | None:

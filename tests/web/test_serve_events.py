@@ -55,3 +55,70 @@ def test_events_published_while_nobody_listens_are_not_queued_anywhere():
 
     (text,) = asyncio.run(first_two())
     assert text.startswith("event: state\n") and '"n": 2' in text
+
+
+def _events(text: str) -> list[tuple[str, dict]]:
+    out = []
+    for block in text.strip().split("\n\n"):
+        head, data = block.split("\n")
+        out.append((head.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
+    return out
+
+
+def test_samples_wait_for_the_batch_a_state_change_goes_at_once_with_them_in_order():
+    bus = EventBus(batch_s=3600.0)  # the batch timer never fires in this test
+
+    async def read() -> str:
+        stream = bus.stream(heartbeat_s=3600.0)
+        waiting = asyncio.ensure_future(stream.__anext__())
+        while not bus._subs:
+            await asyncio.sleep(0)
+
+        def engine() -> None:
+            for k in range(5):
+                bus.publish("sample", {"seq": k})
+            bus.publish("state", {"state": "scanning"})
+
+        thread = threading.Thread(target=engine)
+        thread.start()
+        text = await asyncio.wait_for(waiting, WAIT_S)  # woken by the state change, not a timer
+        thread.join()
+        while text.count("event:") < 6:  # the state change may have caught the samples halfway
+            text += await asyncio.wait_for(stream.__anext__(), WAIT_S)
+        await stream.aclose()
+        return text
+
+    got = _events(asyncio.run(read()))
+    assert got == [("sample", {"seq": k}) for k in range(5)] + [("state", {"state": "scanning"})]
+
+
+def test_batched_samples_alone_reach_the_stream_each_as_an_event_of_its_own():
+    bus = EventBus(batch_s=0.01)
+
+    async def read() -> list[tuple[str, dict]]:
+        stream = bus.stream(heartbeat_s=3600.0)
+        waiting = asyncio.ensure_future(stream.__anext__())
+        while not bus._subs:
+            await asyncio.sleep(0)
+        thread = threading.Thread(target=lambda: [bus.publish("sample", {"seq": k}) for k in range(50)])
+        thread.start()
+        got = _events(await asyncio.wait_for(waiting, WAIT_S))
+        while len(got) < 50:
+            got += _events(await asyncio.wait_for(stream.__anext__(), WAIT_S))
+        thread.join()
+        await stream.aclose()
+        return got
+
+    assert asyncio.run(read()) == [("sample", {"seq": k}) for k in range(50)]
+
+
+def test_an_event_is_serialised_the_same_with_or_without_numpy_values():
+    import numpy as np
+
+    from focuscam.web.stream import sse
+
+    plain = {"score": 1.25, "seq": 3, "blurred": False, "focus_map": [[1.0, 2.0]], "z": None}
+    numpy = {"score": np.float64(1.25), "seq": np.int64(3), "blurred": np.bool_(False),
+             "focus_map": np.array([[1.0, 2.0]]), "z": None}  # fmt: skip
+    assert sse("sample", numpy) == sse("sample", plain)
+    assert sse("sample", {"score": float("inf")}) == 'event: sample\ndata: {"score": null}\n\n'

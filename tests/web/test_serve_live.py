@@ -71,6 +71,20 @@ def test_a_replay_gives_its_jpeg_files_own_bytes_only_when_asked(stack, tmp_path
         assert "jpeg" not in src.read().meta  # a PNG file is no JPEG to send on
 
 
+def test_plain_jpeg_searches_the_header_segments_for_exif_not_the_scan(stack):
+    from focuscam.sources.replay import plain_jpeg
+
+    data = _file(stack, 0)
+    shape = (SIZE[1], SIZE[0], 3)
+    assert plain_jpeg(data, shape)
+    assert not plain_jpeg(_file(stack, EXIF_AT), shape)  # APP1 Exif right after SOI
+    sos = data.index(b"\xff\xda")
+    assert not plain_jpeg(data[:sos] + _EXIF + data[sos:], shape)  # Exif after the frame header
+    assert plain_jpeg(data + b"Exif\x00\x00", shape)  # bytes after the scan are no EXIF block
+    assert not plain_jpeg(data[:sos], shape)  # no scan: the markers end before it
+    assert not plain_jpeg(data, (SIZE[1] // 2, SIZE[0] // 2, 3))  # another size
+
+
 @pytest.fixture(scope="module")
 def server(stack):
     from focuscam.web.server import WebServer

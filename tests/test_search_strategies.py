@@ -419,3 +419,36 @@ def test_model_takes_no_jump_shorter_than_a_resolution_step():
     assert proposals[:3] == [20.0, 30.0, 10.0], proposals
     assert abs(proposals[3] - 20.0) >= 2.0, proposals
     assert abs(proposals[-1] - r.z) <= NO_MOVE * 2.0, (proposals, r.z)
+
+
+@pytest.mark.parametrize("start", [0.0, 30.0, 52.0, 75.0, 100.0])
+def test_model_brightfield_finds_a_dip_narrower_than_the_coarse_grid(start):
+    """Two contrast maxima 8 um apart around the focal plane (52 um) on a 100 um window: the
+    5-point grid (25 um steps) sees one hump. The search halves the hump's top until a sample
+    lies below both neighbours, then resolves the two maxima, and ends on the dip."""
+
+    def curve(z):
+        hump = math.exp(-0.5 * ((z - 52.0) / 9.0) ** 2)
+        dip = 1.0 - 0.9 * math.exp(-0.5 * ((z - 52.0) / 2.0) ** 2)
+        return 0.2 + 3.0 * hump * dip
+
+    s = make_strategy("model", lo=0.0, hi=100.0, resolution=1.0, mode="brightfield", start=start)
+    run(s, curve)
+    r = s.result()
+    assert r.state == "focused", r.reason
+    assert abs(r.z - 52.0) <= 1.0
+    assert len(r.samples) <= 40  # bounded: far fewer than a sweep at the resolution (101)
+
+
+def test_model_brightfield_hump_without_a_dip_fails():
+    """A single contrast hump (no dip anywhere: not a brightfield focus curve) is not called
+    focused after the hump search, which ends within its bound."""
+
+    def curve(z):
+        return 0.2 + 3.0 * math.exp(-0.5 * ((z - 52.0) / 9.0) ** 2)
+
+    s = make_strategy("model", lo=0.0, hi=100.0, resolution=1.0, mode="brightfield", start=0.0)
+    run(s, curve)
+    r = s.result()
+    assert r.state == "failed", r.reason
+    assert len(r.samples) <= 101

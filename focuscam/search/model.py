@@ -28,7 +28,11 @@ a jump to its peak, refinement until the one significance rule is satisfied.
 
 In ``brightfield`` mode the climb, the jumps and the refinement look for the lowest score
 (the focal plane is the minimum between two maxima); the climb stops once two higher samples
-bracket the dip instead of sweeping the whole grid. The refinement halves the nearer gap
+bracket the dip instead of sweeping the whole grid. When the whole grid shows no sample below
+both its neighbours, the two maxima may lie within one grid step of each other (a phase object
+at high aperture: the grid sees one hump): the hump's top is halved until a dip appears, then
+the two maxima around it are resolved (:meth:`Model._hump`; those frames do not count against
+the pass's budget). The refinement halves the nearer gap
 first there: the two maxima differ in height, so the vertex of three points does not tell on
 which side of the best sample the dip lies.
 """
@@ -36,7 +40,7 @@ which side of the best sample the dip lies.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import numpy as np
 
@@ -62,6 +66,51 @@ def _floor(s: np.ndarray) -> float:
     """The floor under a Gaussian peak of the scores: 0 for positive scores (focus measures), so
     that the lowest sample keeps a finite logarithm; else one spread below the lowest score."""
     return 0.0 if np.all(s > 0) else float(np.min(s) - np.ptp(s))
+
+
+def _dips(s: np.ndarray) -> np.ndarray:
+    """Indices of the samples (sorted by z) lower than both their neighbours."""
+    return np.flatnonzero((s[1:-1] < s[:-2]) & (s[1:-1] < s[2:])) + 1
+
+
+def _has_dip(s: np.ndarray) -> bool:
+    """True when a sample lies below both its neighbours (a brightfield dip bracketed)."""
+    return s.size >= 3 and _dips(s).size > 0
+
+
+def _hump_candidates(z: np.ndarray, s: np.ndarray, resolution: float) -> list[float]:
+    """Where (um) to look for a brightfield dip that a coarse grid did not show.
+
+    The two contrast maxima around the focal plane may lie within one grid step of each other,
+    so the grid sees one hump with the dip hidden in it. While no sample (``z`` sorted, um;
+    contrast ``s``) lies below both its neighbours: the middle of the widest gap inside the
+    hump's top (the run of samples above half the highest one's height over the lowest), else
+    of the widest gap beside it whose lower end is the higher. Once there is a dip: the middles
+    of the gaps beside the two maxima around the deepest dip, so that the significance test
+    (which fits the samples between them) gets the real maxima. Only gaps of two resolution
+    steps or more are halved.
+    """
+    if z.size < 3:
+        return []
+    wide = 2.0 * resolution
+    dips = _dips(s)
+    if dips.size == 0:
+        a, b = top_run(s, int(np.argmax(s)))
+        gaps = [
+            (a <= i < b, round((z[i + 1] - z[i]) / resolution), min(s[i], s[i + 1]), i)
+            for i in range(max(a - 1, 0), min(b + 1, z.size - 1))
+            if z[i + 1] - z[i] >= wide
+        ]
+        return [0.5 * (z[g[-1]] + z[g[-1] + 1]) for g in sorted(gaps, reverse=True)[:1]]
+    depth = [min(s[:j].max(), s[j + 1 :].max()) - s[j] for j in dips]
+    j = int(dips[int(np.argmax(depth))])
+    tops = (int(np.argmax(s[:j])), j + 1 + int(np.argmax(s[j + 1 :])))
+    return [
+        0.5 * (z[k] + z[m])
+        for m in tops
+        for k in (m - 1, m + 1)
+        if 0 <= k < z.size and abs(z[k] - z[m]) >= wide
+    ]
 
 
 def _sigma3(z: np.ndarray, s: np.ndarray, floor: float) -> float | None:
@@ -151,7 +200,7 @@ class Model(SearchStrategy):
         here = self._z[-1] if self._z else self.start
         # 1. bracket: climb the coarse grid from the position nearest the drive (in brightfield
         #    toward lower scores), then fill the grid until the best sample is bracketed
-        yield from self._bracket(grid, here, wlo, whi, left)
+        first += yield from self._bracket(grid, here, wlo, whi, left)
         # 2. jump to the fitted model peak while it moves
         for _ in range(3):
             z, s, b = self._best(wlo, whi)
@@ -193,13 +242,16 @@ class Model(SearchStrategy):
                 return
             yield from self._go(float(cands[0]))
 
-    def _bracket(self, grid: np.ndarray, here: float, wlo: float, whi: float, left) -> Iterator[float]:
+    def _bracket(
+        self, grid: np.ndarray, here: float, wlo: float, whi: float, left
+    ) -> Generator[float, float, int]:
         """Climb the coarse ``grid`` (um) from its position nearest ``here`` (um) until the score
         gets worse (in brightfield: higher), first toward the end with more room (the focus is
         more likely there), then, if that first step was no better, the other way. When the best
         sample is not bracketed by worse ones (the climb ended at a window end, or in
         brightfield at a far-defocus end below the dip), score the rest of the grid, nearest
-        first, until it is; ``left()`` is the frame budget still free."""
+        first, until it is; ``left()`` is the frame budget still free. In brightfield, a grid
+        without a dip goes on to :meth:`_hump`. Returns the frames the hump search took."""
         sign = self._sign()
         i = int(np.argmin(np.abs(grid - here)))
         si = sign * (yield from self._go(float(grid[i])))
@@ -215,16 +267,35 @@ class Model(SearchStrategy):
                 break
         tried: set[float] = set()
         while left() > 0:
-            z, _, b = self._best(wlo, whi)
-            if 0 < b < z.size - 1:
-                return
+            z, s, b = self._best(wlo, whi)
+            if 0 < b < z.size - 1 and (self.mode == "max" or _has_dip(s)):
+                return 0
             rest = [float(g) for g in grid if self._score_at(float(g)) is None and float(g) not in tried]
             if not rest:
-                return
+                break
             now = self._z[-1]
             g = min(rest, key=lambda g: (abs(g - now), abs(g - 0.5 * (wlo + whi))))
             tried.add(g)
             yield from self._go(g)
+        if self.mode == "max" or _has_dip(self._best(wlo, whi)[1]):
+            return 0
+        before = len(self._z)
+        yield from self._hump(wlo, whi)
+        return len(self._z) - before
+
+    def _hump(self, wlo: float, whi: float) -> Iterator[float]:
+        """Brightfield with no dip on the coarse grid: score :func:`_hump_candidates` (the nearest
+        unscored one first) until none is left, at most one frame per resolution step of the
+        window; these frames do not count against the pass's budget."""
+        for _ in range(int((whi - wlo) / self.resolution) + 1):
+            z, s = self._curve()
+            inside = (z >= wlo - 1e-9) & (z <= whi + 1e-9)
+            cands = _hump_candidates(z[inside], s[inside], self.resolution)
+            cands = [c for c in cands if self._score_at(self._snap(c)) is None]
+            if not cands:
+                return
+            here = self._z[-1]
+            yield from self._go(min(cands, key=lambda c: abs(c - here)))
 
     def _plateau_edge(self, z: np.ndarray, v: np.ndarray) -> float | None:
         """When the significant fit is a plateau (a flat top, :mod:`focuscam.search.plateau`),

@@ -10,7 +10,8 @@ Gaussian read noise of ``read_noise`` electrons, then converted to 8-bit colour 
 digital numbers (an offset keeps the 16-bit dark level above zero). Everything is drawn from one
 ``numpy`` generator seeded with ``seed``, so a stack is reproducible bit for bit.
 
-:func:`render_planes` returns the frames; :func:`synth_stack` writes them as a
+:func:`iter_planes` yields the frames one by one, :func:`render_planes` returns them all;
+:func:`synth_stack` writes them as they are rendered (memory bounded by a few frames) as a
 "focuscam-stack/1" folder whose stack.json records the generating command and the true focus.
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["KINDS", "SynthParams", "defocus_psf", "make_scene", "render_planes", "synth_stack"]
+__all__ = ["KINDS", "SynthParams", "defocus_psf", "iter_planes", "make_scene", "render_planes", "synth_stack"]
 
 #: Scene kinds.
 KINDS = ("target", "cells")
@@ -350,6 +351,28 @@ def _sparse_and_background(scene: np.ndarray, p: SynthParams) -> np.ndarray:
     return scene
 
 
+def iter_planes(params: SynthParams) -> Iterator[np.ndarray]:
+    """The planes of a synthetic stack one at a time, in z order (memory: a few frames).
+
+    Yields ``(H, W, 3)`` uint8 BGR frames when ``color``, else ``(H, W)`` uint16; the z
+    positions are ``params.z_positions()`` and the true focus ``params.true_focus()`` (um).
+    """
+    import cv2
+
+    params.validate()
+    scene = make_scene(params.kind, params.width, params.height, color=params.color, seed=params.seed)
+    scene = _sparse_and_background(scene, params)
+    z_focus = params.true_focus()
+    rng = np.random.default_rng([params.seed, 2])
+    for zk in params.z_positions():
+        radius = params.blur_per_um * abs(zk - z_focus)
+        blurred = cv2.filter2D(scene, -1, defocus_psf(radius), borderType=cv2.BORDER_REFLECT)
+        if blurred.ndim == 2:
+            blurred = blurred[..., None]
+        counts = _to_counts(blurred, params, rng)
+        yield counts if params.color else counts[..., 0]
+
+
 def render_planes(
     params: SynthParams, on_plane: Callable[[int, int], None] | None = None
 ) -> tuple[list[np.ndarray], np.ndarray, float]:
@@ -364,26 +387,66 @@ def render_planes(
     z_focus : float
         The true focus in um.
     """
-    import cv2
+    frames = list(_counted(iter_planes(params), params.planes, on_plane))
+    return frames, params.z_positions(), params.true_focus()
 
-    params.validate()
-    scene = make_scene(params.kind, params.width, params.height, color=params.color, seed=params.seed)
-    scene = _sparse_and_background(scene, params)
-    z = params.z_positions()
-    z_focus = params.true_focus()
-    rng = np.random.default_rng([params.seed, 2])
-    frames = []
-    for zk in z:
-        radius = params.blur_per_um * abs(zk - z_focus)
-        psf = defocus_psf(radius)
-        blurred = cv2.filter2D(scene, -1, psf, borderType=cv2.BORDER_REFLECT)
-        if blurred.ndim == 2:
-            blurred = blurred[..., None]
-        counts = _to_counts(blurred, params, rng)
-        frames.append(counts if params.color else counts[..., 0])
+
+def _ahead(planes: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndarray]:
+    """``planes``, rendered on a background thread at most ``depth`` frames ahead of the
+    consumer (who encodes and writes them): the two overlap on two cores (OpenCV's blur and PNG
+    encoder release the GIL). An error of the renderer is raised here; when the consumer stops
+    early (an error, Ctrl-C) the renderer stops after its current frame and is waited for."""
+    import queue
+    import threading
+
+    from ._threads import Worker
+
+    out: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def render() -> None:
+        try:
+            for frame in planes:
+                if not put(frame):
+                    return
+            put(end)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    worker = Worker(render, "focuscam-synth-render")
+    worker.start()
+    try:
+        while True:
+            try:
+                item = out.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while not worker.wait(0.1):
+            pass
+
+
+def _counted(planes: Iterator[np.ndarray], total: int, on_plane) -> Iterator[np.ndarray]:
+    for k, frame in enumerate(planes, 1):
+        yield frame
         if on_plane is not None:
-            on_plane(len(frames), len(z))
-    return frames, z, z_focus
+            on_plane(k, total)
 
 
 def synth_stack(
@@ -408,7 +471,10 @@ def synth_stack(
     from . import __version__
     from .stacks import save_stack
 
-    frames, z, z_focus = render_planes(params, on_plane)
+    params.validate()
+    z, z_focus = params.z_positions(), params.true_focus()
+    # written as rendered: memory holds a few frames, whatever the number of planes
+    frames = _counted(_ahead(iter_planes(params)), params.planes, on_plane)
     out = Path(out)
     kind_text = "resolution-target-like chart" if params.kind == "target" else "cell-like blobs"
     colour_text = "8-bit colour" if params.color else "16-bit gray"

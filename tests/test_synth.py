@@ -248,3 +248,66 @@ def test_synth_out_replaces_its_own_stack_and_keeps_the_folder_permissions(run_c
     assert len(load_stack(out)) == 7
     assert os.stat(out).st_mode & 0o777 == 0o750
     assert sorted(p.name for p in out.iterdir()) == ["frames", "stack.json"]
+
+
+# ------------------------------------------------ streaming: frames written as they are rendered
+def test_save_stack_writes_a_generator_frame_by_frame_and_atomically(tmp_path):
+    from focuscam.errors import InputError
+    from focuscam.stacks import load_stack, save_stack
+
+    frames = [np.full((8, 8), k, np.uint8) for k in range(5)]
+    seen = []
+
+    def gen():
+        for f in frames:
+            seen.append(len(seen))
+            yield f
+
+    out = save_stack(tmp_path / "s", gen(), z=[0.0, 1.0, 2.0, 3.0, 4.0])
+    st = load_stack(out)
+    assert len(st) == 5 and [int(im[0, 0]) for im in st.images()] == [0, 1, 2, 3, 4]
+
+    def broken():
+        yield frames[0]
+        raise RuntimeError("renderer failed")
+
+    with pytest.raises(RuntimeError, match="renderer failed"):
+        save_stack(tmp_path / "b", broken(), z=[0.0, 1.0])
+    assert not (tmp_path / "b").exists()
+    with pytest.raises(InputError, match="z has 3 values for 2 frames"):
+        save_stack(tmp_path / "c", iter(frames[:2]), z=[0.0, 1.0, 2.0])
+    assert not (tmp_path / "c").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]  # no temporary folder left
+
+
+def test_synth_holds_only_a_few_frames_at_a_time(tmp_path, monkeypatch):
+    """The renderer runs at most two frames ahead of the writer: count the frames alive."""
+    import focuscam.synth as synth
+
+    alive, most = [0], [0]
+    real = synth.iter_planes
+
+    class Tracked(np.ndarray):
+        def __del__(self):
+            alive[0] -= 1
+
+    def counting(params):
+        for frame in real(params):
+            alive[0] += 1
+            most[0] = max(most[0], alive[0])
+            yield frame.view(Tracked)
+
+    monkeypatch.setattr(synth, "iter_planes", counting)
+    out = synth.synth_stack(tmp_path / "s", SynthParams(planes=15, width=48, height=32, seed=1))
+    assert len(list((out / "frames").iterdir())) == 15
+    assert most[0] <= 5, most[0]
+
+
+def test_synth_pixels_do_not_depend_on_streaming(tmp_path):
+    from focuscam.stacks import load_stack
+
+    p = SynthParams(planes=5, width=64, height=48, seed=9)
+    frames, _, _ = render_planes(p)
+    st = load_stack(synth_stack(tmp_path / "s", p))
+    for a, b in zip(frames, st.images(), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -30,7 +30,7 @@ import numpy as np
 from .._files import FileProblem, read_regular
 from ..errors import InputError, SourceError, StackError
 from ..stacks import Stack, load_stack
-from ..stacks.safety import MAX_FRAME_BYTES, image_header, inside
+from ..stacks.safety import MAX_FRAME_BYTES, image_header, inside, jpeg_segments
 from ..types import Frame
 from .base import FrameSource, StreamEnded, check_timeout
 
@@ -43,22 +43,9 @@ _JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
 def _scan_start(data: bytes) -> int | None:
     """Where the first scan (SOS marker) of a JPEG starts: its header segments (APPn, tables, frame
     header) are all before it. None when the markers cannot be walked up to it."""
-    pos, n = 2, len(data)
-    while pos + 4 <= n:
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
+    for marker, pos in jpeg_segments(data):
         if marker == 0xDA:
             return pos
-        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # no length
-            pos += 2
-            continue
-        if marker == 0xD9:
-            return None
-        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
     return None
 
 

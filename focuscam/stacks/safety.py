@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,27 +165,39 @@ def _png(data: bytes) -> ImageHeader | None:
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
-def _jpeg(data: bytes) -> ImageHeader | None:
-    pos = 2
-    while pos + 4 <= len(data):
+def jpeg_segments(data: bytes) -> Iterator[tuple[int, int]]:
+    """``(marker, position)`` of every marker of a JPEG's header, in order, up to and including
+    the first scan (SOS, 0xDA) or the end of image (0xD9); the walk stops early (without them)
+    at a byte that is not a marker or a segment running past the data. Copies nothing."""
+    pos, n = 2, len(data)
+    while pos + 4 <= n:
         if data[pos] != 0xFF:
-            return None
+            return
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
             continue
-        if marker in (0x01, *range(0xD0, 0xD8)):
+        yield marker, pos
+        if marker in (0xD9, 0xDA):
+            return
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # no length
             pos += 2
             continue
         (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if length < 2:
+            return
+        pos += 2 + length
+
+
+def _jpeg(data: bytes) -> ImageHeader | None:
+    for marker, pos in jpeg_segments(data):
         if marker in _SOF:
             if pos + 9 > len(data):
                 return None
             precision, height, width = struct.unpack(">BHH", data[pos + 4 : pos + 9])
             return ImageHeader("JPEG", width, height, "uint8" if precision == 8 else None)
-        if marker in (0xD9, 0xDA) or length < 2:  # end of image or scan before any frame header
+        if marker in (0xD9, 0xDA):  # end of image or scan before any frame header
             return None
-        pos += 2 + length
     return None
 
 

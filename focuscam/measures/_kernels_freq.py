@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from numba import njit
 
+from ._compile import quick_cache_load
 from ._kernels import _acc, _load_row
 
 
@@ -56,3 +57,5 @@ def gray_region(img, nch, geo, out):
 KERNELS = {"wavs": wavs}
 #: Hot paths by name (signature ``(img, nch, geo, ring, cells, xs, ys)``; see :mod:`._run`).
 HOT: dict = {}
+
+quick_cache_load(globals())  # cached kernels load without numba's target refresh (see ._compile)

@@ -20,6 +20,8 @@ from numba.core import cgutils
 from numba.core import types as nbt
 from numba.extending import intrinsic
 
+from ._compile import quick_cache_load
+
 #: Rows read ahead of the row being computed.
 AHEAD = 4
 
@@ -53,3 +55,6 @@ def prefetch_row(img, r, c0, c1):
         step = max(64 // row.itemsize, 1)
         for c in range(c0, c1, step):
             _prefetch(row, c)
+
+
+quick_cache_load(globals())  # cached kernels load without numba's target refresh (see ._compile)

@@ -9,7 +9,7 @@ of a row a few rows ahead; it never faults (a prefetch is a hint) and changes no
 The hot paths prefetch on full frames too: on the Intel Xeon (AVX-512) machine of the
 issue-15 measurements it made cold 1080p frames 5-20 % faster (lapv gray 0.46 -> 0.39 ms,
 glvn 0.30 -> 0.23 ms) and 5472 x 3648 uint16 frames some 30 % (benchmarks/README.md). On AMD
-Zen (an EPYC, 2026-12-03) it made full frames 6-31 % slower (lapv gray 6 %, BGR 11-17 %,
+Zen (an EPYC, 2026-12-03) it made full frames 6-31 % slower (lapv gray 6-9 %, BGR 11-17 %,
 uint16 16-22 %, glvn 30 %; teng neutral) while ROIs still gained 1.7-3x: there a row that spans
 the whole frame width (the next row follows it in memory, which the hardware prefetcher
 streams) is not prefetched (:data:`FULL_ROWS`). The choice is made once per process from the

@@ -4,7 +4,8 @@ Each function computes the same quantity as the focuscam measure of that name on
 crop (borders and the final scaling may differ: only the time is compared), written the
 fastest way found with OpenCV: narrow output depths (``CV_16S`` for uint8, ``CV_32F`` for
 uint16), reductions by ``cv2.norm``/``cv2.sumElems``/``cv2.meanStdDev`` instead of numpy,
-and per-ROI constants (FFT window, band mask) made once outside the timed call.
+and per-ROI constants (FFT window, band mask; fftb's output buffers) made once outside the
+timed call.
 """
 
 from __future__ import annotations
@@ -109,12 +110,20 @@ def cv_methods(roi: tuple[int, int, int, int], channels: int, dtype) -> dict:
             total += cv2.norm(np.ascontiguousarray(band_img[::2, ::2]), l2)
         return total
 
+    # fftb's buffers, made once: its temporaries are 8-16 MB on a 1080p frame, and fresh ones
+    # on every call cost 2-3x the whole computation in page faults (2026-12-03, a 2-core VM)
+    win = np.empty((h, w), np.float32)
+    spec = np.empty((h, w, 2), np.float32)
+    re, im, power, tmp = (np.empty((h, w), np.float32) for _ in range(4))
+
     def fftb(f):
-        g = cv2.multiply(gray(f), hann, dtype=cv2.CV_32F)
-        spec = cv2.dft(g, flags=cv2.DFT_COMPLEX_OUTPUT)
-        re, im = cv2.split(spec)
-        power = cv2.add(cv2.multiply(re, re), cv2.multiply(im, im))
-        return cv2.sumElems(cv2.multiply(power, band))[0] / wnorm
+        cv2.multiply(gray(f), hann, dst=win, dtype=cv2.CV_32F)
+        cv2.dft(win, dst=spec, flags=cv2.DFT_COMPLEX_OUTPUT)
+        cv2.split(spec, [re, im])
+        cv2.multiply(re, re, dst=power)
+        cv2.multiply(im, im, dst=tmp)
+        cv2.add(power, tmp, dst=power)
+        return cv2.sumElems(cv2.multiply(power, band, dst=tmp))[0] / wnorm
 
     table = {
         "lapv": lapv,

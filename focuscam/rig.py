@@ -44,6 +44,7 @@ from typing import Any
 
 from ._files import FileProblem, read_regular
 from ._rig_schema import SCHEMA, TOP_KEYS, Where, short, validate_value
+from .cli._args import add_rig_argument  # defined there: the parser needs no TOML reader
 from .errors import InputError
 from .types import ROI, ZLimits
 
@@ -428,16 +429,6 @@ def merge_cli(rig: Rig | None, args: argparse.Namespace) -> argparse.Namespace:
         if value is not None:
             setattr(merged, dest, value)
     return merged
-
-
-def add_rig_argument(parser: argparse.ArgumentParser) -> None:
-    """Add ``--rig RIG.toml`` to a subcommand parser (``dest="rig"``)."""
-    parser.add_argument(
-        "--rig",
-        metavar="RIG.toml",
-        default=None,
-        help="read camera, drive and autofocus defaults from a rig file; flags given here override it",
-    )
 
 
 def apply_rig(args: argparse.Namespace) -> argparse.Namespace:

@@ -77,3 +77,47 @@ def test_second_focuscam_select_process_does_not_recompile(tmp_path):
     assert second.returncode == first.returncode, second.stderr
     assert json.loads(second.stdout)["scores"] == json.loads(first.stdout)["scores"]
     assert _files(cache) == files  # nothing compiled, so nothing written
+
+
+QUICK = r"""
+import json, sys
+import numpy as np
+from focuscam.measures import measure
+from focuscam.measures._compile import _quick_class
+from focuscam.measures import _kernels_lap
+
+frame = (np.arange(20 * 30 * 3) % 251).reshape(20, 30, 3).astype(np.uint8)
+score = measure(frame, "lapv")
+# numba's target refresh imports these lowering modules; a cached kernel's load needs none
+refreshed = "numba.np.polynomial.polynomial_functions" in sys.modules
+kinds = sorted({type(f._cache).__name__ for f in _kernels_lap.KERNELS.values()})
+
+from numba import njit
+
+@njit
+def later(a):  # a compile after the quick load: the compiler refreshes the target itself
+    return np.sqrt(np.sum(a * a)) + np.polynomial.polynomial.polyval(1.0, np.array([1.0, 2.0]))
+
+print(json.dumps({"score": score, "refreshed": refreshed, "kinds": kinds,
+                  "later": later(np.array([3.0, 4.0])), "quick": _quick_class() is not None}))
+"""
+
+
+def test_cached_kernel_loads_without_target_refresh(tmp_path):
+    """A warm process loads a cached kernel without numba's whole-target refresh (its start-up
+    cost), scores the same, and compiling something new afterwards still works."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+
+    def run():
+        proc = subprocess.run(
+            [sys.executable, "-c", QUICK], capture_output=True, text=True, env=env, timeout=900
+        )
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    cold, warm = run(), run()
+    assert warm["quick"] and warm["kinds"] == ["QuickLoadCache"]
+    assert cold["refreshed"]  # the first process compiled: the compiler refreshed
+    assert not warm["refreshed"]
+    assert warm["score"] == cold["score"]
+    assert warm["later"] == cold["later"] == 8.0  # 5 + (1 + 2)

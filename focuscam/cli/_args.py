@@ -313,3 +313,13 @@ def add_source_arguments(parser: argparse.ArgumentParser, limits: argparse._Acti
     parser.add_argument(
         "--loop", action="store_true", help="replay sources: start again after the last frame"
     )
+
+
+def add_rig_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--rig RIG.toml`` to a subcommand parser (``dest="rig"``)."""
+    parser.add_argument(
+        "--rig",
+        metavar="RIG.toml",
+        default=None,
+        help="read camera, drive and autofocus defaults from a rig file; flags given here override it",
+    )

@@ -8,13 +8,13 @@ import math
 import sys
 from typing import Any
 
-from ..rig import add_rig_argument
 from ._args import (
     CURVE_WIDTH_UM,
     LIMITS_UM,
     RANGE_UM,
     SWEEP_STEPS,
     Z_UM,
+    add_rig_argument,
     bin_type,
     limits_type,
     measure_names,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
     started_utc = utc_now()
     recordings = checkout_recordings()
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="focuscam-demo-") as tmp:
         generated = False
         if args.out is not None:

@@ -10,8 +10,7 @@ import math
 import sys
 import time
 
-from ..rig import add_rig_argument
-from ._args import add_source_arguments, grid_type, measure_names, roi_type
+from ._args import add_rig_argument, add_source_arguments, grid_type, measure_names, roi_type
 from ._json import versioned
 
 NAME = "monitor"

@@ -6,8 +6,7 @@ import argparse
 import json
 import sys
 
-from ..rig import add_rig_argument
-from ._args import BACKLASH_UM, SPEED_UM_S, STEPS_PER_UM, TIMEOUT_S, Z_UM, limits_type
+from ._args import BACKLASH_UM, SPEED_UM_S, STEPS_PER_UM, TIMEOUT_S, Z_UM, add_rig_argument, limits_type
 
 EPILOG = """\
 examples:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..rig import add_rig_argument
-from ._args import add_source_arguments
+from ._args import add_rig_argument, add_source_arguments
 
 NAME = "record"
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import secrets
-import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..rig import add_rig_argument
+from ._args import add_rig_argument
+
+if TYPE_CHECKING:
+    import socket
 
 EPILOG = """\
 examples:
@@ -82,6 +83,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def _bind(host: str, port: int) -> socket.socket:
+    import socket
+
     from ..errors import InputError
 
     try:
@@ -160,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
     require_source(args)
     _require_web()
     if token is None and not _is_loopback(args.host):
+        import secrets
+
         token = secrets.token_urlsafe(16)
     sock = _bind(args.host, args.port)
     try:

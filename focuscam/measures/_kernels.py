@@ -41,7 +41,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from ._compile import install_notice
+from ._compile import install_notice, quick_cache_load
 
 install_notice()  # a compile (cache miss) prints one line on a terminal, never silently
 
@@ -334,3 +334,6 @@ def _gray_row_u8(img, r, c0, c1, dst):
         dst[c0 + t] = np.uint8(
             _q15_gray(np.int32(src[3 * t]), np.int32(src[3 * t + 1]), np.int32(src[3 * t + 2]))
         )
+
+
+quick_cache_load(globals())  # cached kernels load without numba's target refresh (see ._compile)

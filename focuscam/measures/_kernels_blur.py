@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from ._compile import install_notice
+from ._compile import install_notice, quick_cache_load
 from ._kernels import _bgr_gray  # cv2's BGR2GRAY, bit-exact (Q15 for integers)
 
 install_notice()  # a compile (cache miss) prints one line on a terminal, never silently
@@ -202,3 +202,6 @@ def blur_counts(emax, n, threshold, out):
             out[2] += 1
             if e1 < threshold:
                 out[4] += 1
+
+
+quick_cache_load(globals())  # cached kernels load without numba's target refresh (see ._compile)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._compile import quick_cache_load
 from ._kernels import (
     _acc,
     _advance,
@@ -190,3 +191,5 @@ def teng_u8(img, nch, geo, ring, cells, xs, ys):
 KERNELS = {"teng": teng, "tenv": tenv, "bren": bren}
 #: Hot paths by name (signature ``(img, nch, geo, ring, cells, xs, ys)``; see :mod:`._run`).
 HOT = {"teng_u8": teng_u8}
+
+quick_cache_load(globals())  # cached kernels load without numba's target refresh (see ._compile)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._compile import quick_cache_load
 from ._kernels import (
     _acc,
     _advance,
@@ -270,3 +271,5 @@ def lapv_u8(img, nch, geo, ring, cells, xs, ys):
 KERNELS = {"lapv": lapv, "lapm": lapm, "lapd": lapd}
 #: Hot paths by name (signature ``(img, nch, geo, ring, cells, xs, ys)``; see :mod:`._run`).
 HOT = {"lapv_u8": lapv_u8, "lapv_u16_gray": lapv_u16_gray}
+
+quick_cache_load(globals())  # cached kernels load without numba's target refresh (see ._compile)

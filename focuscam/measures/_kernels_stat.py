@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._compile import quick_cache_load
 from ._kernels import (
     _acc,
     _advance,
@@ -153,3 +154,5 @@ def glvn_int(img, nch, geo, ring, cells, xs, ys):
 KERNELS = {"glvn": glvn, "vola": vola, "vol5": vol5}
 #: Hot paths by name (signature ``(img, nch, geo, ring, cells, xs, ys)``; see :mod:`._run`).
 HOT = {"glvn_int": glvn_int}
+
+quick_cache_load(globals())  # cached kernels load without numba's target refresh (see ._compile)

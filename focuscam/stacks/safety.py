@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,11 +308,8 @@ def image_header(data: bytes) -> ImageHeader | None:
 def _quiet_decode(data: bytes) -> np.ndarray | None:
     """cv2.imdecode(IMREAD_UNCHANGED) without OpenCV's own log lines on a corrupt file (the caller
     reports it in one line); None when it cannot be decoded. The common PNG layouts are decoded
-    without importing OpenCV (:mod:`._png`, the same pixels) when decoded on the main thread (a
-    command reading a stack). Frames read by a source's thread go to OpenCV: importing numba
-    there while the monitor's other threads import their kernels hung a live window's replay
-    (tests/test_ui_window.py)."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and threading.current_thread() is threading.main_thread():
+    without importing OpenCV (:mod:`._png`, the same pixels)."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
         from ._png import decode_png
 
         img = decode_png(data)

@@ -307,14 +307,7 @@ def image_header(data: bytes) -> ImageHeader | None:
 
 def _quiet_decode(data: bytes) -> np.ndarray | None:
     """cv2.imdecode(IMREAD_UNCHANGED) without OpenCV's own log lines on a corrupt file (the caller
-    reports it in one line); None when it cannot be decoded. The common PNG layouts are decoded
-    without importing OpenCV (:mod:`._png`, the same pixels)."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        from ._png import decode_png
-
-        img = decode_png(data)
-        if img is not None:
-            return img
+    reports it in one line); None when it cannot be decoded."""
     import cv2
 
     log = getattr(cv2, "utils", None) and getattr(cv2.utils, "logging", None)

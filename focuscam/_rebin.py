@@ -5,7 +5,8 @@ The automatic bin factor (:func:`focuscam.measures.resolve_bin`) comes from the 
 and dtype only. On small, dim frames (few photons on a strong background) the focus curve at
 that factor can stay flat within noise while 2 x 2 or 4 x 4 binning shows the peak clearly.
 ``select`` then doubles the factor while the binned ROI keeps
-:data:`~focuscam.select.MIN_BINNED_SIDE` pixels, with a stricter significance factor
+:data:`~focuscam.select.MIN_BINNED_SIDE` pixels (:func:`~focuscam.select.coarser_bins`), with a
+stricter significance factor
 (:data:`~focuscam.select.RETRY_MIN_SNR`: several curves were tried). The autofocus does the
 same with the frames it has already taken: :class:`KeptFrames` holds them (up to a memory
 cap), the next factor re-scores them, and a fresh strategy seeded with those scores goes on
@@ -19,34 +20,23 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KEEP_BYTES", "KeptFrames", "coarser_bins", "coarser_search"]
+__all__ = ["KEEP_BYTES", "KeptFrames", "coarser_search"]
 
 #: Most bytes of frames one autofocus run keeps for a coarser-binned retry (beyond it, no retry).
 KEEP_BYTES = 256 * 2**20
 
 
-def coarser_bins(first: np.ndarray, roi: Any) -> list[int]:
-    """The factors a ``bin="auto"`` retry tries after the automatic one, coarsest last.
-
-    Doubling the automatic factor while the binned ROI's short side keeps
-    :data:`~focuscam.select.MIN_BINNED_SIDE` pixels and the factor stays <= 16 (the rule of
-    :func:`focuscam.select_plane`).
-    """
+def _auto_and_side(first: np.ndarray, roi: Any) -> tuple[int, int]:
+    """The automatic bin factor of ``first`` (a kept frame) and the short side of its ROI (px)."""
     from .measures import resolve_bin
     from .measures._validate import check_roi
-    from .select import MIN_BINNED_SIDE
 
-    k = int(resolve_bin(first, roi))
     if roi is None:
         side = int(min(first.shape[:2]))
     else:
         _, _, w, h = check_roi(roi, first.shape[0], first.shape[1])
         side = int(min(w, h))
-    out = []
-    while side // (k * 2) >= MIN_BINNED_SIDE and k * 2 <= 16:
-        k *= 2
-        out.append(k)
-    return out
+    return int(resolve_bin(first, roi)), side
 
 
 class KeptFrames:
@@ -85,9 +75,8 @@ def coarser_search(af: Any, res: Any) -> Any:
     each coarser factor, each seeding a fresh strategy that searches on at that factor with the
     stricter factor of ``select``'s retry; the first focused result (its reason names the
     factor; ``af.bin`` keeps it), else ``res`` (and ``af.bin`` is ``"auto"`` again)."""
-    from .measures import resolve_bin
     from .search.significance import MIN_SNR
-    from .select import RETRY_MIN_SNR
+    from .select import RETRY_MIN_SNR, coarser_bins
     from .types import FocusState
 
     kept = af._kept
@@ -95,9 +84,9 @@ def coarser_search(af: Any, res: Any) -> Any:
         return res
     if res.peak is not None and getattr(res.peak, "at_edge", False):
         return res  # a peak at the end of the range: not a curve drowned in noise
-    first = int(resolve_bin(kept.frames[0][1], af.roi))
+    first, side = _auto_and_side(kept.frames[0][1], af.roi)
     min_snr = RETRY_MIN_SNR * float(af.strategy_options.get("min_snr", MIN_SNR)) / MIN_SNR
-    for k in coarser_bins(kept.frames[0][1], af.roi):
+    for k in coarser_bins(first, side):
         af.bin = k
         af._emit("state", state="retrying", reason=f"no significant peak at bin {first}: bin {k}")
         strategy = af._strategy(af._position(), min_snr=min_snr)

@@ -122,6 +122,18 @@ MIN_BINNED_SIDE = 24
 RETRY_MIN_SNR = 10.0
 
 
+def coarser_bins(k: int, side: int) -> list[int]:
+    """The factors a ``bin="auto"`` retry tries after the automatic factor ``k``, in order:
+    doubling while the binned ROI's short side (``side`` pixels) keeps :data:`MIN_BINNED_SIDE`
+    pixels and the factor stays <= 16 (``select_plane`` and the closed-loop retry of
+    :mod:`focuscam._rebin`)."""
+    out = []
+    while side // (k * 2) >= MIN_BINNED_SIDE and k * 2 <= 16:
+        k *= 2
+        out.append(k)
+    return out
+
+
 def _roi_short_side(frame: np.ndarray, roi: Any) -> int:
     if roi is None:
         return int(min(frame.shape[:2]))
@@ -313,10 +325,8 @@ def select_plane(
         scores, fit = curve(k)
         # A curve drowned in pixel noise (small noisy 16-bit frames) gets coarser binning, the
         # same factor for every frame, as long as the binned ROI keeps MIN_BINNED_SIDE pixels.
-        side = _roi_short_side(first, roi)
-        tried = k
-        while _insignificant(fit) and side // (tried * 2) >= MIN_BINNED_SIDE and tried * 2 <= 16:
-            tried *= 2
+        retries = coarser_bins(k, _roi_short_side(first, roi)) if _insignificant(fit) else []
+        for tried in retries:
             s2, f2 = curve(tried, min_snr=RETRY_MIN_SNR * base_snr / MIN_SNR)
             if not _insignificant(f2):
                 note += f" (bin {tried}: at bin {k} the curve had no significant peak)"

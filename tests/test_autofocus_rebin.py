@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from focuscam import select_plane
-from focuscam._rebin import KeptFrames, coarser_bins
+from focuscam._rebin import KeptFrames, _auto_and_side
 from focuscam.autofocus import Autofocus
+from focuscam.select import coarser_bins
 from focuscam.stacks import save_stack
 from focuscam.synth import SynthParams, render_planes
 from focuscam.twin import make_twin
@@ -87,6 +88,6 @@ def test_kept_frames_are_copies():
 
 def test_coarser_bins_follow_selects_rule():
     frame = np.zeros((144, 192), np.uint16)
-    assert coarser_bins(frame, None) == [2, 4]  # 144 // 8 = 18 < 24
-    assert coarser_bins(frame, (0, 0, 40, 40)) == []  # 40 // 2 = 20 < 24
-    assert coarser_bins(np.zeros((48, 48), np.uint8), None) == [2]
+    assert coarser_bins(*_auto_and_side(frame, None)) == [2, 4]  # 144 // 8 = 18 < 24
+    assert coarser_bins(*_auto_and_side(frame, (0, 0, 40, 40))) == []  # 40 // 2 = 20 < 24
+    assert coarser_bins(*_auto_and_side(np.zeros((48, 48), np.uint8), None)) == [2]

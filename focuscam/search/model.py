@@ -168,10 +168,14 @@ class Model(SearchStrategy):
     def _sign(self) -> float:
         return 1.0 if self.mode == "max" else -1.0
 
-    def _best(self, wlo: float, whi: float) -> tuple[np.ndarray, np.ndarray, int]:
+    def _window_curve(self, wlo: float, whi: float) -> tuple[np.ndarray, np.ndarray]:
+        """The samples (sorted by z, repeats averaged) inside the window ``[wlo, whi]`` (um)."""
         z, s = self._curve()
         inside = (z >= wlo - 1e-9) & (z <= whi + 1e-9)
-        z, s = z[inside], s[inside]
+        return z[inside], s[inside]
+
+    def _best(self, wlo: float, whi: float) -> tuple[np.ndarray, np.ndarray, int]:
+        z, s = self._window_curve(wlo, whi)
         if self.mode == "max":
             return z, s, int(np.argmax(s))
         fit = self._fit()
@@ -277,7 +281,7 @@ class Model(SearchStrategy):
             g = min(rest, key=lambda g: (abs(g - now), abs(g - 0.5 * (wlo + whi))))
             tried.add(g)
             yield from self._go(g)
-        if self.mode == "max" or _has_dip(self._best(wlo, whi)[1]):
+        if self.mode == "max" or _has_dip(self._window_curve(wlo, whi)[1]):
             return 0
         before = len(self._z)
         yield from self._hump(wlo, whi)
@@ -288,9 +292,7 @@ class Model(SearchStrategy):
         unscored one first) until none is left, at most one frame per resolution step of the
         window; these frames do not count against the pass's budget."""
         for _ in range(int((whi - wlo) / self.resolution) + 1):
-            z, s = self._curve()
-            inside = (z >= wlo - 1e-9) & (z <= whi + 1e-9)
-            cands = _hump_candidates(z[inside], s[inside], self.resolution)
+            cands = _hump_candidates(*self._window_curve(wlo, whi), self.resolution)
             cands = [c for c in cands if self._score_at(self._snap(c)) is None]
             if not cands:
                 return

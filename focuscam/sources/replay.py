@@ -128,7 +128,6 @@ class ReplaySource(FrameSource):
         self.keep_jpeg = False
         path = stack.path
         self._root: Path | None = path if path is not None and path.is_dir() else None
-        self._jpeg_named: dict[int, bool] = {}  # frame index -> its file is named .jpg, .jpeg, ...
 
     @property
     def size(self) -> tuple[int, int]:
@@ -217,10 +216,7 @@ class ReplaySource(FrameSource):
         if self._root is None or i >= len(self.stack.files):
             return None
         file = self.stack.files[i]
-        named = self._jpeg_named.get(i)
-        if named is None:
-            named = self._jpeg_named[i] = file.suffix.lower() in _JPEG_SUFFIXES
-        if not named:
+        if file.suffix.lower() not in _JPEG_SUFFIXES:
             return None
         data = self.stack.file_bytes(i)  # the bytes it was just decoded from: not read twice
         if data is None:  # decoded earlier (the stack's cache): read the file again

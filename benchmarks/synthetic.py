@@ -11,7 +11,10 @@ Validation that is not tuned to the shared stacks: stacks are rendered into a te
 - ``sparse``: a few small features (``coverage=0.08``);
 - ``dim``: low photon count on a strong background (``photons=150``, ``background=0.7``);
 - ``coarse``: 13 planes 3 um apart (coarse compared with the depth of field);
-- ``irregular``: 15 of 61 planes at irregular offsets (tolerance 0.75 median spacings).
+- ``irregular``: 15 of 61 planes at irregular offsets (tolerance 0.75 median spacings);
+- ``bleach``, ``bleach-rev``: the ``default`` planes with their brightness falling by e^-1.2
+  from the first plane recorded to the last (bleaching; recorded upward, and downward), so that
+  a far end can score higher than the coarse grid samples beside a narrow peak.
 
 and brightfield stacks of a transparent phase object (transport of intensity: the image is
 ``1 - k * dz * laplacian(phase)``, blurred by the defocus ``dz``, with shot noise), whose
@@ -62,6 +65,17 @@ def brightfield_planes(seed: int, z_um: np.ndarray, blur_per_um: float) -> tuple
     return frames, focus
 
 
+def bleached(frames: list, upward: bool) -> list:
+    """16-bit ``frames`` (in z order) dimmed by e^(-1.2 k / (n - 1)) for the k-th plane recorded,
+    planes recorded upward (first z first) or downward."""
+    n = len(frames)
+    ranks = range(n) if upward else range(n - 1, -1, -1)
+    return [
+        np.clip(f * np.exp(-1.2 * k / (n - 1)), 0, 65535).astype(np.uint16)
+        for f, k in zip(frames, ranks, strict=True)
+    ]
+
+
 def make_stacks(out: Path, seeds: int) -> list[Path]:
     """Render every synthetic stack into ``out``; return their folders."""
     from focuscam.stacks import save_stack
@@ -98,6 +112,9 @@ def make_stacks(out: Path, seeds: int) -> list[Path]:
                     frames, z = [frames[i] for i in keep], np.asarray(z)[keep]
                     tol = 0.75 * float(np.median(np.diff(z)))
                 save(f"{kind}{seed}-{tag}", frames, z, focus, tol)
+                if tag == "default":
+                    for name, upward in (("bleach", True), ("bleach-rev", False)):
+                        save(f"{kind}{seed}-{name}", bleached(frames, upward), z, focus, tol)
         for tag, blur in (("bf-wide", 0.35), ("bf-narrow", 1.2)):
             z = (np.arange(41) - 20) * 0.5
             frames, focus = brightfield_planes(seed, z, blur)

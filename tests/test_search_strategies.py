@@ -452,3 +452,47 @@ def test_model_brightfield_hump_without_a_dip_fails():
     r = s.result()
     assert r.state == "failed", r.reason
     assert len(r.samples) <= 101
+
+
+def _peak_on_a_rising_background(z):
+    """A narrow peak at 44 um (sigma 3) on a background rising across 0..100 um: the coarse
+    grid's far end (14) scores higher than the grid sample beside the peak (11.6), which is
+    higher than both its grid neighbours."""
+    return 1.0 + 0.13 * z + 30.0 * math.exp(-0.5 * ((z - 44.0) / 3.0) ** 2)
+
+
+@pytest.mark.parametrize("start", [0.0, 30.0, 60.0, 80.0, 90.0, 100.0])
+def test_model_finds_a_narrow_peak_on_a_rising_background(start):
+    """Bleaching or a warming lamp can lift a far end of the window above the grid samples
+    beside a narrow peak: the search halves the gaps beside the inside local maximum of the
+    grid instead of giving up at the window end."""
+    s = make_strategy("model", lo=0.0, hi=100.0, resolution=1.0, start=start)
+    run(s, _peak_on_a_rising_background)
+    r = s.result()
+    assert r.state == "focused", r.reason
+    assert abs(r.z - 44.0) <= 1.0
+    assert len(r.samples) <= 25  # a quarter of a sweep at the resolution
+
+
+def test_model_monotone_curve_still_fails_at_the_window_end_without_extra_frames():
+    """A curve rising across the whole window (the peak beyond its end) has no inside local
+    maximum: nothing is searched beyond the coarse grid and the result names the end."""
+    s = make_strategy("model", lo=0.0, hi=100.0, resolution=1.0, start=0.0)
+    run(s, lambda z: 1.0 + 0.13 * z + 1e-4 * z**2)
+    r = s.result()
+    assert r.state == "failed"
+    assert sorted(z for z, _ in r.samples) == [0.0, 25.0, 50.0, 75.0, 100.0]
+
+
+def test_hidden_peak_candidates_halve_the_gaps_beside_the_best_inside_local_maximum():
+    from focuscam.search.model import _hidden_peak_candidates
+
+    z = np.array([0.0, 20.0, 40.0, 60.0, 80.0, 100.0])
+    # best at the end, inside local maxima at 20 (3) and 60 (6): the higher one's gaps
+    assert _hidden_peak_candidates(z, np.array([1.0, 3.0, 2.0, 6.0, 4.0, 9.0]), 1.0) == [50.0, 70.0]
+    # the best inside: nothing to look for
+    assert _hidden_peak_candidates(z, np.array([1.0, 3.0, 9.0, 6.0, 4.0, 2.0]), 1.0) == []
+    # monotone: nothing either
+    assert _hidden_peak_candidates(z, np.arange(6.0), 1.0) == []
+    # gaps narrower than two resolution steps are not halved
+    assert _hidden_peak_candidates(z, np.array([1.0, 3.0, 2.0, 6.0, 4.0, 9.0]), 15.0) == []

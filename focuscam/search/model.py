@@ -7,7 +7,11 @@ a jump to its peak, refinement until the one significance rule is satisfied.
    (a bracket low-high-low; in brightfield high-low-high: two higher samples around a dip).
    A climb that ends at a window end (in brightfield also a far-defocus end below the dip)
    scores the rest of the grid, nearest first, until the best sample is bracketed (the whole
-   window is covered before giving up).
+   window is covered before giving up). In max mode, when the best grid sample is still at a
+   window end but an inside sample is higher than both its neighbours, a peak narrower than a
+   grid step may hide beside it on a background that rises across the window (bleaching, a
+   lamp): the gaps beside that sample are halved until the best sample is inside
+   (:func:`_hidden_peak_candidates`); a monotone grid is left as it is.
 2. **Jump**: fit a Gaussian (a parabola through the logarithm of the scores above the floor)
    to the best sample and its two neighbours and score its vertex; refit and jump again while
    the vertex moves by a resolution step or more (at most three jumps).
@@ -31,7 +35,7 @@ In ``brightfield`` mode the climb, the jumps and the refinement look for the low
 bracket the dip instead of sweeping the whole grid. When the whole grid shows no sample below
 both its neighbours, the two maxima may lie within one grid step of each other (a phase object
 at high aperture: the grid sees one hump): the hump's top is halved until a dip appears, then
-the two maxima around it are resolved (:meth:`Model._hump`; those frames do not count against
+the two maxima around it are resolved (:func:`_hump_candidates`; those frames do not count against
 the pass's budget). The refinement halves the nearer gap
 first there: the two maxima differ in height, so the vertex of three points does not tell on
 which side of the best sample the dip lies.
@@ -111,6 +115,37 @@ def _hump_candidates(z: np.ndarray, s: np.ndarray, resolution: float) -> list[fl
         for k in (m - 1, m + 1)
         if 0 <= k < z.size and abs(z[k] - z[m]) >= wide
     ]
+
+
+def _hidden_peak_candidates(z: np.ndarray, s: np.ndarray, resolution: float) -> list[float]:
+    """Where (um) to look for a peak that a coarse grid did not show (max mode).
+
+    While the best sample (``z`` sorted, um; scores ``s``) is at an end of the window: a peak
+    narrower than a grid step may hide beside an inside sample higher than both its neighbours
+    (a background that rises across the window -- bleaching, a lamp warming up -- can lift a
+    far end above the grid samples beside the peak). The middles of the gaps beside the highest
+    such sample, when two resolution steps or wider; none once the best sample is inside, or
+    when no inside sample is a local maximum (a monotone curve: the peak is beyond the end).
+    """
+    if z.size < 3 or 0 < int(np.argmax(s)) < z.size - 1:
+        return []
+    tops = np.flatnonzero((s[1:-1] > s[:-2]) & (s[1:-1] > s[2:])) + 1
+    if tops.size == 0:
+        return []
+    j = int(tops[int(np.argmax(s[tops]))])
+    return [float(0.5 * (z[k] + z[j])) for k in (j - 1, j + 1) if abs(z[k] - z[j]) >= 2.0 * resolution]
+
+
+def _plateau_gap(z: np.ndarray, v: np.ndarray, step: float) -> float | None:
+    """A flat top's centre is only as good as its two edges: the midpoint (um) of the wider gap
+    between the top's outermost sample and the next one below half the top's height, while
+    that gap is wider than two ``step`` (um); else None. ``z`` sorted (um), ``v`` the scores
+    with the peak up."""
+    lo, hi = top_run(v, int(np.argmax(v)))
+    gaps = [(z[lo] - z[lo - 1], lo - 1, lo) if lo > 0 else (0.0, 0, 0)]
+    gaps.append((z[hi + 1] - z[hi], hi, hi + 1) if hi < v.size - 1 else (0.0, 0, 0))
+    gap, i, k = max(gaps)
+    return float(0.5 * (z[i] + z[k])) if gap > 2.0 * step else None
 
 
 def _sigma3(z: np.ndarray, s: np.ndarray, floor: float) -> float | None:
@@ -255,7 +290,9 @@ class Model(SearchStrategy):
         sample is not bracketed by worse ones (the climb ended at a window end, or in
         brightfield at a far-defocus end below the dip), score the rest of the grid, nearest
         first, until it is; ``left()`` is the frame budget still free. In brightfield, a grid
-        without a dip goes on to :meth:`_hump`. Returns the frames the hump search took."""
+        without a dip goes on to the hump search (:func:`_hump_candidates`), and in max mode a
+        best sample still at a window end to the hidden-peak search
+        (:func:`_hidden_peak_candidates`). Returns the frames the hump search took."""
         sign = self._sign()
         i = int(np.argmin(np.abs(grid - here)))
         si = sign * (yield from self._go(float(grid[i])))
@@ -281,18 +318,23 @@ class Model(SearchStrategy):
             g = min(rest, key=lambda g: (abs(g - now), abs(g - 0.5 * (wlo + whi))))
             tried.add(g)
             yield from self._go(g)
-        if self.mode == "max" or _has_dip(self._window_curve(wlo, whi)[1]):
+        if self.mode == "max":  # the best at a window end: a narrow peak may hide inside
+            yield from self._seek(_hidden_peak_candidates, wlo, whi, left())
             return 0
+        if _has_dip(self._window_curve(wlo, whi)[1]):
+            return 0
+        # brightfield without a dip (the grid saw one hump): these frames do not count against
+        # the pass's budget, at most one per resolution step of the window
         before = len(self._z)
-        yield from self._hump(wlo, whi)
+        yield from self._seek(_hump_candidates, wlo, whi, int((whi - wlo) / self.resolution) + 1)
         return len(self._z) - before
 
-    def _hump(self, wlo: float, whi: float) -> Iterator[float]:
-        """Brightfield with no dip on the coarse grid: score :func:`_hump_candidates` (the nearest
-        unscored one first) until none is left, at most one frame per resolution step of the
-        window; these frames do not count against the pass's budget."""
-        for _ in range(int((whi - wlo) / self.resolution) + 1):
-            cands = _hump_candidates(*self._window_curve(wlo, whi), self.resolution)
+    def _seek(self, find, wlo: float, whi: float, frames: int) -> Iterator[float]:
+        """Score the candidates ``find(z, s, resolution)`` names for the window's samples (um;
+        :func:`_hidden_peak_candidates`, :func:`_hump_candidates`), the nearest unscored one
+        first, until none is left or ``frames`` frames were taken."""
+        for _ in range(frames):
+            cands = find(*self._window_curve(wlo, whi), self.resolution)
             cands = [c for c in cands if self._score_at(self._snap(c)) is None]
             if not cands:
                 return
@@ -300,22 +342,13 @@ class Model(SearchStrategy):
             yield from self._go(min(cands, key=lambda c: abs(c - here)))
 
     def _plateau_edge(self, z: np.ndarray, v: np.ndarray) -> float | None:
-        """When the significant fit is a plateau (a flat top, :mod:`focuscam.search.plateau`),
-        its centre is only as good as its two edges: the midpoint of the wider gap between the
-        top's outermost sample and the next one below half the top's height, while that gap is
-        wider than two steps (``resolution`` or the calibrated width); else None. ``v`` are the
-        scores with the peak up (negated in brightfield)."""
+        """When the significant fit is a plateau (a flat top, :mod:`focuscam.search.plateau`):
+        the unscored :func:`_plateau_gap` of its top (um), else None. ``v`` are the scores with
+        the peak up (negated in brightfield)."""
         if self._fit(test=True).method != "plateau":
             return None
-        lo, hi = top_run(v, int(np.argmax(v)))
-        gaps = [(z[lo] - z[lo - 1], lo - 1, lo) if lo > 0 else (0.0, 0, 0)]
-        gaps.append((z[hi + 1] - z[hi], hi, hi + 1) if hi < v.size - 1 else (0.0, 0, 0))
-        gap, i, k = max(gaps)
-        step = max(self.resolution, self.curve_width_um or 0.0)
-        if gap <= 2.0 * step:
-            return None
-        cand = 0.5 * (z[i] + z[k])
-        return None if self._score_at(self._snap(cand)) is not None else float(cand)
+        cand = _plateau_gap(z, v, max(self.resolution, self.curve_width_um or 0.0))
+        return None if cand is None or self._score_at(self._snap(cand)) is not None else cand
 
     def _go(self, z: float) -> Iterator[float]:
         """``s = yield from self._go(z)``: score the position a proposal of ``z`` (um) really

@@ -39,12 +39,9 @@ locked / refocus-failed), ``"refocus"`` (z um, score, reference), ``"result"``.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
+from ._autofocus_result import AutofocusResult, _Verdict, peak_score, run_result, verified, verify_verdict
 from ._loop import ClosedLoop, EventCallback, search_bounds, search_window
 from ._rebin import KeptFrames, coarser_search
 from .errors import Aborted, InputError
@@ -52,7 +49,7 @@ from .lock import FocusLock, LockReport
 from .ownership import DriveOwner
 from .search import DEFAULT_STRATEGY, STRATEGIES, make_strategy
 from .search.base import NO_MOVE
-from .types import FocusState, ZUnit
+from .types import FocusState
 
 __all__ = ["Autofocus", "AutofocusResult", "FocusLock", "LockReport", "autofocus", "default_measure"]
 
@@ -65,119 +62,6 @@ def default_measure(mode: str) -> str:
     clearly, where Laplacian measures are dominated by the edges of the two maxima.
     """
     return "glvn" if mode == "brightfield" else "lapv"
-
-
-@dataclass(frozen=True)
-class AutofocusResult:
-    """The outcome of one autofocus run.
-
-    Attributes
-    ----------
-    z : float or None
-        Final position in um (read back from the drive after the final move).
-    state : str
-        ``"focused"`` or ``"failed"``.
-    confidence : float
-        In [0, 1], from the peak fit and the peak-model test.
-    frames : int
-        Frames scored (search, verification and retries).
-    moves : int
-        Moves commanded (a backlash overshoot counts as part of its move).
-    travel_um : float
-        Total distance travelled in um, backlash overshoots included.
-    elapsed_s : float
-        Elapsed time in s of the drive's clock (virtual time on the twin).
-    samples : tuple of (float, float)
-        Every ``(z_um, score)`` scored, in order.
-    reason : str
-        Why the run ended in its state.
-    strategy : str
-        The search strategy.
-    target_z : float or None
-        The fitted peak in um (where the drive was sent).
-    verify_score, peak_score : float or None
-        The score of the fresh frame after arriving, and the curve's score at the peak.
-    searches : int
-        Searches run (2 when the verification failed and the search was retried).
-    measure : str
-        The focus measure used.
-    bin : int or "auto"
-        The binning the measure used.
-    """
-
-    z: float | None
-    state: str
-    confidence: float
-    frames: int
-    moves: int
-    travel_um: float
-    elapsed_s: float
-    samples: tuple[tuple[float, float], ...]
-    reason: str
-    strategy: str
-    target_z: float | None = None
-    verify_score: float | None = None
-    peak_score: float | None = None
-    searches: int = 1
-    measure: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-    bin: int | str = "auto"
-
-    @property
-    def focused(self) -> bool:
-        """True when the state is ``"focused"``."""
-        return self.state == FocusState.FOCUSED
-
-    def to_dict(self, unit: ZUnit | None = None) -> dict[str, Any]:
-        """A JSON-ready dict; ``*_um`` positions and ``samples`` in um, times in s.
-
-        ``samples`` is a list of ``{"z_um": .., "score": ..}`` objects, in the order scored.
-
-        ``z``, ``target_z`` and ``travel`` are in ``unit`` (``z_unit``; default um): a twin's
-        stack unit, so a stack in mm reads in mm.
-        """
-        unit = ZUnit() if unit is None else unit
-
-        def num(v: float | None) -> float | None:
-            return None if v is None or not math.isfinite(v) else float(v)
-
-        return {
-            "z": num(unit.from_um(self.z)),
-            "target_z": num(unit.from_um(self.target_z)),
-            "travel": num(unit.from_um(self.travel_um)),
-            "z_unit": unit.name,
-            "z_um": num(self.z),
-            "state": self.state,
-            "confidence": round(float(self.confidence), 4),
-            "frames": self.frames,
-            "moves": self.moves,
-            "travel_um": num(self.travel_um),
-            "elapsed_s": num(self.elapsed_s),
-            "strategy": self.strategy,
-            "target_z_um": num(self.target_z),
-            "verify_score": num(self.verify_score),
-            "peak_score": num(self.peak_score),
-            "searches": self.searches,
-            "measure": self.measure,
-            "bin": self.bin,
-            "reason": self.reason,
-            "samples": [{"z_um": float(z), "score": float(s)} for z, s in self.samples],
-        }
-
-
-@dataclass(frozen=True)
-class _Verdict:
-    """How one run ended (before the counters of the run are added): positions in um."""
-
-    z: float | None
-    state: str
-    reason: str
-    confidence: float
-    samples: tuple[tuple[float, float], ...]
-    searches: int
-    target: float | None = None
-    verify: float | None = None
-    peak: float | None = None
 
 
 class Autofocus(ClosedLoop):
@@ -306,18 +190,6 @@ class Autofocus(ClosedLoop):
         kw.update(override)
         return make_strategy(self.strategy_name, **kw)
 
-    def _peak_score(self, result: Any, z: float) -> float:
-        zs = np.array([p[0] for p in result.samples])
-        ss = np.array([p[1] for p in result.samples])
-        order = np.argsort(zs)
-        return float(np.interp(z, zs[order], ss[order]))
-
-    def _verified(self, score: float, ref: float) -> bool:
-        if self.mode == "brightfield":
-            # the focal plane is a contrast minimum: a lower score than the curve's is no fault
-            return score * self.verify_fraction <= ref
-        return score >= self.verify_fraction * ref
-
     # ------------------------------------------------------------------ public
     def abort(self) -> None:
         """Stop the run (and a running lock) from another thread or a signal handler."""
@@ -359,41 +231,11 @@ class Autofocus(ClosedLoop):
         finally:
             self._kept = None
             self._close_writer()
-        out = AutofocusResult(
-            z=v.z,
-            state=v.state,
-            confidence=v.confidence,
-            frames=self.frames,
-            moves=self.moves,
-            travel_um=self.travel_um,
-            elapsed_s=self.clock.now() - t_start,
-            samples=v.samples,
-            reason=self._advice_fits_source(v.reason),
-            strategy=self.strategy_name,
-            target_z=v.target,
-            verify_score=v.verify,
-            peak_score=v.peak,
-            searches=v.searches,
-            measure=self.measure_name,
-            bin=self.bin,
-        )
+        out = run_result(v, self, self.clock.now() - t_start)
         self._emit("state", state=out.state, z_um=out.z)
         self._emit("result", result=out)
         self.last_result = out
         return out
-
-    def _advice_fits_source(self, reason: str) -> str:
-        """``reason`` with advice that fits the source: on a twin the limits are the stack's range.
-
-        A replayed stack cannot be searched beyond its recorded planes, so "widen the limits"
-        becomes "the peak is at the end of the recorded range".
-        """
-        if getattr(self.source, "stack", None) is None or "widen the limits" not in reason:
-            return reason
-        return reason.replace(
-            "widen the limits",
-            "the peak is at the end of the recorded range (record a stack that spans the focus)",
-        )
 
     def _run(self) -> _Verdict:
         start = self._position()
@@ -413,28 +255,22 @@ class Autofocus(ClosedLoop):
                 )  # fmt: skip
             # on a stepped drive the peak is reached at its nearest grid point: verify there
             target = self.drive.quantise(res.z) if self.grid_um > 0 else res.z
-            ref = self._peak_score(res, target)
+            ref = peak_score(res.samples, target)
             # the last search frame stands for the verification when it was scored, after the
             # move and the settle time, within NO_MOVE resolution steps of the peak (a move that
             # short is not taken): the drive is there and the frame is fresh
             last = self.settled_at(target, NO_MOVE * strategy.resolution)
-            if last is not None and self._verified(last[1], ref):
+            if last is not None and verified(last[1], ref, self.mode, self.verify_fraction):
                 self._emit("state", state="verifying", target_um=target, reused_frame=True)
-                common = {"samples": tuple(samples), "searches": searches, "target": res.z, "verify": last[1]}
-                return _Verdict(last[0], FocusState.FOCUSED, res.reason, res.confidence, peak=ref, **common)
+                return verify_verdict(res, last[0], last[1], ref, samples, searches)
             self._emit("state", state="verifying", target_um=target)
             reached = self._move(target)
             verify = self._observe_frame(self._fresh(), reached)
             samples.append((reached, verify))
-            common = {"samples": tuple(samples), "searches": searches, "target": res.z, "verify": verify}
-            if self._verified(verify, ref):
-                return _Verdict(reached, FocusState.FOCUSED, res.reason, res.confidence, peak=ref, **common)
+            if verified(verify, ref, self.mode, self.verify_fraction):
+                return verify_verdict(res, reached, verify, ref, samples, searches)
             if not self.retry or searches >= 2:
-                reason = (
-                    f"score after arriving ({verify:.4g}) is not within {self.verify_fraction:g} of "
-                    f"the peak's ({ref:.4g}): the scene changed or the drive did not reach the peak"
-                )
-                return _Verdict(reached, FocusState.FAILED, reason, 0.0, peak=ref, **common)
+                return verify_verdict(res, reached, verify, ref, samples, searches, self.verify_fraction)
             self._emit("state", state="retrying", reason="verification failed")
             start = reached
 

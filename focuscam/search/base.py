@@ -24,14 +24,11 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import FocusState
+from ._plan import MODES, check_options, recentre, snap, widest_gap
+from ._plan import check_number as _check_number
 from .significance import MIN_SNR
 
 __all__ = ["STRATEGIES", "SearchResult", "SearchStrategy", "make_strategy", "register_strategy"]
-
-#: Peak-fit modes: ``"max"`` (sharpest = highest score) and ``"brightfield"`` (the focal plane of
-#: a transparent object is the contrast minimum between two maxima).
-MODES = ("max", "brightfield")
-
 
 #: A move to the peak shorter than this fraction of the ``resolution`` is not taken: the last
 #: fresh frame, already there, stands for the frame at the peak (see :mod:`focuscam.autofocus`).
@@ -100,16 +97,6 @@ class SearchResult:
         }
 
 
-def _check_number(value: Any, param: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{param} {value!r} is not a number: give a finite number") from None
-    if not math.isfinite(number):
-        raise InputError(f"{param} {value!r} is not finite: give a finite number")
-    return number
-
-
 class SearchStrategy(ABC):
     """Base of every search strategy: proposes positions, observes scores, ends in a peak fit.
 
@@ -167,52 +154,13 @@ class SearchStrategy(ABC):
         curve_width_um: float | None = None,
         grid_um: float = 0.0,
     ) -> None:
-        lo = _check_number(lo, "lo")
-        hi = _check_number(hi, "hi")
-        if not lo < hi:
-            raise InputError(f"limits lo={lo} um, hi={hi} um are not a range: give lo < hi")
-        if mode not in MODES:
-            raise InputError(f"mode {mode!r} is unknown: use one of {', '.join(MODES)}")
-        self.lo, self.hi = lo, hi
-        self.mode = mode
-        if resolution is None:
-            resolution = (hi - lo) / 200.0
-        resolution = _check_number(resolution, "resolution")
-        if resolution <= 0:
-            raise InputError(f"resolution {resolution} um must be > 0: give the smallest useful step")
-        self.grid_um = _check_number(grid_um, "grid_um")
-        if self.grid_um < 0:
-            raise InputError(f"grid_um {grid_um!r} must be >= 0 (0 = a continuous drive)")
-        self.resolution = min(max(resolution, self.grid_um), hi - lo)
-        if start is None:
-            start = 0.5 * (lo + hi)
-        start = _check_number(start, "start")
-        if not lo <= start <= hi:
-            raise InputError(f"start {start} um lies outside the limits [{lo}, {hi}] um: start inside them")
-        self.start = start
-        if window is None:
-            window = (lo, hi)
-        try:
-            wlo, whi = (_check_number(w, "window") for w in window)
-        except (TypeError, ValueError):
-            raise InputError(f"window {window!r} is not (lo, hi): give two numbers in um") from None
-        if not (lo <= wlo < whi <= hi):
-            raise InputError(
-                f"window {wlo},{whi} um is not a range inside the limits [{lo}, {hi}] um: shrink it"
-            )
-        self.window = (wlo, whi)
-        if int(max_recentre) != max_recentre or max_recentre < 0:
-            raise InputError(f"max_recentre {max_recentre!r} must be an integer >= 0")
-        self.max_recentre = int(max_recentre)
-        min_snr = _check_number(min_snr, "min_snr")
-        if min_snr <= 0:
-            raise InputError(f"min_snr {min_snr} must be > 0, e.g. 6")
-        self.min_snr = min_snr
-        if curve_width_um is not None:
-            curve_width_um = _check_number(curve_width_um, "curve_width_um")
-            if curve_width_um <= 0:
-                raise InputError(f"curve_width_um {curve_width_um} must be > 0 um: run focuscam calibrate")
-        self.curve_width_um = curve_width_um
+        o = check_options(
+            lo, hi, mode, resolution, start, window, max_recentre, min_snr, curve_width_um, grid_um
+        )
+        self.lo, self.hi, self.mode = o.lo, o.hi, o.mode
+        self.resolution, self.grid_um, self.start = o.resolution, o.grid_um, o.start
+        self.window, self.max_recentre, self.min_snr = o.window, o.max_recentre, o.min_snr
+        self.curve_width_um = o.curve_width_um
 
         self._z: list[float] = []
         self._s: list[float] = []
@@ -290,14 +238,7 @@ class SearchStrategy(ABC):
 
     def _snap(self, z: float) -> float:
         """Where a proposal of ``z`` (um) really goes: inside the limits, on the drive's grid."""
-        # numerical safety only: plans are built inside the limits, rounding may step 1 ulp out
-        z = min(max(float(z), self.lo), self.hi)
-        if self.grid_um > 0:  # a stepped drive: plan on its grid, inside the limits
-            g = self.grid_um
-            kmin, kmax = math.ceil(self.lo / g - 1e-9), math.floor(self.hi / g + 1e-9)
-            if kmin <= kmax:
-                z = min(max(min(max(round(z / g), kmin), kmax) * g, self.lo), self.hi)
-        return z
+        return snap(z, self.lo, self.hi, self.grid_um)
 
     def _last_score(self) -> float:
         return self._s[-1]
@@ -332,23 +273,16 @@ class SearchStrategy(ABC):
             self._passes = attempt + 1
             yield from self._pass(wlo, whi)
             fit = self._fit()
-            side = self._edge_side(fit)
+            side = _edge_side(fit, self._curve()[0].size)
             if side == 0:
                 yield from self._top_up(wlo, whi)
                 return
-            width = whi - wlo
-            if side < 0:
-                if wlo <= self.lo:
-                    self._fail_reason = f"peak at the low limit {self.lo:g} um: widen the limits"
-                    return
-                wlo = max(self.lo, wlo - width / 2)
-                whi = min(self.hi, wlo + width)
-            else:
-                if whi >= self.hi:
-                    self._fail_reason = f"peak at the high limit {self.hi:g} um: widen the limits"
-                    return
-                whi = min(self.hi, whi + width / 2)
-                wlo = max(self.lo, whi - width)
+            moved = recentre(wlo, whi, side, self.lo, self.hi)
+            if moved is None:
+                end, limit = ("low", self.lo) if side < 0 else ("high", self.hi)
+                self._fail_reason = f"peak at the {end} limit {limit:g} um: widen the limits"
+                return
+            wlo, whi = moved
         self._fail_reason = (
             f"peak still at the edge of the range after {self.max_recentre} re-centred searches"
         )
@@ -380,35 +314,14 @@ class SearchStrategy(ABC):
             fit = self._fit(test=True)
             if fit is None or fit.focused or fit.at_edge:
                 return
-            cand = self._widest_gap(z, wlo, whi)
+            cand = widest_gap(z, wlo, whi, self.grid_um, lambda g: self._score_at(g) is not None)
             if cand is None:
                 return
             yield from self._score(cand)
 
-    def _widest_gap(self, z: np.ndarray, wlo: float, whi: float) -> float | None:
-        """The free point of the drive's grid (um) inside ``[wlo, whi]`` farthest from every
-        sample, if any."""
-        step = self.grid_um
-        grid = step * np.arange(math.ceil(wlo / step - 1e-9), math.floor(whi / step + 1e-9) + 1)
-        free = [g for g in grid if self._score_at(float(g)) is None and self._nearest(z, g) >= 0.5 * step]
-        if not free:
-            return None
-        return float(max(free, key=lambda g: (self._nearest(z, g), -abs(g - 0.5 * (wlo + whi)))))
-
-    @staticmethod
-    def _nearest(z: np.ndarray, g: float) -> float:
-        return float(np.min(np.abs(z - g))) if z.size else math.inf
-
     def _curve(self) -> tuple[np.ndarray, np.ndarray]:
         """Samples sorted by z, repeated positions averaged."""
-        z = np.asarray(self._z, dtype=float)
-        s = np.asarray(self._s, dtype=float)
-        if z.size == 0:
-            return z, s
-        uz, inv = np.unique(np.round(z, 9), return_inverse=True)
-        sums = np.bincount(inv, weights=s)
-        counts = np.bincount(inv)
-        return uz, sums / counts
+        return _average_repeats(self._z, self._s)
 
     def _fit(self, test: bool = False):
         """The peak fit over all samples; ``test=True`` applies the one significance rule."""
@@ -427,32 +340,52 @@ class SearchStrategy(ABC):
             test=test,
         )
 
-    def _edge_side(self, fit) -> int:
-        """-1 when the fitted peak is at the low end of the sampled curve, +1 at the high end."""
-        if fit is None:
-            return 0
-        z, _ = self._curve()
-        if z.size < 3:
-            return 0
-        edge = _fit_edge(fit, len(z))
-        if edge == 0:
-            return 0
-        return edge
-
     def _finish(self) -> SearchResult:
-        fit = self._fit(test=True)
-        if fit is None:
-            return SearchResult(
-                None, FocusState.FAILED, 0.0, (), None, "no sample was observed", self.name, self._passes
-            )
-        state, reason = fit.state, fit.reason
-        confidence = float(fit.confidence)
-        if self._fail_reason is not None:
-            state, reason, confidence = FocusState.FAILED, self._fail_reason, 0.0
-        z = float(fit.z) if fit.z is not None and math.isfinite(fit.z) else None
-        if z is not None:
-            z = min(max(z, self.lo), self.hi)
-        return SearchResult(z, state, confidence, tuple(self.samples), fit, reason, self.name, self._passes)
+        return _result_of(self, self._fit(test=True))
+
+
+def _average_repeats(zs: list[float], ss: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The samples ``(zs, ss)`` sorted by z, the scores at repeated positions averaged."""
+    z = np.asarray(zs, dtype=float)
+    s = np.asarray(ss, dtype=float)
+    if z.size == 0:
+        return z, s
+    uz, inv = np.unique(np.round(z, 9), return_inverse=True)
+    sums = np.bincount(inv, weights=s)
+    counts = np.bincount(inv)
+    return uz, sums / counts
+
+
+def _edge_side(fit: Any, n: int) -> int:
+    """-1 when the fitted peak is at the low end of the sampled curve (``n`` positions), +1 at
+    the high end."""
+    if fit is None:
+        return 0
+    if n < 3:
+        return 0
+    edge = _fit_edge(fit, n)
+    if edge == 0:
+        return 0
+    return edge
+
+
+def _result_of(strategy: SearchStrategy, fit: Any) -> SearchResult:
+    """The result of a finished ``strategy`` whose final peak fit (significance tested) is ``fit``.
+
+    A reason the search itself failed for (a peak at a limit, or still at the window's edge)
+    overrides the fit's state; the fitted peak is clipped to the strategy's limits.
+    """
+    name, passes = strategy.name, strategy._passes
+    if fit is None:
+        return SearchResult(None, FocusState.FAILED, 0.0, (), None, "no sample was observed", name, passes)
+    state, reason = fit.state, fit.reason
+    confidence = float(fit.confidence)
+    if strategy._fail_reason is not None:
+        state, reason, confidence = FocusState.FAILED, strategy._fail_reason, 0.0
+    z = float(fit.z) if fit.z is not None and math.isfinite(fit.z) else None
+    if z is not None:
+        z = min(max(z, strategy.lo), strategy.hi)
+    return SearchResult(z, state, confidence, tuple(strategy.samples), fit, reason, name, passes)
 
 
 def _fit_edge(fit, n: int) -> int:

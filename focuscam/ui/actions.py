@@ -25,8 +25,6 @@ Example (a monitor with a drive)::
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,12 +32,16 @@ from typing import Any
 from .._threads import Worker
 from ..errors import FocuscamError, InputError
 from ..types import ROI
+from .recording import RecordingActions
 
 __all__ = ["EngineActions"]
 
 
-class EngineActions:
+class EngineActions(RecordingActions):
     """Delegate the window's keys to engine parts.
+
+    Recording (``r``) and snapshots (``s``) come from
+    :class:`~focuscam.ui.recording.RecordingActions`.
 
     Parameters
     ----------
@@ -122,22 +124,17 @@ class EngineActions:
         self._is_locked = is_locked
         self._jog = jog
         self.roi: ROI | None = None
-        self.writer: Any = None
-        self.snapshots: list[Path] = []
         self.quitted = False
         self._on_measure, self._on_roi, self._on_grid = on_measure, on_roi, on_grid
         self._autofocus, self._lock, self._unlock = autofocus, lock, unlock
         self._before_autofocus = before_autofocus
-        self._start_recording = start_recording
-        self.latest_frame = latest_frame
-        self._snapshot_dir = Path(snapshot_dir)
+        self._init_recording(start_recording, latest_frame, snapshot_dir)
         self._on_quit = on_quit
         self._close_drive = close_drive
         self._no_drive_hint = no_drive_hint
         self._worker: Worker | None = None
         self._notify: Callable[[str], Any] = lambda msg: None
         self._status: Callable[..., Any] = lambda **kw: None
-        self._rec_lock = threading.Lock()
 
     @property
     def locked(self) -> bool:
@@ -242,50 +239,6 @@ class EngineActions:
             self._on_grid(self.grid)
         return f"grid {'on' if self.grid else 'off'}"
 
-    def toggle_recording(self) -> str | None:
-        with self._rec_lock:
-            if self.writer is not None:
-                writer, self.writer = self.writer, None
-                writer.close()
-                self._status(recording=False)
-                return f"recorded {len(writer)} frames to {getattr(writer, 'path', '?')}"
-            if self._start_recording is None:
-                return "recording needs an output folder: start with --record DIR"
-            self.writer = self._start_recording()
-            self._status(recording=True)
-            return f"recording to {getattr(self.writer, 'path', '?')}"
-
-    def record(self, frame: Any) -> None:
-        """Append a frame to the running recording (no-op when not recording); engine thread."""
-        with self._rec_lock:
-            if self.writer is None or frame is None:
-                return
-            pixels = getattr(frame, "pixels", frame)
-            self.writer.append(pixels, z=getattr(frame, "z", None), t=getattr(frame, "t", None))
-
-    def snapshot(self) -> str | None:
-        if self.latest_frame is None:
-            return "no frame source to snapshot"
-        frame = self.latest_frame()
-        if frame is None:
-            return "no frame yet"
-        import cv2
-
-        pixels = getattr(frame, "pixels", frame)
-        seq = getattr(frame, "seq", None)
-        self._snapshot_dir.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        suffix = f"-{seq}" if seq is not None else ""
-        path = self._snapshot_dir / f"snapshot-{stamp}{suffix}.png"
-        n = 1
-        while path.exists():
-            path = self._snapshot_dir / f"snapshot-{stamp}{suffix}_{n}.png"
-            n += 1
-        if not cv2.imwrite(str(path), pixels):
-            raise InputError(f"cannot write snapshot {path}: check the folder is writable")
-        self.snapshots.append(path)
-        return f"snapshot saved: {path}"
-
     def jog(self, direction: int) -> str | None:
         if self.drive is None:
             return self._no_drive_hint or "jogging needs a drive: start with --drive"
@@ -321,10 +274,7 @@ class EngineActions:
             if self.drive is not None:
                 self.drive.stop()
             self.wait(10.0)
-            with self._rec_lock:
-                writer, self.writer = self.writer, None
-            if writer is not None:
-                writer.close()
+            self._close_recording()
             if self._on_quit is not None:
                 self._on_quit()
         finally:

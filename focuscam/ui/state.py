@@ -5,11 +5,8 @@ The UI holds no measure, search or drive logic: every key maps to one method of 
 thread-safe methods (:meth:`UiState.push_frame`, :meth:`UiState.push_sample`,
 :meth:`UiState.on_autofocus_event`, ...). The window loop renders :meth:`UiState.view`.
 
-Keys: ``a`` autofocus, ``l`` lock/unlock, ``m`` next measure, ``g`` toggle grid, ``r``
-start/stop recording, ``s`` snapshot, ``+``/``-`` (also ``=``/``_``) jog, ``q``/Esc quit.
-Mouse: drag with the left button on the frame to draw a new ROI, or inside the ROI to move it;
-right click resets the ROI to the whole frame. A rectangle dragged past the frame's edge is cut
-at the edge (the frame is where the mouse can point; nothing else is clipped).
+The key and mouse handlers (:meth:`UiState.on_key`, :meth:`UiState.on_mouse`) come from
+:class:`~focuscam.ui.handlers.InputHandlers`, which lists the keys and what the mouse does.
 """
 
 from __future__ import annotations
@@ -22,8 +19,17 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import FocuscamError
 from ..types import ROI, ZUnit
+from .handlers import (  # defined in .handlers (the key and mouse handlers), public here
+    ESC,  # noqa: F401
+    EVENT_LBUTTONDOWN,
+    EVENT_LBUTTONUP,
+    EVENT_MOUSEMOVE,
+    EVENT_RBUTTONDOWN,
+    KEYS,
+    MIN_DRAG_PX,  # noqa: F401
+    InputHandlers,
+)
 from .render import ViewModel, Viewport
 
 __all__ = [
@@ -36,39 +42,15 @@ __all__ = [
     "UiState",
 ]
 
-# OpenCV's mouse event codes (cv2.EVENT_*), kept here so this module needs no OpenCV.
-EVENT_MOUSEMOVE = 0
-EVENT_LBUTTONDOWN = 1
-EVENT_RBUTTONDOWN = 2
-EVENT_LBUTTONUP = 4
-
-ESC = 27
-#: key -> (UiActions method, argument or None)
-KEYS: dict[str, tuple[str, Any]] = {
-    "a": ("autofocus", None),
-    "l": ("toggle_lock", None),
-    "m": ("next_measure", None),
-    "g": ("toggle_grid", None),
-    "r": ("toggle_recording", None),
-    "s": ("snapshot", None),
-    "+": ("jog", +1),
-    "=": ("jog", +1),
-    "-": ("jog", -1),
-    "_": ("jog", -1),
-    "q": ("quit", None),
-}
-
-#: Display pixels a drag must span before it counts as a rectangle (smaller is a click).
-MIN_DRAG_PX = 4
-
 
 @runtime_checkable
 class UiActions(Protocol):
     """What the window asks of the engine. Each method may return a short message to show.
 
     Implementations run on the window's thread and must return quickly (start long work, such
-    as an autofocus, on the engine's own thread). Raising a :class:`FocuscamError` shows its
-    message in the window; any other exception ends the window.
+    as an autofocus, on the engine's own thread). Raising a
+    :class:`~focuscam.errors.FocuscamError` shows its message in the window; any other
+    exception ends the window.
     """
 
     def autofocus(self) -> str | None:
@@ -131,8 +113,10 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-class UiState:
+class UiState(InputHandlers):
     """The live window's state: the newest frame and sample, histories, the ROI and the mouse.
+
+    Keys and mouse events are handled by :class:`~focuscam.ui.handlers.InputHandlers`.
 
     Parameters
     ----------
@@ -328,104 +312,3 @@ class UiState:
                 keys=keys() if callable(keys) else keys,
                 curve_note=self.curve_note,
             )
-
-    # ------------------------------------------------------------------ keys
-    def on_key(self, code: int) -> bool:
-        """Handle a key code from ``cv2.waitKey`` (-1 = none); return True when it meant something."""
-        if code is None or code < 0:
-            return False
-        low = code & 0xFF  # what cv2.waitKey returns
-        name = "q" if low == ESC else (chr(low).lower() if low < 128 else "")
-        if name not in KEYS:
-            return False
-        method, arg = KEYS[name]
-        if method == "quit":
-            try:
-                self._call("quit")
-            finally:
-                self.quit_requested = True
-            return True
-        if method == "toggle_grid":
-            self.show_grid = not self.show_grid
-        self._call(method, *(() if arg is None else (arg,)))
-        return True
-
-    def _call(self, method: str, *args: Any) -> None:
-        try:
-            message = getattr(self.actions, method)(*args)
-        except FocuscamError as exc:
-            self.notify(f"{method}: {exc}")
-        else:
-            if message:
-                self.notify(str(message))
-
-    # ------------------------------------------------------------------ mouse
-    def on_mouse(self, event: int, x: int, y: int, flags: int = 0, param: Any = None) -> None:
-        """Handle an OpenCV mouse event at display point ``(x, y)`` (``setMouseCallback`` form)."""
-        vp = self.viewport
-        if vp is None:
-            return
-        if event == EVENT_LBUTTONDOWN:
-            if not vp.contains(x, y):
-                return
-            fx, fy = self._frame_point(vp, x, y)
-            inside = self.roi is not None and (
-                self.roi.x <= fx < self.roi.x + self.roi.w and self.roi.y <= fy < self.roi.y + self.roi.h
-            )
-            self._drag = {"mode": "move" if inside else "new", "x": x, "y": y, "roi": self.roi}
-            self._drag_roi = None
-        elif event == EVENT_MOUSEMOVE and self._drag is not None:
-            self._drag_roi = self._drag_result(vp, x, y)
-        elif event == EVENT_LBUTTONUP and self._drag is not None:
-            roi = self._drag_result(vp, x, y)
-            self._drag = None
-            self._drag_roi = None
-            if roi is not None and roi != self.roi:
-                self._apply_roi(roi)
-        elif event == EVENT_RBUTTONDOWN and vp.contains(x, y):
-            self._drag = None
-            self._drag_roi = None
-            if self.roi is not None:
-                self._apply_roi(None)
-
-    def _apply_roi(self, roi: ROI | None) -> None:
-        previous = self.roi
-        self.roi = roi
-        try:
-            message = self.actions.set_roi(roi)
-        except FocuscamError as exc:
-            self.roi = previous
-            self.notify(f"set_roi: {exc}")
-        else:
-            if message:
-                self.notify(str(message))
-
-    @staticmethod
-    def _frame_point(vp: Viewport, x: float, y: float) -> tuple[float, float]:
-        fx, fy = vp.to_frame(x, y)
-        return min(max(fx, 0.0), float(vp.frame_w)), min(max(fy, 0.0), float(vp.frame_h))
-
-    def _drag_result(self, vp: Viewport, x: int, y: int) -> ROI | None:
-        drag = self._drag
-        if drag is None:
-            return None
-        dx, dy = x - drag["x"], y - drag["y"]
-        if max(abs(dx), abs(dy)) < MIN_DRAG_PX:
-            return None
-        if drag["mode"] == "move":
-            roi: ROI = drag["roi"]
-            nx = round(roi.x + dx / vp.scale)
-            ny = round(roi.y + dy / vp.scale)
-            nx = min(max(nx, 0), vp.frame_w - roi.w)
-            ny = min(max(ny, 0), vp.frame_h - roi.h)
-            return ROI(nx, ny, roi.w, roi.h)
-        ax, ay = self._frame_point(vp, drag["x"], drag["y"])
-        bx, by = self._frame_point(vp, x, y)
-        # the nearest pixel boundary: at any display scale, a drag between the display points of
-        # frame pixels (x0, y0) and (x1, y1) gives exactly that rectangle
-        x0, x1 = round(min(ax, bx)), round(max(ax, bx))
-        y0, y1 = round(min(ay, by)), round(max(ay, by))
-        x1, y1 = min(x1, vp.frame_w), min(y1, vp.frame_h)
-        if x1 - x0 < 1 or y1 - y0 < 1:
-            return None
-        return ROI(x0, y0, x1 - x0, y1 - y0)

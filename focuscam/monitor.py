@@ -23,31 +23,33 @@ the scoring worker) and put into a bounded queue read by :meth:`Monitor.samples`
 queue is full, its oldest sample is dropped and counted). :meth:`Monitor.stop` stops and joins
 every thread; errors of a worker (a source that failed, a bad ROI, a callback that raised) stop
 the monitor and are raised again by :meth:`Monitor.wait`.
+
+The blur verdicts, the sample outlet (callbacks and queue), the frame rate and the limits of a
+run are collaborators of the monitor in :mod:`focuscam._monitor_parts`.
 """
 
 from __future__ import annotations
 
 import math
-import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from ._monitor_parts import BlurVerdicts, FrameRate, RunLimits, SampleOutlet, blur_verdict
 from ._threads import Worker
 from .errors import InputError, SourceError
-from .sources.base import FrameSource, StreamEnded, check_limits
+from .sources.base import FrameSource, check_limits
 from .types import ROI, Frame
 
 __all__ = ["BLUR_MODES", "Monitor", "MonitorSample"]
 
 #: Accepted values of ``Monitor(blur=...)``.
 BLUR_MODES = ("async", "sync", "off")
-_FPS_WINDOW = 30
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,99 @@ def _check_grid(grid: object) -> tuple[int, int] | None:
     return int(grid[0]), int(grid[1])
 
 
+def _check_roi(roi: object) -> ROI | None:
+    if roi is not None and not isinstance(roi, ROI):
+        if not isinstance(roi, tuple | list) or len(roi) != 4:
+            raise InputError(f"roi {roi!r} must be (x, y, w, h) in pixels")
+        roi = ROI(*roi)
+    return roi
+
+
+def _check_blur_rate(blur_rate: object) -> float:
+    if (
+        isinstance(blur_rate, bool)
+        or not isinstance(blur_rate, int | float)
+        or not math.isfinite(blur_rate)
+        or blur_rate <= 0
+    ):
+        raise InputError(f"blur_rate {blur_rate!r} must be a number of verdicts per second > 0")
+    return float(blur_rate)
+
+
+def _check_queue_size(queue_size: object) -> int:
+    if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 0:
+        raise InputError(
+            f"queue_size {queue_size!r} must be an integer >= 1 (or 0: no queue, callbacks only)"
+        )
+    return queue_size
+
+
+class _FrameScorer:
+    """What the scoring worker computes for one frame: its :class:`MonitorSample`.
+
+    The focus measure and, when a grid is asked, the focus map; the blur verdict as the blur
+    mode says (computed here, or the frame handed to the blur worker); the time it took and the
+    frame rate so far.
+
+    Parameters
+    ----------
+    source : FrameSource
+        The monitor's source (each sample carries its count of dropped frames).
+    blur_mode : {"async", "sync", "off"}
+        How the blur verdict is computed (see the module docstring).
+    blur : BlurVerdicts
+        The monitor's blur verdicts: the latest one goes into each sample.
+    """
+
+    def __init__(self, source: FrameSource, blur_mode: str, blur: BlurVerdicts) -> None:
+        self.source = source
+        self.blur_mode = blur_mode
+        self._blur = blur
+        self._rate = FrameRate()
+
+    def score(
+        self,
+        frame: Frame,
+        name: str,
+        roi: ROI | None,
+        grid: tuple[int, int] | None,
+        bin: int | str,
+        final: bool,
+    ) -> MonitorSample:
+        """Score ``frame`` with measure ``name`` on ``roi`` (and ``grid``) at ``bin``.
+
+        ``final``: the last frame of a frames limit, which gets its own verdict at once with
+        ``blur="async"`` (nothing comes after it).
+        """
+        from .measures import focus_map, measure
+
+        t_begin = time.monotonic()
+        score = measure(frame.pixels, name, roi, bin)
+        fmap = None
+        if grid is not None:
+            fmap = focus_map(frame.pixels, name, grid, roi, bin)
+        if self.blur_mode == "sync" or (self.blur_mode == "async" and final):
+            self._blur.judge(frame, roi)
+        elif self.blur_mode == "async":
+            self._blur.offer(frame)
+        measure_ms = (time.monotonic() - t_begin) * 1000.0
+        fps = self._rate.tick(frame.t)
+        latest = self._blur.latest
+        return MonitorSample(
+            t=frame.t,
+            seq=frame.seq,
+            score=float(score),
+            measure=name,
+            blur=None if latest is None else latest[1],
+            blur_seq=None if latest is None else latest[0],
+            focus_map=fmap,
+            measure_ms=measure_ms,
+            fps=fps,
+            dropped=self.source.dropped,
+            z=frame.z,
+        )
+
+
 class Monitor:
     """Score every frame of a source on a worker thread and report :class:`MonitorSample` s.
 
@@ -196,51 +291,31 @@ class Monitor:
             raise InputError(f"source {source!r} must be a FrameSource (see focuscam.sources.open_source)")
         if measure not in MEASURES:
             raise InputError(f"measure {measure!r} is unknown: use one of {', '.join(MEASURES)}")
-        if roi is not None and not isinstance(roi, ROI):
-            if not isinstance(roi, tuple | list) or len(roi) != 4:
-                raise InputError(f"roi {roi!r} must be (x, y, w, h) in pixels")
-            roi = ROI(*roi)
+        roi = _check_roi(roi)
         if blur not in BLUR_MODES:
             raise InputError(f"blur {blur!r} is unknown: use one of {', '.join(BLUR_MODES)}")
-        if (
-            isinstance(blur_rate, bool)
-            or not isinstance(blur_rate, int | float)
-            or not math.isfinite(blur_rate)
-            or blur_rate <= 0
-        ):
-            raise InputError(f"blur_rate {blur_rate!r} must be a number of verdicts per second > 0")
+        blur_rate = _check_blur_rate(blur_rate)
         frames, seconds = check_limits(frames, seconds)
-        if isinstance(queue_size, bool) or not isinstance(queue_size, int) or queue_size < 0:
-            raise InputError(
-                f"queue_size {queue_size!r} must be an integer >= 1 (or 0: no queue, callbacks only)"
-            )
+        queue_size = _check_queue_size(queue_size)
         self.source = source
         self.measure = measure
         self.roi = roi
         self.grid = _check_grid(grid)
         self.bin = bin
         self.blur_mode = blur
-        self.blur_rate = float(blur_rate)
+        self.blur_rate = blur_rate
         self.max_frames = frames
         self.max_seconds = seconds
         self.close_source = bool(close_source)
-        self._callbacks: list[Callable[[MonitorSample], None]] = []
-        self._queue: queue.Queue[MonitorSample | None] | None = (
-            queue.Queue(maxsize=queue_size) if queue_size else None
-        )
+        self._outlet = SampleOutlet(queue_size)
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._error_lock = threading.Lock()
         self._worker: Worker | None = None
         self._blur_thread: Worker | None = None
-        self._blur_slot: Frame | None = None
-        self._blur_cond = threading.Condition()
-        self._blur_latest: tuple[int, dict[str, Any]] | None = None
-        self._times: deque[float] = deque(maxlen=_FPS_WINDOW)
+        self._blur = BlurVerdicts(self._stop)
+        self._scorer = _FrameScorer(source, blur, self._blur)
         self.count = 0
-        #: Scored frames whose own verdict reached a sample (``blur_seq == seq``, late ones too).
-        self.verdicts = 0
-        self.samples_dropped = 0
         self.reason: str | None = None
 
     # ------------------------------------------------------------------ control
@@ -253,7 +328,7 @@ class Monitor:
             raise InputError(f"callback {callback!r} is not callable")
         if self._worker is not None:
             raise InputError("subscribe callbacks before start()")
-        self._callbacks.append(callback)
+        self._outlet.callbacks.append(callback)
 
     def start(self) -> Monitor:
         """Start the scoring worker (and the blur worker with ``blur="async"``)."""
@@ -261,7 +336,8 @@ class Monitor:
             raise InputError("this Monitor was already started: create a new one")
         self._worker = Worker(self._guard, "focuscam-score", args=(self._score_loop,))
         if self.blur_mode == "async":
-            self._blur_thread = Worker(self._guard, "focuscam-blur", args=(self._blur_loop,))
+            blur_loop = partial(self._blur.loop, self.blur_rate, lambda: self.roi)
+            self._blur_thread = Worker(self._guard, "focuscam-blur", args=(blur_loop,))
             self._blur_thread.start()
         self._worker.start()
         return self
@@ -280,6 +356,16 @@ class Monitor:
     def error(self) -> BaseException | None:
         """The error that stopped the monitor, if any."""
         return self._error
+
+    @property
+    def verdicts(self) -> int:
+        """Scored frames whose own verdict reached a sample (``blur_seq == seq``, late ones too)."""
+        return self._outlet.verdicts
+
+    @property
+    def samples_dropped(self) -> int:
+        """Samples dropped from the full :meth:`samples` queue (the oldest first)."""
+        return self._outlet.dropped
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the scoring worker to finish; True when it has.
@@ -301,8 +387,7 @@ class Monitor:
     def stop(self) -> None:
         """Stop and join every thread of the monitor (and close the source if it owns it)."""
         self._stop.set()
-        with self._blur_cond:
-            self._blur_cond.notify_all()
+        self._blur.wake()
         if self.close_source:
             self.source.close()
         for thread in self.threads:
@@ -325,20 +410,8 @@ class Monitor:
         timeout : float, optional
             Seconds to wait for each sample; None = no limit. A SourceError when it passes.
         """
-        queue_ = self._queue
-        if queue_ is None:
-            raise InputError("this Monitor keeps no samples (queue_size=0): subscribe a callback instead")
-        while True:
-            try:
-                item = queue_.get(timeout=timeout)
-            except queue.Empty:
-                raise SourceError(
-                    f"no monitor sample within {timeout:g} s: is the source delivering?"
-                ) from None
-            if item is None:
-                self.wait()
-                return
-            yield item
+        yield from self._outlet.samples(timeout)
+        self.wait()
 
     # ------------------------------------------------------------------ workers
     def _guard(self, loop: Callable[[], None]) -> None:
@@ -349,28 +422,12 @@ class Monitor:
                 if self._error is None and not (self._stop.is_set() and isinstance(exc, SourceError)):
                     self._error = exc
             self._stop.set()
-            with self._blur_cond:
-                self._blur_cond.notify_all()
+            self._blur.wake()
         finally:
             if threading.current_thread() is self._worker:
                 self._stop.set()
-                with self._blur_cond:
-                    self._blur_cond.notify_all()
-                self._put(None)
-
-    def _put(self, item: MonitorSample | None) -> None:
-        if self._queue is None:  # queue_size=0: the callbacks get every sample
-            return
-        while True:
-            try:
-                self._queue.put_nowait(item)
-                return
-            except queue.Full:
-                try:
-                    self._queue.get_nowait()
-                    self.samples_dropped += 1
-                except queue.Empty:
-                    pass
+                self._blur.wake()
+                self._outlet.end()
 
     def _score_loop(self) -> None:
         last = self._score_frames()
@@ -378,105 +435,24 @@ class Monitor:
             return
         frame, sample = last
         if sample.blur_seq != sample.seq:  # the stream is over: the last verdict, now
-            from .measures import blur_report
-
-            verdict = blur_report(frame.pixels, self.roi).to_dict()
-            self._emit(replace(sample, blur=verdict, blur_seq=sample.seq, late=True))
-
-    def _emit(self, sample: MonitorSample) -> None:
-        if sample.blur_seq == sample.seq:
-            self.verdicts += 1
-        for callback in self._callbacks:
-            callback(sample)
-        self._put(sample)
+            verdict = blur_verdict(frame, self.roi)
+            self._outlet.emit(replace(sample, blur=verdict, blur_seq=sample.seq, late=True))
 
     def _score_frames(self) -> tuple[Frame, MonitorSample] | None:
         """Score frames until the stream ends or a limit; return the last (frame, sample)."""
-        from .measures import blur_report, focus_map, measure
-
-        deadline = None
+        limits = RunLimits(self.source, self.max_frames, self.max_seconds, self._stop)
         last = None
         while not self._stop.is_set():
-            if self.max_frames is not None and self.count >= self.max_frames:
-                self.reason = "frames"
-                return last
-            timeout = self.source.default_timeout
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self.reason = "seconds"
-                    return last
-                timeout = left if timeout is None else min(timeout, left)
-            try:
-                frame = self.source.read(timeout=timeout)
-            except StreamEnded:
-                self.reason = "ended"
-                return last
-            except SourceError:
-                if self._stop.is_set():
-                    self.reason = "stopped"
-                    return None
-                if deadline is not None and time.monotonic() >= deadline:
-                    self.reason = "seconds"
-                    return last
-                raise
-            if deadline is not None and frame.t >= deadline:
-                self.reason = "seconds"  # captured after the limit: not scored
-                return last
-            if deadline is None and self.max_seconds is not None:
-                deadline = frame.t + self.max_seconds  # counted from the first frame's capture
-            t_begin = time.monotonic()
+            frame = limits.next(self.count)
+            if frame is None:
+                self.reason = limits.reason
+                return None if self.reason == "stopped" else last
             # one read of the settings per frame: a UI may change them between frames
             name, roi, grid = self.measure, self.roi, self.grid
-            score = measure(frame.pixels, name, roi, self.bin)
-            fmap = None
-            if grid is not None:
-                fmap = focus_map(frame.pixels, name, grid, roi, self.bin)
             # the last frame of a frames limit gets its own verdict at once: nothing comes after it
-            final = self.max_frames is not None and self.count + 1 >= self.max_frames
-            if self.blur_mode == "sync" or (self.blur_mode == "async" and final):
-                self._blur_latest = (frame.seq, blur_report(frame.pixels, roi).to_dict())
-            elif self.blur_mode == "async":
-                with self._blur_cond:
-                    self._blur_slot = frame
-                    self._blur_cond.notify_all()
-            measure_ms = (time.monotonic() - t_begin) * 1000.0
-            self._times.append(frame.t)
-            fps = 0.0
-            if len(self._times) > 1 and self._times[-1] > self._times[0]:
-                fps = (len(self._times) - 1) / (self._times[-1] - self._times[0])
-            latest = self._blur_latest
-            sample = MonitorSample(
-                t=frame.t,
-                seq=frame.seq,
-                score=float(score),
-                measure=name,
-                blur=None if latest is None else latest[1],
-                blur_seq=None if latest is None else latest[0],
-                focus_map=fmap,
-                measure_ms=measure_ms,
-                fps=fps,
-                dropped=self.source.dropped,
-                z=frame.z,
-            )
+            final = limits.last(self.count)
+            sample = self._scorer.score(frame, name, roi, grid, self.bin, final)
             self.count += 1
-            self._emit(sample)
+            self._outlet.emit(sample)
             last = (frame, sample)
         return None
-
-    def _blur_loop(self) -> None:
-        from .measures import blur_report
-
-        period = 1.0 / self.blur_rate
-        while True:
-            with self._blur_cond:
-                while self._blur_slot is None and not self._stop.is_set():
-                    self._blur_cond.wait()
-                if self._stop.is_set():
-                    return
-                frame, self._blur_slot = self._blur_slot, None
-            t_begin = time.monotonic()
-            self._blur_latest = (frame.seq, blur_report(frame.pixels, self.roi).to_dict())
-            rest = period - (time.monotonic() - t_begin)
-            if rest > 0 and self._stop.wait(rest):
-                return

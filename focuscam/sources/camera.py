@@ -29,35 +29,27 @@ A live device that stops delivering frames is reopened up to ``reconnect`` times
 :class:`~focuscam.errors.SourceError` saying so. A frame whose size differs from the first
 one stops the stream with a ``SourceError``. Frames captured before an error are still
 returned by :meth:`read` first. :meth:`close` always stops the thread and releases the device.
+
+Parts
+-----
+The open capture, shared by the grab thread and the property calls, is a
+:class:`~focuscam.sources._capture.Capture`; the grab thread, its buffer and the reconnects are a
+:class:`~focuscam.sources._grabber.FrameGrabber`.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-import time
 import warnings
-from collections import deque
 from pathlib import Path
 
-from .._threads import Worker
 from ..errors import InputError, SourceError
 from ..types import Frame
-from ._capture import open_capture, open_failed
-from .base import FrameSource, SourceWarning, StreamEnded, check_timeout
+from ._capture import PROPERTIES, Capture, check_settings
+from ._grabber import FrameGrabber
+from .base import FrameSource, SourceWarning, check_timeout
 
 __all__ = ["PROPERTIES", "CameraSource"]
-
-#: Settable camera properties -> the name of their ``cv2.CAP_PROP_*`` constant.
-PROPERTIES = {
-    "width": "CAP_PROP_FRAME_WIDTH",
-    "height": "CAP_PROP_FRAME_HEIGHT",
-    "fps": "CAP_PROP_FPS",
-    "exposure": "CAP_PROP_EXPOSURE",
-    "gain": "CAP_PROP_GAIN",
-    "autofocus": "CAP_PROP_AUTOFOCUS",
-    "focus": "CAP_PROP_FOCUS",
-}
 
 
 def _check_int(value: object, param: str, lo: int) -> int:
@@ -70,6 +62,35 @@ def _check_seconds(value: object, param: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
         raise InputError(f"{param} {value!r} must be a number of seconds >= 0")
     return float(value)
+
+
+def _classify(device: object) -> tuple[int | str, str, str]:
+    """A source's device as OpenCV takes it, its kind ("camera", "url" or "file") and its name.
+
+    Raises
+    ------
+    InputError
+        Not a camera index, a device path, a URL or a file; or a video file that does not exist.
+    """
+    if isinstance(device, bool) or not isinstance(device, int | str | Path):
+        raise InputError(f"device {device!r} must be a camera index, a device path, a URL or a file")
+    if isinstance(device, int) and device < 0:
+        raise InputError(f"camera index {device} must be >= 0")
+    if isinstance(device, Path):
+        device = str(device)
+    if isinstance(device, str) and not device:
+        raise InputError("device '' is empty: give a camera index, a device path, a URL or a file")
+    if isinstance(device, int):
+        kind, name = "camera", f"camera {device}"
+    elif "://" in device:
+        kind, name = "url", f"stream {device}"
+    elif device.startswith("/dev/"):
+        kind, name = "camera", f"camera {device}"
+    else:
+        kind, name = "file", f"video {device}"
+        if not Path(device).is_file():
+            raise InputError(f"video file {device} does not exist: check the path")
+    return device, kind, name
 
 
 class CameraSource(FrameSource):
@@ -145,68 +166,38 @@ class CameraSource(FrameSource):
         api: int | None = None,
     ) -> None:
         self._closed = True  # until the device is open, close() has nothing to do
-        self._thread: Worker | None = None
-        if isinstance(device, bool) or not isinstance(device, int | str | Path):
-            raise InputError(f"device {device!r} must be a camera index, a device path, a URL or a file")
-        if isinstance(device, int) and device < 0:
-            raise InputError(f"camera index {device} must be >= 0")
-        if isinstance(device, Path):
-            device = str(device)
-        if isinstance(device, str) and not device:
-            raise InputError("device '' is empty: give a camera index, a device path, a URL or a file")
-        self.device = device
-        if isinstance(device, int):
-            self.kind, self.name = "camera", f"camera {device}"
-        elif "://" in device:
-            self.kind, self.name = "url", f"stream {device}"
-        elif device.startswith("/dev/"):
-            self.kind, self.name = "camera", f"camera {device}"
-        else:
-            self.kind, self.name = "file", f"video {device}"
-            if not Path(device).is_file():
-                raise InputError(f"video file {device} does not exist: check the path")
-        self._buffer_len = _check_int(buffer, "buffer", 1)
+        self.device, self.kind, self.name = _classify(device)
+        buffer = _check_int(buffer, "buffer", 1)
         self.realtime = bool(realtime)
-        self._drop = (self.kind != "file" or self.realtime) if drop is None else bool(drop)
-        self._live = (self.kind != "file") if live is None else bool(live)
-        self._reconnect_max = _check_int(reconnect, "reconnect", 0)
-        self._backoff = _check_seconds(backoff, "backoff")
+        drop = (self.kind != "file" or self.realtime) if drop is None else bool(drop)
+        live = (self.kind != "file") if live is None else bool(live)
+        reconnect = _check_int(reconnect, "reconnect", 0)
+        backoff = _check_seconds(backoff, "backoff")
         self.default_timeout = check_timeout(timeout)
-        self._api = api
-        asked: dict[str, float] = {}
-        for key, value in (
-            ("width", width),
-            ("height", height),
-            ("fps", fps),
-            ("exposure", exposure),
-            ("gain", gain),
-            ("autofocus", autofocus),
-            ("focus", focus),
-        ):
-            if value is None:
-                continue
-            if isinstance(value, bool) and key != "autofocus":
-                raise InputError(f"{key} {value!r} must be a number")
-            if not isinstance(value, int | float) or not math.isfinite(value):
-                raise InputError(f"{key} {value!r} must be a finite number")
-            asked[key] = float(value)
-        self._asked = asked
+        asked = check_settings(
+            {
+                "width": width,
+                "height": height,
+                "fps": fps,
+                "exposure": exposure,
+                "gain": gain,
+                "autofocus": autofocus,
+                "focus": focus,
+            }
+        )
 
-        self._cap_lock = threading.Lock()
-        self._cond = threading.Condition()
-        self._buf: deque[Frame] = deque()
-        self._stop = threading.Event()
-        self._error: BaseException | None = None
-        self._done = False
-        self._seq = 0
-        self._dropped = 0
-        self.reconnects = 0
-        self._shape: tuple[int, ...] | None = None
-
-        self._cap = open_capture(device, api)
-        if not self._cap.isOpened():
-            self._cap.release()
-            raise open_failed(self.kind, self.name, device)
+        self._capture = Capture(self.device, api, self.kind, self.name)
+        self._grabber = FrameGrabber(
+            self._capture,
+            self.name,
+            self.kind,
+            buffer=buffer,
+            drop=drop,
+            live=live,
+            reconnect=reconnect,
+            backoff=backoff,
+            asked=asked,
+        )
         self._closed = False
         try:
             for key, value in asked.items():
@@ -214,22 +205,23 @@ class CameraSource(FrameSource):
         except BaseException:  # e.g. a warning turned into an error: release the device first
             self.close()
             raise
-        self._nominal_fps = self._get("CAP_PROP_FPS") or None
+        self._nominal_fps = self._capture.get("CAP_PROP_FPS") or None
         if self.realtime and not self._nominal_fps:
             self.close()
             raise InputError(f"{self.name} reports no frame rate, so realtime=True cannot pace it")
-        self._thread = Worker(self._run, f"focuscam-grab {self.name}")
-        self._thread.start()
+        self._grabber.start(self._nominal_fps if self.realtime else None)
 
     # ------------------------------------------------------------------ properties
     @property
     def size(self) -> tuple[int, int] | None:
         """Frame size ``(width, height)`` in pixels: of the first frame, else what the backend says."""
-        if self._shape is not None:
-            return self._shape[1], self._shape[0]
+        shape = self._grabber.shape
+        if shape is not None:
+            return shape[1], shape[0]
         if self._closed:
             return None
-        w, h = int(self._get("CAP_PROP_FRAME_WIDTH")), int(self._get("CAP_PROP_FRAME_HEIGHT"))
+        w = int(self._capture.get("CAP_PROP_FRAME_WIDTH"))
+        h = int(self._capture.get("CAP_PROP_FRAME_HEIGHT"))
         return (w, h) if w > 0 and h > 0 else None
 
     @property
@@ -240,23 +232,22 @@ class CameraSource(FrameSource):
     @property
     def dropped(self) -> int:
         """Frames discarded because the buffer was full (the consumer was slower than the camera)."""
-        return self._dropped
+        return self._grabber.dropped
 
     @property
     def frames(self) -> int:
         """Frames captured so far (delivered, buffered or dropped)."""
-        return self._seq
+        return self._grabber.frames
+
+    @property
+    def reconnects(self) -> int:
+        """Times the device was reopened after it stopped delivering frames."""
+        return self._grabber.reconnects
 
     @property
     def alive(self) -> bool:
         """True while the grab thread runs."""
-        return self._thread is not None and self._thread.running
-
-    def _get(self, const: str) -> float:
-        import cv2
-
-        with self._cap_lock:
-            return float(self._cap.get(getattr(cv2, const)))
+        return self._grabber.running
 
     def get_property(self, name: str) -> float:
         """Read a camera property (one of :data:`PROPERTIES`) in the driver's units."""
@@ -264,7 +255,7 @@ class CameraSource(FrameSource):
             raise InputError(f"camera property {name!r} is unknown: use one of {', '.join(PROPERTIES)}")
         if self._closed:
             raise SourceError(f"{self.name} is closed: open a new source")
-        return self._get(PROPERTIES[name])
+        return self._capture.get(PROPERTIES[name])
 
     def set_property(self, name: str, value: float) -> float:
         """Set a camera property and return the value read back from the driver.
@@ -280,8 +271,6 @@ class CameraSource(FrameSource):
         value : float
             The value to set.
         """
-        import cv2
-
         if name not in PROPERTIES:
             raise InputError(f"camera property {name!r} is unknown: use one of {', '.join(PROPERTIES)}")
         if isinstance(value, bool):
@@ -290,10 +279,7 @@ class CameraSource(FrameSource):
             raise InputError(f"{name} {value!r} must be a finite number")
         if self._closed:
             raise SourceError(f"{self.name} is closed: open a new source")
-        prop = getattr(cv2, PROPERTIES[name])
-        with self._cap_lock:
-            accepted = bool(self._cap.set(prop, float(value)))
-            got = float(self._cap.get(prop))
+        accepted, got = self._capture.set(PROPERTIES[name], value)
         if not accepted or abs(got - value) > 1e-6 * max(1.0, abs(value)):
             how = "refused" if not accepted else "changed"
             warnings.warn(
@@ -302,102 +288,6 @@ class CameraSource(FrameSource):
                 stacklevel=2,
             )
         return got
-
-    # ------------------------------------------------------------------ grab thread
-    def _run(self) -> None:
-        try:
-            self._grab_loop()
-        except SourceError as exc:
-            self._error = exc
-        except Exception as exc:
-            err = SourceError(f"{self.name}: the grab thread failed: {type(exc).__name__}: {exc}")
-            err.__cause__ = exc
-            self._error = err
-        finally:
-            with self._cond:
-                self._done = True
-                self._cond.notify_all()
-
-    def _grab_loop(self) -> None:
-        import cv2
-
-        pos_msec = cv2.CAP_PROP_POS_MSEC
-        failures = 0
-        t0 = time.monotonic()
-        while not self._stop.is_set():
-            if self.realtime:
-                assert self._nominal_fps is not None  # checked in __init__
-                wait = t0 + self._seq / self._nominal_fps - time.monotonic()
-                if wait > 0 and self._stop.wait(wait):
-                    return
-            t_start = time.monotonic()
-            img = None
-            with self._cap_lock:
-                ok = self._cap.grab()
-                t = time.monotonic()
-                if ok:
-                    ok, img = self._cap.retrieve()
-                    pos = float(self._cap.get(pos_msec))
-            if not ok or img is None:
-                if not self._live:
-                    raise StreamEnded(f"{self.name} ended after {self._seq} frames", self._seq)
-                failures += 1
-                self._recover(failures)
-                continue
-            failures = 0
-            if self._shape is None:
-                self._shape = img.shape
-            elif img.shape != self._shape:
-                raise SourceError(
-                    f"{self.name} sent frame {self._seq} of shape {img.shape} after frames of shape "
-                    f"{self._shape}: the camera changed its size mid-stream; fix its resolution and restart"
-                )
-            frame = Frame(img, t, self._seq, meta={"t_start": t_start, "pos_msec": pos})
-            self._seq += 1
-            self._push(frame)
-
-    def _check_hint(self) -> str:
-        """What to check when the device stops, fitting its kind (a stream has no cable)."""
-        if self.kind == "url":
-            return "check that the stream's server still runs and the network reaches it"
-        if self.kind == "file":
-            return "check that the file is complete and readable"
-        return "check the cable and that no other program uses it"
-
-    def _recover(self, failures: int) -> None:
-        """Reopen the device after a failed grab; SourceError once the attempts are used up."""
-        if failures > self._reconnect_max:
-            waited = sum(self._backoff * 2**k for k in range(self._reconnect_max))
-            raise SourceError(
-                f"{self.name} stopped delivering frames after {self._seq} frames and did not come back "
-                f"after {self._reconnect_max} reconnect attempts over {waited:.1f} s: {self._check_hint()}, "
-                "then start again"
-            )
-        if self._stop.wait(self._backoff * 2 ** (failures - 1)):
-            return
-        cap = open_capture(self.device, self._api)
-        with self._cap_lock:
-            self._cap.release()
-            self._cap = cap
-        if cap.isOpened():
-            self.reconnects += 1
-            import cv2
-
-            with self._cap_lock:  # re-apply what was asked (mismatches were reported at open)
-                for key, value in self._asked.items():
-                    cap.set(getattr(cv2, PROPERTIES[key]), value)
-
-    def _push(self, frame: Frame) -> None:
-        with self._cond:
-            if self._drop:
-                if len(self._buf) >= self._buffer_len:
-                    self._buf.popleft()
-                    self._dropped += 1
-            else:
-                while len(self._buf) >= self._buffer_len and not self._stop.is_set():
-                    self._cond.wait(0.1)
-            self._buf.append(frame)
-            self._cond.notify_all()
 
     # ------------------------------------------------------------------ consumer side
     def read(self, timeout: float | None = None) -> Frame:
@@ -419,45 +309,16 @@ class CameraSource(FrameSource):
         timeout = check_timeout(timeout)
         if timeout is None:
             timeout = self.default_timeout
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while not self._buf:
-                if self._closed:
-                    raise SourceError(f"{self.name} is closed: open a new source to read more frames")
-                if self._done:
-                    if self._error is not None:
-                        raise self._error.with_traceback(None)
-                    raise SourceError(f"{self.name} stopped: open a new source to read more frames")
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    why = (
-                        "its server, the network"
-                        if self.kind == "url"
-                        else "lighting, exposure, another program holding it"
-                    )
-                    raise SourceError(
-                        f"no frame from {self.name} within {timeout:g} s: check that it is streaming "
-                        f"({why}) or raise the timeout"
-                    )
-                self._cond.wait(remaining)
-            frame = self._buf.popleft()
-            self._cond.notify_all()
-            return frame
+        return self._grabber.read(timeout)
 
     def close(self) -> None:
         """Stop the grab thread, release the device and discard buffered frames. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
-        self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.wait()
-        with self._cap_lock:
-            self._cap.release()
-        with self._cond:
-            self._buf.clear()
+        self._grabber.stop()
+        self._capture.release()
+        self._grabber.clear()
 
     def __repr__(self) -> str:
-        return f"CameraSource({self.device!r}, frames={self._seq}, dropped={self._dropped})"
+        return f"CameraSource({self.device!r}, frames={self.frames}, dropped={self.dropped})"

@@ -354,10 +354,15 @@ class Model(SearchStrategy):
             yield from self._go(min(cands, key=lambda c: abs(c - here)))
 
     def _plateau_edge(self, z: np.ndarray, v: np.ndarray) -> float | None:
-        """When the significant fit is a plateau (a flat top, :mod:`focuscam.search.plateau`):
-        the unscored :func:`_plateau_gap` of its top (um), else None. ``v`` are the scores with
-        the peak up (negated in brightfield)."""
-        if self._fit(test=True).method != "plateau":
+        """When the significant model is a plateau (a flat top, :mod:`focuscam.search.plateau`),
+        also one whose centre lies beyond the top's outermost sample (the fit then falls back
+        to the Gaussian through the best sample): the unscored :func:`_plateau_gap` of its top
+        (um), else None. ``v`` are the scores with the peak up (negated in brightfield)."""
+        from .significance import test_peak
+
+        sig = test_peak(*self._curve(), mode=self.mode, min_width=self.resolution / 4,
+                        width=self.curve_width_um, min_snr=self.min_snr)  # fmt: skip
+        if sig.model is None or not sig.model.shape.startswith("plateau-"):
             return None
         cand = _plateau_gap(z, v, max(self.resolution, self.curve_width_um or 0.0))
         return None if cand is None or self._score_at(self._snap(cand)) is not None else cand

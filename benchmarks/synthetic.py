@@ -14,7 +14,14 @@ Validation that is not tuned to the shared stacks: stacks are rendered into a te
 - ``irregular``: 15 of 61 planes at irregular offsets (tolerance 0.75 median spacings);
 - ``bleach``, ``bleach-rev``: the ``default`` planes with their brightness falling by e^-1.2
   from the first plane recorded to the last (bleaching; recorded upward, and downward), so that
-  a far end can score higher than the coarse grid samples beside a narrow peak.
+  a far end can score higher than the coarse grid samples beside a narrow peak;
+- ``flicker``: the ``default`` planes each scaled by 1 + 0.05 N(0, 1) (a lamp's or an
+  auto-exposure's brightness from frame to frame);
+- ``wide``: a depth of field five times the default's (``blur_per_um=0.12``; tolerance 2 um): a
+  flat top several um wide;
+- ``narrow``: a peak one or two planes wide (``blur_per_um=3``);
+- ``edge``: the focus 17, 14 or 11 um from the centre of the 40 um window (seed 0, 1, 2);
+- ``saturated``: the ``default`` planes three times brighter, clipped at white.
 
 and brightfield stacks of a transparent phase object (transport of intensity: the image is
 ``1 - k * dz * laplacian(phase)``, blurred by the defocus ``dz``, with shot noise), whose
@@ -101,10 +108,13 @@ def make_stacks(out: Path, seeds: int) -> list[Path]:
                 "dim": SynthParams(planes=41, photons=150.0, background=0.7, **base),
                 "coarse": SynthParams(planes=13, z_step=3.0, **base),
                 "irregular": SynthParams(planes=61, **base),
+                "wide": SynthParams(planes=41, blur_per_um=0.12, **base),
+                "narrow": SynthParams(planes=41, blur_per_um=3.0, **base),
+                "edge": SynthParams(planes=41, z_focus=-17.0 + 3.0 * seed, **base),
             }
             for tag, params in cases.items():
                 frames, z, focus = render_planes(params)
-                tol = params.z_step
+                tol = 2.0 if tag == "wide" else params.z_step
                 if tag == "irregular":
                     rng = np.random.default_rng([seed, 99])
                     keep = np.sort(rng.choice(len(z), 15, replace=False))
@@ -115,6 +125,13 @@ def make_stacks(out: Path, seeds: int) -> list[Path]:
                 if tag == "default":
                     for name, upward in (("bleach", True), ("bleach-rev", False)):
                         save(f"{kind}{seed}-{name}", bleached(frames, upward), z, focus, tol)
+                    gain = 1.0 + 0.05 * np.random.default_rng([seed, 3]).normal(size=len(frames))
+                    flicker = [
+                        np.clip(f * g, 0, 65535).astype(np.uint16) for f, g in zip(frames, gain, strict=True)
+                    ]
+                    save(f"{kind}{seed}-flicker", flicker, z, focus, tol)
+                    bright = [np.clip(f * 3.0, 0, 65535).astype(np.uint16) for f in frames]
+                    save(f"{kind}{seed}-saturated", bright, z, focus, tol)
         for tag, blur in (("bf-wide", 0.35), ("bf-narrow", 1.2)):
             z = (np.arange(41) - 20) * 0.5
             frames, focus = brightfield_planes(seed, z, blur)

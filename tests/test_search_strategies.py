@@ -474,25 +474,44 @@ def test_model_finds_a_narrow_peak_on_a_rising_background(start):
     assert len(r.samples) <= 25  # a quarter of a sweep at the resolution
 
 
-def test_model_monotone_curve_still_fails_at_the_window_end_without_extra_frames():
-    """A curve rising across the whole window (the peak beyond its end) has no inside local
-    maximum: nothing is searched beyond the coarse grid and the result names the end."""
+@pytest.mark.parametrize("start", [0.0, 50.0, 100.0])
+def test_model_finds_a_narrow_peak_near_a_window_end(start):
+    """A focus 3 um inside the window's end, narrower than the coarse grid step (25 um): the
+    end sample is the best on the grid, and the gap beside it is halved instead of giving up."""
+    s = make_strategy("model", lo=0.0, hi=100.0, resolution=1.0, start=start)
+    run(s, lambda z: 1.0 + 30.0 * math.exp(-0.5 * ((z - 97.0) / 3.0) ** 2))
+    r = s.result()
+    assert r.state == "focused", r.reason
+    assert abs(r.z - 97.0) <= 1.0
+
+
+def test_model_monotone_curve_still_fails_at_the_window_end_after_a_bounded_look():
+    """A curve rising across the whole window (the peak beyond its end): beyond the coarse
+    grid only the gap beside the end is halved (down to two resolution steps), and the result
+    names the end."""
     s = make_strategy("model", lo=0.0, hi=100.0, resolution=1.0, start=0.0)
     run(s, lambda z: 1.0 + 0.13 * z + 1e-4 * z**2)
     r = s.result()
     assert r.state == "failed"
-    assert sorted(z for z, _ in r.samples) == [0.0, 25.0, 50.0, 75.0, 100.0]
+    assert "limit" in r.reason
+    zs = sorted(z for z, _ in r.samples)
+    assert zs[:4] == [0.0, 25.0, 50.0, 75.0]
+    assert zs[4:] == [87.5, 93.75, 96.875, 98.4375, 100.0]
 
 
 def test_hidden_peak_candidates_halve_the_gaps_beside_the_best_inside_local_maximum():
     from focuscam.search.model import _hidden_peak_candidates
 
     z = np.array([0.0, 20.0, 40.0, 60.0, 80.0, 100.0])
-    # best at the end, inside local maxima at 20 (3) and 60 (6): the higher one's gaps
-    assert _hidden_peak_candidates(z, np.array([1.0, 3.0, 2.0, 6.0, 4.0, 9.0]), 1.0) == [50.0, 70.0]
+    # best at the end: the gap beside it first
+    assert _hidden_peak_candidates(z, np.array([1.0, 3.0, 2.0, 6.0, 4.0, 9.0]), 1.0) == [90.0]
+    assert _hidden_peak_candidates(z[::-1] * -1, np.array([9.0, 4.0, 6.0, 2.0, 3.0, 1.0]), 1.0) == [-90.0]
+    # that gap resolved: inside local maxima at 20 (3) and 60 (6), the higher one's gaps
+    z = np.array([0.0, 20.0, 40.0, 60.0, 80.0, 99.0, 100.0])
+    assert _hidden_peak_candidates(z, np.array([1.0, 3.0, 2.0, 6.0, 4.0, 8.0, 9.0]), 1.0) == [50.0, 70.0]
     # the best inside: nothing to look for
     assert _hidden_peak_candidates(z, np.array([1.0, 3.0, 9.0, 6.0, 4.0, 2.0]), 1.0) == []
     # monotone: nothing either
     assert _hidden_peak_candidates(z, np.arange(6.0), 1.0) == []
     # gaps narrower than two resolution steps are not halved
-    assert _hidden_peak_candidates(z, np.array([1.0, 3.0, 2.0, 6.0, 4.0, 9.0]), 15.0) == []
+    assert _hidden_peak_candidates(z, np.array([1.0, 3.0, 2.0, 6.0, 4.0, 8.0, 9.0]), 15.0) == []

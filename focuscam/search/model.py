@@ -8,10 +8,11 @@ a jump to its peak, refinement until the one significance rule is satisfied.
    A climb that ends at a window end (in brightfield also a far-defocus end below the dip)
    scores the rest of the grid, nearest first, until the best sample is bracketed (the whole
    window is covered before giving up). In max mode, when the best grid sample is still at a
-   window end but an inside sample is higher than both its neighbours, a peak narrower than a
-   grid step may hide beside it on a background that rises across the window (bleaching, a
-   lamp): the gaps beside that sample are halved until the best sample is inside
-   (:func:`_hidden_peak_candidates`); a monotone grid is left as it is.
+   window end, a peak narrower than a grid step may hide inside the window: the gap beside that
+   end is halved (a focus near the end), then the gaps beside an inside sample higher than both
+   its neighbours (a narrow peak on a background that rises across the window: bleaching, a
+   lamp), until the best sample is inside (:func:`_hidden_peak_candidates`; these frames do not
+   count against the pass's budget).
 2. **Jump**: fit a Gaussian (a parabola through the logarithm of the scores above the floor)
    to the best sample and its two neighbours and score its vertex; refit and jump again while
    the vertex moves by a resolution step or more (at most three jumps).
@@ -120,15 +121,27 @@ def _hump_candidates(z: np.ndarray, s: np.ndarray, resolution: float) -> list[fl
 def _hidden_peak_candidates(z: np.ndarray, s: np.ndarray, resolution: float) -> list[float]:
     """Where (um) to look for a peak that a coarse grid did not show (max mode).
 
-    While the best sample (``z`` sorted, um; scores ``s``) is at an end of the window: a peak
-    narrower than a grid step may hide beside an inside sample higher than both its neighbours
-    (a background that rises across the window -- bleaching, a lamp warming up -- can lift a
-    far end above the grid samples beside the peak). The middles of the gaps beside the highest
-    such sample, when two resolution steps or wider; none once the best sample is inside, or
-    when no inside sample is a local maximum (a monotone curve: the peak is beyond the end).
+    While the best sample (``z`` sorted, um; scores ``s``) is at an end of the window, the peak
+    may lie inside the window all the same, narrower than a grid step:
+
+    1. between the best end sample and its neighbour (a focus near the window's end): the
+       middle of that gap, while it is two resolution steps or wider;
+    2. beside an inside sample higher than both its neighbours (a background that rises across
+       the window -- bleaching, a lamp warming up -- can lift a far end above the grid samples
+       beside the peak): the middles of the gaps beside the highest such sample, when two
+       resolution steps or wider.
+
+    None once the best sample is inside; a monotone curve ends after the first, with the peak
+    beyond the end.
     """
-    if z.size < 3 or 0 < int(np.argmax(s)) < z.size - 1:
+    if z.size < 3:
         return []
+    b = int(np.argmax(s))
+    if 0 < b < z.size - 1:
+        return []
+    n = 1 if b == 0 else z.size - 2
+    if abs(z[n] - z[b]) >= 2.0 * resolution:
+        return [float(0.5 * (z[n] + z[b]))]
     tops = np.flatnonzero((s[1:-1] > s[:-2]) & (s[1:-1] > s[2:])) + 1
     if tops.size == 0:
         return []
@@ -318,15 +331,14 @@ class Model(SearchStrategy):
             g = min(rest, key=lambda g: (abs(g - now), abs(g - 0.5 * (wlo + whi))))
             tried.add(g)
             yield from self._go(g)
-        if self.mode == "max":  # the best at a window end: a narrow peak may hide inside
-            yield from self._seek(_hidden_peak_candidates, wlo, whi, left())
+        if self.mode != "max" and _has_dip(self._window_curve(wlo, whi)[1]):
             return 0
-        if _has_dip(self._window_curve(wlo, whi)[1]):
-            return 0
-        # brightfield without a dip (the grid saw one hump): these frames do not count against
-        # the pass's budget, at most one per resolution step of the window
+        # max mode with the best sample at a window end (a peak may hide inside), brightfield
+        # without a dip (the grid saw one hump): these frames do not count against the pass's
+        # budget, at most one per resolution step of the window
+        find = _hidden_peak_candidates if self.mode == "max" else _hump_candidates
         before = len(self._z)
-        yield from self._seek(_hump_candidates, wlo, whi, int((whi - wlo) / self.resolution) + 1)
+        yield from self._seek(find, wlo, whi, int((whi - wlo) / self.resolution) + 1)
         return len(self._z) - before
 
     def _seek(self, find, wlo: float, whi: float, frames: int) -> Iterator[float]:
@@ -342,10 +354,15 @@ class Model(SearchStrategy):
             yield from self._go(min(cands, key=lambda c: abs(c - here)))
 
     def _plateau_edge(self, z: np.ndarray, v: np.ndarray) -> float | None:
-        """When the significant fit is a plateau (a flat top, :mod:`focuscam.search.plateau`):
-        the unscored :func:`_plateau_gap` of its top (um), else None. ``v`` are the scores with
-        the peak up (negated in brightfield)."""
-        if self._fit(test=True).method != "plateau":
+        """When the significant model is a plateau (a flat top, :mod:`focuscam.search.plateau`),
+        also one whose centre lies beyond the top's outermost sample (the fit then falls back
+        to the Gaussian through the best sample): the unscored :func:`_plateau_gap` of its top
+        (um), else None. ``v`` are the scores with the peak up (negated in brightfield)."""
+        from .significance import test_peak
+
+        sig = test_peak(*self._curve(), mode=self.mode, min_width=self.resolution / 4,
+                        width=self.curve_width_um, min_snr=self.min_snr)  # fmt: skip
+        if sig.model is None or not sig.model.shape.startswith("plateau-"):
             return None
         cand = _plateau_gap(z, v, max(self.resolution, self.curve_width_um or 0.0))
         return None if cand is None or self._score_at(self._snap(cand)) is not None else cand

@@ -1,0 +1,60 @@
+"""Hard conditions for the default strategy, through the twin (found by probing synthetic stacks).
+
+- **Bleaching**: a fluorescent sample bleaches while a stack is recorded, so planes recorded later
+  are dimmer. Recorded from the top down, the bottom end of the window is the brightest
+  out-of-focus plane and can score higher than the coarse-grid samples beside a narrow peak
+  (benchmarks/synthetic.py, ``bleach-rev``).
+- **A focus near the window's end**, narrower than a coarse grid step: the end sample is the
+  best one on the grid.
+- **A wide flat top** (a thick sample) whose plateau model is significant while its centre lies
+  beyond the outermost sample on the top: the top's edges must still be bisected.
+
+Each test failed before its fix (``focuscam.search.model``: ``_hidden_peak_candidates`` and
+``Model._plateau_edge``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from focuscam.evaluate import evaluate_stack
+from focuscam.search import DEFAULT_STRATEGY
+from focuscam.stacks import load_stack, save_stack
+from focuscam.synth import SynthParams, render_planes
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from synthetic import H, W, bleached
+
+
+def _row(tmp_path, frames, z, focus, tolerance=1.0):
+    truth = {"z": float(focus), "tolerance": tolerance, "basis": "synthetic"}
+    path = save_stack(tmp_path / "s", frames, z, z_unit="um", kind="z-sweep", name="s", truth=truth)
+    return evaluate_stack(load_stack(path), DEFAULT_STRATEGY, starts=8)
+
+
+def _params(kind, seed, **more):
+    return SynthParams(kind=kind, color=False, width=W, height=H, seed=seed, planes=41, **more)
+
+
+@pytest.mark.parametrize(("kind", "seed"), [("target", 2), ("cells", 2), ("cells", 1)])
+def test_default_finds_the_peak_of_a_stack_bleached_from_the_top_down(tmp_path, kind, seed):
+    frames, z, focus = render_planes(_params(kind, seed))
+    row = _row(tmp_path, bleached(frames, upward=False), z, focus)
+    assert row.success_rate == 1.0, row.failures
+    assert row.frames <= 0.4 * len(z)  # far fewer than a sweep
+
+
+@pytest.mark.parametrize("kind", ["target", "cells"])
+def test_default_finds_a_narrow_focus_3_um_inside_the_window_end(tmp_path, kind):
+    frames, z, focus = render_planes(_params(kind, 0, z_focus=-17.0))
+    row = _row(tmp_path, frames, z, focus)
+    assert row.success_rate == 1.0, row.failures
+
+
+def test_default_centres_a_wide_flat_top(tmp_path):
+    frames, z, focus = render_planes(_params("target", 2, blur_per_um=0.12))
+    row = _row(tmp_path, frames, z, focus, tolerance=2.0)
+    assert row.success_rate == 1.0, row.failures

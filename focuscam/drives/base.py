@@ -63,6 +63,7 @@ from abc import abstractmethod
 from ..errors import Aborted, DeviceError, LimitError, ProtocolError
 from ._control import DriveControl
 from ._limits import _finite, as_limits, backlash_overshoot, grid_span, outside_limits
+from ._state import DriveState  # noqa: F401 (importable from here, as before the split)
 
 __all__ = ["FocusDrive", "as_limits", "grid_span", "outside_limits"]
 

@@ -1,6 +1,7 @@
 """The state every focus drive keeps (um throughout): soft limits, the step grid, backlash,
-the commanded target, known/unknown, and the trajectory. :class:`~focuscam.drives.base.FocusDrive`
-adds the motion templates and the device hooks on top."""
+the commanded target, known/unknown, and the trajectory. :class:`~focuscam.drives._control.DriveControl`
+adds stop, halt, close, home and resync on top, :class:`~focuscam.drives.base.FocusDrive` the
+motion templates."""
 
 from __future__ import annotations
 

@@ -5,7 +5,9 @@ own units inside its hooks (GRBL millimetres, motor steps via ``steps_per_um``, 
 units as they are).
 
 :class:`FocusDrive` holds the safety logic once, as template methods; drivers only fill in
-small hooks. The public methods
+small hooks (the move templates are here; stop, halt, close, home and resync come from its base
+:class:`~focuscam.drives._control.DriveControl`, the state from
+:class:`~focuscam.drives._state.DriveState`). The public methods
 
 - validate the request (a finite number), refuse it when the drive is closed or its position
   is unknown (:class:`~focuscam.errors.PositionUnknownError`), and check the soft limits
@@ -56,16 +58,17 @@ next process's :meth:`FocusDrive.move_by` adds to it (issue 12 item 6 across pro
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 
 from ..errors import Aborted, DeviceError, LimitError, ProtocolError
+from ._control import DriveControl
 from ._limits import _finite, as_limits, backlash_overshoot, grid_span, outside_limits
-from ._state import DriveState
+from ._state import DriveState  # noqa: F401 (importable from here, as before the split)
 
 __all__ = ["FocusDrive", "as_limits", "grid_span", "outside_limits"]
 
 
-class FocusDrive(DriveState, ABC):
+class FocusDrive(DriveControl):
     """Base class of every focus drive; positions in um.
 
     Parameters
@@ -106,11 +109,6 @@ class FocusDrive(DriveState, ABC):
         with self._move_lock:
             self._check_ready()
             return self._intended if self._intended is not None else self._current()
-
-    @property
-    def can_stop_mid_move(self) -> bool:
-        """False for firmware that cannot interrupt a move: :meth:`stop` then lets it end."""
-        return True
 
     @property
     def position(self) -> float:
@@ -255,132 +253,12 @@ class FocusDrive(DriveState, ABC):
             self._commanded = reached
         return reached
 
-    def _after_stop(self) -> None:
-        """After a stop: re-read where the motion halted (position stays known if readable)."""
-        self._commanded = None
-        self._intended = None
-        self._last_dir = 0
-        if self._known:
-            try:
-                z = self._reading(self._read_position(), "reading the position after a stop")
-            except DeviceError as exc:
-                self._mark_unknown(f"position unreadable after stop: {exc}")
-            else:
-                self._commanded = z
-                self._record(self._now(), z)
-
-    def stop(self) -> None:
-        """Halt motion immediately; safe from another thread or a signal handler.
-
-        A move in progress raises :class:`~focuscam.errors.Aborted`. Never blocks on a move.
-        """
-        self._stop_event.set()
-        if not self._closed:
-            self._stop()
-
-    def halt(self) -> float | None:
-        """Stop, wait until the motor has come to rest, and return the position read back (um).
-
-        For reports after Ctrl-C: a motor that decelerates after the stop (GRBL's jog cancel)
-        is still moving when :meth:`stop` returns, so its position is read only once the
-        device says it is at rest (:meth:`_wait_stopped`, bounded by the driver's timeout).
-        Returns None when the position cannot be read or is not trusted (after a fault).
-        """
-        self.stop()
-        if self._closed:
-            return None
-        with self._move_lock:
-            try:
-                self._wait_stopped()
-                if not self._known:
-                    return None
-                z = self._reading(self._read_position(), "reading the position after a stop")
-            except DeviceError as exc:
-                self._mark_unknown(f"position unreadable after stop: {exc}")
-                return None
-            self._commanded = z
-            self._intended = None
-            self._last_dir = 0
-            self._record(self._now(), z)
-            return z
-
-    def close(self) -> None:
-        """Stop motion and release the device; idempotent."""
-        if self._closed:
-            return
-        stop_error: DeviceError | None = None
-        try:
-            self.stop()
-        except DeviceError as exc:
-            stop_error = exc
-        finally:
-            self._closed = True
-            self._close()
-        if stop_error is not None:
-            raise DeviceError(
-                f"{self.spec} is closed, but the stop before closing failed ({stop_error}): "
-                f"check that the motor is not moving"
-            ) from stop_error
-
-    def home(self) -> float:
-        """Home the axis where the device supports it; return the position in um."""
-        with self._move_lock:
-            self._check_open()
-            self._stop_event.clear()
-            z = self._reading(self._home(), "homing")
-            self._set_known(z)
-            return z
-
-    def resync(self) -> float:
-        """Re-read the position (clearing an alarm where allowed); return it in um.
-
-        Clears the "position unknown" state when the device reports a usable position.
-        """
-        with self._move_lock:
-            self._check_open()
-            try:
-                z = self._reading(self._resync(), "re-synchronising")
-            except DeviceError as exc:  # a failed resync leaves nothing to trust
-                if self._known:
-                    self._mark_unknown(f"resync failed: {type(exc).__name__}: {exc}")
-                raise
-            self._set_known(z)
-            return z
-
-    def __enter__(self) -> FocusDrive:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @abstractmethod
     def _move_to(self, z_um: float) -> None:
         """Move to ``z_um`` (um, inside the limits) and block until motion has finished."""
-
-    @abstractmethod
-    def _read_position(self) -> float:
-        """Read the position back from the device, in um."""
-
-    @abstractmethod
-    def _stop(self) -> None:
-        """Halt motion immediately without taking a lock a move holds."""
-
-    @abstractmethod
-    def _close(self) -> None:
-        """Release the device."""
 
     def _move_by_device(self, dz_um: float, near_um: float) -> None:
         """Command a relative move by ``dz_um`` (um), added by the device to the target it keeps,
         and block until it has finished (about ``near_um``); drives with
         :attr:`relative_on_device` implement it."""
         raise NotImplementedError(f"{self.spec} cannot move relative to a target it keeps")
-
-    def _wait_stopped(self) -> None:
-        """Block until the motor is at rest after a stop (bounded); default: at rest at once."""
-        return
-
-    def _home(self) -> float:
-        raise DeviceError(f"the {self.scheme} drive cannot home: use resync() or move_to() instead")
-
-    def _resync(self) -> float:
-        return self._read_position()

@@ -1,9 +1,10 @@
 """``FirmwareDrive`` (spec ``focuscam:PORT``): focuscam's own motor firmware over its protocol.
 
 The protocol is specified in ``firmware_bridge/PROTOCOL.md``; the pure encode/decode lives in
-:mod:`focuscam.drives._fwproto`. Positions are um here and motor steps on the wire
-(``steps_per_um``). What this driver adds to the :class:`~focuscam.drives.base.FocusDrive`
-template:
+:mod:`focuscam.drives._fwproto`, the numbered exchange in :mod:`focuscam.drives._fw_link` and
+the wait for a motion's end in :mod:`focuscam.drives._fw_motion` (what the drive has).
+Positions are um here and motor steps on the wire (``steps_per_um``). What this driver adds to
+the :class:`~focuscam.drives.base.FocusDrive` template:
 
 - every command carries a sequence number and a CRC-8; a reply that arrives corrupted, an
   ``err`` saying the command arrived corrupted, or a reply that never comes makes it resend the
@@ -34,16 +35,16 @@ import random
 import time
 from typing import Any
 
-from ..errors import DeviceError, DeviceTimeout, InputError, LimitError, PositionUnknownError
+from ..errors import DeviceError, InputError, LimitError, PositionUnknownError
+from ..types import ZLimits
 from . import _fwproto as fp
 from ._fw_link import FirmwareLink, Session
+from ._fw_motion import STATUS_EVERY_S, MotionWatch  # noqa: F401 (STATUS_EVERY_S: importable here)
 from ._serial import SerialLine
 from .base import FocusDrive, grid_span
 
 __all__ = ["FirmwareDrive"]
 
-#: Seconds between STATUS polls while a move runs and no event arrives.
-STATUS_EVERY_S = 0.25
 #: Largest sub-step remainder (1/1000 steps) ``MOVE <steps> <aim>`` takes (firmware 1.1).
 AIM_MAX = 999
 
@@ -67,6 +68,59 @@ def _positive(value: Any, name: str, unit: str) -> float:
     ):
         raise InputError(f"{name} {value!r} is not a positive number: give it in {unit}")
     return float(value)
+
+
+def _rate_steps(value: Any, name: str, unit: str, lo: int, hi: int, spu: float) -> int | None:
+    """A speed or acceleration (``unit``, None: the firmware's own) in steps, checked ``lo..hi``."""
+    if value is None:
+        return None
+    v = _positive(value, name, unit)
+    steps = round(v * spu)
+    if not lo <= steps <= hi:
+        raise InputError(
+            f"{name} {v:g} {unit} is {steps} steps at steps_per_um={spu:g}; the firmware "
+            f"takes {lo}..{hi}: choose {name} between {lo / spu:g} and {hi / spu:g}"
+        )
+    return steps
+
+
+def _limit_steps(limits: ZLimits, res_um: float, spu: float) -> tuple[int, int]:
+    """The firmware's copy of the soft limits: whole steps INSIDE the host's (rounded inwards)."""
+    lo, hi = limits.lo, limits.hi
+    steps = grid_span(lo, hi, res_um)
+    if steps[0] > steps[1]:
+        raise LimitError(
+            f"no whole motor step lies inside the soft limits [{lo:g}, {hi:g}] um at "
+            f"steps_per_um={spu:g}: widen the limits to at least one step"
+        )
+    for v in steps:
+        if not -(2**31) <= v < 2**31:
+            raise InputError(
+                f"limits [{lo:g}, {hi:g}] um are {steps} steps, beyond the firmware's "
+                f"32-bit step counter: narrow the limits or lower steps_per_um"
+            )
+    return steps
+
+
+def _refused(
+    what: str,
+    command: str,
+    args: tuple[int, ...],
+    reply: fp.Reply,
+    limits: ZLimits,
+    lim_steps: tuple[int, int],
+) -> DeviceError:
+    """The error for the firmware's ``err`` reply to ``command args`` (steps)."""
+    said = f"{command}{''.join(f' {a}' for a in args)}"
+    if reply.code == 5:
+        lo, hi = lim_steps
+        return LimitError(
+            f"{what} refused {said} (steps): outside its own soft limits; the host "
+            f"limits are [{limits.lo:g}, {limits.hi:g}] um = [{lo}, {hi}] steps: "
+            f"choose a target inside them, or resync() to resend the limits"
+        )
+    hint = _HINTS.get(reply.code, "see firmware_bridge/PROTOCOL.md")
+    return DeviceError(f"{what} refused {said}: error {reply.code} {reply.name} ({reply.text}); {hint}")
 
 
 class FirmwareDrive(FocusDrive):
@@ -122,23 +176,10 @@ class FirmwareDrive(FocusDrive):
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise InputError(f"retries {retries!r} is not a whole number >= 0: give e.g. retries=3")
         self._retries = retries
-        self._speed_steps = self._to_rate(speed_um_s, "speed_um_s", "um/s", 10, 5000)
-        self._accel_steps = self._to_rate(accel_um_s2, "accel_um_s2", "um/s^2", 50, 100000)
+        self._speed_steps = _rate_steps(speed_um_s, "speed_um_s", "um/s", 10, 5000, self._spu)
+        self._accel_steps = _rate_steps(accel_um_s2, "accel_um_s2", "um/s^2", 50, 100000, self._spu)
         self._set_resolution(1.0 / self._spu)  # one motor step
-        lo, hi = self.limits.lo, self.limits.hi
-        # the firmware's copy of the limits: whole steps INSIDE the host's (rounded inwards)
-        self._lim_steps = grid_span(lo, hi, self.resolution_um)
-        if self._lim_steps[0] > self._lim_steps[1]:
-            raise LimitError(
-                f"no whole motor step lies inside the soft limits [{lo:g}, {hi:g}] um at "
-                f"steps_per_um={self._spu:g}: widen the limits to at least one step"
-            )
-        for v in self._lim_steps:
-            if not -(2**31) <= v < 2**31:
-                raise InputError(
-                    f"limits [{lo:g}, {hi:g}] um are {self._lim_steps} steps, beyond the firmware's "
-                    f"32-bit step counter: narrow the limits or lower steps_per_um"
-                )
+        self._lim_steps = _limit_steps(self.limits, self.resolution_um, self._spu)
         self.port = port
         self._mark = random.randint(1, fp.MAX_SEQ)
         self._link = FirmwareLink(
@@ -152,6 +193,12 @@ class FirmwareDrive(FocusDrive):
         )
         self._io = self._link.io
         self._events = self._link.events
+        self._watch = MotionWatch(
+            self._link,
+            steps_per_um=self._spu,
+            record=lambda steps: self._record(self._now(), steps / self._spu),
+            stop=self._stop_event,
+        )
         try:
             with self._io:
                 self._link.handshake(deadline=time.monotonic() + self._boot_wait)
@@ -177,19 +224,6 @@ class FirmwareDrive(FocusDrive):
         if pos != target or aim == 0 or abs(aim) > AIM_MAX:
             return None
         return (target + aim / 1000.0) / self._spu
-
-    # ------------------------------------------------------------------ conversions
-    def _to_rate(self, value: Any, name: str, unit: str, lo: int, hi: int) -> int | None:
-        if value is None:
-            return None
-        v = _positive(value, name, unit)
-        steps = round(v * self._spu)
-        if not lo <= steps <= hi:
-            raise InputError(
-                f"{name} {v:g} {unit} is {steps} steps at steps_per_um={self._spu:g}; the firmware "
-                f"takes {lo}..{hi}: choose {name} between {lo / self._spu:g} and {hi / self._spu:g}"
-            )
-        return steps
 
     @property
     def steps_per_um(self) -> float:
@@ -225,18 +259,7 @@ class FirmwareDrive(FocusDrive):
         return self._link.resends
 
     def _refusal(self, command: str, args: tuple[int, ...], reply: fp.Reply) -> DeviceError:
-        said = f"{command}{''.join(f' {a}' for a in args)}"
-        if reply.code == 5:
-            lo, hi = self._lim_steps
-            return LimitError(
-                f"{self._what()} refused {said} (steps): outside its own soft limits; the host "
-                f"limits are [{self.limits.lo:g}, {self.limits.hi:g}] um = [{lo}, {hi}] steps: "
-                f"choose a target inside them, or resync() to resend the limits"
-            )
-        hint = _HINTS.get(reply.code, "see firmware_bridge/PROTOCOL.md")
-        return DeviceError(
-            f"{self._what()} refused {said}: error {reply.code} {reply.name} ({reply.text}); {hint}"
-        )
+        return _refused(self._what(), command, args, reply, self.limits, self._lim_steps)
 
     def _fields(self, reply: fp.Reply, *keys: str) -> dict[str, int]:
         return self._link.fields(reply, *keys)
@@ -279,7 +302,7 @@ class FirmwareDrive(FocusDrive):
             target = self._fields(self._transact(*move), "target")["target"]
             if self._stop_event.is_set():  # stop() raced with the MOVE line: stop again
                 self._line.write_realtime(fp.RT_STOP)
-            self._wait_motion(start, target, "move", self._move_deadline(abs(target - start)))
+            self._watch.wait(start, target, "move", self._watch.deadline(abs(target - start)))
 
     def _aim(self, steps: int) -> int:
         """The final target's remainder off ``steps`` in 1/1000 steps (0: none or not kept)."""
@@ -288,87 +311,13 @@ class FirmwareDrive(FocusDrive):
         aim = round((self._aim_um * self._spu - steps) * 1000.0)
         return aim if abs(aim) <= AIM_MAX else 0
 
-    def _move_deadline(self, distance: int) -> float:
-        v, a = self._link.speed, self._link.accel
-        est = distance / v + v / a  # cruise time plus the time lost to the two ramps
-        return time.monotonic() + 3.0 * est + 2.0 + self._timeout * (self._retries + 1)
-
-    def _wait_motion(self, start: int, target: int, kind: str, deadline: float) -> int:
-        """Wait for the end of a move (``kind="move"``) or of homing (``"home"``); return steps."""
-        last = time.monotonic()
-        self._record(self._now(), start / self._spu)
-        while True:
-            while self._events:
-                ev = self._events.popleft()
-                if ev.kind in ("done", "homed", "stopped", "limit") and ev.args:
-                    pos = ev.int_arg(-1)
-                    self._record(self._now(), pos / self._spu)
-                if ev.kind == "done" and kind == "move" and ev.int_arg(0) == target:
-                    return target
-                if ev.kind == "homed" and kind == "home":
-                    return ev.int_arg(0)
-                if ev.kind == "stopped":
-                    if self._stop_event.is_set():
-                        return ev.int_arg(0)
-                    raise DeviceError(
-                        f"{self._what()} stopped the {kind} at {ev.int_arg(0) / self._spu:g} um "
-                        f"without being asked to; resync() before moving again"
-                    )
-                if ev.kind == "limit":
-                    which = ev.args[0] if ev.args else "?"
-                    raise DeviceError(
-                        f"{self._what()} hit its {which} limit switch at {ev.int_arg(-1) / self._spu:g} um "
-                        f"during a {kind}: check the soft limits against the switches, then resync() "
-                        f"and move away from the switch"
-                    )
-                if ev.kind == "fault":
-                    raise DeviceError(f"{self._what()} reported a fault during a {kind}: {' '.join(ev.args)}")
-            now = time.monotonic()
-            if now >= deadline:
-                raise DeviceTimeout(
-                    f"the {kind} of {self._what()} to {target / self._spu:g} um did not finish in time; "
-                    f"check the motor and the switches, then resync()"
-                )
-            if now - last >= STATUS_EVERY_S:
-                last = now
-                st = self._status()
-                pos = self._fields(fp.Reply(True, 0, " ".join(f"{k}={v}" for k, v in st.items())), "pos")[
-                    "pos"
-                ]
-                self._record(self._now(), pos / self._spu)
-                if self._events:
-                    continue
-                state = st.get("state")
-                if state == "idle" and kind == "move" and pos == target:
-                    return pos  # the !done event was lost
-                if state == "idle" and kind == "home" and st.get("homed") == "1":
-                    return pos
-                if state == "idle" and self._stop_event.is_set():
-                    return pos
-                if state in ("idle", "fault"):
-                    raise DeviceError(
-                        f"the {kind} of {self._what()} ended at {pos / self._spu:g} um in state {state} "
-                        f"(fault {st.get('fault')}), not at {target / self._spu:g} um; resync() or home()"
-                    )
-                continue
-            self._link.poll_events(min(deadline, last + STATUS_EVERY_S), self._stop_event)
-
     def _stop(self) -> None:
         self._line.write_realtime(fp.RT_STOP)
 
     def _wait_stopped(self) -> None:
         """Poll STATUS until the motor is no longer moving or homing (bounded)."""
         with self._io:
-            deadline = time.monotonic() + 2.0 + self._timeout * (self._retries + 1)
-            while True:
-                state = self._checked_status().get("state")
-                if state not in ("moving", "homing"):
-                    return
-                if time.monotonic() > deadline:
-                    raise DeviceTimeout(
-                        f"{self._what()} still says {state} after the stop: check the motor, then resync()"
-                    )
-                time.sleep(0.01)
+            self._watch.wait_rest(self._checked_status)
 
     def _close(self) -> None:
         self._line.close()
@@ -386,7 +335,7 @@ class FirmwareDrive(FocusDrive):
             self._transact("CLR")
             start = self._fields(self._transact("POS"), "pos")["pos"]
             self._transact("HOME")
-            self._wait_motion(start, 0, "home", time.monotonic() + self._home_timeout)
+            self._watch.wait(start, 0, "home", time.monotonic() + self._home_timeout)
             self._transact("MARK", self._mark)
             return self._read_position()
 

@@ -3,7 +3,9 @@
 Wire protocol (GRBL 1.1): command lines in, ``ok`` or ``error:N`` out; realtime single bytes
 (``?`` status, ``!`` feed hold, ``~`` resume, 0x18 soft reset, 0x85 jog cancel) get no reply and
 are written under their own lock, apart from the line protocol. Z is in millimetres on the wire;
-focuscam positions are um.
+focuscam positions are um. The drive has a link (the line protocol,
+:mod:`focuscam.drives._grbl_link`) and a recovery (resync and homing after a stop, an alarm or a
+reset, :mod:`focuscam.drives._grbl_recovery`).
 
 Choices, and why:
 
@@ -50,6 +52,7 @@ from typing import Any
 
 from ..errors import DeviceError, DeviceTimeout, InputError, PositionUnknownError
 from ._grbl_link import JOG_CANCEL, UNLOCK, GrblLink, StatusReport, parse_status
+from ._grbl_recovery import GrblRecovery
 from ._serial import SerialLine
 from .base import FocusDrive, _finite
 
@@ -121,7 +124,6 @@ class GrblDrive(FocusDrive):
         self._allow_unlock = bool(allow_unlock)
         self._io = threading.RLock()
         self._moving = False
-        self._reset_seen = False
         self._last_z: float | None = None
         self._tol_mm = 0.002
         self.relative_on_device = False
@@ -132,6 +134,7 @@ class GrblDrive(FocusDrive):
         self.spec = f"grbl:{port}"
         self._line = SerialLine(port, baudrate=baudrate, name="GRBL")
         self._link = GrblLink(self._line, self._timeout, self._fault)
+        self._recovery = GrblRecovery(self._link, self._status, self._poll)
         try:
             with self._io:
                 if reset_on_open == "auto" and self._link.answers():
@@ -160,7 +163,7 @@ class GrblDrive(FocusDrive):
         self._mark_unknown(reason)
         self._moving = False
         if reset:
-            self._reset_seen = True  # its counter restarted: a plain resync must not trust it
+            self._recovery.reset_seen = True  # its counter restarted: a plain resync must not trust it
 
     def _command(self, line: str, *, timeout: float | None = None) -> list[str]:
         return self._link.command(line, timeout=timeout)
@@ -282,54 +285,11 @@ class GrblDrive(FocusDrive):
 
     def _resync(self) -> float:
         with self._io:
-            self._line.write_realtime(JOG_CANCEL)
-            time.sleep(self._poll)
-            self._line.discard_input()
-            report = self._status_tolerant()
-            if report.state == "Alarm":
-                if not self._allow_unlock:
-                    raise PositionUnknownError(
-                        f"GRBL is in alarm: home the machine ($H), or check the position and "
-                        f"{UNLOCK} to clear it with $X"
-                    )
-                self._command("$X")
-                report = self._status_tolerant()
-            deadline = time.monotonic() + self._timeout
-            while report.state not in ("Idle", "Alarm") and time.monotonic() < deadline:
-                time.sleep(self._poll)
-                report = self._status_tolerant()
-            if report.state != "Idle":
-                raise PositionUnknownError(
-                    f"GRBL is in state {report.state}, not Idle: resolve it (e.g. resume with ~) and resync"
-                )
-            if self._reset_seen and not self._allow_unlock:
-                raise PositionUnknownError(
-                    f"GRBL reset itself since its position was known: its counter restarted, so the "
-                    f"position it reports means nothing: home it ($H), or check where the optics are "
-                    f"and {UNLOCK} to accept the board's position"
-                )
-            self._reset_seen = False
-            return self._z_um(report)
-
-    def _status_tolerant(self, attempts: int = 5) -> StatusReport:
-        """A status report for re-synchronisation: skips alarm/banner lines and garbled lines.
-
-        A timeout is raised at once; other failures are retried ``attempts`` times.
-        """
-        for _ in range(attempts - 1):
-            try:
-                return self._status()
-            except DeviceTimeout:
-                raise
-            except DeviceError:
-                continue  # an ALARM or banner line already seen, or a garbled line: ask again
-        return self._status()
+            return self._z_um(self._recovery.resync(self._allow_unlock))
 
     def _home(self) -> float:
         with self._io:
-            self._command("$H", timeout=max(self._timeout, 60.0))
-            self._reset_seen = False
-            return self._z_um(self._status())
+            return self._z_um(self._recovery.home())
 
 
 def _mm(z_mm: float) -> str:

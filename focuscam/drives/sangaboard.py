@@ -3,7 +3,8 @@
 Protocol used (Sangaboard firmware, see ../shared/notes/anchors.md): ``version`` ->
 ``Sangaboard Firmware v<x.y...>``; ``p?`` -> ``x y z`` (steps); ``mrz <steps>`` relative Z move;
 ``blocking_moves <true|false>``; ``moving?``; ``stop`` -> ``Move aborted``; ``zero``;
-``release``. Positions are converted with ``steps_per_um`` (focuscam positions are um).
+``release``. Positions are converted with ``steps_per_um`` (focuscam positions are um). The
+version check, replies and ``p?`` are the drive's link (:mod:`focuscam.drives._sanga_link`).
 
 Move completion:
 
@@ -45,41 +46,23 @@ target is rounded once per process (``focuscam move --by`` says so in one line).
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from typing import Any
 
 from ..errors import DeviceError, DeviceTimeout, InputError, ProtocolError
+from ._sanga_link import (  # the protocol's names, importable from here as before
+    ABORTED,
+    DONE_WORDS,
+    LEGACY_VERSION,  # noqa: F401
+    SUPPORTED,  # noqa: F401
+    VERSION,
+    SangaboardLink,
+)
 from ._serial import SerialLine, printable
 from .base import FocusDrive, _finite
 
 __all__ = ["SangaboardDrive"]
-
-VERSION = re.compile(r"^Sangaboard Firmware v(\d+)\.(\d+)\S*")
-#: The OpenFlexure Arduino Nano firmware many rigs still run (``OpenFlexure Motor Board v0.4``).
-LEGACY_VERSION = re.compile(r"^OpenFlexure Motor Board v(\d+)\.(\d+)\S*")
-# step counts: at most 12 digits (a longer number is garbage, not a position)
-_POSITION = re.compile(r"^(-?\d{1,12}) (-?\d{1,12}) (-?\d{1,12})$")
-DONE_WORDS = ("done.", "done", "stopped")
-#: Firmware versions this driver speaks: Sangaboard v0.5 and later 0.x, v1.x; Motor Board v0.4.
-SUPPORTED = "Sangaboard Firmware v0.5 or v1.x, or OpenFlexure Motor Board v0.4"
-
-
-def _supported(line: str) -> bool | None:
-    """True: a version this driver speaks; False: a known firmware, unsupported version;
-    None: not a version line."""
-    m = VERSION.match(line)
-    if m:
-        major, minor = int(m.group(1)), int(m.group(2))
-        return (major == 0 and minor >= 5) or major == 1
-    m = LEGACY_VERSION.match(line)
-    if m:
-        return (int(m.group(1)), int(m.group(2))) == (0, 4)
-    return None
-
-
-ABORTED = "Move aborted"
 
 
 class SangaboardDrive(FocusDrive):
@@ -152,6 +135,7 @@ class SangaboardDrive(FocusDrive):
         self._pending_end: tuple[float, str] | None = None  # (deadline, command) of a running move
         self.spec = f"sangaboard:{port}"
         self._line = SerialLine(port, baudrate=baudrate, name="Sangaboard")
+        self._link = SangaboardLink(self._line, self._timeout)
         try:
             with self._io:
                 self._identify()
@@ -168,77 +152,17 @@ class SangaboardDrive(FocusDrive):
         return self._spu
 
     # ------------------------------------------------------------------ protocol helpers
-    def _identify(self, attempts: int = 3) -> None:
-        last = ""
-        for attempt in range(attempts):
-            self._line.discard_input()
-            self._line.write_line("version")
-            deadline = time.monotonic() + self._timeout
-            try:
-                while True:
-                    line = self._line.readline(deadline, what="the firmware version")
-                    known = _supported(line)
-                    if known is False:
-                        raise DeviceError(
-                            f"the board on {self._line.url} runs {printable(line)!r}, a firmware version "
-                            f"focuscam does not support: flash {SUPPORTED}"
-                        )
-                    if known:
-                        self.version = line.split(" v", 1)[1]
-                        self.legacy = LEGACY_VERSION.match(line) is not None
-                        return
-                    last = line
-                    if attempt < attempts - 1:
-                        break  # e.g. a command mangled while the board booted: ask again
-            except (DeviceTimeout, ProtocolError):
-                continue
-        seen = f" (last line {printable(last)!r})" if last else ""
-        raise DeviceError(
-            f"no Sangaboard firmware answered 'version' on {self._line.url}{seen}: "
-            f"check the port and that the board runs {SUPPORTED}"
-        )
-
-    def _query(self, command: str, *, timeout: float | None = None) -> str:
-        """Send a command and return its one-line reply."""
-        self._line.write_line(command)
-        deadline = time.monotonic() + (self._timeout if timeout is None else timeout)
-        while True:
-            line = self._line.readline(deadline, what=f"the reply to {command!r}")
-            if line == ABORTED:
-                continue  # the answer to an earlier stop
-            return line
+    def _identify(self) -> None:
+        self.version, self.legacy = self._link.identify()
 
     def _set_mode(self) -> int:
-        """Send ``blocking_moves``, then ``p?``; return the z steps.
-
-        Whatever ``blocking_moves`` answers (firmware versions differ, some say nothing) is
-        skipped up to the position reply.
-        """
-        if self.legacy:
-            if not self._blocking:
-                raise DeviceError(
-                    f"the OpenFlexure Motor Board v{self.version} firmware has no non-blocking moves "
-                    f"(no moving? command): open it with blocking=True (the default)"
-                )
-        else:
-            self._line.write_line(f"blocking_moves {'true' if self._blocking else 'false'}")
-        self._line.write_line("p?")
-        deadline = time.monotonic() + self._timeout
-        for _ in range(5):
-            line = self._line.readline(deadline, what="the reply to 'p?'")
-            m = _POSITION.match(line)
-            if m:
-                return int(m.group(3))
-        raise ProtocolError(
-            f"Sangaboard did not answer p? with 'x y z' step counts (last line {printable(line)!r})"
-        )
-
-    def _read_steps(self) -> int:
-        reply = self._query("p?")
-        m = _POSITION.match(reply)
-        if not m:
-            raise ProtocolError(f"Sangaboard answered p? with {printable(reply)!r}, not 'x y z' step counts")
-        return int(m.group(3))
+        """Send ``blocking_moves`` (not to the v0.4 firmware), then ``p?``; return the z steps."""
+        if self.legacy and not self._blocking:
+            raise DeviceError(
+                f"the OpenFlexure Motor Board v{self.version} firmware has no non-blocking moves "
+                f"(no moving? command): open it with blocking=True (the default)"
+            )
+        return self._link.set_mode(None if self.legacy else self._blocking)
 
     def _check_reset(self, line: str) -> None:
         if VERSION.match(line):
@@ -251,7 +175,7 @@ class SangaboardDrive(FocusDrive):
     # ------------------------------------------------------------------ hooks
     def _move_to(self, z_um: float) -> None:
         with self._io:
-            start = self._read_steps()
+            start = self._link.read_steps()
             target = round(z_um * self._spu)
             steps = target - start
             if steps == 0:
@@ -272,9 +196,9 @@ class SangaboardDrive(FocusDrive):
             while True:
                 if time.monotonic() > deadline:
                     raise DeviceTimeout(f"the Sangaboard did not finish 'mrz {steps}' in time")
-                moving = self._query("moving?")
+                moving = self._link.query("moving?")
                 self._check_reset(moving)
-                z = self._read_steps() / self._spu
+                z = self._link.read_steps() / self._spu
                 self._last_z = z
                 self._record(self._now(), z)
                 if moving in ("false", "0"):
@@ -324,7 +248,7 @@ class SangaboardDrive(FocusDrive):
                 return self._last_z
             self._io.acquire()
         try:
-            z = self._read_steps() / self._spu
+            z = self._link.read_steps() / self._spu
             self._last_z = z
             return z
         finally:
@@ -353,8 +277,8 @@ class SangaboardDrive(FocusDrive):
         with self._move_lock:
             self._check_open()
             with self._io:
-                self._query("zero")
-                z = self._read_steps() / self._spu
+                self._link.query("zero")
+                z = self._link.read_steps() / self._spu
             self._set_known(z)
             return z
 
@@ -363,5 +287,5 @@ class SangaboardDrive(FocusDrive):
         with self._move_lock:
             self._check_open()
             with self._io:
-                self._query("release")
+                self._link.query("release")
             self._mark_unknown("motors released (the stage may have moved)")

@@ -305,7 +305,8 @@ class Model(SearchStrategy):
         first, until it is; ``left()`` is the frame budget still free. In brightfield, a grid
         without a dip goes on to the hump search (:func:`_hump_candidates`), and in max mode a
         best sample still at a window end to the hidden-peak search
-        (:func:`_hidden_peak_candidates`). Returns the frames the hump search took."""
+        (:func:`_hidden_peak_candidates`). Returns the frames those two searches took (they do
+        not count against the budget)."""
         sign = self._sign()
         i = int(np.argmin(np.abs(grid - here)))
         si = sign * (yield from self._go(float(grid[i])))

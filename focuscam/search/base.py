@@ -279,8 +279,7 @@ class SearchStrategy(ABC):
                 return
             moved = recentre(wlo, whi, side, self.lo, self.hi)
             if moved is None:
-                end, limit = ("low", self.lo) if side < 0 else ("high", self.hi)
-                self._fail_reason = f"peak at the {end} limit {limit:g} um: widen the limits"
+                self._fail_reason = _edge_reason(side, self._curve()[0], self.lo, self.hi, self.resolution)
                 return
             wlo, whi = moved
         self._fail_reason = (
@@ -386,6 +385,21 @@ def _result_of(strategy: SearchStrategy, fit: Any) -> SearchResult:
     if z is not None:
         z = min(max(z, strategy.lo), strategy.hi)
     return SearchResult(z, state, confidence, tuple(strategy.samples), fit, reason, name, passes)
+
+
+def _edge_reason(side: int, z: np.ndarray, lo: float, hi: float, resolution: float) -> str:
+    """Why a search whose best sample is its outermost one on ``side`` (-1 low, +1 high) failed,
+    with the limits ``lo``, ``hi`` and the sorted sample positions ``z`` (um): the peak at a
+    limit, or (when that sample stopped short of the limit) the curve still rising there."""
+    end, limit = ("low", lo) if side < 0 else ("high", hi)
+    edge = float(z[0] if side < 0 else z[-1])
+    if abs(edge - limit) <= 0.5 * resolution:
+        return f"peak at the {end} limit {limit:g} um: widen the limits"
+    return (
+        f"no peak found: the scores still rise toward {'lower' if side < 0 else 'higher'} z at the "
+        f"{'lowest' if side < 0 else 'highest'} sample, {edge:.4g} um, where the search stopped short "
+        f"of the {end} limit {limit:g} um: search again from there"
+    )
 
 
 def _fit_edge(fit, n: int) -> int:

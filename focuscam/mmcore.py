@@ -160,11 +160,17 @@ LOADED = False
 
 def _load(cfg: Path) -> Any:
     global LOADED
+    import gc
+
     from pymmcore_plus.experimental.unicore import UniMMCore
 
     from . import mm_devices
 
     LOADED = True
+    # A core that is garbage (a reference cycle: released earlier, or a failed load) must be
+    # destroyed here, in this thread: the garbage collector may otherwise run inside a new
+    # core's callback thread, and MMCore's destructor aborts the interpreter there.
+    gc.collect()
     core = _quiet_core(UniMMCore)
     problem = _missing_adapter(core, cfg)
     try:
@@ -176,7 +182,8 @@ def _load(cfg: Path) -> Any:
         cause = first_line(exc.__cause__) if exc.__cause__ is not None else ""
         problem = first_line(exc) + (f" ({cause})" if cause and cause not in first_line(exc) else "")
     if problem:
-        del core  # unloaded now, not at the interpreter's exit
+        del core  # destroyed now, in this thread (see above), not at the interpreter's exit
+        gc.collect()
         raise DeviceError(
             f"Micro-Manager configuration {cfg} does not load: {problem}; check the file, and for "
             f"C++ device adapters install Micro-Manager (mmcore install) or set MICROMANAGER_PATH"

@@ -390,10 +390,11 @@ def _result_of(strategy: SearchStrategy, fit: Any) -> SearchResult:
 def _edge_reason(side: int, z: np.ndarray, lo: float, hi: float, resolution: float) -> str:
     """Why a search whose best sample is its outermost one on ``side`` (-1 low, +1 high) failed,
     with the limits ``lo``, ``hi`` and the sorted sample positions ``z`` (um): the peak at a
-    limit, or (when that sample stopped short of the limit) the curve still rising there."""
+    limit (within one ``resolution`` step of it: a stepped drive's last grid point may stop short
+    of a limit off its grid), or the curve still rising at a sample short of the limit."""
     end, limit = ("low", lo) if side < 0 else ("high", hi)
     edge = float(z[0] if side < 0 else z[-1])
-    if abs(edge - limit) <= 0.5 * resolution:
+    if abs(edge - limit) <= resolution:
         return f"peak at the {end} limit {limit:g} um: widen the limits"
     return (
         f"no peak found: the scores still rise toward {'lower' if side < 0 else 'higher'} z at the "

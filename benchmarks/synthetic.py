@@ -72,15 +72,17 @@ def brightfield_planes(seed: int, z_um: np.ndarray, blur_per_um: float) -> tuple
     return frames, focus
 
 
+def scaled(frames: list, gains) -> list:
+    """16-bit ``frames`` each times its gain, clipped at white."""
+    return [np.clip(f * g, 0, 65535).astype(np.uint16) for f, g in zip(frames, gains, strict=True)]
+
+
 def bleached(frames: list, upward: bool) -> list:
     """16-bit ``frames`` (in z order) dimmed by e^(-1.2 k / (n - 1)) for the k-th plane recorded,
     planes recorded upward (first z first) or downward."""
     n = len(frames)
     ranks = range(n) if upward else range(n - 1, -1, -1)
-    return [
-        np.clip(f * np.exp(-1.2 * k / (n - 1)), 0, 65535).astype(np.uint16)
-        for f, k in zip(frames, ranks, strict=True)
-    ]
+    return scaled(frames, [np.exp(-1.2 * k / (n - 1)) for k in ranks])
 
 
 def make_stacks(out: Path, seeds: int) -> list[Path]:
@@ -126,12 +128,8 @@ def make_stacks(out: Path, seeds: int) -> list[Path]:
                     for name, upward in (("bleach", True), ("bleach-rev", False)):
                         save(f"{kind}{seed}-{name}", bleached(frames, upward), z, focus, tol)
                     gain = 1.0 + 0.05 * np.random.default_rng([seed, 3]).normal(size=len(frames))
-                    flicker = [
-                        np.clip(f * g, 0, 65535).astype(np.uint16) for f, g in zip(frames, gain, strict=True)
-                    ]
-                    save(f"{kind}{seed}-flicker", flicker, z, focus, tol)
-                    bright = [np.clip(f * 3.0, 0, 65535).astype(np.uint16) for f in frames]
-                    save(f"{kind}{seed}-saturated", bright, z, focus, tol)
+                    save(f"{kind}{seed}-flicker", scaled(frames, gain), z, focus, tol)
+                    save(f"{kind}{seed}-saturated", scaled(frames, [3.0] * len(frames)), z, focus, tol)
         for tag, blur in (("bf-wide", 0.35), ("bf-narrow", 1.2)):
             z = (np.arange(41) - 20) * 0.5
             frames, focus = brightfield_planes(seed, z, blur)

@@ -267,8 +267,15 @@ class SearchStrategy(ABC):
 
     def _search(self) -> Iterator[float]:
         """Run passes, re-centring the window while the peak sits at a window edge; then, if
-        the peak is not significant with too few samples, take more (:meth:`_top_up`)."""
+        the peak is not significant with too few samples, take more (:meth:`_top_up`).
+
+        When the window already reaches the limit on the peak's side but the samples stop more
+        than a ``resolution`` step short of that end (the pass spent its frame budget elsewhere,
+        e.g. on a flat half of the curve), the same window is searched again from there; that
+        counts as a re-centred search.
+        """
         wlo, whi = self.window
+        short = False
         for attempt in range(self.max_recentre + 1):
             self._passes = attempt + 1
             yield from self._pass(wlo, whi)
@@ -278,13 +285,26 @@ class SearchStrategy(ABC):
                 yield from self._top_up(wlo, whi)
                 return
             moved = recentre(wlo, whi, side, self.lo, self.hi)
+            short = moved is None and self._short_of_window(side, wlo, whi)
+            if short:
+                moved = (wlo, whi)
             if moved is None:
                 self._fail_reason = _edge_reason(side, self._curve()[0], self.lo, self.hi, self.resolution)
                 return
             wlo, whi = moved
+        if short:  # still short of the limit after the last pass: say where the search stopped
+            self._fail_reason = _edge_reason(side, self._curve()[0], self.lo, self.hi, self.resolution)
+            return
         self._fail_reason = (
             f"peak still at the edge of the range after {self.max_recentre} re-centred searches"
         )
+
+    def _short_of_window(self, side: int, wlo: float, whi: float) -> bool:
+        """True when the outermost sample on ``side`` (-1 low, +1 high) lies more than one
+        ``resolution`` step inside that end of the window ``[wlo, whi]`` (um)."""
+        z = self._curve()[0]
+        gap = float(z[0] - wlo) if side < 0 else float(whi - z[-1])
+        return gap > self.resolution
 
     def _top_up(self, wlo: float, whi: float) -> Iterator[float]:
         """More samples before deciding, when the peak fails the significance rule with few.

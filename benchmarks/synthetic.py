@@ -23,6 +23,11 @@ Validation that is not tuned to the shared stacks: stacks are rendered into a te
 - ``edge``: the focus 17, 14 or 11 um from the centre of the 40 um window (seed 0, 1, 2);
 - ``saturated``: the ``default`` planes three times brighter, clipped at white.
 
+Two focal planes in one window, per seed: ``mix-two`` (0.75 x a ``target`` scene in focus at
+-8 um + 0.25 x a ``cells`` scene in focus at +9 um, 41 planes) and ``mix-even`` (0.5 / 0.5);
+the target's peak is the stronger one (about 14 and 4 times the other in ``lapv``), its focus
+the truth (tolerance 1 um).
+
 and brightfield stacks of a transparent phase object (transport of intensity: the image is
 ``1 - k * dz * laplacian(phase)``, blurred by the defocus ``dz``, with shot noise), whose
 contrast is a minimum at focus between two maxima: ``bf-wide`` (maxima far from the focus,
@@ -75,6 +80,11 @@ def brightfield_planes(seed: int, z_um: np.ndarray, blur_per_um: float) -> tuple
 def scaled(frames: list, gains) -> list:
     """16-bit ``frames`` each times its gain, clipped at white."""
     return [np.clip(f * g, 0, 65535).astype(np.uint16) for f, g in zip(frames, gains, strict=True)]
+
+
+def mixed(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
+    """The 16-bit frame ``w * a + (1 - w) * b`` (two scenes at different depths in one field)."""
+    return np.clip(w * a.astype(float) + (1.0 - w) * b, 0, 65535).astype(np.uint16)
 
 
 def bleached(frames: list, upward: bool) -> list:
@@ -130,6 +140,12 @@ def make_stacks(out: Path, seeds: int) -> list[Path]:
                     gain = 1.0 + 0.05 * np.random.default_rng([seed, 3]).normal(size=len(frames))
                     save(f"{kind}{seed}-flicker", scaled(frames, gain), z, focus, tol)
                     save(f"{kind}{seed}-saturated", scaled(frames, [3.0] * len(frames)), z, focus, tol)
+        base = {"color": False, "width": W, "height": H, "seed": seed, "planes": 41}
+        near, z, focus = render_planes(SynthParams(kind="target", z_focus=-8.0, **base))
+        far, _, _ = render_planes(SynthParams(kind="cells", z_focus=9.0, **base))
+        for tag, w in (("two", 0.75), ("even", 0.5)):
+            frames = [mixed(a, b, w) for a, b in zip(near, far, strict=True)]
+            save(f"mix{seed}-{tag}", frames, z, focus, 1.0)
         for tag, blur in (("bf-wide", 0.35), ("bf-narrow", 1.2)):
             z = (np.arange(41) - 20) * 0.5
             frames, focus = brightfield_planes(seed, z, blur)

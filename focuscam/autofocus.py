@@ -28,7 +28,10 @@ and reports when the run failed); a second run while one is running is refused
 (:class:`~focuscam.errors.DriveBusy`).
 
 The search plans on the drive's step grid (``drive.resolution_um``): strategies get it as
-``grid_um`` and every proposal is a grid point inside the search bounds. ``range_um`` is the
+``grid_um`` and every proposal is a grid point inside the search bounds. On a continuous drive
+with a source that shows only a replayed stack's planes (its ``distinct_planes_um``, the twin),
+strategies that plan on planes (``model``) get them as ``planes_um`` and never ask for a
+position that would show a plane already scored (the very same frame again). ``range_um`` is the
 first search *window*; a peak at its edge re-centres the window within the drive's limits
 (less the backlash overshoot), not within the window.
 
@@ -186,6 +189,11 @@ class Autofocus(ClosedLoop):
             "resolution": res,
             "grid_um": self.grid_um,
         }
+        cls = STRATEGIES.get(self.strategy_name)
+        planes = getattr(self.source, "distinct_planes_um", None)
+        if planes is not None and self.grid_um == 0 and getattr(cls, "plans_on_planes", False):
+            # a replayed stack: positions that show a plane already scored are not asked again
+            kw["planes_um"] = planes
         kw.update(self.strategy_options)
         kw.update(override)
         return make_strategy(self.strategy_name, **kw)

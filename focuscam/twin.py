@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, SourceError
+from .search._plan import nearest_plane
 from .sources.base import FrameSource
 from .types import Frame, ZUnit
 
@@ -161,6 +162,23 @@ class TwinSource(FrameSource):
         return float(self.planes_um[0]), float(self.planes_um[-1])
 
     @property
+    def distinct_planes_um(self) -> np.ndarray | None:
+        """The positions (um, sorted) of the only distinct frames this twin shows, or None.
+
+        A position between planes shows the nearest plane (ties the upper one:
+        :func:`focuscam.search._plan.nearest_plane`), so two positions nearer the same plane
+        give the very same frame; a search that knows the planes asks for each at most once.
+        None when a frame is not a function of the drive's position alone: blended planes, a
+        drifting sample (``drift``, a non-zero :attr:`drift_um`), an ``optics`` callable, or a
+        drive with a mechanical dead band (the optics lag the drive's position).
+        """
+        if self.blend or self.drift is not None or self.drift_um != 0.0 or self._optics is not None:
+            return None
+        if float(getattr(self.drive, "mechanical_backlash_um", 0.0) or 0.0) != 0.0:
+            return None
+        return self.planes_um.copy()
+
+    @property
     def spacing_um(self) -> float:
         """The median distance between neighbouring planes, in um."""
         d = np.diff(self.planes_um)
@@ -203,7 +221,7 @@ class TwinSource(FrameSource):
             return self._plane(p.size - 1), p.size - 1
         lo, hi = j - 1, j
         w = (z_um - p[lo]) / (p[hi] - p[lo])
-        nearest = hi if w >= 0.5 else lo
+        nearest = int(nearest_plane(p, z_um))
         if not self.blend or w <= 0.0 or w >= 1.0:
             return self._plane(nearest), nearest
         a, b = self._plane(lo), self._plane(hi)

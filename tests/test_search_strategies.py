@@ -515,3 +515,63 @@ def test_hidden_peak_candidates_halve_the_gaps_beside_the_best_inside_local_maxi
     assert _hidden_peak_candidates(z, np.arange(6.0), 1.0) == []
     # gaps narrower than two resolution steps are not halved
     assert _hidden_peak_candidates(z, np.array([1.0, 3.0, 2.0, 6.0, 4.0, 8.0, 9.0]), 15.0) == []
+
+
+# ------------------------------------------------- a replayed stack's planes (planes_um)
+def _replayed(planes, curve):
+    """``curve`` as a replayed stack shows it: the score of the plane nearest z (ties up)."""
+    from focuscam.search._plan import nearest_plane
+
+    return lambda z: curve(float(planes[int(nearest_plane(planes, z))]))
+
+
+def test_model_with_the_sources_planes_scores_no_plane_twice():
+    """Positions nearer an already scored plane than any other show that very frame again on a
+    replayed stack: with ``planes_um`` the default never asks for them (every sample a
+    distinct frame); without the option it does on some of these curves (5 % flicker per
+    plane on a peak 1.5 planes wide, random starts)."""
+    from focuscam.search._plan import nearest_plane
+
+    planes = np.arange(-20.0, 21.0)
+    repeats = {True: 0, False: 0}
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        gain = dict(zip(planes.tolist(), 1.0 + 0.05 * rng.normal(size=planes.size), strict=True))
+        peak = float(rng.uniform(-12.0, 12.0))
+        curve = _replayed(
+            planes, lambda z, g=gain, m=peak: g[z] * (1.0 + 3.0 * math.exp(-0.5 * ((z - m) / 1.5) ** 2))
+        )
+        start = float(rng.uniform(-20.0, 20.0))
+        for with_planes in (True, False):
+            strat = make_strategy("model", lo=-20.0, hi=20.0, resolution=1.0, start=start,
+                                  planes_um=planes if with_planes else None)  # fmt: skip
+            run(strat, curve)
+            shown = nearest_plane(planes, np.array([z for z, _ in strat.samples]))
+            repeats[with_planes] += shown.size - np.unique(shown).size
+    assert repeats[True] == 0, repeats
+    assert repeats[False] > 0, "these curves no longer show the repeats the option is there for"
+
+
+def test_nearest_plane_is_the_plane_the_twin_shows(tmp_path):
+    from focuscam.search._plan import nearest_plane
+    from focuscam.stacks import save_stack
+    from focuscam.twin import make_twin
+
+    z = np.array([0.0, 1.0, 2.5, 3.0, 7.0])
+    frames = [np.full((4, 4), k, np.uint8) for k in range(z.size)]
+    path = save_stack(tmp_path / "s", frames, z, z_unit="um", kind="z-sweep", name="s")
+    twin, _ = make_twin(path)
+    for q in np.linspace(-1.0, 8.0, 181):
+        assert twin.render(float(q))[1] == int(nearest_plane(twin.planes_um, q)), q
+    assert np.array_equal(twin.distinct_planes_um, z)
+    blended, _ = make_twin(path, blend=True)
+    assert blended.distinct_planes_um is None  # a blend differs at every position
+    drifting, _ = make_twin(path, drift=lambda t: 0.1 * t)
+    assert drifting.distinct_planes_um is None
+
+
+def test_planes_um_must_be_positions():
+    with pytest.raises(InputError, match="planes_um"):
+        make_strategy("model", lo=0.0, hi=10.0, planes_um=[1.0])
+    with pytest.raises(InputError, match="planes_um"):
+        make_strategy("model", lo=0.0, hi=10.0, planes_um=[1.0, float("nan")])

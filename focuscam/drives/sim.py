@@ -175,6 +175,11 @@ class SimulatedDrive(FocusDrive):
         return self._now() < self._profile.t1
 
     @property
+    def mechanical_backlash_um(self) -> float:
+        """The width (um) of the modelled dead band between motor and optics (0 = none)."""
+        return self._play
+
+    @property
     def mechanical_position(self) -> float:
         """The modelled optics position in um (motor position through the backlash dead band)."""
         with self._state_lock:

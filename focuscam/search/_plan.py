@@ -2,8 +2,10 @@
 
 Pure functions for :class:`~focuscam.search.base.SearchStrategy`: :func:`check_options` checks
 the options every strategy shares, :func:`snap` puts a proposal inside the limits and on the
-drive's step grid, :func:`recentre` moves the window towards a peak at its edge and
-:func:`widest_gap` picks the free grid point farthest from the samples. No state, I/O or threads.
+drive's step grid, :func:`recentre` moves the window towards a peak at its edge,
+:func:`widest_gap` picks the free grid point farthest from the samples and
+:func:`nearest_plane` says which of a replayed stack's planes a position shows. No state, I/O
+or threads.
 """
 
 from __future__ import annotations
@@ -17,7 +19,18 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["MODES", "StrategyOptions", "check_number", "check_options", "recentre", "snap", "widest_gap"]
+__all__ = [
+    "MODES",
+    "StrategyOptions",
+    "check_number",
+    "check_options",
+    "check_planes",
+    "known_sample",
+    "nearest_plane",
+    "recentre",
+    "snap",
+    "widest_gap",
+]
 
 #: Peak-fit modes: ``"max"`` (sharpest = highest score) and ``"brightfield"`` (the focal plane of
 #: a transparent object is the contrast minimum between two maxima).
@@ -133,6 +146,49 @@ def check_options(
     return StrategyOptions(
         lo, hi, mode, resolution, grid, start, (wlo, whi), int(max_recentre), min_snr, curve_width_um
     )
+
+
+def check_planes(planes_um: Any) -> np.ndarray | None:
+    """``planes_um`` (the positions, um, of the only distinct frames a source shows) as a sorted
+    float array of distinct finite positions, or None; an
+    :class:`~focuscam.errors.InputError` if it is not one."""
+    if planes_um is None:
+        return None
+    try:
+        planes = np.unique(np.asarray(planes_um, dtype=float).reshape(-1))
+    except (TypeError, ValueError):
+        raise InputError(f"planes_um {planes_um!r} is not a list of positions in um") from None
+    if planes.size < 2 or not np.all(np.isfinite(planes)):
+        raise InputError("planes_um needs at least 2 distinct finite positions in um (or None)")
+    return planes
+
+
+def nearest_plane(planes: np.ndarray, z: Any) -> np.ndarray:
+    """Index of the plane (``planes`` sorted, um) a replayed stack shows at ``z`` (um, scalar or
+    array): the nearest one, a position halfway between two planes showing the upper one, and
+    the end planes beyond the ends (the rule of :meth:`focuscam.twin.TwinSource.render`)."""
+    z = np.asarray(z, dtype=float)
+    j = np.clip(np.searchsorted(planes, z), 1, planes.size - 1)
+    lo, hi = planes[j - 1], planes[j]
+    return np.where(z - lo >= 0.5 * (hi - lo), j, j - 1)
+
+
+def known_sample(zs: Any, z: float, resolution: float, planes: np.ndarray | None) -> int | None:
+    """Index of a sample among the positions ``zs`` (um) that stands for a frame at ``z`` (um):
+    the nearest one when it lies within half the ``resolution``, else, with the source's
+    ``planes`` (um, sorted; None for a camera), the first one that shows the same plane as
+    ``z`` (:func:`nearest_plane`); None when there is none."""
+    if len(zs) == 0:
+        return None
+    zs = np.asarray(zs, dtype=float)
+    i = int(np.argmin(np.abs(zs - z)))
+    if abs(zs[i] - z) < 0.5 * resolution:
+        return i
+    if planes is not None:
+        same = np.flatnonzero(nearest_plane(planes, zs) == nearest_plane(planes, z))
+        if same.size:
+            return int(same[0])
+    return None
 
 
 def _grid_range(lo: float, hi: float, step: float) -> tuple[int, int]:

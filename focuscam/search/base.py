@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import FocusState
-from ._plan import MODES, check_options, recentre, snap, widest_gap
+from ._plan import MODES, check_options, check_planes, known_sample, recentre, snap, widest_gap
 from ._plan import check_number as _check_number
 from .significance import MIN_SNR
 
@@ -125,6 +125,10 @@ class SearchStrategy(ABC):
     grid_um : float
         The drive's step grid in um (0 = continuous): every proposal is snapped to a grid point
         inside ``[lo, hi]``, and ``resolution`` is at least one grid step.
+    planes_um : array_like, optional
+        The only distinct frames' positions (um) of a replayed stack
+        (:attr:`focuscam.twin.TwinSource.distinct_planes_um`; None for a camera): a position
+        showing a plane already scored counts as scored (:func:`~focuscam.search._plan.known_sample`).
     """
 
     #: Registry name, set by subclasses.
@@ -139,6 +143,8 @@ class SearchStrategy(ABC):
     steps_option: str | None = None
     #: True when an insignificant peak with few samples gets more samples (:meth:`_top_up`).
     top_up = True
+    #: True when the controller passes a replayed stack's planes (``planes_um``) to the strategy.
+    plans_on_planes = False
 
     def __init__(
         self,
@@ -153,6 +159,7 @@ class SearchStrategy(ABC):
         min_snr: float = MIN_SNR,
         curve_width_um: float | None = None,
         grid_um: float = 0.0,
+        planes_um: Any = None,
     ) -> None:
         o = check_options(
             lo, hi, mode, resolution, start, window, max_recentre, min_snr, curve_width_um, grid_um
@@ -161,6 +168,7 @@ class SearchStrategy(ABC):
         self.resolution, self.grid_um, self.start = o.resolution, o.grid_um, o.start
         self.window, self.max_recentre, self.min_snr = o.window, o.max_recentre, o.min_snr
         self.curve_width_um = o.curve_width_um
+        self.planes_um = check_planes(planes_um)
 
         self._z: list[float] = []
         self._s: list[float] = []
@@ -244,12 +252,10 @@ class SearchStrategy(ABC):
         return self._s[-1]
 
     def _score_at(self, z: float) -> float | None:
-        """The score already observed within half the resolution of ``z`` (um), if any."""
-        if not self._z:
-            return None
-        zs = np.asarray(self._z)
-        i = int(np.argmin(np.abs(zs - z)))
-        return self._s[i] if abs(zs[i] - z) < 0.5 * self.resolution else None
+        """The score already observed within half the resolution of ``z`` (um), or, when the
+        source's planes are known (``planes_um``), at a position showing the same plane; else None."""
+        i = known_sample(self._z, z, self.resolution, self.planes_um)
+        return None if i is None else self._s[i]
 
     def _score(self, z: float) -> Iterator[float]:
         """Generator helper: ``s = yield from self._score(z)`` scores ``z`` unless already scored."""
@@ -266,9 +272,11 @@ class SearchStrategy(ABC):
         return self._last_score()
 
     def _search(self) -> Iterator[float]:
-        """Run passes, re-centring the window while the peak sits at a window edge; then, if
-        the peak is not significant with too few samples, take more (:meth:`_top_up`)."""
+        """Run passes, re-centring the window while the peak sits at a window edge (a window at
+        the limit whose samples stop short of it, :func:`_short_of`, is searched again as it is);
+        then, if the peak is not significant with too few samples, take more (:meth:`_top_up`)."""
         wlo, whi = self.window
+        short = False
         for attempt in range(self.max_recentre + 1):
             self._passes = attempt + 1
             yield from self._pass(wlo, whi)
@@ -278,10 +286,16 @@ class SearchStrategy(ABC):
                 yield from self._top_up(wlo, whi)
                 return
             moved = recentre(wlo, whi, side, self.lo, self.hi)
+            short = moved is None and _short_of(self._curve()[0], side, wlo, whi, self.resolution)
+            if short:
+                moved = (wlo, whi)
             if moved is None:
                 self._fail_reason = _edge_reason(side, self._curve()[0], self.lo, self.hi, self.resolution)
                 return
             wlo, whi = moved
+        if short:  # still short of the limit after the last pass: say where the search stopped
+            self._fail_reason = _edge_reason(side, self._curve()[0], self.lo, self.hi, self.resolution)
+            return
         self._fail_reason = (
             f"peak still at the edge of the range after {self.max_recentre} re-centred searches"
         )
@@ -353,6 +367,13 @@ def _average_repeats(zs: list[float], ss: list[float]) -> tuple[np.ndarray, np.n
     sums = np.bincount(inv, weights=s)
     counts = np.bincount(inv)
     return uz, sums / counts
+
+
+def _short_of(z: np.ndarray, side: int, wlo: float, whi: float, resolution: float) -> bool:
+    """True when the outermost of the sorted samples ``z`` (um) on ``side`` (-1 low, +1 high)
+    lies more than one ``resolution`` step inside that end of the window ``[wlo, whi]`` (um)."""
+    gap = float(z[0] - wlo) if side < 0 else float(whi - z[-1])
+    return gap > resolution
 
 
 def _edge_side(fit: Any, n: int) -> int:

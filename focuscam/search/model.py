@@ -188,6 +188,7 @@ class Model(SearchStrategy):
     """
 
     name = "model"
+    plans_on_planes = True
 
     def __init__(self, *, coarse_points: int | None = None, max_frames: int | None = None, **common) -> None:
         super().__init__(**common)

@@ -256,7 +256,9 @@ class Monitor:
         Capacity of the :meth:`samples` queue (>= 1); when full, the oldest sample is dropped.
         0: no queue (nothing is kept for :meth:`samples`; the subscribed callbacks get every sample).
     close_source : bool
-        Close the source in :meth:`stop` (this also unblocks a worker waiting for a frame).
+        Close the source in :meth:`stop` (this also unblocks a worker waiting for a frame), and
+        as soon as the scoring worker ends, however it ended (a limit, the stream's end, an
+        error): a camera is released at once, and a hub's driver hands its pumping on.
 
     Notes
     -----
@@ -428,6 +430,8 @@ class Monitor:
                 self._stop.set()
                 self._blur.wake()
                 self._outlet.end()
+                if self.close_source:  # the run is over, however it ended: release the source
+                    self.source.close()
 
     def _score_loop(self) -> None:
         last = self._score_frames()

@@ -82,9 +82,9 @@ class Microscope:
         self.twin = twin
         self.hub = FrameHub(source)
         self.grid_shape = grid or (3, 3)
-        self.monitor = Monitor(  # its samples go to _on_sample only: no queue that nobody reads
-            self.hub.tap(buffer=4), measure=measure, roi=roi, grid=grid, queue_size=0
-        )
+        # the monitor scores every frame: it reads the source itself (the hub's driver); its
+        # samples go to _on_sample only (no queue that nobody reads)
+        self.monitor = Monitor(self.hub.driver(), measure=measure, roi=roi, grid=grid, queue_size=0)
         self.monitor.subscribe(self._on_sample)
         self.actions = EngineActions(
             jog_um=jog_um,

@@ -122,7 +122,7 @@ class _DriverTap(HubTap):
 
 
 class FrameHub:
-    """Read a source on one pump thread and hand every frame to its taps and listeners.
+    """Read a source on one pump (its thread, or its driver's) and hand every frame to its taps and listeners.
 
     Parameters
     ----------

@@ -238,15 +238,14 @@ class FrameHub:
             return self._worker.running
         return self._started and self._driver is not None and not self._stop.is_set()
 
-    def _deliver(self, frame: Frame, skip: HubTap | None = None) -> None:
-        """``frame`` is the newest: to every tap (but ``skip``) and every listener."""
+    def _deliver(self, frame: Frame) -> None:
+        """``frame`` is the newest: to every tap (the driver is none of them) and every listener."""
         self.latest = frame
         self.count += 1
         with self._lock:
             taps, listeners = list(self._taps), list(self._listeners)
         for tap in taps:
-            if tap is not skip:
-                tap._push(frame)
+            tap._push(frame)
         for listener in listeners:
             listener(frame)
 
@@ -255,7 +254,7 @@ class FrameHub:
         try:
             with self._reading:
                 frame = self.source.read(timeout=timeout)
-                self._deliver(frame, skip=tap)
+            self._deliver(frame)
             return frame
         except StreamEnded:
             self.ended = True

@@ -23,7 +23,9 @@ def mm_rig(*, backlash_um: float = 0.0, mech_backlash_um: float = 0.0) -> Rig:
     core.setFocusDevice("Z")
     core.setProperty("Z", "Speed", 2500.0)
     core.setProperty("Z", "Backlash", mech_backlash_um)
-    drive = open_drive(core, limits=DriveContract.LIMITS, backlash_um=backlash_um, timeout_s=0.5)
+    # the contract's longest move (1250 um) takes 0.5 s at this speed: the timeout leaves it 4x
+    # that, so a busy machine cannot turn a normal move into a timeout (only the hang test waits it)
+    drive = open_drive(core, limits=DriveContract.LIMITS, backlash_um=backlash_um, timeout_s=2.0)
 
     def fail(on: bool) -> None:
         core.setProperty("Z", "Fault", "hang" if on else "none")

@@ -31,7 +31,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "settle": ("settle_s", "a number >= 0 in seconds"),
     },
     "autofocus": {
-        "measure": ("measure", "a focus measure name"),
+        "measure": ("measure", "a focus measure name or auto"),
         "roi": ("roi", "[x, y, w, h]: four integers in pixels, x, y >= 0 and w, h > 0"),
         "bin": ("bin", 'an integer >= 1 or "auto"'),
         "strategy": ("strategy", "a search strategy name"),
@@ -108,7 +108,7 @@ def validate_value(table: str, key: str, value: Any, where: Where) -> Any:
                 raise fail("names no camera, file or stack")
         if key == "spec":
             _check_drive_spec(value, fail)
-        if key == "measure":
+        if key == "measure" and value != "auto":  # auto: as Autofocus(measure="auto")
             _check_name(value, "focuscam.measures", "MEASURES", table, key, where)
         if key == "strategy":
             _check_name(value, "focuscam.search", "STRATEGIES", table, key, where)

@@ -46,7 +46,7 @@ from typing import Any
 
 from ._autofocus_result import AutofocusResult, _Verdict, peak_score, run_result, verified, verify_verdict
 from ._loop import ClosedLoop, EventCallback, search_bounds, search_window
-from ._rebin import KeptFrames, coarser_search
+from ._rebin import KeptFrames, fallback_search
 from .errors import Aborted, InputError
 from .lock import FocusLock, LockReport
 from .ownership import DriveOwner
@@ -54,7 +54,11 @@ from .search import DEFAULT_STRATEGY, STRATEGIES, make_strategy
 from .search.base import NO_MOVE
 from .types import FocusState
 
-__all__ = ["Autofocus", "AutofocusResult", "FocusLock", "LockReport", "autofocus", "default_measure"]
+__all__ = ["AUTO", "Autofocus", "AutofocusResult", "FocusLock", "LockReport", "autofocus", "default_measure"]
+
+#: ``measure=AUTO`` (the default): the mode's default measure, and the other automatic measures
+#: when its curve shows no significant peak (see :class:`Autofocus`).
+AUTO = "auto"
 
 
 def default_measure(mode: str) -> str:
@@ -90,7 +94,11 @@ class Autofocus(ClosedLoop):
         Planes of the (coarse) sweep, for strategies that sweep (``sweep``: ``points``;
         ``coarse-fine``: ``coarse_points``); refused by the others.
     measure : str, optional
-        Focus measure name (default :func:`default_measure` of ``mode``).
+        Focus measure name, or ``"auto"`` (the default): :func:`default_measure` of ``mode``,
+        and in max mode, when that curve shows no significant peak, the first search's frames
+        are scored again with the other :data:`~focuscam.select.AUTO_MEASURES` and the search
+        goes on with the most significant (:mod:`focuscam._rebin`; the result's ``measure``
+        says which). A named measure is used alone.
     roi : ROI or (x, y, w, h) or str, optional
         Region scored, in pixels.
     grid : (rows, cols), optional
@@ -144,10 +152,11 @@ class Autofocus(ClosedLoop):
         if mode not in ("max", "brightfield"):
             raise InputError(f"mode {mode!r} is unknown: use max or brightfield")
         self.mode = mode
+        auto = measure is None or measure == AUTO
         super().__init__(
             source,
             drive,
-            measure=default_measure(mode) if measure is None else measure,
+            measure=default_measure(mode) if auto else measure,
             roi=roi,
             grid=grid,
             bin=bin,
@@ -173,7 +182,27 @@ class Autofocus(ClosedLoop):
         self.last_result: AutofocusResult | None = None
         self.focus_lock = FocusLock(self)
         self._bin_setting = bin
+        self._measure_auto = auto
         self._kept: KeptFrames | None = None
+
+    @property
+    def measure_name(self) -> str:
+        """The focus measure scoring the frames (after a run: the one that found the focus)."""
+        return self._measure_name
+
+    @measure_name.setter
+    def measure_name(self, name: str) -> None:
+        # a measure named after construction (the window's or the page's choice) is the user's
+        self._measure_name = name
+        self._measure_auto = False
+
+    @property
+    def fallback_measures(self) -> tuple[str, ...]:
+        """The measures a failed first search may go on with: :data:`~focuscam.select.AUTO_MEASURES`
+        with ``measure="auto"`` in max mode, else only the measure in use."""
+        from .select import AUTO_MEASURES
+
+        return AUTO_MEASURES if self._measure_auto and self.mode == "max" else (self._measure_name,)
 
     # ------------------------------------------------------------------ helpers
     def _strategy(self, start: float, **override: Any) -> Any:
@@ -230,7 +259,10 @@ class Autofocus(ClosedLoop):
         self.travel_um = 0.0
         self._scores = []
         self.bin = self._bin_setting
-        self._kept = KeptFrames() if self.bin == "auto" and self.grid is None else None
+        if self._measure_auto:
+            self._measure_name = default_measure(self.mode)
+        fallback = self.bin == "auto" or len(self.fallback_measures) > 1
+        self._kept = KeptFrames() if fallback and self.grid is None else None
         self._open_writer(self.record, f"autofocus run: {self.strategy_name} with {self.measure_name}")
         try:
             v = self._run()
@@ -254,7 +286,7 @@ class Autofocus(ClosedLoop):
             strategy = self._strategy(start)
             res = self._search(strategy)
             if searches == 1 and res.state != FocusState.FOCUSED and self._kept is not None:
-                res = self._coarser(res)
+                res = self._fallback(res)
             samples.extend(res.samples)
             if res.state != FocusState.FOCUSED or res.z is None:
                 return _Verdict(
@@ -288,9 +320,10 @@ class Autofocus(ClosedLoop):
             self._kept.add(z, frame.pixels)
         return s
 
-    def _coarser(self, res: Any) -> Any:
-        """``bin="auto"``: the failed first search scored again at coarser bins (:mod:`focuscam._rebin`)."""
-        return coarser_search(self, res)
+    def _fallback(self, res: Any) -> Any:
+        """The failed first search scored again with other measures (``measure="auto"``) and at
+        coarser bins (``bin="auto"``), and searched on with the best (:mod:`focuscam._rebin`)."""
+        return fallback_search(self, res)
 
     # ------------------------------------------------------------------ focus lock (lock.py)
     def lock(self, **options: Any) -> LockReport:

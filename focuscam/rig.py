@@ -20,7 +20,7 @@ A rig file has three optional tables (and an optional top-level ``name``)::
     settle = 0.05              # settle time after a move in s (>= 0)
 
     [autofocus]
-    measure = "lapv"           # a name from focuscam.measures.MEASURES
+    measure = "lapv"           # a name from focuscam.measures.MEASURES, or auto
     roi = [100, 80, 320, 240]  # x, y, w, h in pixels
     bin = "auto"               # an integer >= 1, or "auto"
     strategy = "coarse-fine"   # a name from focuscam.search.STRATEGIES
@@ -146,7 +146,7 @@ class AutofocusConfig:
     Attributes
     ----------
     measure : str or None
-        A focus measure name (``focuscam.measures.MEASURES``).
+        A focus measure name (``focuscam.measures.MEASURES``) or ``"auto"``.
     roi : ROI or None
         Region of interest ``(x, y, w, h)`` in pixels.
     bin : int or "auto" or None

@@ -107,3 +107,27 @@ def test_default_is_not_fooled_by_a_plane_made_bright_by_flicker(tmp_path, kind)
     gain = 1.0 + 0.05 * np.random.default_rng([2, 3]).normal(size=len(frames))
     row = _row(tmp_path, scaled(frames, gain), z, focus)
     assert row.success_rate == 1.0, row.failures
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_default_focuses_a_dim_field_where_the_laplacian_is_flat(tmp_path, seed):
+    """``cells-dim`` (150 photons on a strong background): the lapv curve is flat within photon
+    noise at every bin, so the first search fails; the default measure (``auto``) scores its
+    frames again with teng and glvn and searches on with the more significant (0/8 before)."""
+    frames, z, focus = render_planes(_params("cells", seed, photons=150.0, background=0.7))
+    row = _row(tmp_path, frames, z, focus)
+    assert row.success_rate == 1.0, row.failures
+    assert row.frames <= 0.5 * len(z)
+
+
+def test_default_focuses_irregular_planes_where_only_the_gradient_shows_the_peak(tmp_path):
+    """``cells0-irregular`` (15 of 61 planes at irregular offsets): lapv's curve peaks on one
+    plane far from the focus and fails the test; teng shows the peak (0/8 before)."""
+    frames, z, focus = render_planes(
+        SynthParams(kind="cells", color=False, width=W, height=H, seed=0, planes=61)
+    )
+    keep = np.sort(np.random.default_rng([0, 99]).choice(len(z), 15, replace=False))
+    keep[0], keep[-1] = 0, len(z) - 1
+    z = np.asarray(z)[keep]
+    row = _row(tmp_path, [frames[i] for i in keep], z, focus, tolerance=0.75 * float(np.median(np.diff(z))))
+    assert row.success_rate == 1.0, row.failures

@@ -65,7 +65,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--measure",
         metavar="NAME",
-        help=f"focus measure: {', '.join(measure_names())} (default lapv; glvn in brightfield)",
+        help=f"focus measure: {', '.join(measure_names())} or auto (default auto: lapv, and when its curve "
+        "shows no significant peak the search goes on with the more significant of teng and glvn; "
+        "glvn in brightfield)",
     )
     parser.add_argument(
         "--curve-width",

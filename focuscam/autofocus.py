@@ -46,6 +46,7 @@ from typing import Any
 
 from ._autofocus_result import AutofocusResult, _Verdict, peak_score, run_result, verified, verify_verdict
 from ._loop import ClosedLoop, EventCallback, search_bounds, search_window
+from ._measure_choice import AUTO, AUTO_MEASURES, default_measure
 from ._rebin import KeptFrames, fallback_search
 from .errors import Aborted, InputError
 from .lock import FocusLock, LockReport
@@ -55,20 +56,6 @@ from .search.base import NO_MOVE
 from .types import FocusState
 
 __all__ = ["AUTO", "Autofocus", "AutofocusResult", "FocusLock", "LockReport", "autofocus", "default_measure"]
-
-#: ``measure=AUTO`` (the default): the mode's default measure, and the other automatic measures
-#: when its curve shows no significant peak (see :class:`Autofocus`).
-AUTO = "auto"
-
-
-def default_measure(mode: str) -> str:
-    """The measure used when none is named: ``lapv``; ``glvn`` in brightfield.
-
-    In brightfield the focal plane is the contrast minimum; the normalised gray-level variance
-    (variance / mean, like the standard deviation that BFAutofocus uses) shows that minimum
-    clearly, where Laplacian measures are dominated by the edges of the two maxima.
-    """
-    return "glvn" if mode == "brightfield" else "lapv"
 
 
 class Autofocus(ClosedLoop):
@@ -200,8 +187,6 @@ class Autofocus(ClosedLoop):
     def fallback_measures(self) -> tuple[str, ...]:
         """The measures a failed first search may go on with: :data:`~focuscam.select.AUTO_MEASURES`
         with ``measure="auto"`` in max mode, else only the measure in use."""
-        from .select import AUTO_MEASURES
-
         return AUTO_MEASURES if self._measure_auto and self.mode == "max" else (self._measure_name,)
 
     # ------------------------------------------------------------------ helpers

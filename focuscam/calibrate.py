@@ -118,7 +118,7 @@ def calibrate_stack(
     :data:`focuscam.select.AUTO_MEASURES` whose curve is the most significant
     (:func:`focuscam.select.choose_measure`; the default measure when none focuses).
     """
-    from .autofocus import default_measure
+    from ._measure_choice import default_measure
     from .select import choose_measure, select_plane
     from .stacks import Stack, load_stack
     from .twin import z_scale_um

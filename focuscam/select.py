@@ -15,18 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from ._measure_choice import AUTO_MEASURES, default_measure
 from .errors import InputError
 from .search.peak import MODES, PeakFit, fit_peak
 from .stacks import Stack, load_stack
 from .types import json_number
 
 __all__ = ["AUTO_MEASURES", "PlaneResult", "choose_measure", "family_min_snr", "select_plane"]
-
-#: The candidates of ``measure="auto"``: one measure of each family that reacts differently to
-#: sparse features, photon noise and background (Laplacian: fine detail, drowned first by
-#: pixel noise; gradient: edges, more robust to noise; statistics: global contrast, no
-#: neighbours, the one that sees a brightfield minimum).
-AUTO_MEASURES = ("lapv", "teng", "glvn")
 
 
 @dataclass(frozen=True)
@@ -287,8 +282,6 @@ def select_plane(
     if name == "auto":
         return choose_measure(stack, roi=roi, bin=bin, mode=mode)[0]
     if name is None:
-        from .autofocus import default_measure
-
         st0 = _as_stack(stack)
         resolved = mode or ("brightfield" if (st0.modality or "").lower() == "brightfield" else "max")
         name, stack = default_measure(resolved), st0

@@ -139,7 +139,9 @@ def fallback_search(af: Any, res: Any) -> Any:
             state="retrying",
             reason=f"no significant peak with {first_measure} at bin {first_bin}: {what}",
         )
-        strategy = af._strategy(af._position(), min_snr=factor)
+        # the last samples before the controller decides: an insignificant peak is topped up
+        # with planes no sample shows yet (on a replayed stack)
+        strategy = af._strategy(af._position(), min_snr=factor, top_up_planes=True)
         for z, s in kept.scores(af.score):
             strategy.observe(z, s)
         again = af._search(strategy)

@@ -210,6 +210,8 @@ class Autofocus(ClosedLoop):
             kw["planes_um"] = planes
         kw.update(self.strategy_options)
         kw.update(override)
+        if "planes_um" not in kw:
+            kw.pop("top_up_planes", None)  # only a strategy planning on the planes tops up with them
         return make_strategy(self.strategy_name, **kw)
 
     # ------------------------------------------------------------------ public

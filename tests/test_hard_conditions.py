@@ -131,3 +131,14 @@ def test_default_focuses_irregular_planes_where_only_the_gradient_shows_the_peak
     z = np.asarray(z)[keep]
     row = _row(tmp_path, [frames[i] for i in keep], z, focus, tolerance=0.75 * float(np.median(np.diff(z))))
     assert row.success_rate == 1.0, row.failures
+
+
+def test_default_focuses_dim_coarse_planes_by_topping_up_with_unshown_planes(tmp_path):
+    """Dim cells on 13 planes 3 um apart: the lapv search fails; the teng search seeded with
+    its 9 frames has no candidate left below the rule, so it scores planes no sample shows yet
+    (``SearchStrategy._top_up`` with ``planes_um``; 5/8 before)."""
+    params = SynthParams(kind="cells", color=False, width=W, height=H, seed=0, planes=13, z_step=3.0,
+                         photons=150.0, background=0.7)  # fmt: skip
+    frames, z, focus = render_planes(params)
+    row = _row(tmp_path, frames, z, focus, tolerance=3.0)
+    assert row.success_rate == 1.0, row.failures

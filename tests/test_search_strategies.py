@@ -575,3 +575,47 @@ def test_planes_um_must_be_positions():
         make_strategy("model", lo=0.0, hi=10.0, planes_um=[1.0])
     with pytest.raises(InputError, match="planes_um"):
         make_strategy("model", lo=0.0, hi=10.0, planes_um=[1.0, float("nan")])
+
+
+def test_free_plane_is_the_unshown_plane_farthest_from_the_samples():
+    from focuscam.search._plan import free_plane
+
+    planes = np.arange(-18.0, 19.0, 3.0)
+    z = np.array([-18.0, -9.0, 0.0, 18.0])
+    shown = {-18.0, -9.0, 0.0, 18.0}
+    assert free_plane(planes, z, -18.0, 18.0, lambda p: p in shown) in (9.0,)
+    assert free_plane(planes, z, -18.0, 0.0, lambda p: p in shown) in (-15.0, -12.0, -6.0, -3.0)
+    assert free_plane(planes, z, -18.0, 18.0, lambda p: True) is None
+
+
+def _run_on_planes(planes, curve, top_up=True):
+    from focuscam.search._plan import nearest_plane
+
+    strat = make_strategy(
+        "model", lo=-18.0, hi=18.0, resolution=3.0, start=-18.0, planes_um=planes, top_up_planes=top_up
+    )
+    shown = []
+    for _ in range(100):
+        p = strat.propose()
+        if p is None:
+            break
+        k = int(nearest_plane(planes, p))
+        assert k not in shown, "a plane already shown was asked for again"
+        shown.append(k)
+        strat.observe(p, float(curve[k]))
+    return strat.result(), shown
+
+
+def test_model_on_known_planes_tops_up_an_insignificant_peak_with_unshown_planes():
+    """13 planes 3 um apart, a peak 10 noise sigmas high: the default's candidates run out at 9
+    samples, below the rule; with ``top_up_planes`` it then scores planes no sample shows yet
+    (never one already shown) and focuses (without, it fails)."""
+    planes = np.arange(-18.0, 19.0, 3.0)
+    rng = np.random.default_rng(1)
+    curve = 100.0 + 10.0 * np.exp(-0.5 * ((planes + 9.0) / 4.0) ** 2) + rng.normal(0.0, 1.0, planes.size)
+    without, few = _run_on_planes(planes, curve, top_up=False)
+    assert without.state == "failed"
+    res, shown = _run_on_planes(planes, curve)
+    assert res.state == "focused", res.reason
+    assert abs(res.z + 9.0) <= 3.0
+    assert len(shown) > len(few)

@@ -25,6 +25,7 @@ __all__ = [
     "check_number",
     "check_options",
     "check_planes",
+    "free_plane",
     "known_sample",
     "nearest_plane",
     "recentre",
@@ -189,6 +190,19 @@ def known_sample(zs: Any, z: float, resolution: float, planes: np.ndarray | None
         if same.size:
             return int(same[0])
     return None
+
+
+def free_plane(
+    planes: np.ndarray, z: np.ndarray, wlo: float, whi: float, scored: Callable[[float], bool]
+) -> float | None:
+    """The plane (um) of a replayed stack (``planes`` sorted, um) inside ``[wlo, whi]`` that no
+    sample shows yet (not ``scored``) and lies farthest from every sample ``z`` (um), the one
+    nearer the window's middle on a tie; None when every plane inside is shown."""
+    inside = planes[(planes >= wlo - 1e-9) & (planes <= whi + 1e-9)]
+    free = [float(p) for p in inside if not scored(float(p))]
+    if not free:
+        return None
+    return max(free, key=lambda p: (_nearest(z, p), -abs(p - 0.5 * (wlo + whi))))
 
 
 def _grid_range(lo: float, hi: float, step: float) -> tuple[int, int]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import FocusState
-from ._plan import MODES, check_options, check_planes, known_sample, recentre, snap, widest_gap
+from ._plan import MODES, check_options, check_planes, free_plane, known_sample, recentre, snap, widest_gap
 from ._plan import check_number as _check_number
 from .significance import MIN_SNR
 
@@ -129,6 +129,11 @@ class SearchStrategy(ABC):
         The only distinct frames' positions (um) of a replayed stack
         (:attr:`focuscam.twin.TwinSource.distinct_planes_um`; None for a camera): a position
         showing a plane already scored counts as scored (:func:`~focuscam.search._plan.known_sample`).
+    top_up_planes : bool
+        Top an insignificant peak up with planes no sample shows yet (:meth:`_top_up`; needs
+        ``planes_um``; default False). The controller asks for it in the searches that go on
+        after a failed first one (:mod:`focuscam._rebin`, the last samples before it decides):
+        a first search that tops up its drowned curve spends frames a fallback measure needs.
     """
 
     #: Registry name, set by subclasses.
@@ -160,6 +165,7 @@ class SearchStrategy(ABC):
         curve_width_um: float | None = None,
         grid_um: float = 0.0,
         planes_um: Any = None,
+        top_up_planes: bool = False,
     ) -> None:
         o = check_options(
             lo, hi, mode, resolution, start, window, max_recentre, min_snr, curve_width_um, grid_um
@@ -169,6 +175,9 @@ class SearchStrategy(ABC):
         self.window, self.max_recentre, self.min_snr = o.window, o.max_recentre, o.min_snr
         self.curve_width_um = o.curve_width_um
         self.planes_um = check_planes(planes_um)
+        if not isinstance(top_up_planes, bool):
+            raise InputError(f"top_up_planes {top_up_planes!r} must be True or False")
+        self.top_up_planes = top_up_planes
 
         self._z: list[float] = []
         self._s: list[float] = []
@@ -308,14 +317,17 @@ class SearchStrategy(ABC):
         stepped drive's grid, a bracketing optimiser) may end below it on a real peak. While
         the fit is not focused, its peak is not at an edge and the test has fewer than
         ``TOP_UP_DOF`` degrees of freedom, score the free point of a stepped drive's grid
-        (``grid_um > 0``; nothing otherwise) inside the window that lies in the widest gap
-        between samples. The rule itself is unchanged: noise stays insignificant, it only
-        gets the samples it asks for.
+        (``grid_um > 0``) inside the window that lies in the widest gap between samples, or,
+        with ``top_up_planes`` on a replayed stack whose planes are known (``planes_um``), the
+        plane no sample shows yet farthest from the samples
+        (:func:`~focuscam.search._plan.free_plane`); nothing otherwise. The rule itself is
+        unchanged: noise stays insignificant, it only gets the samples it asks for.
         """
-        if not self.top_up or self.grid_um <= 0:
-            # only on a stepped drive: its grid is what makes the plan coarse, and its points are
-            # distinct frames (off a grid, a replayed stack shows the nearest plane again for
-            # positions between planes: repeats the rule would count as independent samples)
+        planes = self.top_up_planes and self.planes_um is not None
+        if not self.top_up or (self.grid_um <= 0 and not planes):
+            # only where the free positions are distinct frames: a stepped drive's grid (what
+            # makes the plan coarse) or a replayed stack's planes (off them, the stack shows the
+            # nearest plane again: repeats the rule would count as independent samples)
             return
         from .significance import model_params
 
@@ -327,7 +339,11 @@ class SearchStrategy(ABC):
             fit = self._fit(test=True)
             if fit is None or fit.focused or fit.at_edge:
                 return
-            cand = widest_gap(z, wlo, whi, self.grid_um, lambda g: self._score_at(g) is not None)
+            scored = lambda g: self._score_at(g) is not None  # noqa: E731
+            if self.grid_um > 0:
+                cand = widest_gap(z, wlo, whi, self.grid_um, scored)
+            else:
+                cand = free_plane(self.planes_um, z, wlo, whi, scored)
             if cand is None:
                 return
             yield from self._score(cand)

@@ -94,13 +94,21 @@ def _candidates(af: Any, first_bin: int, side: int) -> list[tuple[str, int, floa
     return out
 
 
-def _merit(af: Any, kept: KeptFrames, measure: str, k: int, factor: float) -> float:
-    """How close the kept frames' curve with ``measure`` at bin ``k`` comes to significance at
-    ``factor``: its SNR over the threshold (0 when untested)."""
+def _scores(af: Any, kept: KeptFrames, measure: str, k: int, memo: dict) -> list[tuple[float, float]]:
+    """``(z_um, score)`` of every kept frame with ``measure`` at bin ``k`` (this run's loop ROI
+    and grid); each frame is scored once per candidate (``memo``), however often it is ranked."""
+    done = memo.setdefault((measure, k), [])
+    af._measure_name, af.bin = measure, k
+    done.extend((z, float(af.score(p))) for z, p in kept.frames[len(done) :])
+    return list(done)
+
+
+def _merit(af: Any, samples: list[tuple[float, float]], factor: float) -> float:
+    """How close the curve ``samples`` (``(z_um, score)``) comes to significance at ``factor``:
+    its SNR over the threshold (0 when untested)."""
     from .search.significance import test_peak
 
-    af._measure_name, af.bin = measure, k
-    z, s = zip(*kept.scores(af.score), strict=True)
+    z, s = zip(*samples, strict=True)
     res = af.resolution_um if af.resolution_um is not None else (af.hi - af.lo) / 200.0
     sig = test_peak(z, s, mode=af.mode, min_width=res / 4, min_snr=factor,
                     width=af.strategy_options.get("curve_width_um"))  # fmt: skip
@@ -128,12 +136,15 @@ def fallback_search(af: Any, res: Any) -> Any:
     if af._bin_setting != "auto":
         first_bin = int(af._bin_setting)
     todo = _candidates(af, first_bin, side)
+    memo: dict = {}
+    tried = []
     for _ in range(min(MAX_FALLBACKS, len(todo))):
-        best = max(todo, key=lambda c: _merit(af, kept, *c))
+        best = max(todo, key=lambda c: _merit(af, _scores(af, kept, c[0], c[1], memo), c[2]))
         todo.remove(best)
         measure, k, factor = best
-        af._measure_name, af.bin = measure, k
+        seed = _scores(af, kept, measure, k, memo)
         what = f"{measure} at bin {k}" if k != first_bin else measure
+        tried.append(what)
         af._emit(
             "state",
             state="retrying",
@@ -142,11 +153,13 @@ def fallback_search(af: Any, res: Any) -> Any:
         # the last samples before the controller decides: an insignificant peak is topped up
         # with planes no sample shows yet (on a replayed stack)
         strategy = af._strategy(af._position(), min_snr=factor, top_up_planes=True)
-        for z, s in kept.scores(af.score):
+        for z, s in seed:
             strategy.observe(z, s)
         again = af._search(strategy)
         if again.state == FocusState.FOCUSED:
             note = f" ({what}: with {first_measure} at bin {first_bin} the curve had no significant peak)"
             return replace(again, reason=again.reason + note)
     af._measure_name, af.bin = first_measure, af._bin_setting
-    return res
+    if not tried:
+        return res
+    return replace(res, reason=f"{res.reason} (then with {', '.join(tried)}: no significant peak either)")

@@ -160,6 +160,8 @@ def test_fallbacks_are_bounded_on_noise(tmp_path):
     retries = [d for k, d in events if k == "state" and d.get("state") == "retrying"]
     assert 1 <= len(retries) <= MAX_FALLBACKS
     assert af.measure_name == "lapv" and af.bin == "auto"  # back to the defaults
+    assert "no significant peak either" in r.reason  # the failure names what else was tried
+    assert len(r.reason.split("then with ")[1].split(",")) == len(retries)
 
 
 # ---------------------------------------------------------------- false alarms with the fallbacks

@@ -114,10 +114,11 @@ def _teng_row_u8(up, mid, dn, gw, a, b, out):
 
     ``up``, ``mid``, ``dn`` are full-width uint8 gray rows. The frame's first and last columns
     (reflected neighbours) are done one by one; the interior in int16 lanes (``|G| <= 1020``)
-    whose squares are summed pairwise in int32 (``vpmaddwd``), flushed every 1024 columns
-    (``1024 * 2 * 1020**2 < 2**31``): 16 columns at a time by :func:`._simd.sobel_sq_u8`, the
-    last ``< 16`` of a block by the scalar loop below (left to LLVM, this whole loop had been
-    vectorised in 32-bit lanes with ``vpmulld`` on a CPU without AVX-512: 2x slower).
+    whose squares are summed pairwise in int32 lanes (``vpmaddwd``) by
+    :func:`._simd.sobel_sq_u8`, flushed every 4096 columns (257 vectors of at most
+    ``4 * 1020**2`` per lane ``< 2**31``); a block of fewer than 16 columns by the scalar loop
+    below. (Left to LLVM, the whole loop had been vectorised in 32-bit lanes with ``vpmulld``
+    on a CPU without AVX-512: 2x slower.)
     """
     s = np.int64(0)
     c_lo = max(a, 1)
@@ -128,14 +129,16 @@ def _teng_row_u8(up, mid, dn, gw, a, b, out):
         s += _sobel_sq_at(up, mid, dn, gw, c)
     c = c_lo
     while c < c_hi:
-        end = min(c + 1024, c_hi)
-        s += sobel_sq_u8(up, mid, dn, c, end - c)  # 16 columns at a time (._simd)
-        v = c + (end - c) // 16 * 16
-        ul, u, ur = up[v - 1 : end - 1], up[v:end], up[v + 1 : end + 1]
-        ml, mr = mid[v - 1 : end - 1], mid[v + 1 : end + 1]
-        dl, d, dr = dn[v - 1 : end - 1], dn[v:end], dn[v + 1 : end + 1]
+        end = min(c + 4096, c_hi)
+        if end - c >= 16:
+            s += sobel_sq_u8(up, mid, dn, c, end - c)  # 16 columns at a time (._simd)
+            c = end
+            continue
+        ul, u, ur = up[c - 1 : end - 1], up[c:end], up[c + 1 : end + 1]
+        ml, mr = mid[c - 1 : end - 1], mid[c + 1 : end + 1]
+        dl, d, dr = dn[c - 1 : end - 1], dn[c:end], dn[c + 1 : end + 1]
         s2 = np.int32(0)
-        for j in range(end - v):  # the last < 16 columns, as the vector loop computes them
+        for j in range(end - c):  # < 16 columns, as the vector loop computes them
             p = np.int16(np.int16(dr[j]) - np.int16(ul[j]))
             q = np.int16(np.int16(ur[j]) - np.int16(dl[j]))
             hx = np.int16(np.int16(mr[j]) - np.int16(ml[j]))

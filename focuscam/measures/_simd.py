@@ -8,14 +8,16 @@ term to int32 lanes and squared with ``vpmulld`` (about 3 instructions per pixel
 here are written directly in LLVM IR over ``<16 x i16>`` vectors: 16 bytes of each neighbour
 row are loaded and zero-extended, the stencil is computed in int16 lanes (exact: ``|L|``,
 ``|Gx|``, ``|Gy| <= 1020``), and each stencil vector is squared and summed pairwise into
-``<8 x i32>`` in the form LLVM lowers to ``vpmaddwd`` (even and odd lanes, sign-extended,
-multiplied, added). The IR is target-independent (no x86 intrinsic), so other CPUs get their
-own lowering of the same exact arithmetic.
+``<8 x i32>``: ``vpmaddwd`` through its LLVM intrinsic where numba compiles for AVX2, and
+elsewhere the same exact arithmetic in generic IR (even and odd lanes, sign-extended,
+multiplied, added), which every LLVM target lowers.
 
-Each loop covers ``n // 16`` vectors of columns ``[c, c + 16 * (n // 16))`` of the ``mid`` row
-(neighbours at ``c - 1`` and ``c + 16 * (n // 16)`` must exist); the caller sums the remaining
-``n % 16`` columns itself. The int32 lanes are exact for ``n <= 2048`` (``lapv``: 2048 / 8 pairs
-of ``1020**2`` per lane) and ``n <= 1024`` (``teng``: two stencils per pixel).
+Each loop covers the ``n >= 16`` columns ``[c, c + n)`` of the ``mid`` row (neighbours at
+``c - 1`` and ``c + n`` must exist): ``n // 16`` vectors, then the last ``n % 16`` columns as
+one more vector ending at column ``c + n - 1`` with the lanes already summed zeroed. Fewer
+than 16 columns are left to the caller's scalar loop (the intrinsic returns 0). The int32
+lanes are exact for ``n <= 16384`` (``lapv``: ``2 * 1020**2`` per lane and vector) and
+``n <= 8192`` (``teng``: two stencils per pixel); the callers use blocks of 2048 and 4096.
 """
 
 from __future__ import annotations
@@ -77,14 +79,35 @@ def _hsum(builder, acc):
     return total
 
 
+def _splat(builder, x):
+    """A ``<16 x i16>`` of the i16 ``x`` in every lane."""
+    v = builder.insert_element(ir.Constant(_V16I16, None), x, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(_I32, 16), [0] * 16))
+
+
 def _stencil_sq_loop(taps, stencils):
     """An intrinsic ``f(up, mid, dn, c, n) -> int64``: the sum of squares of ``stencils`` over
-    ``16 * (n // 16)`` columns from ``c``.
+    the ``n`` columns from ``c`` when ``n >= 16`` (0 for ``n < 16``: the caller's scalar loop).
 
     ``taps``: ``{name: (row, dcol)}`` with ``row`` 0 (``up``), 1 (``mid``) or 2 (``dn``);
     ``stencils(builder, vec)``: the ``<16 x i16>`` vectors whose squares are summed, from the
     tap vectors ``vec[name]``.
     """
+
+    def _squares(builder, rows, col, keep):
+        """``<8 x i32>`` pair sums of the squared stencils of the 16 columns from ``col``
+        (lanes where ``keep`` is false count 0)."""
+        vec = {}
+        for name, (row, dcol) in taps.items():
+            ptr = builder.gep(rows[row], [builder.add(col, ir.Constant(_I64, dcol))])
+            raw = builder.load(builder.bitcast(ptr, _V16I8.as_pointer()), align=1)
+            vec[name] = builder.zext(raw, _V16I16)
+        total = ir.Constant(_V8I32, None)
+        for v in stencils(builder, vec):
+            if keep is not None:
+                v = builder.select(keep, v, ir.Constant(_V16I16, None))
+            total = builder.add(total, _sq_pairs(builder, v))
+        return total
 
     @intrinsic
     def loop(typingctx, up, mid, dn, c, n):
@@ -117,18 +140,23 @@ def _stencil_sq_loop(taps, stencils):
             builder.cbranch(builder.icmp_signed("<", i, nvec), body_bb, end_bb)
             builder.position_at_end(body_bb)
             col = builder.add(start, builder.mul(i, ir.Constant(_I64, 16)))
-            vec = {}
-            for name, (row, dcol) in taps.items():
-                ptr = builder.gep(rows[row], [builder.add(col, ir.Constant(_I64, dcol))])
-                raw = builder.load(builder.bitcast(ptr, _V16I8.as_pointer()), align=1)
-                vec[name] = builder.zext(raw, _V16I16)
-            total = builder.load(acc)
-            for v in stencils(builder, vec):
-                total = builder.add(total, _sq_pairs(builder, v))
-            builder.store(total, acc)
+            builder.store(builder.add(builder.load(acc), _squares(builder, rows, col, None)), acc)
             i.add_incoming(builder.add(i, ir.Constant(_I64, 1)), builder.block)
             builder.branch(cond_bb)
             builder.position_at_end(end_bb)
+            # the last n % 16 columns: one more vector ending at column c + n - 1, whose lanes
+            # before the first column not yet summed are zeroed (n >= 16: it stays in range)
+            rem = builder.sub(count, builder.mul(nvec, ir.Constant(_I64, 16)))
+            tail = builder.and_(
+                builder.icmp_signed(">", rem, ir.Constant(_I64, 0)),
+                builder.icmp_signed(">=", count, ir.Constant(_I64, 16)),
+            )
+            with builder.if_then(tail):
+                col = builder.sub(builder.add(start, count), ir.Constant(_I64, 16))
+                first = builder.trunc(builder.sub(ir.Constant(_I64, 16), rem), _I16)
+                lanes = ir.Constant(_V16I16, list(range(16)))
+                keep = builder.icmp_unsigned(">=", lanes, _splat(builder, first))
+                builder.store(builder.add(builder.load(acc), _squares(builder, rows, col, keep)), acc)
             return _hsum(builder, builder.load(acc))
 
         return sig, codegen

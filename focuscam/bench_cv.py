@@ -5,7 +5,7 @@ crop (borders and the final scaling may differ: only the time is compared), writ
 fastest way found with OpenCV: narrow output depths (``CV_16S`` for uint8, ``CV_32F`` for
 uint16), reductions by ``cv2.norm``/``cv2.sumElems``/``cv2.meanStdDev`` instead of numpy,
 and per-ROI constants (FFT window, band mask; fftb's output buffers) made once outside the
-timed call.
+timed call; fftb's spectrum stays in OpenCV's packed (CCS) real-DFT layout.
 """
 
 from __future__ import annotations
@@ -111,19 +111,25 @@ def cv_methods(roi: tuple[int, int, int, int], channels: int, dtype) -> dict:
         return total
 
     # fftb's buffers, made once: its temporaries are 8-16 MB on a 1080p frame, and fresh ones
-    # on every call cost 2-3x the whole computation in page faults (2026-12-03, a 2-core VM)
+    # on every call cost 2-3x the whole computation in page faults (2026-12-03, a 2-core VM).
+    # The spectrum stays in OpenCV's packed (CCS) layout: interior columns 1..w-2 hold the
+    # (re, im) pairs of the frequencies 1..w/2-1, each standing for itself and its mirror image,
+    # so the band's power is twice the masked squared norm of those slots (the two edge columns
+    # are packed column spectra: their slots are masked by their own frequency, a border
+    # difference only). About 1.8x faster than a DFT_COMPLEX_OUTPUT spectrum split and squared
+    # (1080p, 7.8 vs 14.1 ms, 2026-12-03): the fastest OpenCV formulation found.
     win = np.empty((h, w), np.float32)
-    spec = np.empty((h, w, 2), np.float32)
-    re, im, power, tmp = (np.empty((h, w), np.float32) for _ in range(4))
+    spec = np.empty((h, w), np.float32)
+    ccs = np.zeros((h, w), np.uint8)
+    slot_v = (np.arange(w) + 1) // 2  # frequency index of each CCS column
+    slot_v[-1] = w // 2
+    ccs[:, :] = band[:, np.minimum(slot_v, w - 1)] > 0
+    ccs[:, 0] = band[:, 0] > 0
 
     def fftb(f):
         cv2.multiply(gray(f), hann, dst=win, dtype=cv2.CV_32F)
-        cv2.dft(win, dst=spec, flags=cv2.DFT_COMPLEX_OUTPUT)
-        cv2.split(spec, [re, im])
-        cv2.multiply(re, re, dst=power)
-        cv2.multiply(im, im, dst=tmp)
-        cv2.add(power, tmp, dst=power)
-        return cv2.sumElems(cv2.multiply(power, band, dst=tmp))[0] / wnorm
+        cv2.dft(win, dst=spec)
+        return 2.0 * cv2.norm(spec, l2, ccs) / wnorm
 
     table = {
         "lapv": lapv,

@@ -76,6 +76,15 @@ def test_monitor_takes_source_and_measure_from_the_rig(run_cli, tmp_path):
     assert {r["measure"] for r in rows} == {"teng"}
 
 
+def test_monitor_scores_lapv_when_the_rig_says_auto(run_cli, tmp_path):
+    # `[autofocus] measure = "auto"` (what a rig may say) leaves the choice to autofocus: the
+    # monitor then shows the default measure's score instead of refusing the rig
+    rig = write_rig(tmp_path, autofocus='measure = "auto"')
+    proc = run_cli("monitor", "--rig", rig, "--frames", "2", "--json", "--no-window")
+    assert proc.returncode == 0, proc.stderr
+    assert {json.loads(line)["measure"] for line in proc.stdout.splitlines()} == {"lapv"}
+
+
 def test_monitor_measure_flag_beats_the_rig(run_cli, tmp_path):
     rig = write_rig(tmp_path, autofocus='measure = "teng"')
     proc = run_cli("monitor", "--rig", rig, "--frames", "1", "--json", "--no-window", "--measure", "glvn")

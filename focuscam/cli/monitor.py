@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
     args = apply_rig(args)
     require_source(args)
-    if args.measure is None:
+    if args.measure is None or args.measure == "auto":  # a rig's [autofocus] measure = "auto"
         args.measure = "lapv"
 
     hook = None

@@ -56,7 +56,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--measure",
         metavar="NAME",
-        help=f"focus measure at start: {', '.join(measure_names())} (default lapv)",
+        help=f"focus measure at start: auto or {', '.join(measure_names())} (default auto: the live "
+        "score is lapv, glvn in brightfield, and autofocus goes on with teng and glvn when lapv finds "
+        "no significant peak, until a measure is chosen on the page)",
     )
     parser.add_argument("--roi", type=roi_type, metavar="x,y,w,h", help="region scored at start")
     parser.add_argument("--grid", type=grid_type, metavar="RxC", help="focus-map grid at start")
@@ -176,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
             drive,
             twin=twin,
             mode=mode,
-            measure=args.measure or "lapv",
+            measure=args.measure or "auto",
             roi=args.roi,
             grid=args.grid,
             jog_um=args.jog or (twin.spacing_um if twin is not None else 10.0),

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .._measure_choice import AUTO, default_measure
 from ..errors import ConflictError, InputError
 from ..types import ROI
 from .clients import Client, ControlDesk
@@ -46,7 +47,10 @@ class Microscope:
     twin : TwinSource, optional
         The twin's source half: gives the stack's unit, truth and plane spacing.
     measure : str
-        The monitor's focus measure at start.
+        The focus measure at start: a name, or ``"auto"`` (the default): the monitor then
+        scores with the mode's default measure (``lapv``; ``glvn`` in brightfield) and an
+        autofocus run goes on with the other automatic measures when that one finds no
+        significant peak, as ``focuscam autofocus`` does, until a measure is chosen.
     roi : ROI, optional
         Region scored (frame pixels).
     grid : (rows, cols), optional
@@ -66,7 +70,7 @@ class Microscope:
         *,
         publish: Callable[[str, dict], Any],
         twin: Any = None,
-        measure: str = "lapv",
+        measure: str = AUTO,
         roi: ROI | None = None,
         grid: tuple[int, int] | None = None,
         jog_um: float = 10.0,
@@ -77,6 +81,7 @@ class Microscope:
         from ..ui.actions import EngineActions
         from ..ui.live import _recording_factory
 
+        live = default_measure(mode) if measure == AUTO else measure
         self.publish = publish
         self.drive = drive
         self.twin = twin
@@ -84,11 +89,11 @@ class Microscope:
         self.grid_shape = grid or (3, 3)
         # the monitor scores every frame: it reads the source itself (the hub's driver); its
         # samples go to _on_sample only (no queue that nobody reads)
-        self.monitor = Monitor(self.hub.driver(), measure=measure, roi=roi, grid=grid, queue_size=0)
+        self.monitor = Monitor(self.hub.driver(), measure=live, roi=roi, grid=grid, queue_size=0)
         self.monitor.subscribe(self._on_sample)
         self.actions = EngineActions(
             jog_um=jog_um,
-            measure=measure,
+            measure=live,
             on_measure=lambda name: setattr(self.monitor, "measure", name),
             on_roi=lambda r: setattr(self.monitor, "roi", r),
             on_grid=lambda on: setattr(self.monitor, "grid", self.grid_shape if on else None),
@@ -112,6 +117,7 @@ class Microscope:
             claim=self.desk.claim,
             check_roi=self._check_roi,
             twin=twin,
+            measure=measure,
         )
         self._lock = self.jobs.mutex
         #: The newest sample of the monitor (a dict, ``z_um`` for ``z``), or None.
@@ -184,15 +190,18 @@ class Microscope:
             self._publish_state()
 
     def set_measure(self, client: Client, name: str) -> None:
-        """Use focus measure ``name`` in the monitor and the next autofocus."""
+        """Use focus measure ``name`` in the monitor and the next autofocus; ``"auto"``: the
+        next autofocus chooses (the monitor keeps its measure)."""
         from ..measures import MEASURES
 
         with self._lock:
             self.claim(client)
-            if name not in MEASURES:
-                raise InputError(f"measure {name!r} is unknown: use one of {', '.join(MEASURES)}")
-            self.actions.measure = name
-            self.monitor.measure = name
+            if name != AUTO and name not in MEASURES:
+                raise InputError(f"measure {name!r} is unknown: use {AUTO} or one of {', '.join(MEASURES)}")
+            if name != AUTO:
+                self.actions.measure = name
+                self.monitor.measure = name
+            self.jobs.measure = name
             self._publish_state()
 
     def set_grid(self, client: Client, on: bool) -> None:

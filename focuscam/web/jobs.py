@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .._measure_choice import AUTO
 from .._threads import Worker
 from ..errors import Aborted, ConflictError, FocuscamError
 from ..types import ROI
@@ -39,7 +40,7 @@ class DriveJobs:
     options : dict
         Fixed options of every run (``mode``, ``resolution_um`` on the twin).
     monitor : Monitor
-        The live monitor: its measure and ROI are an autofocus run's defaults.
+        The live monitor: its ROI is an autofocus run's default.
     publish : callable
         ``publish(kind, data)``: the events stream.
     changed : callable
@@ -50,6 +51,8 @@ class DriveJobs:
         ``check_roi(roi)``: raises InputError for an ROI the frame cannot be scored in.
     twin : TwinSource, optional
         The twin's source half: a result on the twin gives its truth and unit.
+    measure : str
+        The measure of a run that names none (:attr:`measure`): a name, or ``"auto"``.
     """
 
     def __init__(
@@ -64,8 +67,12 @@ class DriveJobs:
         claim: Callable[[Client], Any],
         check_roi: Callable[[ROI], Any],
         twin: Any = None,
+        measure: str = AUTO,
     ) -> None:
         self.drive = drive
+        #: The measure of a run that names none: ``"auto"`` (the mode's default measure, then
+        #: the others when it finds no significant peak) until a measure is chosen.
+        self.measure = measure
         self.controller: FocusController | None = None
         if drive is not None:
             self.controller = FocusController(frames, drive, self.on_event, **options)
@@ -154,7 +161,7 @@ class DriveJobs:
             af = ctl.prepare(
                 strategy=strategy,
                 range_um=range_um,
-                measure=measure or self.monitor.measure,
+                measure=measure or self.measure,
                 roi=roi if roi is not None else self.monitor.roi,
             )
             self._set(

@@ -45,6 +45,7 @@ def state_json(scope: Any, *, samples: bool = True) -> dict[str, Any]:
         "z_um": z if z is not None else num(s.get("z_um")),
         "score": s.get("score"),
         "measure": monitor.measure,
+        "autofocus_measure": jobs.measure,
         "measures": list(scope.actions.measures),
         "strategies": strategies(),
         "roi": None if roi is None else {"x": roi.x, "y": roi.y, "w": roi.w, "h": roi.h},

@@ -233,7 +233,11 @@ function showState(st) {
     (st.source_error ? " — " + st.source_error : "");
   document.querySelectorAll(".unit").forEach((el) => { el.textContent = unit().name; });
   if (first) { fillControls(st); readStream(); }
-  if (st.measure) { $("measure").value = st.measure; $("measure-now").textContent = st.measure; }
+  if (st.measure) {
+    // the choice shows "auto" until a measure is chosen (the live score is then the mode's default)
+    $("measure").value = st.autofocus_measure === "auto" ? "auto" : st.measure;
+    $("measure-now").textContent = st.measure;
+  }
   if (st.z_um !== null && st.z_um !== undefined) { $("z").textContent = fmtZ(st.z_um); }
   if (st.last_result && !fc.result) { fc.result = st.last_result; drawCurve(); }
   drawOverlay();
@@ -247,6 +251,7 @@ function fillControls(st) {
   st.strategies.names.forEach((n) => strat.add(new Option(n, n, false, n === st.strategies.default)));
   const meas = $("measure");
   meas.innerHTML = "";
+  meas.add(new Option("auto", "auto"));
   st.measures.forEach((n) => meas.add(new Option(n, n)));
   if (st.drive) {
     $("jog-step").value = +toUnit(st.drive.jog_um).toPrecision(6);
@@ -319,7 +324,7 @@ function num(id) { const v = $(id).value.trim(); return v === "" ? null : Number
 
 function autofocus() {
   const lo = num("range-lo"), hi = num("range-hi");
-  const body = { strategy: $("strategy").value, measure: $("measure").value };
+  const body = { strategy: $("strategy").value, measure: $("measure").value };  // auto or a name
   if (lo !== null || hi !== null) {
     if (lo === null || hi === null) { message("give both ends of the range, or neither", true); return; }
     body.range = [toUm(lo), toUm(hi)];

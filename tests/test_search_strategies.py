@@ -183,6 +183,26 @@ def test_coarse_fine_stops_early_after_the_peak():
     assert max(coarse) <= 50.0  # the sweep did not run to 100
 
 
+@pytest.mark.parametrize("start", [0.0, 100.0])
+@pytest.mark.parametrize("seed", range(12))
+def test_coarse_fine_sweeps_on_over_a_noisy_flat_tail_to_a_sharp_peak(start, seed):
+    # a peak a quarter of the coarse step wide, on the far side of the window: the tail's scores
+    # differ by a few percent of noise, which is no contrast drop (before MIN_CONTRAST the sweep
+    # stopped after 3 tail samples whenever the first was the highest, and failed "at the limit")
+    rng = np.random.default_rng(seed)
+    noise = {k: 1.0 + 0.03 * rng.standard_normal() for k in range(201)}  # per 0.5 um plane
+    peak = 80.0 if start == 0.0 else 20.0
+
+    def curve(z):
+        return noise[round(2.0 * z)] + 20.0 * math.exp(-0.5 * ((z - peak) / 3.0) ** 2)
+
+    s = make_strategy("coarse-fine", lo=0.0, hi=100.0, resolution=0.5, start=start)
+    run(s, curve)
+    r = s.result()
+    assert r.state == "focused", r.reason
+    assert abs(r.z - peak) <= 1.5
+
+
 def test_continuous_proposes_one_streaming_move():
     s = make_strategy("continuous", lo=0.0, hi=100.0, resolution=1.0, start=80.0)
     assert s.propose() == 100.0 and not s.streaming

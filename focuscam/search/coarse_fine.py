@@ -3,7 +3,10 @@
 The coarse sweep starts at the window end nearest the current position and stops early once
 two successive scores have fallen well below the best so far (the contrast-drop rule of
 libcamera and Micro-Manager's JAF, taken relative to the lowest score seen so that it also
-works on curves with a high floor). The fine stage first scores the peak fitted to all samples
+works on curves with a high floor), provided the best stands clearly above that lowest score
+(:data:`MIN_CONTRAST` of the best): on the flat far-defocus tail of a sharp peak, differences
+of a few percent are noise, and a "drop" there would end the sweep before it reached the
+peak. The fine stage first scores the peak fitted to all samples
 (:func:`~focuscam.search.peak.fit_peak`) and refits (at most twice, stopping when the fit stands
 still); then it spends the rest of a frame budget (default a quarter of a full sweep at the
 resolution) on a step-halving search around the peak: at each level it scores the two
@@ -27,7 +30,12 @@ from ..errors import InputError
 from .base import SearchStrategy, register_strategy
 from .sweep import plan_line
 
-__all__ = ["CoarseFine"]
+__all__ = ["MIN_CONTRAST", "CoarseFine"]
+
+#: The coarse sweep's early stop needs the best score at least this fraction of itself above the
+#: lowest score seen (a clear peak, not the few percent by which the scores of a flat
+#: far-defocus tail differ from frame to frame).
+MIN_CONTRAST = 0.2
 
 
 @register_strategy
@@ -90,7 +98,8 @@ class CoarseFine(SearchStrategy):
             floor = min(scores)
             level = floor + self.drop * (scores[best] - floor)
             after = scores[best + 1 :]
-            if scores[best] > floor and len(after) >= 2 and after[-1] < level and after[-2] < level:
+            clear = scores[best] - floor >= MIN_CONTRAST * abs(scores[best])
+            if clear and len(after) >= 2 and after[-1] < level and after[-2] < level:
                 return
 
     def _budget(self, wlo: float, whi: float) -> int:

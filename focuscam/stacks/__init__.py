@@ -26,10 +26,14 @@ disk) is a :class:`~focuscam.errors.StorageError`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .format import FORMAT, IMAGE_EXTENSIONS, JOURNAL, KINDS, VIDEO_EXTENSIONS, Z_UNITS
 from .readers import FILE_READERS, load_stack, register_reader
 from .stack import Stack
-from .writer import StackWriter, save_stack
+
+if TYPE_CHECKING:
+    from .writer import StackWriter, save_stack
 
 __all__ = [
     "FILE_READERS",
@@ -45,3 +49,12 @@ __all__ = [
     "register_reader",
     "save_stack",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The writer on first use: a command that only reads stacks (``select``) does not import it."""
+    if name in ("StackWriter", "save_stack"):
+        from . import writer
+
+        return getattr(writer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

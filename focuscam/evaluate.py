@@ -47,6 +47,9 @@ class EvalRow:
     z_unit: str | None
     tolerance: float
     failures: list[dict[str, Any]] = field(default_factory=list)
+    #: Runs that said "focused" outside the truth's tolerance (a wrong plane, the costly kind of
+    #: failure; the other failures said "failed").
+    wrong_focused: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (rounded for reading)."""
@@ -193,6 +196,7 @@ def evaluate_stack(stack: Any, strategy: str, *, starts: int = 8, **options: Any
                     "start": start / scale,
                     "z": None if run["z_um"] is None else run["z_um"] / scale,
                     "reason": run["reason"],
+                    "focused": bool(run["focused"]),
                 }
             )
     errs = np.asarray(errors)
@@ -215,6 +219,7 @@ def evaluate_stack(stack: Any, strategy: str, *, starts: int = 8, **options: Any
         z_unit=stack.z_unit,
         tolerance=tol,
         failures=failures,
+        wrong_focused=sum(f["focused"] for f in failures),
     )
 
 

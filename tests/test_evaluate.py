@@ -61,6 +61,27 @@ def test_baseline_fails_where_the_focal_plane_is_a_brightfield_minimum():
     assert row.success_rate == 0.0
 
 
+def test_a_focus_outside_the_tolerance_counts_as_wrong_focused_not_failed(tmp_path):
+    # the same frames with the truth moved 6 planes away: every run still says "focused" (on the
+    # real peak), so each one is a wrong answer, told apart from an honest "failed"
+    from focuscam.stacks import save_stack
+
+    stack = _stack("recordings", "cells_gray16")
+    z = [float(v) for v in stack.z]
+    step = abs(z[1] - z[0])
+    truth = {"z": float(stack.truth["z"]) + 6 * step, "tolerance": step, "basis": "moved"}
+    frames = [stack.image(i) for i in range(len(stack))]
+    unit = stack.z_unit
+    path = save_stack(tmp_path / "moved", frames, z, z_unit=unit, kind="z-sweep", name="moved", truth=truth)
+    moved = load_stack(path)
+    right = evaluate_stack(stack, DEFAULT_STRATEGY, starts=2)
+    wrong = evaluate_stack(moved, DEFAULT_STRATEGY, starts=2)
+    assert right.wrong_focused == 0 and right.success_rate == 1.0
+    assert wrong.success_rate == 0.0 and wrong.wrong_focused == 2
+    assert all(f["focused"] for f in wrong.failures)
+    assert wrong.to_dict()["wrong_focused"] == 2
+
+
 def test_cli_evaluate_json_lines_have_the_contract_keys(run_cli):
     proc = run_cli("evaluate", REPO / "recordings" / "cells_gray16", "--starts", "2", "--json")
     assert proc.returncode == 0, proc.stderr
@@ -68,6 +89,7 @@ def test_cli_evaluate_json_lines_have_the_contract_keys(run_cli):
     assert [r["strategy"] for r in rows] == [DEFAULT_STRATEGY, "baseline"]
     keys = {"stack", "strategy", "success_rate", "mean_error", "max_error", "frames", "sweep_frames"}
     keys |= {"frame_fraction", "moves", "travel", "time_s", "mean_error_steps", "max_error_steps"}
+    keys |= {"wrong_focused", "failures"}
     for r in rows:
         assert keys <= set(r)
         assert r["stack"] == "cells_gray16" and r["sweep_frames"] == 21

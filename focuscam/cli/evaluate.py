@@ -22,7 +22,8 @@ frames, moves, travel and simulated time are means per run.
 --json prints one JSON object per line: schema ("focuscam/1"), started_utc (ISO 8601, the
 run's wall-clock start), stack, strategy, success_rate, mean_error, max_error,
 mean_error_steps, max_error_steps, frames, sweep_frames, frame_fraction, moves, travel,
-time_s, z_unit, tolerance, runs, failures.
+time_s, z_unit, tolerance, runs, failures (start, z, reason, focused),
+wrong_focused (runs that said focused outside the tolerance).
 --drift UM_PER_S [--seconds S]: focus, then hold with the focus lock for S seconds (default 30)
 while the sample drifts at +UM_PER_S, at -UM_PER_S, and with one sudden bump; reports
 lock_rms_error beside nolock_rms_error (the drive left where focusing put it), in the stack's unit.

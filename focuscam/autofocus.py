@@ -208,6 +208,11 @@ class Autofocus(ClosedLoop):
         if planes is not None and self.grid_um == 0 and getattr(cls, "plans_on_planes", False):
             # a replayed stack: positions that show a plane already scored are not asked again
             kw["planes_um"] = planes
+        if len(self.fallback_measures) == 1:
+            # no other measure goes on after this search (a named measure; brightfield): an
+            # insignificant peak is topped up with planes no sample shows yet at this measure
+            # and bin, before the stricter retry at coarser bins
+            kw["top_up_planes"] = True
         kw.update(self.strategy_options)
         kw.update(override)
         if "planes_um" not in kw:

@@ -193,3 +193,39 @@ def test_fallbacks_keep_noise_failing_1000(tmp_path):
     runs = 1000
     false = sum(_noise_autofocus(seed, tmp_path) for seed in range(runs))
     assert false / runs <= _CLOSED_LOOP_BOUND, false
+
+
+# ---------------------------------------------------------------- topping up when no measure follows
+@pytest.fixture(scope="module")
+def coarse_brightfield(tmp_path_factory):
+    """Every third plane of ``maars_bf_yeast`` (11 planes 0.9 um apart): the first search's
+    candidates run out at 7 samples between the two maxima (22 noise sigmas needed), while the
+    whole stack's 11 planes show the dip (``select`` focuses)."""
+    from focuscam.stacks import load_stack
+    from tests.conftest import shared_stack
+
+    st = load_stack(shared_stack("maars_bf_yeast"))
+    order = np.argsort(np.asarray(st.z, dtype=float), kind="stable")[1::3]
+    truth = dict(st.truth)
+    path = save_stack(
+        tmp_path_factory.mktemp("bf") / "maars-every3",
+        [st.image(int(i)) for i in order],
+        [float(st.z[int(i)]) for i in order],
+        z_unit=st.z_unit, kind="z-sweep", name="maars-every3", truth=truth,
+        extra={"modality": "brightfield"},
+    )  # fmt: skip
+    return path, float(truth["z"]), float(truth["tolerance"])
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("end", [0, -1])
+def test_a_search_no_other_measure_follows_is_topped_up_with_unshown_planes(coarse_brightfield, end):
+    # in brightfield auto means glvn alone: before the coarser-bin retry (10 sigmas) the first
+    # search takes the planes it has not shown yet at its own bin (it failed at 7 samples before)
+    path, focus, tol = coarse_brightfield
+    src, _ = make_twin(path)
+    planes = src.distinct_planes_um
+    _, r, _ = _run(path, float(planes[end]), mode="brightfield")
+    assert r.state == "focused", r.reason
+    assert abs(r.z - focus) <= tol
+    assert r.measure == "glvn" and "bin 2" not in r.reason  # no retry was needed

@@ -173,16 +173,22 @@ def defocus_psf(radius_px: float) -> np.ndarray:
 
 
 def _to_counts(radiance: np.ndarray, p: SynthParams, rng: np.random.Generator) -> np.ndarray:
-    electrons = rng.poisson(np.clip(radiance, 0, None) * p.photons).astype(np.float64)
+    """Shot noise (and read noise) on ``radiance`` (0..1), in digital numbers: uint8 for colour
+    (white at 255), else uint16 (white at ~3/4 of the range over a dark offset of 100 DN)."""
+    from ._synth_kernels import dn_u8, dn_u16
+
+    electrons = rng.poisson(np.clip(radiance, 0, None) * p.photons)
     if p.read_noise > 0:
+        electrons = electrons.astype(np.float64)
         electrons += rng.normal(0.0, p.read_noise, electrons.shape)
+    electrons = np.ascontiguousarray(electrons)
     if p.color:
-        dn = np.rint(electrons * (255.0 / p.photons))
-        return np.clip(dn, 0, 255).astype(np.uint8)
-    # 16-bit: full-scale white at ~3/4 of the range, plus a dark offset of 100 DN
-    gain = 48000.0 / p.photons
-    dn = np.rint(100.0 + electrons * gain)
-    return np.clip(dn, 0, 65535).astype(np.uint16)
+        out = np.empty(electrons.shape, np.uint8)
+        dn_u8(electrons, 255.0 / p.photons, out)
+        return out
+    out = np.empty(electrons.shape, np.uint16)
+    dn_u16(electrons, 100.0, 48000.0 / p.photons, out)
+    return out
 
 
 def _sparse_and_background(scene: np.ndarray, p: SynthParams) -> np.ndarray:
@@ -211,19 +217,28 @@ def iter_planes(params: SynthParams) -> Iterator[np.ndarray]:
     Yields ``(H, W, 3)`` uint8 BGR frames when ``color``, else ``(H, W)`` uint16; the z
     positions are ``params.z_positions()`` and the true focus ``params.true_focus()`` (um).
     """
+    params.validate()
+    return _noisy(_blurred(params), params)
+
+
+def _blurred(params: SynthParams) -> Iterator[np.ndarray]:
+    """The noise-free planes (float32 radiance, ``(H, W, C)``), in z order."""
     import cv2
 
-    params.validate()
     scene = make_scene(params.kind, params.width, params.height, color=params.color, seed=params.seed)
     scene = _sparse_and_background(scene, params)
     z_focus = params.true_focus()
-    rng = np.random.default_rng([params.seed, 2])
     for zk in params.z_positions():
         radius = params.blur_per_um * abs(zk - z_focus)
         blurred = cv2.filter2D(scene, -1, defocus_psf(radius), borderType=cv2.BORDER_REFLECT)
-        if blurred.ndim == 2:
-            blurred = blurred[..., None]
-        counts = _to_counts(blurred, params, rng)
+        yield blurred if blurred.ndim == 3 else blurred[..., None]
+
+
+def _noisy(blurred: Iterator[np.ndarray], params: SynthParams) -> Iterator[np.ndarray]:
+    """The ``blurred`` planes with their noise, from the stack's one random stream (in order)."""
+    rng = np.random.default_rng([params.seed, 2])
+    for plane in blurred:
+        counts = _to_counts(plane, params, rng)
         yield counts if params.color else counts[..., 0]
 
 
@@ -327,8 +342,11 @@ def synth_stack(
 
     params.validate()
     z, z_focus = params.z_positions(), params.true_focus()
-    # written as rendered: memory holds a few frames, whatever the number of planes
-    frames = _counted(_ahead(iter_planes(params)), params.planes, on_plane)
+    # written as rendered: memory holds a few frames, whatever the number of planes; the blur,
+    # the noise (one random stream, in order) and the PNG encoder each run on a thread of their
+    # own (OpenCV, numpy's generator and the noise kernel release the GIL), so that two cores
+    # share them
+    frames = _counted(_ahead(_noisy(_ahead(_blurred(params), depth=1), params)), params.planes, on_plane)
     out = Path(out)
     kind_text = "resolution-target-like chart" if params.kind == "target" else "cell-like blobs"
     colour_text = "8-bit colour" if params.color else "16-bit gray"

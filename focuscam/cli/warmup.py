@@ -18,8 +18,9 @@ def register(subparsers) -> None:
         help="compile every focus-measure kernel ahead (once per install)",
         description=(
             "Compile every numba kernel (each measure for uint8, uint16 and float32, gray and BGR,\n"
-            "bin 1 and 2, the focus map and the blur verdict) into numba's on-disk cache, so that\n"
-            "later commands load them in a fraction of a second instead of compiling on first use.\n"
+            "bin 1 and 2, the focus map, the blur verdict and synth's noise kernels) into numba's\n"
+            "on-disk cache, so that later commands load them in a fraction of a second instead of\n"
+            "compiling on first use.\n"
             "Safe to run again: cached kernels are only loaded. Progress on a terminal (stderr)."
         ),
         epilog=EPILOG,
@@ -30,12 +31,17 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._synth_kernels import warmup as synth_warmup
     from ..measures._compile import warmup, warmup_cases
     from ._progress import Progress
 
     t0 = time.monotonic()
-    with Progress(len(warmup_cases()), label="warmup", enabled=not args.json) as bar:
+    total = len(warmup_cases())
+    with Progress(total + 1, label="warmup", enabled=not args.json) as bar:
         count = warmup(progress=lambda done, _total, label: bar.update(done, note=label))
+        bar.update(total, note="synth noise kernels")
+        count += synth_warmup()
+        bar.update(total + 1, note="done")
     seconds = time.monotonic() - t0
     if args.json:
         from numba.core.config import CACHE_DIR

@@ -67,8 +67,15 @@ def test_lapv_equals_opencv_laplacian_var_on_any_roi(case):
     frame, roi = case
     value = measure(frame, "lapv", roi)
     ref = naive.lapv(frame, roi)
-    scale = float(np.abs(naive.gray64(frame)).max()) ** 2
-    assert close(value, ref, frame.dtype, scale), (value, ref, frame.dtype, frame.shape, roi)
+    gmax = float(np.abs(naive.gray64(frame)).max())
+    ok = close(value, ref, frame.dtype, gmax**2)
+    if frame.dtype == np.float32 and not ok:
+        # float32 input: the gray values and Laplacians (|L| <= 8 gmax) carry float32 rounding,
+        # so a variance of nearly equal Laplacians (a 1 x 2 ROI) is only known to about
+        # eps32 * |L| * its own square root (found by hypothesis: 0.4800459 against 0.4800228)
+        eps = float(np.finfo(np.float32).eps)
+        ok = abs(value - ref) <= 1e-5 * abs(ref) + 4.0 * eps * 8.0 * gmax * np.sqrt(abs(ref))
+    assert ok, (value, ref, frame.dtype, frame.shape, roi)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 2), (3, 2)])

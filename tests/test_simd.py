@@ -26,6 +26,11 @@ def _lap_call(up, mid, dn, c, n):
 
 
 @njit(cache=False)
+def _lap16_call(up, mid, dn, c, n):
+    return _simd.lap_sq_u16(up, mid, dn, c, n)
+
+
+@njit(cache=False)
 def _sobel_call(up, mid, dn, c, n):
     return _simd.sobel_sq_u8(up, mid, dn, c, n)
 
@@ -68,6 +73,20 @@ def check_loops(seed: int = 0) -> None:
                 lap, sob = _lap_call(up, mid, dn, c, n), _sobel_call(up, mid, dn, c, n)
                 assert lap == (_lap_sq(up, mid, dn, c, n) if n >= 32 else 0), (style, c, n)
                 assert sob == (_sobel_sq(up, mid, dn, c, n) if n >= 16 else 0), (style, c, n)
+    for style in ("random", "checker", "near-bytes"):
+        if style == "random":
+            rows = rng.integers(0, 65536, (3, width), dtype=np.uint16)
+        elif style == "checker":  # |L| = 4 * 65535 at every column
+            rows = np.zeros((3, width), np.uint16)
+            rows[1, 1::2] = 65535
+            rows[0, 0::2] = rows[2, 0::2] = 65535
+        else:  # low and high bytes of opposite signs in L (255 / 256 steps)
+            rows = rng.choice(np.array([255, 256, 65280, 65535], np.uint16), (3, width))
+        up, mid, dn = rows
+        for c in (1, 2, 17):
+            for n in range(0, width - c - 1):
+                got = _lap16_call(up, mid, dn, c, n)
+                assert got == (_lap_sq(up, mid, dn, c, n) if n >= 16 else 0), (style, c, n)
     for dtype, step in ((np.uint8, 32), (np.uint16, 16)):
         top = int(np.iinfo(dtype).max)
         for row in (rng.integers(0, top + 1, 400, dtype=dtype), np.full(400, top, dtype)):
@@ -92,14 +111,16 @@ def test_row_sums_exact_at_their_block_limit():
         assert _sums_call(row, 0, 1 << 16) == ((1 << 16) * top, (1 << 16) * top * top)
 
 
-def test_lap_loop_exact_at_its_limit():
-    """16384 columns of |L| = 1020 in one call (the documented int32 bound)."""
+def test_lap_loops_exact_at_their_limit():
+    """16384 columns of the largest |L| in one call (the documented int32 bound)."""
     n = 16384
-    rows = np.zeros((3, n + 2), np.uint8)
-    rows[1, 1::2] = 255
-    rows[0, 0::2] = 255
-    rows[2, 0::2] = 255
-    assert _lap_call(rows[0], rows[1], rows[2], 1, n) == n * 1020**2
+    for dtype, call in ((np.uint8, _lap_call), (np.uint16, _lap16_call)):
+        top = int(np.iinfo(dtype).max)
+        rows = np.zeros((3, n + 2), dtype)
+        rows[1, 1::2] = top
+        rows[0, 0::2] = top
+        rows[2, 0::2] = top
+        assert call(rows[0], rows[1], rows[2], 1, n) == n * (4 * top) ** 2
 
 
 @pytest.mark.skipif(not _simd._AVX2, reason="the generic IR already runs here")

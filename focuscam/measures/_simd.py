@@ -424,3 +424,63 @@ def lap_sq_u8(typingctx, up, mid, dn, c, n):
         return _vector_loop(builder, start, count, 32, (_V8I32,), squares, 4)[0]
 
     return sig, codegen
+
+
+@intrinsic
+def lap_sq_u16(typingctx, up, mid, dn, c, n):
+    """``sum(L**2)`` of the 4-neighbour Laplacian over the ``n >= 16`` columns ``[c, c + n)`` of
+    the uint16 ``mid`` row (0 for ``n < 16``: the caller's scalar loop), 16 columns per vector.
+
+    With every pixel ``v = 256 h + l``, ``L = 256 Lh + Ll`` where ``Lh`` is the Laplacian of the
+    high bytes and ``Ll`` that of the low bytes (both ``|.| <= 1020``, int16 lanes): ``Lh``
+    from ``v >> 8``, and ``Ll = L - 256 Lh`` from the Laplacian of the words in wrapping int16
+    arithmetic (exact, ``Ll`` fitting int16). ``L**2 = 65536 Lh**2 + 512 Lh Ll + Ll**2``:
+    three ``vpmaddwd`` into int32 accumulators, exact for ``n <= 16384``.
+    """
+    rows_ok = all(
+        isinstance(a, nbt.Array) and a.ndim == 1 and a.dtype == nbt.uint16 and a.layout == "C"
+        for a in (up, mid, dn)
+    )
+    if not (rows_ok and isinstance(c, nbt.Integer) and isinstance(n, nbt.Integer)):
+        return None
+    sig = nbt.int64(up, mid, dn, c, n)
+    taps = ((0, 0), (2, 0), (1, -1), (1, 1), (1, 0))  # u, d, ml, mr, m
+
+    def codegen(context, builder, signature, args):
+        rows = []
+        for k in range(3):
+            ary = context.make_array(signature.args[k])(context, builder, args[k])
+            rows.append(builder.bitcast(ary.data, _I16.as_pointer()))
+        eight, two = ir.Constant(_V16I16, 8), ir.Constant(_V16I16, 2)
+
+        def squares(col, first):
+            words = []
+            for row, dcol in taps:
+                ptr = builder.gep(rows[row], [builder.add(col, ir.Constant(_I64, dcol))])
+                words.append(builder.load(builder.bitcast(ptr, _V16I16.as_pointer()), align=1))
+            highs = [builder.lshr(w, eight) for w in words]
+            lap = []
+            for v in (words, highs):
+                s = builder.add(builder.add(v[0], v[1]), builder.add(v[2], v[3]))
+                lap.append(builder.sub(s, builder.shl(v[4], two)))
+            lw, lh = lap
+            ll = builder.sub(lw, builder.shl(lh, eight))
+            if first is not None:
+                keep = _keep_from(builder, 16, first)
+                lh = builder.select(keep, lh, ir.Constant(_V16I16, None))
+                ll = builder.select(keep, ll, ir.Constant(_V16I16, None))
+            if _AVX2:
+                fnty = ir.FunctionType(_V8I32, [_V16I16, _V16I16])
+                fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx2.pmadd.wd")
+                hl = builder.call(fn, [lh, ll])
+            else:
+                hl = _mul_pairs(builder, lh, ll)
+            return [_sq_pairs(builder, lh), hl, _sq_pairs(builder, ll)]
+
+        start = context.cast(builder, args[3], signature.args[3], nbt.int64)
+        count = context.cast(builder, args[4], signature.args[4], nbt.int64)
+        hh, hl, ll = _vector_loop(builder, start, count, 16, (_V8I32,) * 3, squares, 2)
+        high = builder.add(builder.shl(hh, ir.Constant(_I64, 16)), builder.shl(hl, ir.Constant(_I64, 9)))
+        return builder.add(high, ll)
+
+    return sig, codegen

@@ -30,7 +30,7 @@ from ._kernels import (
     _tile_row,
 )
 from ._prefetch import AHEAD, prefetch_row
-from ._simd import lap_sq_u8
+from ._simd import lap_sq_u8, lap_sq_u16
 
 
 @njit(cache=True, nogil=True)
@@ -139,23 +139,23 @@ def _lap_row_u8(up, mid, dn, gw, rx, rw, out, first, last):
 
     ``up``, ``mid``, ``dn`` are full-width uint8 gray rows; sum(L) and the frame-edge columns
     come from :func:`_lap_row_rim`. Interior columns run in int16 lanes (``|L| <= 1020``) whose
-    squares are summed pairwise in int32 lanes (``vpmaddwd``) by :func:`._simd.lap_sq_u8`,
-    flushed every 2048 columns (129 vectors of at most ``2 * 1020**2`` per lane ``< 2**31``;
-    8192-column blocks, also exact, made a 1080p frame 1.7x slower, measured); a block of
-    fewer than 16 columns by the scalar loop below. (Left to LLVM, the loop ran 8 lanes per
-    ``vpmaddwd`` on a CPU without AVX-512.)
+    squares are summed pairwise in int32 lanes (``vpmaddwd``) by :func:`._simd.lap_sq_u8`, 32
+    columns per vector, flushed every 2048 columns (exact: at most ``66 * 2 * 1020**2 < 2**31``
+    per lane; 8192-column blocks, also exact, made a 1080p frame 1.7x slower, measured with the
+    16-column loop); a block of fewer than 32 columns by the scalar loop below. (Left to LLVM,
+    the loop ran 8 lanes per ``vpmaddwd`` on a CPU without AVX-512.)
     """
     c_lo, c_hi = _lap_row_rim(up, mid, dn, gw, rx, rx + rw, out, first, last)
     c = c_lo
     while c < c_hi:
         end = min(c + 2048, c_hi)
-        if end - c >= 16:
-            _acc(out, 1, lap_sq_u8(up, mid, dn, c, end - c))  # 16 columns at a time (._simd)
+        if end - c >= 32:
+            _acc(out, 1, lap_sq_u8(up, mid, dn, c, end - c))  # 32 columns at a time (._simd)
             c = end
             continue
         s2 = np.int32(0)
         u, d, m0, ml, mr = up[c:end], dn[c:end], mid[c:end], mid[c - 1 : end - 1], mid[c + 1 : end + 1]
-        for j in range(end - c):  # < 16 columns
+        for j in range(end - c):  # < 32 columns
             lj = np.int16(
                 np.int16(u[j])
                 + np.int16(d[j])
@@ -199,13 +199,17 @@ def _sq_block_u16(u, d, m0, ml, mr):
 
 @njit(cache=True, nogil=True, inline="always")
 def _lap_row_u16(up, mid, dn, gw, rx, rw, out, first, last):
-    """As :func:`_lap_row_u8` for uint16 gray rows: blocks of 2048 columns, squares split into
-    32-bit partial sums by :func:`_sq_block_u16`."""
+    """As :func:`_lap_row_u8` for uint16 gray rows: blocks of 2048 columns, squares split by
+    bytes into 32-bit partial sums by :func:`._simd.lap_sq_u16` (fewer than 16 columns by
+    :func:`_sq_block_u16`)."""
     c_lo, c_hi = _lap_row_rim(up, mid, dn, gw, rx, rx + rw, out, first, last)
     c = c_lo
     while c < c_hi:
         end = min(c + 2048, c_hi)
-        s2 = _sq_block_u16(up[c:end], dn[c:end], mid[c:end], mid[c - 1 : end - 1], mid[c + 1 : end + 1])
+        if end - c >= 16:
+            s2 = lap_sq_u16(up, mid, dn, c, end - c)  # 16 columns at a time (._simd)
+        else:
+            s2 = _sq_block_u16(up[c:end], dn[c:end], mid[c:end], mid[c - 1 : end - 1], mid[c + 1 : end + 1])
         _acc(out, 1, s2)
         c = end
 

@@ -5,11 +5,11 @@ the ring of five rows, tiles ``xs``/``ys``, two-word integer accumulators) and t
 decorator policy ``@njit(cache=True, nogil=True)``: see :mod:`._kernels`.
 
 Hot path :func:`glvn_int`: GLVN of uint8 (gray or BGR) and uint16 gray frames with ``bin=1``.
-The sums of ``G`` and ``G**2`` of each tile row segment are taken in one pass in narrow
-unsigned lanes (uint32; uint64 for the squares of 16-bit pixels), flushed into int64 every
-:data:`BLOCK` columns (exact: 2048 * 255**2 < 2**32; a row of 16-bit squares stays below
-2**62) and then into the same two-word accumulators as :func:`glvn`, so the result is
-bit-exact with it. Gray rows are read in place; BGR rows are converted once each (cv2's Q15
+The sums of ``G`` and ``G**2`` of each tile row segment are taken in one pass by the explicit
+vector loops of :mod:`._simd` (int64 byte sums, int32 pair sums of squares, exact for
+:data:`BLOCK` columns per call) and added into the same two-word accumulators as
+:func:`glvn`, so the result is bit-exact with it. Gray rows are read in place; BGR rows are
+converted once each (cv2's Q15
 weights) into one uint8 row buffer.
 """
 
@@ -32,6 +32,7 @@ from ._kernels import (
     _tile_row,
 )
 from ._prefetch import AHEAD, prefetch_row
+from ._simd import row_sums
 
 
 @njit(cache=True, nogil=True)
@@ -87,47 +88,29 @@ def vol5(img, nch, geo, ring, vals, cells, xs, ys):
         _sum_nonneg(v, xs, cells[ti], 2)
 
 
-#: Columns summed in narrow lanes before a flush into int64.
-BLOCK = 2048
+#: Columns per call of the vector loops (exact in their int32 lanes up to 2**16, see ._simd).
+BLOCK = 1 << 16
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _block_u8(blk):
-    """``(sum, sum of squares)`` of up to :data:`BLOCK` uint8 values, in uint32 lanes."""
-    a = np.uint32(0)
-    q = np.uint32(0)
-    for c in range(len(blk)):
-        v = np.uint32(blk[c])
-        a = np.uint32(a + v)
-        q = np.uint32(q + v * v)
-    return np.int64(a), np.int64(q)
+def _sums(row, a, b, out):
+    """Add ``sum(row[a:b])`` and ``sum(row[a:b]**2)`` into the two-word accumulators ``out[0:2]``
+    and ``out[2:4]``.
 
-
-@njit(cache=True, nogil=True, inline="always")
-def _block_u16(blk):
-    """``(sum, sum of squares)`` of up to :data:`BLOCK` uint16 values (squares in uint64)."""
-    a = np.uint32(0)
-    q = np.uint64(0)
-    for c in range(len(blk)):
-        v = np.uint32(blk[c])
-        a = np.uint32(a + v)
-        q = np.uint64(q + np.uint64(v * v))
-    return np.int64(a), np.int64(q)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _sums(seg, out, wide):
-    """Add ``sum(seg)`` and ``sum(seg**2)`` into the two-word accumulators ``out[0:2]``, ``out[2:4]``."""
-    s1 = np.int64(0)
-    s2 = np.int64(0)
-    n = len(seg)
-    for b0 in range(0, n, BLOCK):
-        blk = seg[b0 : min(b0 + BLOCK, n)]
-        a, q = _block_u16(blk) if wide else _block_u8(blk)
-        s1 += a
-        s2 += q
-    _acc(out, 0, s1)
-    _acc(out, 2, s2)
+    Blocks of :data:`BLOCK` values go to the explicit vector loop :func:`._simd.row_sums`
+    (uint8: ``vpsadbw`` sums and ``vpmaddwd`` squares, 32 values per vector; uint16: 16 per
+    vector, the squares from the bytes ``v = 256 h + l``); fewer than one vector are summed here.
+    """
+    for b0 in range(a, b, BLOCK):
+        b1 = min(b0 + BLOCK, b)
+        s1, s2 = row_sums(row, b0, b1 - b0)
+        if b1 - b0 < 32 // row.itemsize:
+            for c in range(b0, b1):
+                v = np.int64(row[c])
+                s1 += v
+                s2 += v * v
+        _acc(out, 0, s1)
+        _acc(out, 2, s2)
 
 
 @njit(cache=True, nogil=True)
@@ -136,7 +119,6 @@ def glvn_int(img, nch, geo, ring, cells, xs, ys):
     ry, rx, rh, rw = geo[5], geo[6], geo[7], geo[8]
     ntc = len(xs) - 1
     ti = 0
-    wide = img.itemsize == 2
     for i in range(rh):
         ti = _tile_row(i, ys, ti)
         r = ry + i
@@ -147,7 +129,7 @@ def glvn_int(img, nch, geo, ring, cells, xs, ys):
             _gray_row_u8(img, r, rx, rx + rw, ring[0])
             row = ring[0]
         for tj in range(ntc):
-            _sums(row[rx + xs[tj] : rx + xs[tj + 1]], cells[ti, tj], wide)
+            _sums(row, rx + xs[tj], rx + xs[tj + 1], cells[ti, tj])
 
 
 #: Generic kernels by measure name (signature ``(img, nch, geo, ring, vals, cells, xs, ys)``).

@@ -93,6 +93,8 @@ def check_roi(roi: object, height: int, width: int, param: str = "roi") -> tuple
 
 def check_name(name: object, known: Iterable[str], param: str = "name") -> str:
     """Return the measure name; unknown names list the known ones."""
+    if type(name) is str and name in known:  # the common case without sorting (a cold call is costly)
+        return name
     names = sorted(known)
     if not isinstance(name, str) or name not in names:
         raise InputError(f"{param} {name!r} is not a focus measure: use one of {', '.join(names)}")

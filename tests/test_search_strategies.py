@@ -639,3 +639,25 @@ def test_model_on_known_planes_tops_up_an_insignificant_peak_with_unshown_planes
     assert res.state == "focused", res.reason
     assert abs(res.z + 9.0) <= 3.0
     assert len(shown) > len(few)
+
+
+def test_model_bisects_a_flat_top_edge_only_to_its_shoulder_scale():
+    # the first 11 samples of a run on a synthetic stack of 201 planes 0.2 um apart (a flat top
+    # about 2 um wide, benchmarks/README.md "Densely sampled stacks"): the rule holds with a
+    # plateau model whose shoulders have a scale of about 0.65 um; its edges are wanted to about
+    # that scale, as a peak's neighbours are wanted to about one curve width. Before, the gap of
+    # 1.25 um beside the top was halved on and on, down to two resolution steps (0.4 um)
+    from focuscam.search.significance import test_peak
+
+    samples = [(-20.0, 8.61e6), (-10.0, 1.82e8), (0.0, 8.76e6), (-5.0, 1.31e7), (-15.0, 1.04e7),
+               (-7.5, 4.76e7), (-12.5, 2.02e7), (-8.75, 1.83e8), (-9.375, 1.82e8), (-8.125, 1.82e8),
+               (-11.25, 4.36e7)]  # fmt: skip
+    s = make_strategy("model", lo=-20.0, hi=20.0, resolution=0.2, start=-20.0)
+    for z, v in samples:
+        s.observe(z, v)
+    z, v = s._curve()
+    sig = test_peak(z, v, min_width=0.05)
+    assert sig.significant and sig.model.shape.startswith("plateau-")
+    gaps = np.diff(z)
+    assert gaps.max() > 2 * 0.2  # the old rule would still bisect
+    assert s._plateau_edge(z, v) is None, sig.model

@@ -359,14 +359,17 @@ class Model(SearchStrategy):
         """When the significant model is a plateau (a flat top, :mod:`focuscam.search.plateau`),
         also one whose centre lies beyond the top's outermost sample (the fit then falls back
         to the Gaussian through the best sample): the unscored :func:`_plateau_gap` of its top
-        (um), else None. ``v`` are the scores with the peak up (negated in brightfield)."""
+        (um), else None. ``v`` are the scores with the peak up (negated in brightfield). An edge
+        is wanted to about its shoulder's own scale (the model's ``width``), as a peak's
+        neighbours are wanted to about one curve width: the shoulder fit places the edge within
+        a gap of that size, and halving it further adds frames, not precision."""
         from .significance import test_peak
 
         sig = test_peak(*self._curve(), mode=self.mode, min_width=self.resolution / 4,
                         width=self.curve_width_um, min_snr=self.min_snr)  # fmt: skip
         if sig.model is None or not sig.model.shape.startswith("plateau-"):
             return None
-        cand = _plateau_gap(z, v, max(self.resolution, self.curve_width_um or 0.0))
+        cand = _plateau_gap(z, v, max(self.resolution, self.curve_width_um or 0.0, sig.model.width))
         return None if cand is None or self._score_at(self._snap(cand)) is not None else cand
 
     def _go(self, z: float) -> Iterator[float]:

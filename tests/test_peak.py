@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from focuscam.errors import InputError
-from focuscam.search.peak import PeakFit, fit_peak, noise_sigma
+from focuscam.search.peak import PeakFit, best_index, fit_peak, noise_sigma
 
 
 def gaussian(z, centre, width, height=1.0, floor=0.1):
@@ -174,3 +174,24 @@ def test_to_dict_is_json_ready():
 def test_bad_input(z, s, kwargs, needle):
     with pytest.raises(InputError, match=needle):
         fit_peak(z, s, **kwargs)
+
+
+def test_a_flat_top_holding_most_samples_is_not_a_flat_curve():
+    # more than half the samples on a noise-free flat top: the best equals the median, which
+    # once made the fit say "flat curve: no sample stands out" before any test; the plateau
+    # model.s own rise decides instead
+    z = np.arange(0.0, 31.0)
+    s = np.where(np.abs(z - 15.0) <= 9.0, 1.0, 0.1 + 0.9 * np.exp(-0.5 * (np.abs(z - 15.0) - 9.0) ** 2))
+    assert np.median(s) == s.max()
+    fit = fit_peak(z, s, test=True)
+    assert fit.state == "focused", fit.reason
+    assert abs(fit.z - 15.0) <= 1.0
+    assert fit_peak(z, np.full_like(z, 0.5), test=True).reason.startswith("flat curve")
+
+
+@pytest.mark.parametrize(
+    ("scores", "index"),
+    [([1, 3, 2], 1), ([1, 3, 3, 3, 1], 2), ([1, 3, 3, 1], 1), ([3, 3, 1], 0), ([1, 3, 3], 2), ([2, 2, 2], 0)],
+)
+def test_best_index_takes_the_middle_of_a_tied_top_or_the_end_it_reaches(scores, index):
+    assert best_index(np.array(scores, dtype=float)) == index

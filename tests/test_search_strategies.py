@@ -641,6 +641,26 @@ def test_model_on_known_planes_tops_up_an_insignificant_peak_with_unshown_planes
     assert len(shown) > len(few)
 
 
+@pytest.mark.parametrize(("shoulder", "half_width"), [(1.0, 5.0), (0.5, 3.0), (0.5, 5.0)])
+def test_model_lands_on_a_wide_flat_top_without_combing_it(shoulder, half_width):
+    # a noise-free flat top 10 or 6 um wide with steep shoulders at a fine resolution: every
+    # sample on it has the very same score. Before, the model refined around the FIRST of the
+    # tied samples (the top's edge) down to the resolution and then said "flat curve" (the
+    # median sat on the top); now it lands on the top with its samples there at least a few
+    # resolution steps apart
+    def curve(z):
+        d = max(0.0, abs(z - 45.0) - half_width)
+        return 0.1 + math.exp(-0.5 * (d / shoulder) ** 2)
+
+    s = make_strategy("model", lo=0.0, hi=100.0, resolution=0.25, start=0.0)
+    run(s, curve)
+    r = s.result()
+    assert r.state == "focused", r.reason
+    assert abs(r.z - 45.0) <= half_width
+    top = sorted(z for z, v in r.samples if v >= 1.1 - 1e-12)
+    assert min(np.diff(top)) >= 1.5 * 0.25, top
+
+
 def test_model_bisects_a_flat_top_edge_only_to_its_shoulder_scale():
     # the first 11 samples of a run on a synthetic stack of 201 planes 0.2 um apart (a flat top
     # about 2 um wide, benchmarks/README.md "Densely sampled stacks"): the rule holds with a

@@ -51,6 +51,7 @@ import numpy as np
 
 from ..errors import InputError
 from .base import SearchStrategy, register_strategy
+from .peak import best_index
 from .plateau import top_run
 
 __all__ = ["Model"]
@@ -225,8 +226,8 @@ class Model(SearchStrategy):
 
     def _best(self, wlo: float, whi: float) -> tuple[np.ndarray, np.ndarray, int]:
         z, s = self._window_curve(wlo, whi)
-        if self.mode == "max":
-            return z, s, int(np.argmax(s))
+        if self.mode == "max":  # of equal highest scores the middle one, not the top's edge
+            return z, s, best_index(s)
         fit = self._fit()
         return z, s, int(np.argmin(np.abs(z - fit.z_sample)))
 
@@ -424,4 +425,10 @@ class Model(SearchStrategy):
         sigma = self.curve_width_um
         if sigma is None:
             sigma = _sigma3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
+        if sigma is None:  # the best three do not curve (a flat top): the fitted model's width
+            from .significance import test_peak
+
+            z_all, s_all = self._curve()
+            fit = test_peak(z_all, s_all, mode=self.mode, min_width=self.resolution / 4, min_snr=self.min_snr)
+            sigma = None if fit.model is None else fit.model.sigma
         return max(self.resolution, min(sigma or 0.0, 0.25 * (whi - wlo)) / 1.5)

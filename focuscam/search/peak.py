@@ -44,7 +44,7 @@ from ..types import FocusState
 from .plateau import top_run
 from .significance import MIN_SNR, test_peak
 
-__all__ = ["MODES", "SECOND_PEAK_RATIO", "PeakFit", "fit_peak", "noise_sigma"]
+__all__ = ["MODES", "SECOND_PEAK_RATIO", "PeakFit", "best_index", "fit_peak", "noise_sigma"]
 
 #: Peak-fit modes.
 MODES = ("max", "brightfield")
@@ -233,6 +233,17 @@ def _refine_max(
     return float(zs[i]), "sample"
 
 
+def best_index(ss: np.ndarray) -> int:
+    """Index of the highest of the scores ``ss`` (sorted by z). Of several equal highest ones (a
+    flat top of replayed frames, a saturated measure) the middle one, or the end one when they
+    reach an end of the samples (the top may go on beyond it), never the first of them by
+    accident: the first is the top's edge."""
+    tied = np.flatnonzero(ss == ss.max())
+    if tied[0] == 0 or tied[-1] == ss.size - 1:
+        return int(tied[0] if tied[0] == 0 else tied[-1])
+    return int(tied[(tied.size - 1) // 2])
+
+
 def _second_peak(zs: np.ndarray, ss: np.ndarray, j: int, floor: float) -> tuple[float, float]:
     """A separate local maximum nearly as high as the one at ``j``: ``(z, ratio)`` or ``(nan, 0)``."""
     height = ss[j] - floor
@@ -357,7 +368,7 @@ def fit_peak(
             z_fit, method = float(zs[j]), "sample"
         found = "contrast minimum between two maxima"
     else:
-        j = int(np.argmax(ss))
+        j = best_index(ss)
         height = float(ss[j] - np.median(ss))
         reference = float(ss[j])
         floor = float(np.min(ss))
@@ -370,7 +381,9 @@ def fit_peak(
 
     at_edge = j in (0, n - 1) and not (mode == "brightfield" and height <= 0)
     edge_side = (-1 if j == 0 else 1) if at_edge else 0
-    flat = spread <= 1e-12 * scale or height <= 0
+    # a curve is flat when no sample stands out at all; a best sample no higher than the median
+    # (a flat top holding most samples) is judged after the test, by the plateau model's rise
+    flat = spread <= 1e-12 * scale
     sig = None
     if test and not flat:
         sig = test_peak(zs, ss, mode=mode, min_width=min_width, width=width, min_snr=min_snr)
@@ -383,6 +396,9 @@ def fit_peak(
             centre = _plateau_centre(zs, ss if mode == "max" else -ss, j, sig.model)
             if centre is not None:
                 z_fit, method = centre, "plateau"
+    if height <= 0 and mode == "max" and sig is not None and sig.model is not None:
+        # the median on a top of tied samples (the best no higher than it): the model's rise
+        height = float(sig.model.height)
     if sig is not None and sig.tested and height > 0:
         confidence = min(1.0, sig.snr / (4.0 * sig.threshold))
         if abs(reference) > 0 and min_rel > 0:
@@ -412,7 +428,7 @@ def fit_peak(
             second_ratio=float(second[1]),
         )
 
-    if flat:
+    if flat or height <= 0:
         return result(failed, "flat curve: no sample stands out")
     rel = height / abs(reference) if reference != 0 else math.inf
     if rel < min_rel:

@@ -360,10 +360,9 @@ class Model(SearchStrategy):
         """When the significant model is a plateau (a flat top, :mod:`focuscam.search.plateau`),
         also one whose centre lies beyond the top's outermost sample (the fit then falls back
         to the Gaussian through the best sample): the unscored :func:`_plateau_gap` of its top
-        (um), else None. ``v`` are the scores with the peak up (negated in brightfield). An edge
-        is wanted to about its shoulder's own scale (the model's ``width``), as a peak's
-        neighbours are wanted to about one curve width: the shoulder fit places the edge within
-        a gap of that size, and halving it further adds frames, not precision."""
+        (um), else None. ``v``: the scores with the peak up (negated in brightfield). Edges are
+        wanted to about the shoulders' scale (the model's ``width``), as a peak's neighbours to
+        about one curve width: halving the gap further adds frames, not precision."""
         from .significance import test_peak
 
         sig = test_peak(*self._curve(), mode=self.mode, min_width=self.resolution / 4,

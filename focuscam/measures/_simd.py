@@ -145,6 +145,27 @@ def _keep_from(builder, nlanes, first):
     return builder.icmp_unsigned(">=", ir.Constant(vty, list(range(nlanes))), v)
 
 
+def _rows_signature(up, mid, dn, c, n, dtype):
+    """``int64(up, mid, dn, c, n)`` for three C-contiguous 1-D rows of ``dtype`` and two
+    integers (a start column and a count), else None (the intrinsic does not apply)."""
+    rows_ok = all(
+        isinstance(a, nbt.Array) and a.ndim == 1 and a.dtype == dtype and a.layout == "C"
+        for a in (up, mid, dn)
+    )
+    if not (rows_ok and isinstance(c, nbt.Integer) and isinstance(n, nbt.Integer)):
+        return None
+    return nbt.int64(up, mid, dn, c, n)
+
+
+def _row_pointers(context, builder, signature, args, element) -> list:
+    """The data pointers (to ``element``) of the intrinsic's three row arguments."""
+    rows = []
+    for k in range(3):
+        ary = context.make_array(signature.args[k])(context, builder, args[k])
+        rows.append(builder.bitcast(ary.data, element.as_pointer()))
+    return rows
+
+
 def _stencil_sq_loop(taps, stencils, unroll=4):
     """An intrinsic ``f(up, mid, dn, c, n) -> int64``: the sum of squares of ``stencils`` over
     the ``n`` columns from ``c`` when ``n >= 16`` (0 for ``n < 16``: the caller's scalar loop).
@@ -156,19 +177,12 @@ def _stencil_sq_loop(taps, stencils, unroll=4):
 
     @intrinsic
     def loop(typingctx, up, mid, dn, c, n):
-        rows_ok = all(
-            isinstance(a, nbt.Array) and a.ndim == 1 and a.dtype == nbt.uint8 and a.layout == "C"
-            for a in (up, mid, dn)
-        )
-        if not (rows_ok and isinstance(c, nbt.Integer) and isinstance(n, nbt.Integer)):
+        sig = _rows_signature(up, mid, dn, c, n, nbt.uint8)
+        if sig is None:
             return None
-        sig = nbt.int64(up, mid, dn, c, n)
 
         def codegen(context, builder, signature, args):
-            rows = []
-            for k in range(3):
-                ary = context.make_array(signature.args[k])(context, builder, args[k])
-                rows.append(builder.bitcast(ary.data, _I8.as_pointer()))
+            rows = _row_pointers(context, builder, signature, args, _I8)
 
             def squares(col, first):
                 """The ``<8 x i32>`` pair sums of each squared stencil of the 16 columns from
@@ -382,19 +396,12 @@ def lap_sq_u8(typingctx, up, mid, dn, c, n):
     at a time into separate int32 accumulators: exact for ``n <= 16384``. The last ``n % 32``
     columns are one more vector ending at column ``c + n - 1``, earlier columns zeroed.
     """
-    rows_ok = all(
-        isinstance(a, nbt.Array) and a.ndim == 1 and a.dtype == nbt.uint8 and a.layout == "C"
-        for a in (up, mid, dn)
-    )
-    if not (rows_ok and isinstance(c, nbt.Integer) and isinstance(n, nbt.Integer)):
+    sig = _rows_signature(up, mid, dn, c, n, nbt.uint8)
+    if sig is None:
         return None
-    sig = nbt.int64(up, mid, dn, c, n)
 
     def codegen(context, builder, signature, args):
-        rows = []
-        for k in range(3):
-            ary = context.make_array(signature.args[k])(context, builder, args[k])
-            rows.append(builder.bitcast(ary.data, _I8.as_pointer()))
+        rows = _row_pointers(context, builder, signature, args, _I8)
 
         def load(row, col, dcol):
             ptr = builder.gep(rows[row], [builder.add(col, ir.Constant(_I64, dcol))])
@@ -437,20 +444,13 @@ def lap_sq_u16(typingctx, up, mid, dn, c, n):
     arithmetic (exact, ``Ll`` fitting int16). ``L**2 = 65536 Lh**2 + 512 Lh Ll + Ll**2``:
     three ``vpmaddwd`` into int32 accumulators, exact for ``n <= 16384``.
     """
-    rows_ok = all(
-        isinstance(a, nbt.Array) and a.ndim == 1 and a.dtype == nbt.uint16 and a.layout == "C"
-        for a in (up, mid, dn)
-    )
-    if not (rows_ok and isinstance(c, nbt.Integer) and isinstance(n, nbt.Integer)):
+    sig = _rows_signature(up, mid, dn, c, n, nbt.uint16)
+    if sig is None:
         return None
-    sig = nbt.int64(up, mid, dn, c, n)
     taps = ((0, 0), (2, 0), (1, -1), (1, 1), (1, 0))  # u, d, ml, mr, m
 
     def codegen(context, builder, signature, args):
-        rows = []
-        for k in range(3):
-            ary = context.make_array(signature.args[k])(context, builder, args[k])
-            rows.append(builder.bitcast(ary.data, _I16.as_pointer()))
+        rows = _row_pointers(context, builder, signature, args, _I16)
         eight, two = ir.Constant(_V16I16, 8), ir.Constant(_V16I16, 2)
 
         def squares(col, first):

@@ -381,9 +381,10 @@ def fit_peak(
 
     at_edge = j in (0, n - 1) and not (mode == "brightfield" and height <= 0)
     edge_side = (-1 if j == 0 else 1) if at_edge else 0
-    # a curve is flat when no sample stands out at all; a best sample no higher than the median
-    # (a flat top holding most samples) is judged after the test, by the plateau model's rise
-    flat = spread <= 1e-12 * scale
+    # a curve is flat when no sample stands out at all (in brightfield: no dip); a best sample no
+    # higher than the median (a flat top holding most samples) is judged after the test, by the
+    # fitted model's rise
+    flat = spread <= 1e-12 * scale or (mode != "max" and height <= 0)
     sig = None
     if test and not flat:
         sig = test_peak(zs, ss, mode=mode, min_width=min_width, width=width, min_snr=min_snr)

@@ -63,8 +63,9 @@ def _has_avx2() -> bool:
 _AVX2 = _has_avx2()
 
 
-def _sq_pairs(builder, v):
-    """``<8 x i32>``: ``v[2k]**2 + v[2k + 1]**2`` of a ``<16 x i16>`` (x86: ``vpmaddwd``).
+def _madd_pairs(builder, a, b):
+    """``<8 x i32>``: ``a[2k] b[2k] + a[2k + 1] b[2k + 1]`` of two ``<16 x i16>`` (x86:
+    ``vpmaddwd``).
 
     LLVM does not turn the generic form (even and odd lanes, sign-extended, multiplied, added)
     into ``vpmaddwd`` (measured: it shuffled and squared with ``vpmulld``), so on AVX2 the
@@ -73,10 +74,17 @@ def _sq_pairs(builder, v):
     if _AVX2:
         fnty = ir.FunctionType(_V8I32, [_V16I16, _V16I16])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx2.pmadd.wd")
-        return builder.call(fn, [v, v])
-    even = builder.sext(builder.shuffle_vector(v, v, _EVEN), _V8I32)
-    odd = builder.sext(builder.shuffle_vector(v, v, _ODD), _V8I32)
-    return builder.add(builder.mul(even, even), builder.mul(odd, odd))
+        return builder.call(fn, [a, b])
+    ea = builder.sext(builder.shuffle_vector(a, a, _EVEN), _V8I32)
+    oa = builder.sext(builder.shuffle_vector(a, a, _ODD), _V8I32)
+    eb = builder.sext(builder.shuffle_vector(b, b, _EVEN), _V8I32)
+    ob = builder.sext(builder.shuffle_vector(b, b, _ODD), _V8I32)
+    return builder.add(builder.mul(ea, eb), builder.mul(oa, ob))
+
+
+def _sq_pairs(builder, v):
+    """``<8 x i32>``: ``v[2k]**2 + v[2k + 1]**2`` of a ``<16 x i16>`` (:func:`_madd_pairs`)."""
+    return _madd_pairs(builder, v, v)
 
 
 def _vector_loop(builder, start, count, step, kinds, terms, unroll):
@@ -323,28 +331,13 @@ def _u16_body(builder, raw):
     """For 16 uint16 ``v = 256 h + l``: the byte sums of ``l`` and ``h`` and the pair sums of
     ``h**2``, ``h l`` and ``l**2`` (``v**2 = 65536 h**2 + 512 h l + l**2``, each pair < 2**18)."""
     lo, hi = _bytes_of_words(builder, raw)
-    fnty = ir.FunctionType(_V8I32, [_V16I16, _V16I16])
-    if _AVX2:
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx2.pmadd.wd")
-        hl = builder.call(fn, [hi, lo])
-    else:
-        hl = _mul_pairs(builder, hi, lo)
     return (
         _psad(builder, builder.bitcast(lo, _V32I8)),
         _psad(builder, builder.bitcast(hi, _V32I8)),
         _sq_pairs(builder, hi),
-        hl,
+        _madd_pairs(builder, hi, lo),
         _sq_pairs(builder, lo),
     )
-
-
-def _mul_pairs(builder, a, b):
-    """``<8 x i32>``: ``a[2k] b[2k] + a[2k + 1] b[2k + 1]`` in generic IR (``vpmaddwd`` of a, b)."""
-    ea = builder.sext(builder.shuffle_vector(a, a, _EVEN), _V8I32)
-    oa = builder.sext(builder.shuffle_vector(a, a, _ODD), _V8I32)
-    eb = builder.sext(builder.shuffle_vector(b, b, _EVEN), _V8I32)
-    ob = builder.sext(builder.shuffle_vector(b, b, _ODD), _V8I32)
-    return builder.add(builder.mul(ea, eb), builder.mul(oa, ob))
 
 
 _u16_body.kinds = (_V4I64, _V4I64, _V8I32, _V8I32, _V8I32)
@@ -469,13 +462,7 @@ def lap_sq_u16(typingctx, up, mid, dn, c, n):
                 keep = _keep_from(builder, 16, first)
                 lh = builder.select(keep, lh, ir.Constant(_V16I16, None))
                 ll = builder.select(keep, ll, ir.Constant(_V16I16, None))
-            if _AVX2:
-                fnty = ir.FunctionType(_V8I32, [_V16I16, _V16I16])
-                fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx2.pmadd.wd")
-                hl = builder.call(fn, [lh, ll])
-            else:
-                hl = _mul_pairs(builder, lh, ll)
-            return [_sq_pairs(builder, lh), hl, _sq_pairs(builder, ll)]
+            return [_sq_pairs(builder, lh), _madd_pairs(builder, lh, ll), _sq_pairs(builder, ll)]
 
         start = context.cast(builder, args[3], signature.args[3], nbt.int64)
         count = context.cast(builder, args[4], signature.args[4], nbt.int64)

@@ -175,7 +175,7 @@ def defocus_psf(radius_px: float) -> np.ndarray:
 def _to_counts(radiance: np.ndarray, p: SynthParams, rng: np.random.Generator) -> np.ndarray:
     """Shot noise (and read noise) on ``radiance`` (0..1), in digital numbers: uint8 for colour
     (white at 255), else uint16 (white at ~3/4 of the range over a dark offset of 100 DN)."""
-    from ._synth_kernels import dn_u8, dn_u16
+    from ._synth_kernels import digital_numbers
 
     electrons = rng.poisson(np.clip(radiance, 0, None) * p.photons)
     if p.read_noise > 0:
@@ -184,10 +184,10 @@ def _to_counts(radiance: np.ndarray, p: SynthParams, rng: np.random.Generator) -
     electrons = np.ascontiguousarray(electrons)
     if p.color:
         out = np.empty(electrons.shape, np.uint8)
-        dn_u8(electrons, 255.0 / p.photons, out)
+        digital_numbers(electrons, 0.0, 255.0 / p.photons, 255.0, out)
         return out
     out = np.empty(electrons.shape, np.uint16)
-    dn_u16(electrons, 100.0, 48000.0 / p.photons, out)
+    digital_numbers(electrons, 100.0, 48000.0 / p.photons, 65535.0, out)
     return out
 
 

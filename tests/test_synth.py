@@ -317,7 +317,7 @@ def test_synth_pixels_do_not_depend_on_streaming(tmp_path):
 def test_noise_kernels_match_the_numpy_expressions(dtype):
     # the oracle: the numpy expressions the kernels replaced (scale, round half to even, clip,
     # cast), on counts with halves, negatives (read noise) and values beyond white
-    from focuscam._synth_kernels import dn_u8, dn_u16
+    from focuscam._synth_kernels import digital_numbers
 
     rng = np.random.default_rng(3)
     e = rng.integers(-40, 5000, (37, 23)).astype(dtype)
@@ -326,10 +326,10 @@ def test_noise_kernels_match_the_numpy_expressions(dtype):
         e[0, :6] = [0.5, 1.5, 2.5, -0.5, 254.5, 255.5]
     for scale in (255.0 / 4000.0, 1.0, 0.37):
         out = np.empty(e.shape, np.uint8)
-        dn_u8(e, scale, out)
+        digital_numbers(e, 0.0, scale, 255.0, out)
         assert np.array_equal(out, np.clip(np.rint(e.astype(np.float64) * scale), 0, 255).astype(np.uint8))
     for gain in (12.0, 48000.0 / 4000.0, 3.3):
         out = np.empty(e.shape, np.uint16)
-        dn_u16(e, 100.0, gain, out)
+        digital_numbers(e, 100.0, gain, 65535.0, out)
         expect = np.clip(np.rint(100.0 + e.astype(np.float64) * gain), 0, 65535).astype(np.uint16)
         assert np.array_equal(out, expect)

@@ -135,7 +135,9 @@ def run(args: argparse.Namespace) -> int:
 
     args = apply_rig(args)
     require_source(args)
-    if args.measure is None or args.measure == "auto":  # a rig's [autofocus] measure = "auto"
+    from .._measure_choice import AUTO
+
+    if args.measure is None or args.measure == AUTO:  # a rig's [autofocus] measure = "auto"
         args.measure = "lapv"
 
     hook = None

@@ -154,6 +154,7 @@ def _require_web() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._measure_choice import AUTO
     from ..errors import InputError
     from ..rig import apply_rig
     from .record import require_source
@@ -178,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
             drive,
             twin=twin,
             mode=mode,
-            measure=args.measure or "auto",
+            measure=args.measure or AUTO,
             roi=args.roi,
             grid=args.grid,
             jog_um=args.jog or (twin.spacing_um if twin is not None else 10.0),

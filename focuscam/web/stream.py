@@ -1,14 +1,15 @@
 """The live streams of the server: MJPEG frames and the events (server-sent events).
 
 Both are fed from engine threads and read by asyncio tasks of the server: a thread calls
-:meth:`EventBus.publish` or :meth:`JpegStream.offer`, and a waiting response is woken with
-``loop.call_soon_threadsafe`` (or by its stream's batch timer), so the server's event loop is
-never blocked.
+:meth:`EventBus.publish` or :meth:`JpegStream.offer`, and a waiting response is woken through the loop's
+:class:`~focuscam.web.wake.LoopWaker` (or by its stream's batch timer), so the server's event
+loop is never blocked, and wakes once for everything that became due together.
 
 - :class:`EventBus`: every sample and state change, to every ``/api/events`` client
   (``text/event-stream``: ``event: KIND`` + ``data: JSON``). A slow client loses its oldest
   events (counted), never slows the engine. Per-frame events (samples) are sent in batches
-  (one write every :data:`BATCH_S` seconds, each still an event of its own); state changes at once.
+  (one write about every :data:`BATCH_S` seconds, with a frame of the live view when one is
+  watched, each still an event of its own); state changes at once.
 - :class:`JpegStream`: the source's own JPEG bytes of a frame when it has them (a replayed JPEG
   file), sent on as they are; else one encoder thread turns the newest frame into a JPEG at most
   once per captured frame and view width, only while somebody watches, whatever the number of
@@ -32,6 +33,7 @@ import numpy as np
 
 from .._threads import Worker
 from ..types import Frame
+from .wake import LoopWaker, waker
 
 __all__ = [
     "BATCHED",
@@ -85,41 +87,51 @@ BATCH_S = 0.08
 class _Subscriber:
     """One ``/api/events`` client: its queue, filled from any thread and emptied on its loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, batch_s: float) -> None:
         self.loop = loop
+        self.waker = waker(loop)
+        self.batch_s = batch_s
         self.items: deque[str] = deque(maxlen=_QUEUE)
         self.lock = threading.Lock()
         self.ready = asyncio.Event()
         self.lost = 0
         self.quiet = True  # nothing was put since the last heartbeat
-        self.woken = False  # a wake-up (call_soon_threadsafe) is on its way to the loop
+        self.flushed = loop.time()  # when the stream last took its queue
         self.timer: asyncio.TimerHandle | None = None
         self.ticker: asyncio.TimerHandle | None = None
 
     def offer(self, text: str, now: bool) -> None:  # on any thread
-        """Queue an event; wake the loop for it ``now``, or let the next tick send it."""
+        """Queue an event; wake the loop for it ``now``, or let a later wake-up or tick send it."""
         with self.lock:
             if len(self.items) == self.items.maxlen:
                 self.lost += 1
             self.items.append(text)
             self.quiet = False
-            if not now or self.woken:
-                return
-            self.woken = True
-        self.loop.call_soon_threadsafe(self.ready.set)
+        if now:
+            self.waker.set(self.ready)
 
     def take(self) -> str:  # on the event loop
         """Every queued event, as one text (empty when none)."""
+        self.flushed = self.loop.time()
         with self.lock:
-            self.woken = False
             text = "".join(self.items)
             self.items.clear()
         return text
 
-    def tick(self, every_s: float) -> None:  # on the event loop, every ``every_s`` seconds
+    def due(self) -> None:  # on the event loop, at each of its waker's wake-ups
+        """Send the queue when its batch is due, on a wake-up that came anyway (a live-view frame);
+        the tick is put off by ``batch_s``, so that it only fires when no such wake-up comes."""
+        now = self.loop.time()
+        if self.items and now - self.flushed >= self.batch_s:
+            self.ready.set()
+        if self.ticker is not None:
+            self.ticker.cancel()
+        self.ticker = self.loop.call_at(now + self.batch_s, self.tick)
+
+    def tick(self) -> None:  # on the event loop, ``batch_s`` after the last wake-up or tick
         if self.items:
             self.ready.set()
-        self.ticker = self.loop.call_later(every_s, self.tick, every_s)
+        self.ticker = self.loop.call_later(self.batch_s, self.tick)
 
     def beat(self, every_s: float) -> None:  # on the event loop, every ``every_s`` seconds
         if self.quiet:
@@ -138,7 +150,10 @@ class EventBus:
     stream sends what was queued every ``batch_s`` seconds in one write, so the event loop wakes
     a few times a second instead of once per frame; any other event (a state change, a result,
     a problem) wakes the stream at once and is sent with everything queued before it, in order.
-    A client's keep-alive comes from one timer that fires every ``heartbeat_s``.
+    A client's keep-alive comes from one timer that fires every ``heartbeat_s``. Wake-ups of the
+    loop are shared (:mod:`focuscam.web.wake`): a batch that is due goes out with the next frame
+    of the live view when one comes within ``batch_s``; the stream's own timer fires only when none
+    does.
     """
 
     def __init__(self, batch_s: float = BATCH_S) -> None:
@@ -168,17 +183,18 @@ class EventBus:
             subs = list(self._subs)
         for sub in subs:
             try:
-                sub.loop.call_soon_threadsafe(sub.ready.set)
-            except RuntimeError:
+                sub.waker.set(sub.ready)
+            except RuntimeError:  # its loop has closed
                 pass
 
     async def stream(self, first: str = "", heartbeat_s: float = 15.0) -> AsyncIterator[str]:
         """The text of one client's event stream, starting with ``first``; ends on :meth:`close`."""
-        sub = _Subscriber(asyncio.get_running_loop())
+        sub = _Subscriber(asyncio.get_running_loop(), self.batch_s)
         with self._lock:
             self._subs.add(sub)
         sub.timer = sub.loop.call_later(heartbeat_s, sub.beat, heartbeat_s)
-        sub.ticker = sub.loop.call_later(self.batch_s, sub.tick, self.batch_s)
+        sub.ticker = sub.loop.call_later(self.batch_s, sub.tick)
+        sub.waker.hooks.append(sub.due)
         try:
             if first:
                 yield first
@@ -191,6 +207,7 @@ class EventBus:
         finally:
             with self._lock:
                 self._subs.discard(sub)
+            sub.waker.hooks.remove(sub.due)
             for handle in (sub.timer, sub.ticker):
                 if handle is not None:
                     handle.cancel()
@@ -257,7 +274,7 @@ class JpegStream:
         self._newest: Frame | None = None
         self._todo: Frame | None = None
         self._cond = threading.Condition()
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._waiters: set[tuple[LoopWaker, asyncio.Event]] = set()
         self._widths: dict[int | None, int] = {}
         self._stop = False
         self._worker = Worker(self._loop, "focuscam-jpeg")
@@ -323,9 +340,9 @@ class JpegStream:
     def _wake(self) -> None:
         with self._cond:
             waiters = list(self._waiters)
-        for loop, event in waiters:
+        for wake, event in waiters:
             try:
-                loop.call_soon_threadsafe(event.set)
+                wake.set(event)
             except RuntimeError:  # its loop has closed
                 pass
 
@@ -348,7 +365,7 @@ class JpegStream:
         """
         width = view_width(width)
         event = asyncio.Event()
-        key = (asyncio.get_running_loop(), event)
+        key = (waker(asyncio.get_running_loop()), event)
         with self._cond:
             first = not self._widths
             self._waiters.add(key)

@@ -122,3 +122,59 @@ def test_an_event_is_serialised_the_same_with_or_without_numpy_values():
              "focus_map": np.array([[1.0, 2.0]]), "z": None}  # fmt: skip
     assert sse("sample", numpy) == sse("sample", plain)
     assert sse("sample", {"score": float("inf")}) == 'event: sample\ndata: {"score": null}\n\n'
+
+
+def test_one_wake_up_for_many_events_set_from_a_thread_and_the_hooks_run_on_it():
+    from focuscam.web.wake import waker
+
+    async def run() -> tuple[int, int, bool]:
+        loop = asyncio.get_running_loop()
+        wake = waker(loop)
+        assert waker(loop) is wake  # one per loop
+        calls = []
+        original = loop.call_soon_threadsafe
+
+        def counting(*args):
+            calls.append(args)
+            return original(*args)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        runs = []
+        wake.hooks.append(lambda: runs.append(1))
+        events = [asyncio.Event() for _ in range(20)]
+        thread = threading.Thread(target=lambda: [wake.set(e) for e in events])
+        thread.start()
+        thread.join()  # all twenty set before the loop ran again
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), WAIT_S)
+        del loop.call_soon_threadsafe
+        return len(calls), len(runs), all(e.is_set() for e in events)
+
+    assert asyncio.run(run()) == (1, 1, True)
+
+
+def test_a_due_batch_goes_out_on_a_wake_up_that_comes_anyway_before_its_own_timer():
+    from focuscam.web.wake import waker
+
+    bus = EventBus(batch_s=3600.0)  # the stream's own timer never fires in this test
+
+    async def read() -> str:
+        stream = bus.stream(heartbeat_s=3600.0)
+        waiting = asyncio.ensure_future(stream.__anext__())
+        while not bus._subs:
+            await asyncio.sleep(0)
+        (sub,) = bus._subs
+        for k in range(3):
+            bus.publish("sample", {"seq": k})
+        await asyncio.sleep(0)
+        assert not waiting.done()  # batched: nothing woke the stream
+        sub.flushed -= 3600.0  # its batch is due
+        frame = asyncio.Event()  # another stream's wake-up (a live-view frame) from a thread
+        thread = threading.Thread(target=waker(asyncio.get_running_loop()).set, args=(frame,))
+        thread.start()
+        text = await asyncio.wait_for(waiting, WAIT_S)
+        thread.join()
+        assert frame.is_set()
+        await stream.aclose()
+        return text
+
+    assert _events(asyncio.run(read())) == [("sample", {"seq": k}) for k in range(3)]

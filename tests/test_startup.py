@@ -176,3 +176,41 @@ def test_warmup_command_runs_every_case(run_cli):
     # every measure case, and the two synth noise kernels for int64 and float64 electrons
     assert report["cases"] == len(warmup_cases()) + 4 and report["seconds"] > 0
     assert proc.stderr == ""  # no bar and no compile lines on a pipe
+
+
+_THREADS_AFTER_NUMPY = (
+    "import os, sys\n"
+    "if sys.argv[1] == 'cli':\n"
+    "    from focuscam._entry import single_threaded_blas\n"
+    "    single_threaded_blas()\n"
+    "import numpy\n"
+    "print(len(os.listdir('/proc/self/task')), os.environ.get('OPENBLAS_NUM_THREADS'))\n"
+)
+
+
+def _threads_after_numpy(mode: str, **extra: str) -> tuple[int, str]:
+    from focuscam._entry import BLAS_THREADS
+
+    env = {k: v for k, v in os.environ.items() if k not in BLAS_THREADS} | extra
+    out = subprocess.run(
+        [sys.executable, "-c", _THREADS_AFTER_NUMPY, mode],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    count, value = out.stdout.split()
+    return int(count), value
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_the_command_imports_numpy_with_one_blas_thread_unless_the_user_set_a_count():
+    plain, unset = _threads_after_numpy("plain")
+    cli, one = _threads_after_numpy("cli")
+    assert (unset, one) == ("None", "1")
+    if (os.cpu_count() or 1) > 1:  # a BLAS pool of one thread per core would have started
+        assert cli < plain
+    # the user's own setting, of any of the variables, is left as it is
+    assert _threads_after_numpy("cli", OPENBLAS_NUM_THREADS="2")[1] == "2"
+    assert _threads_after_numpy("cli", OMP_NUM_THREADS="2")[1] == "None"

@@ -96,7 +96,7 @@ class WebServer:
                     counter = (counter + 10) % 864000  # on_tick's once-a-second work: multiples of 10
                     try:
                         await asyncio.wait_for(event.wait(), _TICK_S)
-                    except TimeoutError:
+                    except asyncio.TimeoutError:  # TimeoutError itself only from Python 3.11 on
                         pass
                     event.clear()
                     should_exit = await self.on_tick(counter)

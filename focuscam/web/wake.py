@@ -27,7 +27,8 @@ class LoopWaker:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        # weakly: the registry keeps wakers by loop weakly, and a closed loop must be freed
+        self._loop = weakref.ref(loop)
         self.hooks: list[Callable[[], object]] = []
         self._lock = threading.Lock()
         self._events: list[asyncio.Event] = []
@@ -44,7 +45,10 @@ class LoopWaker:
                 return
             self._pending = True
         try:
-            self.loop.call_soon_threadsafe(self._run)
+            loop = self._loop()
+            if loop is None:
+                raise RuntimeError("the event loop is gone")
+            loop.call_soon_threadsafe(self._run)
         except RuntimeError:
             with self._lock:
                 self._pending = False

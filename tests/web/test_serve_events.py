@@ -178,3 +178,19 @@ def test_a_due_batch_goes_out_on_a_wake_up_that_comes_anyway_before_its_own_time
         return text
 
     assert _events(asyncio.run(read())) == [("sample", {"seq": k}) for k in range(3)]
+
+
+def test_a_finished_loop_and_its_waker_are_freed():
+    import gc
+    import weakref
+
+    from focuscam.web import wake
+
+    async def use() -> weakref.ref:
+        loop = asyncio.get_running_loop()
+        wake.waker(loop)
+        return weakref.ref(loop)
+
+    ref = asyncio.run(use())
+    gc.collect()
+    assert ref() is None  # neither the registry nor the waker it keeps holds the loop

@@ -53,6 +53,7 @@ from ..errors import InputError
 from .base import SearchStrategy, register_strategy
 from .peak import best_index
 from .plateau import top_run
+from .significance import test_peak
 
 __all__ = ["Model"]
 
@@ -237,6 +238,11 @@ class Model(SearchStrategy):
 
         return model_params(self.curve_width_um is not None, self.mode != "max") + 2
 
+    def _peak_test(self):
+        """The significance test of all samples, with the peak fit's own arguments."""
+        return test_peak(*self._curve(), mode=self.mode, min_width=self.resolution / 4,
+                         width=self.curve_width_um, min_snr=self.min_snr)  # fmt: skip
+
     def _significant(self) -> bool:
         fit = self._fit(test=True)
         return fit is not None and fit.focused
@@ -363,10 +369,7 @@ class Model(SearchStrategy):
         (um), else None. ``v``: the scores with the peak up (negated in brightfield). Edges are
         wanted to about the shoulders' scale (the model's ``width``), as a peak's neighbours to
         about one curve width: halving the gap further adds frames, not precision."""
-        from .significance import test_peak
-
-        sig = test_peak(*self._curve(), mode=self.mode, min_width=self.resolution / 4,
-                        width=self.curve_width_um, min_snr=self.min_snr)  # fmt: skip
+        sig = self._peak_test()
         if sig.model is None or not sig.model.shape.startswith("plateau-"):
             return None
         cand = _plateau_gap(z, v, max(self.resolution, self.curve_width_um or 0.0, sig.model.width))
@@ -425,9 +428,6 @@ class Model(SearchStrategy):
         if sigma is None:
             sigma = _sigma3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
         if sigma is None:  # the best three do not curve (a flat top): the fitted model's width
-            from .significance import test_peak
-
-            z_all, s_all = self._curve()
-            fit = test_peak(z_all, s_all, mode=self.mode, min_width=self.resolution / 4, min_snr=self.min_snr)
+            fit = self._peak_test()
             sigma = None if fit.model is None else fit.model.sigma
         return max(self.resolution, min(sigma or 0.0, 0.25 * (whi - wlo)) / 1.5)

@@ -14,6 +14,7 @@ Threads are started by the monitor itself; nothing here starts one.
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -48,6 +49,15 @@ class BlurVerdicts:
     judges the newest one offered and then rests, so that at most ``rate`` verdicts per second
     are computed. :meth:`judge` computes a verdict on the caller's thread instead.
 
+    With a source of known frame rate (:meth:`pace`), only every ``k``-th frame of the source's
+    sequence is offered (``seq % k == 0``, ``k = ceil(fps / rate)``; after dropped frames the
+    first one past each multiple of ``k``): which frames are judged then depends on the frames
+    alone, not on when the worker happened to wake, so replaying a recording judges the same
+    frames every time (and every run costs the same: a verdict's cost depends on the frame).
+    When the worker falls behind, it still takes the newest frame of that cadence. The rest
+    after a verdict is then one frame interval shorter than ``1 / rate``, so that the next due
+    frame is never missed; a camera faster than its nominal rate is still held near ``rate``.
+
     Parameters
     ----------
     stop : threading.Event
@@ -65,13 +75,27 @@ class BlurVerdicts:
         self._slot: Frame | None = None
         self._cond = threading.Condition()
         self.latest: tuple[int, dict[str, Any]] | None = None
+        self._every = 1
+        self._due = 0
+        self._frame_s = 0.0
+
+    def pace(self, rate: float, fps: float | None) -> None:
+        """Offer every ``ceil(fps / rate)``-th frame of a source of nominal ``fps`` (call before
+        the workers start); ``fps=None`` (unknown or unpaced): every frame, paced by time only."""
+        if fps is not None and fps > 0:
+            self._every = max(1, math.ceil(fps / rate - 1e-9))
+            self._frame_s = 1.0 / fps
 
     def judge(self, frame: Frame, roi: ROI | None) -> None:
         """Compute the verdict of ``frame`` now, on this thread, and make it the latest."""
         self.latest = (frame.seq, blur_verdict(frame, roi))
 
     def offer(self, frame: Frame) -> None:
-        """Hand the newest frame to the blur worker (replacing one it has not taken yet)."""
+        """Hand the newest frame to the blur worker (replacing one it has not taken yet); a
+        frame off the cadence set by :meth:`pace` is not offered."""
+        if frame.seq < self._due:  # a frame the cadence skips; after dropped frames, the
+            return  # first one past each due sequence number is offered
+        self._due = (frame.seq // self._every + 1) * self._every
         with self._cond:
             self._slot = frame
             self._cond.notify_all()
@@ -91,7 +115,9 @@ class BlurVerdicts:
         roi : callable
             Returns the ROI to judge, read for each verdict (a UI may change it).
         """
-        period = 1.0 / rate
+        # on a paced cadence the worker may look for the next frame one frame interval early
+        # (the due frame then waits for it in the slot, whatever the jitter of the rest)
+        period = 1.0 / rate - self._frame_s
         while True:
             with self._cond:
                 while self._slot is None and not self._stop.is_set():

@@ -9,7 +9,9 @@ Threads (no UI code here):
   scoring runs beside the grab thread's decoding;
 - with ``blur="async"`` (the default), a **blur worker** computes the blur verdict
   (:func:`~focuscam.measures.blur_report`, much slower than a focus measure) on the newest frame
-  at most ``blur_rate`` times per second; every sample carries the latest verdict and the
+  at most ``blur_rate`` times per second (with a source of nominal frame rate, on every
+  ``ceil(fps / blur_rate)``-th frame of its sequence: a replay judges the same frames every
+  time); every sample carries the latest verdict and the
   ``blur_seq`` of the frame it was computed on. ``blur="sync"`` computes it for every frame on
   the scoring worker (each sample then carries its own frame's verdict); ``blur="off"`` never.
   The end of a run never loses the last frame's verdict silently: the last frame of a
@@ -338,6 +340,7 @@ class Monitor:
             raise InputError("this Monitor was already started: create a new one")
         self._worker = Worker(self._guard, "focuscam-score", args=(self._score_loop,))
         if self.blur_mode == "async":
+            self._blur.pace(self.blur_rate, self.source.fps)
             blur_loop = partial(self._blur.loop, self.blur_rate, lambda: self.roi)
             self._blur_thread = Worker(self._guard, "focuscam-blur", args=(blur_loop,))
             self._blur_thread.start()

@@ -70,6 +70,35 @@ def test_async_blur_verdicts_come_from_earlier_or_same_frames():
         assert s.blur == blur_report(stack.image(s.blur_seq)).to_dict()
 
 
+def test_async_blur_on_a_paced_source_judges_frames_on_the_sequence_cadence():
+    # 30 fps at 10 verdicts a second: every third frame of the sequence, whenever the worker
+    # wakes (before, the frames judged depended on the worker's rests)
+    stack = textured_stack(24)
+    blur_report(stack.image(0))
+    for _ in range(2):
+        samples = run_all(Monitor(ReplaySource(stack, fps=30), blur="async", blur_rate=10))
+        judged = {s.blur_seq for s in samples if s.blur_seq is not None and not s.late}
+        judged.discard(samples[-1].seq)  # the end's own verdict
+        assert judged and all(seq % 3 == 0 for seq in judged), judged
+    for s in samples:
+        if s.blur is not None:
+            assert s.blur == blur_report(stack.image(s.blur_seq)).to_dict()
+
+
+def test_blur_cadence_after_dropped_frames_offers_the_first_frame_past_each_due_one():
+    from focuscam._monitor_parts import BlurVerdicts
+    from focuscam.types import Frame
+
+    verdicts = BlurVerdicts(threading.Event())
+    verdicts.pace(5.0, 30.0)  # every 6th frame
+    offered = []
+    for seq in range(1, 40, 2):  # only odd frames reach the scorer: none is a multiple of 6
+        verdicts.offer(Frame(np.zeros((16, 16), np.uint8), t=seq / 30, seq=seq))
+        if verdicts._slot is not None and verdicts._slot.seq not in offered:
+            offered.append(verdicts._slot.seq)
+    assert offered == [1, 7, 13, 19, 25, 31, 37]
+
+
 def test_blur_off_gives_no_verdict():
     samples = run_all(Monitor(ReplaySource(textured_stack()), blur="off"))
     assert all(s.blur is None and s.blur_seq is None for s in samples)

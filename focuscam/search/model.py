@@ -172,6 +172,42 @@ def _sigma3(z: np.ndarray, s: np.ndarray, floor: float) -> float | None:
     return float(math.sqrt(-0.5 / a)) if a < 0 else None
 
 
+def _next_positions(z, v, b, gaps, target, grid, here, resolution, max_mode) -> list[float]:
+    """Positions (um) worth scoring next around the best sample ``b``, best first.
+
+    ``z`` sorted (um), ``v`` the scores with the peak up (negated in brightfield), ``gaps`` the
+    spacings below and above the best sample, ``here`` the drive's position (um). Gaps wider
+    than 1.5 ``target`` beside the best sample are halved first (the one on the side of the
+    model's peak -- the Gaussian through the best sample and its neighbours -- first, then the
+    one nearer the drive: no round trips; in brightfield the nearer one first); when neither
+    is, the gap on the peak's side (else the wider one) is halved; then positions at whole
+    ``target`` steps from the best, nearest the drive first; then the coarse ``grid``.
+    """
+    vx = _vertex3(z[b - 1 : b + 2], v[b - 1 : b + 2], _floor(v))
+    halves = []
+    for k in (0, 1):
+        if gaps[k] > 1.5 * target:
+            half = 0.5 * gaps[k]
+            if half < 0.75 * resolution:
+                half = resolution
+            c = z[b] + (half if k else -half)
+            # in brightfield the two maxima around the dip differ in height, so the vertex of
+            # three points (no sloping baseline) does not tell the side: the nearer half first
+            # there (no round trip)
+            away = max_mode and vx is not None and (vx < z[b]) != (k == 0)
+            halves.append((away, abs(c - here), c))
+    out = [c for *_, c in sorted(halves)]
+    if not out:
+        # neighbours close enough: halve the gap on the side of the model's peak, else the wider
+        side = 0 if gaps[0] >= gaps[1] else 1
+        if vx is not None and vx != z[b] and 0.5 * gaps[int(vx > z[b])] >= 0.75 * resolution:
+            side = int(vx > z[b])
+        out.append(z[b] + (0.5 * gaps[1] if side else -0.5 * gaps[0]))
+    out += sorted((z[b] + k * target for k in (-3, -2, -1, 1, 2, 3)), key=lambda c: abs(c - here))
+    out += sorted((float(g) for g in grid), key=lambda c: abs(c - here))
+    return [float(c) for c in out]
+
+
 @register_strategy
 class Model(SearchStrategy):
     """Coarse bracket, model jump, refinement to significance (the default strategy).
@@ -381,43 +417,12 @@ class Model(SearchStrategy):
         return self._score(self._snap(z))
 
     def _candidates(self, z, s, b, gaps, target, grid, wlo, whi) -> list[float]:
-        """Unscored positions (um) inside the window worth scoring next, best first.
-
-        Gaps wider than 1.5 ``target`` beside the best sample ``b`` are halved first (the one on
-        the side of the model's peak -- the Gaussian through the best sample and its
-        neighbours -- first, then the one nearer the drive: no round trips; in brightfield
-        the nearer one first); when neither is,
-        the gap on the peak's side (else the wider one) is halved; then positions at whole
-        ``target`` steps from the best, nearest the drive first; then the coarse grid. A
-        position whose grid point (on a stepped drive) is already scored is left out.
-        """
-        sign = self._sign()
-        here = self._z[-1]
-        v = _vertex3(z[b - 1 : b + 2], sign * s[b - 1 : b + 2], _floor(sign * s))
-        halves = []
-        for k in (0, 1):
-            if gaps[k] > 1.5 * target:
-                half = 0.5 * gaps[k]
-                if half < 0.75 * self.resolution:
-                    half = self.resolution
-                c = z[b] + (half if k else -half)
-                # in brightfield the two maxima around the dip differ in height, so the
-                # vertex of three points (no sloping baseline) does not tell the side: the
-                # nearer half first there (no round trip)
-                away = self.mode == "max" and v is not None and (v < z[b]) != (k == 0)
-                halves.append((away, abs(c - here), c))
-        out = [c for *_, c in sorted(halves)]
-        if not out:
-            # neighbours close enough: halve the gap on the side of the model's peak, else the
-            # wider one
-            side = 0 if gaps[0] >= gaps[1] else 1
-            if v is not None and v != z[b] and 0.5 * gaps[int(v > z[b])] >= 0.75 * self.resolution:
-                side = int(v > z[b])
-            out.append(z[b] + (0.5 * gaps[1] if side else -0.5 * gaps[0]))
-        out += sorted((z[b] + k * target for k in (-3, -2, -1, 1, 2, 3)), key=lambda c: abs(c - here))
-        out += sorted((float(g) for g in grid), key=lambda c: abs(c - here))
-        # on a stepped drive a position goes to its grid point: new only if that one is
-        return [float(c) for c in out if wlo <= c <= whi and self._score_at(self._snap(c)) is None]
+        """Unscored positions (um) inside the window worth scoring next, best first
+        (:func:`_next_positions`); a position whose grid point (on a stepped drive) is already
+        scored is left out."""
+        out = _next_positions(z, self._sign() * s, b, gaps, target, grid, self._z[-1], self.resolution,
+                              self.mode == "max")  # fmt: skip
+        return [c for c in out if wlo <= c <= whi and self._score_at(self._snap(c)) is None]
 
     def _target(self, z: np.ndarray, s: np.ndarray, b: int, wlo: float, whi: float) -> float:
         """The wanted spacing (um) around the best sample ``b``: about one curve width (the

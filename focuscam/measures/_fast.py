@@ -19,7 +19,7 @@ import threading
 
 import numpy as np
 
-from . import _run
+from . import _bands, _run
 
 _U8, _U16 = np.dtype(np.uint8), np.dtype(np.uint16)
 #: (measure, uint16?) -> hot kernel name, for the frames the hot kernels take (uint16: gray).
@@ -81,6 +81,20 @@ def try_compute(name: str, frame: object, roi: object, bin: object) -> float | N
     else:
         return None
     kernel = _run._KERNELS.get(hot) or _run._load_kernels(name)[hot]
+    flat = frame.reshape(height, width * 3) if nch == 3 else frame
+    nbands = _bands.band_count(h, w * nch * dt.itemsize)
+    if nbands:
+
+        def rows(r0: int, r1: int) -> list:
+            return _sums(kernel, hot, flat, nch, height, width, x, r0, w, r1 - r0)
+
+        return _run.finish(name, _bands.shared(rows, y, h, nbands), w * h, 1)
+    return _run.finish(name, _sums(kernel, hot, flat, nch, height, width, x, y, w, h), w * h, 1)
+
+
+def _sums(kernel, hot: str, flat, nch: int, height: int, width: int, x: int, y: int, w: int, h: int) -> list:
+    """The hot kernel's accumulators over rows ``y .. y + h - 1`` of the region, in this
+    thread's buffers (as Python ints)."""
     cells, rings = _buffers()
     if nch == 3:
         ring = rings.get((hot, width))
@@ -88,11 +102,9 @@ def try_compute(name: str, frame: object, roi: object, bin: object) -> float | N
             if len(rings) >= _MAX_SIZES:
                 rings.clear()
             ring = rings[hot, width] = np.empty((1 if hot == "glvn_int" else 3, width), np.uint8)
-        flat = frame.reshape(height, width * 3)
     else:
-        ring = None if hot == "lapv_u16_gray" else _DUMMY[wide]
-        flat = frame
+        ring = None if hot == "lapv_u16_gray" else _DUMMY[flat.dtype is _U16]
     xs, ys = _bounds(w, h)
     cells.fill(0)
     kernel(flat, nch, (0, 0, 1, height, width, y, x, h, w), ring, cells, xs, ys)
-    return _run.finish(name, cells[0, 0], w * h, 1)
+    return cells[0, 0].tolist()

@@ -146,7 +146,8 @@ def finish(name: str, out: np.ndarray, n: int, k: int) -> float:
     """Turn one tile's accumulators (``n`` binned pixels, bin ``k``) into the measure of the
     mean-binned image."""
     k2 = k * k
-    out = out.tolist()  # Python ints/floats: exact, and much faster to index than an array
+    if not isinstance(out, list):  # Python ints/floats: exact, and much faster to index than an array
+        out = out.tolist()
     if name == "lapv":
         s1 = out[0]
         return _variance(s1, _word(out, 1), n) / (k2 * k2)

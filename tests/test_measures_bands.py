@@ -13,13 +13,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_measures_fast import CASES, _general  # the same cases as the short path's tests
 
-from focuscam.measures import _bands, _fast, _run, measure
-
-
-def _general(name, frame, roi=None):
-    img, geo = _run.prepare(frame, roi, 1)
-    return _run.finish(name, _run.run(name, img, geo)[0, 0], geo[7] * geo[8], geo[2])
+from focuscam.measures import _bands, _fast, measure
 
 
 @pytest.fixture
@@ -28,18 +24,6 @@ def small_bands(monkeypatch):
     monkeypatch.setattr(_bands, "MIN_WORK", 1)
     monkeypatch.setattr(_bands, "BAND_WORK", 64)
     monkeypatch.delenv("FOCUSCAM_THREADS", raising=False)
-
-
-CASES = [
-    ("lapv", np.uint8, 1),
-    ("lapv", np.uint8, 3),
-    ("lapv", np.uint16, 1),
-    ("teng", np.uint8, 1),
-    ("teng", np.uint8, 3),
-    ("glvn", np.uint8, 1),
-    ("glvn", np.uint8, 3),
-    ("glvn", np.uint16, 1),
-]
 
 
 @pytest.mark.parametrize(("name", "dtype", "ch"), CASES)

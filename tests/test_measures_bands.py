@@ -105,3 +105,31 @@ def test_large_frames_are_shared_and_scored_as_on_one_thread(monkeypatch):
     shared = [measure(big, "lapv"), measure(bgr, "lapv"), measure(bgr, "glvn")]
     monkeypatch.setenv("FOCUSCAM_THREADS", "1")
     assert [measure(big, "lapv"), measure(bgr, "lapv"), measure(bgr, "glvn")] == shared
+
+
+def test_a_job_left_in_the_queue_does_not_keep_its_frame(monkeypatch):
+    """With the helper starved (its queue never served), the jobs piling up in it must not hold
+    the frames they were posted for: memory stays bounded on a busy machine."""
+    import gc
+    import queue
+    import weakref
+
+    class Starved:
+        jobs = queue.SimpleQueue()
+
+    monkeypatch.setattr(_bands, "_HELPER", Starved())
+
+    class Frame:
+        pass
+
+    frame = Frame()
+    alive = weakref.ref(frame)
+
+    def fn(r0, r1, frame=frame):
+        return [r1 - r0]
+
+    assert _bands.shared(fn, 0, 64, 4) == [64]
+    del fn, frame
+    gc.collect()
+    assert Starved.jobs.qsize() == 1
+    assert alive() is None

@@ -54,12 +54,14 @@ class _Job:
 
     def work(self) -> int:
         """Compute bands until none is left to claim; return how many this thread did."""
-        edges, results, done = self.edges, self.results, 0
+        fn, edges, results, done = self.fn, self.edges, self.results, 0
         nb = len(results)
+        if fn is None:  # the caller is done: nothing is left to claim
+            return done
         for b in self.claims:
             if b >= nb:
                 return done
-            results[b] = self.fn(edges[b], edges[b + 1])
+            results[b] = fn(edges[b], edges[b + 1])
             done += 1
         return done  # pragma: no cover - count() never ends
 
@@ -141,4 +143,5 @@ def shared(fn, y0: int, rows: int, nbands: int) -> list:
             if r is None:  # the helper is held up: this thread does the band again
                 r = fn(edges[b], edges[b + 1])
         results[b] = r
+    job.fn = None  # a job still queued for a starved helper must not keep the frame alive
     return [sum(col) for col in zip(*results, strict=True)]

@@ -121,7 +121,7 @@ def band_count(rows: int, row_bytes: int) -> int:
 
 
 def shared(fn, y0: int, rows: int, nbands: int) -> list:
-    """The sums of ``fn(r0, r1)`` (a tuple of ints per band of rows) over ``nbands`` bands
+    """The sums of ``fn(r0, r1)`` (a sequence of ints per band of rows) over ``nbands`` bands
     of rows ``y0 .. y0 + rows - 1``, computed by this thread and the helper.
 
     ``fn`` must be a pure function of its rows that keeps its buffers per thread.
